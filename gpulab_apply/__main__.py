@@ -1,0 +1,3 @@
+from gpulab_apply.cli import main
+
+main()

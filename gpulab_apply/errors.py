@@ -1,0 +1,102 @@
+"""The one error hierarchy of gpulab-apply, and the exit codes it maps to.
+
+Problems in job files are *data* (:class:`gpulab_apply.problems.Problem`), collected and reported
+together. The exceptions here are for what stops a command: a bad setting, an unreadable
+certificate, an unreachable server, a refused guard. They are caught in exactly one place, the CLI's
+``main``, which prints ``Error: <message>`` (plus the hint) and exits with ``exit_status``.
+
+Messages say what happened and, in ``hint``, what to do about it. They never contain secrets.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit codes, the same for every command (SPEC §7)."""
+
+    OK = 0
+    ERROR = 1
+    #: changes present: ``plan --detailed-exitcode``, ``apply --detailed-exitcode`` that changed something
+    CHANGES = 2
+    #: refused by a guard (``--allow-empty``, ``--max-cancel``)
+    REFUSED = 3
+    #: usage error; click's own 2 is remapped so that 2 only ever means "changes"
+    USAGE = 64
+
+
+class GpulabApplyError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- settings and input -------------------------------------------------------------------------
+
+
+class ConfigError(GpulabApplyError):
+    """A setting is missing, malformed or contradicts another (flag, environment or config file)."""
+
+
+class InvalidJobsError(GpulabApplyError):
+    """Job files have problems; raised by commands that need valid jobs before going further."""
+
+
+# --- credentials --------------------------------------------------------------------------------
+
+
+class CertificateError(GpulabApplyError):
+    """The client certificate cannot be used: missing, unreadable, encrypted, expired, ..."""
+
+
+# --- the remote API -----------------------------------------------------------------------------
+
+
+class RemoteError(GpulabApplyError):
+    """GPULab (or the emulator) could not be reached or answered with an error."""
+
+
+class ConnectionFailedError(RemoteError):
+    """No usable answer: connection refused, DNS failure, TLS failure or timeout."""
+
+
+class ServerError(RemoteError):
+    """The server answered with an HTTP error status."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class AmbiguousSubmitError(RemoteError):
+    """A POST may or may not have created a job (timeout or dropped connection after sending)."""
+
+
+class TruncatedListingError(RemoteError):
+    """A job listing may have been cut off by the server's cap, so absent jobs cannot be trusted."""
+
+
+# --- plan and apply -----------------------------------------------------------------------------
+
+
+class StalePlanError(GpulabApplyError):
+    """A saved plan no longer matches GPULab: something changed since it was made."""
+
+
+class GuardError(GpulabApplyError):
+    """Apply refused by a safety guard (empty desired set, too many cancellations)."""
+
+    exit_status = ExitStatus.REFUSED
+
+
+class ApplyFailedError(GpulabApplyError):
+    """Apply ran but some actions failed; the report says which."""

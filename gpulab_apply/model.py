@@ -1,0 +1,128 @@
+"""The nouns every part shares: a job status, a desired job (from a file), a remote job (from GPULab).
+
+These are plain values. Loading, talking to GPULab and planning live in their own modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from gpulab_apply.problems import Location
+
+
+class JobStatus(Enum):
+    """GPULab's job statuses: NAME = value, as in GPULab's own schema package (reference §3)."""
+
+    ONHOLD = "On Hold"
+    QUEUED = "Queued"
+    ASSIGNED = "Assigned"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    CANCELLING = "Cancelling"
+    MUSTHALT = "Must Halt"
+    HALTING = "Halting"
+    FINISHED = "Finished"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+    HALTED = "Halted"
+    DELETED = "Deleted"
+    #: a status this tool does not know; treated as active, never assumed finished
+    UNKNOWN = "Unknown"
+
+    @classmethod
+    def parse(cls, text: str) -> JobStatus:
+        """Parse a wire status by name or value in any case (``ONHOLD``, ``ON HOLD``, ``On Hold``).
+
+        GPULab's v3-era servers send names, the v6 schema package upper-cases values, so both appear.
+        """
+        return _STATUS_BY_KEY.get(_status_key(text), cls.UNKNOWN)
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_final
+
+
+def _status_key(text: str) -> str:
+    return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+_STATUS_BY_KEY: dict[str, JobStatus] = {}
+for _status in JobStatus:
+    _STATUS_BY_KEY[_status_key(_status.name)] = _status
+    _STATUS_BY_KEY[_status_key(_status.value)] = _status
+
+FINAL_STATUSES = frozenset(
+    {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED, JobStatus.DELETED}
+)
+
+#: GPULab's listing filter groups (``pending=true`` ...). ASSIGNED and CANCELLING are in none of them:
+#: only ``allowed_states`` shows those.
+STATE_GROUPS: Mapping[str, frozenset[JobStatus]] = {
+    "pending": frozenset({JobStatus.ONHOLD, JobStatus.QUEUED}),
+    "running": frozenset({JobStatus.RUNNING, JobStatus.STARTING, JobStatus.MUSTHALT, JobStatus.HALTING}),
+    "finished": frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED}),
+    "deleted": frozenset({JobStatus.DELETED}),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """One desired job, as loaded from a job file.
+
+    ``job`` is the Job2 body exactly as it will be submitted (plain JSON types, ``x-gpulab-apply``
+    removed); ``rerun`` and ``protect`` are this tool's options from ``x-gpulab-apply``.
+    """
+
+    name: str
+    job: Mapping[str, Any]
+    location: Location
+    rerun: str | int | float | bool | None = None
+    protect: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteJob:
+    """One job as GPULab lists it. ``raw`` keeps the whole JSON object for diffs and reports."""
+
+    uuid: str
+    name: str
+    description: str | None
+    status: JobStatus
+    created: datetime | None
+    request: Mapping[str, Any]
+    owner: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemoteJob:
+        """Build from a GPULab job object, tolerating missing optional parts (servers omit nulls)."""
+        state = data.get("state") or {}
+        event_times = state.get("eventTimes") or {}
+        return cls(
+            uuid=str(data["uuid"]),
+            name=str(data.get("name") or ""),
+            description=data.get("description"),
+            status=JobStatus.parse(str(state.get("status") or "")),
+            created=parse_timestamp(event_times.get("created")),
+            request=data.get("request") or {},
+            owner=data.get("owner") or {},
+            raw=data,
+        )
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """Parse GPULab's RFC 3339 timestamps (``2024-03-17T09:59:19Z``); None for absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,54 @@
+"""Problems found in job files, as data: what is wrong, and exactly where.
+
+Loader, schema and semantic checks all produce :class:`Problem` records; reporters render them.
+Lines and columns are 1-based, as editors and GitHub annotations count them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a file: ``path`` as the user named it (posix separators), 1-based line and column."""
+
+    path: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.path]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a job file.
+
+    ``json_path`` is the dotted path inside the job (``request.resources.gpus``, list items as
+    ``storage[2]``), empty for problems of the file or document itself. Ordering sorts by file,
+    line and column, which is the order reports use.
+    """
+
+    location: Location
+    message: str
+    json_path: str = ""
+    severity: Severity = field(default=Severity.ERROR, compare=False)
+    #: an extra line of advice ("did you mean `cpuMemoryGb`?"), or None
+    hint: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        where = f"{self.json_path}: " if self.json_path else ""
+        text = f"{self.location}: {self.severity.value}: {where}{self.message}"
+        return f"{text} ({self.hint})" if self.hint else text

@@ -1,0 +1,44 @@
+"""Shared fixtures. ``cli`` runs gpulab-apply through its real entry point (``gpulab_apply.cli.run``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import pytest
+from click.testing import CliRunner
+
+from gpulab_apply.cli import run
+
+
+@dataclasses.dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def __str__(self) -> str:  # shown by pytest when an assertion on the result fails
+        return f"exit {self.exit_code}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def cli() -> RunCli:
+    """``cli("validate", "jobs.d", input=None, env={...})`` -> CliResult, in-process, output captured.
+
+    Streams are not terminals here, so commands behave as they do in CI (no prompts, no colour).
+    """
+
+    def invoke(*args: str, input: str | None = None, env: Mapping[str, str | None] | None = None) -> CliResult:
+        runner = CliRunner()
+        with runner.isolation(input=input, env=dict(env or {}), color=False) as (out, err, _):
+            code = run(list(args))
+        return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
+
+    return invoke
+
+
+def lines(text: str) -> Sequence[str]:
+    return text.splitlines()

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from gpulab_apply.model import JobStatus, RemoteJob
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        ("ONHOLD", JobStatus.ONHOLD),
+        ("ON HOLD", JobStatus.ONHOLD),
+        ("On Hold", JobStatus.ONHOLD),
+        ("onhold", JobStatus.ONHOLD),
+        ("MUST HALT", JobStatus.MUSTHALT),
+        ("MUSTHALT", JobStatus.MUSTHALT),
+        ("running", JobStatus.RUNNING),
+        ("Cancelling", JobStatus.CANCELLING),
+        ("EXPLODED", JobStatus.UNKNOWN),
+        ("", JobStatus.UNKNOWN),
+    ],
+)
+def test_status_parses_name_or_value_in_any_case(wire: str, expected: JobStatus) -> None:
+    assert JobStatus.parse(wire) is expected
+
+
+def test_unknown_status_is_active_never_final() -> None:
+    assert JobStatus.UNKNOWN.is_active
+    assert not JobStatus.UNKNOWN.is_final
+    assert JobStatus.HALTED.is_final
+    assert JobStatus.CANCELLING.is_active
+
+
+def test_remote_job_from_minimal_json() -> None:
+    job = RemoteJob.from_json({"uuid": "u1", "name": "a", "state": {"status": "QUEUED",
+                                                                    "eventTimes": {"created": "2024-03-17T09:59:19Z"}}})
+    assert job.status is JobStatus.QUEUED
+    assert job.created is not None and job.created.isoformat() == "2024-03-17T09:59:19+00:00"
+    assert job.request == {}
