@@ -10,6 +10,8 @@ from click.testing import CliRunner
 
 from gpulab_apply.cli import run
 
+pytest_plugins = ["tests.fixtures.certificates", "tests.fixtures.emulator"]
+
 
 @dataclasses.dataclass(frozen=True)
 class CliResult:
