@@ -133,7 +133,7 @@ def test_scheduler_halts_restartable_jobs_when_asked(emulator: RunningEmulator) 
     assert "haltEvents" not in job["state"]["scheduling"]  # type: ignore[index,operator]  # v6 only
     v4 = get_job(emulator, uuid, "4.0")
     assert v4["state"]["status"] == "MUST HALT"  # type: ignore[index]
-    assert v4["state"]["scheduling"]["haltEvents"][0]["reason"] == "The scheduler halts the job to make room"  # type: ignore[index]
+    assert v4["state"]["scheduling"]["haltEvents"][0]["reason"] == "Score"  # type: ignore[index]
 
 
 def test_max_duration_stops_a_job(emulator: RunningEmulator) -> None:
