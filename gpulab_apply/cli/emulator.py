@@ -50,13 +50,11 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         if not path.is_file():
             raise ConfigError(f"file not found: {path}")
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
-    changes: dict[str, object] = {}
     if speed is not None:
-        changes["speed"] = speed
+        config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:
-        changes["nodes"] = default_nodes(nodes or len(config.nodes), gpus_per_node=4 if gpus_per_node is None
-                                         else gpus_per_node)
-    config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, nodes=default_nodes(
+            nodes or len(config.nodes), gpus_per_node=4 if gpus_per_node is None else gpus_per_node))
     with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
                          allow_remote=allow_remote) as running:
         if latency or error_rate:

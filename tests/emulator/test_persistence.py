@@ -56,6 +56,6 @@ def test_concurrent_submissions_are_all_stored(tmp_path: Path) -> None:
 
 
 def test_refuses_non_loopback_addresses() -> None:
-    with pytest.raises(ConfigError, match="refusing to serve the emulator on 0.0.0.0"), \
+    with pytest.raises(ConfigError, match=r"refusing to serve the emulator on 0\.0\.0\.0"), \
             serve_in_thread(host="0.0.0.0", config=MANUAL):
         pass
