@@ -228,3 +228,9 @@ def test_version_clusters_and_slaves(emulator: RunningEmulator) -> None:
     assert len(clusters) == 1
     assert clusters[0]["gpu"] == {"systemTotal": 8, "acquired": 8, "used": 2, "available": 6}
     assert clusters[0]["slaveCount"] == 2
+
+
+def test_oversized_bodies_are_refused(emulator: RunningEmulator) -> None:
+    response = requests.post(emulator.api_root() + "jobs", data=b"x" * (1024 * 1024 + 1), timeout=TIMEOUT)
+    assert (response.status_code, response.text) == (413, "Content-Length must be 0..1048576, not 1048577\n")
+    assert submit(emulator)  # the server is fine afterwards
