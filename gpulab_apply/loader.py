@@ -185,7 +185,11 @@ def _yaml_problem(path: str, exc: YAMLError) -> Problem:
         message = str(exc.problem or exc.context or "invalid YAML")
         if exc.context and exc.problem and exc.context_mark is not None:
             message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}")
+        hint = None
+        if "unexpected ':'" in message:
+            # libyaml refuses `image: debian:stable` inside { }, the commonest surprise in a job file
+            hint = "quote a value that contains ':' inside { } or [ ], e.g. {image: \"debian:stable\"}"
+        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}", hint=hint)
     return Problem(Location(path), f"YAML: {exc}")
 
 
