@@ -76,7 +76,10 @@ def _document_violations(data: Any, *, require_project: bool) -> list[Violation]
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
         return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
-    found = violations(data)
+    try:
+        found = violations(data)
+    except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
+        return [Violation((), "document nests too deeply to be a job")]
     found.extend(job_violations(data))
     if require_project and not _has_project(data):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
