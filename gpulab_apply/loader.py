@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
-from ruamel.yaml.cyaml import CParser
+from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
@@ -256,7 +256,7 @@ def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, 
         last = position == len(json_path) - 1
         if isinstance(node, CommentedMap) and part in node.lc.data:
             child = node[part]
-            point_at_key = at_key and last or isinstance(child, (CommentedMap, CommentedSeq))
+            point_at_key = (at_key and last) or isinstance(child, (CommentedMap, CommentedSeq))
             line, column = node.lc.key(part) if point_at_key else node.lc.value(part)
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             child = node[part]

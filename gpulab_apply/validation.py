@@ -58,11 +58,11 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     for path in files:
         job_file = read(path)
         problems.extend(job_file.problems)
-        jobs = [doc for doc in job_file.documents if doc.data is not None]
-        if not jobs and not job_file.problems:
+        documents = [doc for doc in job_file.documents if doc.data is not None]
+        if not documents and not job_file.problems:
             problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                     hint="remove the file, or prefix its name with _ to keep it out of the set"))
-        for document in jobs:
+        for document in documents:
             found = _document_violations(document.data, require_project=require_project)
             problems.extend(_locate(path, document, violation) for violation in found)
             candidates.append(_Candidate(path, document, None if found else _job_spec(document)))

@@ -121,10 +121,10 @@ def test_duplicate_names_name_both_locations_and_neither_job_is_kept(jobs: Path)
     write(jobs / "b.yaml", "# the same job again\n" + JOB.format(name="train") + "---\n" + JOB.format(name="other"))
     result = validate_paths(["jobs.d"])
     assert problems(result) == [
-        "jobs.d/a.yaml:1:7: error: name: duplicate job name 'train', also at jobs.d/b.yaml:2:7 "
-        "(names identify jobs: give each job its own name)",
-        "jobs.d/b.yaml:2:7: error: name: duplicate job name 'train', also at jobs.d/a.yaml:1:7 "
-        "(names identify jobs: give each job its own name)",
+        ("jobs.d/a.yaml:1:7: error: name: duplicate job name 'train', also at jobs.d/b.yaml:2:7 "
+        "(names identify jobs: give each job its own name)"),
+        ("jobs.d/b.yaml:2:7: error: name: duplicate job name 'train', also at jobs.d/a.yaml:1:7 "
+        "(names identify jobs: give each job its own name)"),
     ]
     assert [job.name for job in result.jobs] == ["other"]
 
@@ -135,8 +135,8 @@ def test_require_project_flags_jobs_without_a_project(jobs: Path) -> None:
     assert validate_paths(["jobs.d"]).ok
     result = validate_paths(["jobs.d"], require_project=True)
     assert problems(result) == [
-        "jobs.d/a.yaml:1:1: error: owner: missing: API v4.0 needs owner.projectUrn for every job "
-        "(set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT)"]
+        ("jobs.d/a.yaml:1:1: error: owner: missing: API v4.0 needs owner.projectUrn for every job "
+        "(set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT)")]
     assert [job.name for job in result.jobs] == ["with-project"]
 
 
@@ -153,12 +153,12 @@ def test_cross_field_checks_point_at_the_offending_value(jobs: Path) -> None:
     maxDuration: 1 week
 """)
     assert problems(validate_paths(["jobs.d"])) == [
-        "jobs.d/a.yaml:8:16: error: request.scheduling.notBefore: cannot be combined with interactive: true "
-        "(an interactive job starts at once or fails)",
-        "jobs.d/a.yaml:9:15: error: request.scheduling.notAfter: cannot be combined with interactive: true "
-        "(an interactive job starts at once or fails)",
-        "jobs.d/a.yaml:9:15: error: request.scheduling.notAfter: must be after notBefore (2026-01-12T08:00:00Z), "
-        "not 2026-01-10T08:00:00Z",
+        ("jobs.d/a.yaml:8:16: error: request.scheduling.notBefore: cannot be combined with interactive: true "
+        "(an interactive job starts at once or fails)"),
+        ("jobs.d/a.yaml:9:15: error: request.scheduling.notAfter: cannot be combined with interactive: true "
+        "(an interactive job starts at once or fails)"),
+        ("jobs.d/a.yaml:9:15: error: request.scheduling.notAfter: must be after notBefore (2026-01-12T08:00:00Z), "
+        "not 2026-01-10T08:00:00Z"),
         "jobs.d/a.yaml:10:18: error: request.scheduling.minDuration: '2 weeks' is longer than maxDuration '1 week'",
     ]
 
@@ -200,32 +200,32 @@ def test_errors_inside_nested_lists_are_located(jobs: Path) -> None:
 
 @pytest.mark.parametrize(("content", "expected"), [
     ("name: a\nname: b\n",
-     'jobs.d/a.yaml:2:1: error: YAML: found duplicate key "name" with value "b" (original value: "a") '
-     "(while constructing a mapping at line 1)"),
+     ('jobs.d/a.yaml:2:1: error: YAML: found duplicate key "name" with value "b" (original value: "a") '
+     "(while constructing a mapping at line 1)")),
     ("request:\n  resources: {cpus: 1, cpus: 2}\n",
-     'jobs.d/a.yaml:2:24: error: YAML: found duplicate key "cpus" with value "2" (original value: "1") '
-     "(while constructing a mapping at line 2)"),
-    ("name: [a\n", "jobs.d/a.yaml:2:1: error: YAML: did not find expected ',' or ']' "
-                   "(while parsing a flow sequence at line 1)"),
+     ('jobs.d/a.yaml:2:24: error: YAML: found duplicate key "cpus" with value "2" (original value: "1") '
+     "(while constructing a mapping at line 2)")),
+    ("name: [a\n", ("jobs.d/a.yaml:2:1: error: YAML: did not find expected ',' or ']' "
+                   "(while parsing a flow sequence at line 1)")),
     ("request:\n  docker: {image: debian:stable}\n",
-     "jobs.d/a.yaml:2:25: error: YAML: found unexpected ':' (while scanning a plain scalar at line 2) "
-     '(quote a value that contains \':\' inside { } or [ ], e.g. {image: "debian:stable"})'),
-    ("", "jobs.d/a.yaml: error: no job in this file (it is empty or only has comments) "
-         "(remove the file, or prefix its name with _ to keep it out of the set)"),
-    ("# just a comment\n", "jobs.d/a.yaml: error: no job in this file (it is empty or only has comments) "
-                           "(remove the file, or prefix its name with _ to keep it out of the set)"),
+     ("jobs.d/a.yaml:2:25: error: YAML: found unexpected ':' (while scanning a plain scalar at line 2) "
+     '(quote a value that contains \':\' inside { } or [ ], e.g. {image: "debian:stable"})')),
+    ("", ("jobs.d/a.yaml: error: no job in this file (it is empty or only has comments) "
+         "(remove the file, or prefix its name with _ to keep it out of the set)")),
+    ("# just a comment\n", ("jobs.d/a.yaml: error: no job in this file (it is empty or only has comments) "
+                           "(remove the file, or prefix its name with _ to keep it out of the set)")),
     ("- name: a\n", "jobs.d/a.yaml:1:1: error: document is a list, not a job (a mapping with name and request)"),
     ("just text\n", "jobs.d/a.yaml:1:1: error: document is a str value, not a job (a mapping with name and request)"),
     ("name: !!python/object:os.system echo\n",
-     "jobs.d/a.yaml:1:7: error: YAML: could not determine a constructor for the tag "
-     "'tag:yaml.org,2002:python/object:os.system'"),
-    ("a: &a [*a]\n", "jobs.d/a.yaml:1:1: error: document refers to itself through an alias; "
-                     "a job cannot be recursive"),
+     ("jobs.d/a.yaml:1:7: error: YAML: could not determine a constructor for the tag "
+     "'tag:yaml.org,2002:python/object:os.system'")),
+    ("a: &a [*a]\n", ("jobs.d/a.yaml:1:1: error: document refers to itself through an alias; "
+                     "a job cannot be recursive")),
     ("name: a\n" + "x:\n" + "".join(f"  - &a{i} [*a{i - 1}, *a{i - 1}]\n" if i else "  - &a0 [x]\n"
                                       for i in range(20)),
      "jobs.d/a.yaml:1:1: error: document expands to more than 100,000 values through aliases (alias bomb?)"),
-    (b"name: caf\xe9\n", "jobs.d/a.yaml:1:10: error: not UTF-8: byte 0xe9 at offset 9 cannot be decoded "
-                         "(save the file as UTF-8)"),
+    (b"name: caf\xe9\n", ("jobs.d/a.yaml:1:10: error: not UTF-8: byte 0xe9 at offset 9 cannot be decoded "
+                         "(save the file as UTF-8)")),
 ])
 def test_unreadable_files_get_one_clear_problem(jobs: Path, content: str | bytes, expected: str) -> None:
     write(jobs / "a.yaml", content)
@@ -242,8 +242,8 @@ def test_a_byte_order_mark_is_fine(jobs: Path) -> None:
 def test_oversized_file(jobs: Path) -> None:
     write(jobs / "big.yaml", "# " + "x" * loader.MAX_FILE_BYTES + "\n")
     assert problems(validate_paths(["jobs.d"])) == [
-        "jobs.d/big.yaml: error: file is 1,048,579 bytes, over the 1024 KiB limit for a job file "
-        "(is this really a job file?)"]
+        ("jobs.d/big.yaml: error: file is 1,048,579 bytes, over the 1024 KiB limit for a job file "
+        "(is this really a job file?)")]
 
 
 def test_a_deeply_nested_document_is_a_problem_not_a_crash(jobs: Path) -> None:
