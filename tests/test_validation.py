@@ -10,14 +10,9 @@ import pytest
 from gpulab_apply import loader
 from gpulab_apply.problems import Location
 from gpulab_apply.validation import ValidationResult, locate, validate_paths
+from tests.job_texts import MINIMAL_JOB_YAML
 
-JOB = """\
-name: {name}
-request:
-  resources: {{cpus: 1, gpus: 0, cpuMemoryGb: 2}}
-  docker:
-    image: debian:stable
-"""
+JOB = MINIMAL_JOB_YAML
 
 
 @pytest.fixture
