@@ -254,10 +254,11 @@ def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, 
     line, column = _start(node)
     for position, part in enumerate(json_path):
         last = position == len(json_path) - 1
-        if isinstance(node, CommentedMap) and part in node.lc.data:
-            child = node[part]
+        key = _key_named(node, part) if isinstance(node, CommentedMap) else None
+        if key is not None:
+            child = node[key]
             point_at_key = (at_key and last) or isinstance(child, (CommentedMap, CommentedSeq))
-            line, column = node.lc.key(part) if point_at_key else node.lc.value(part)
+            line, column = node.lc.key(key) if point_at_key else node.lc.value(key)
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
             child = node[part]
             line, column = node.lc.item(part)
@@ -265,6 +266,13 @@ def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, 
             break
         node = child
     return Location(name, line + 1, column + 1)
+
+
+def _key_named(mapping: CommentedMap, part: str | int) -> Any:
+    """The mapping's own key that ``part`` names; violations name keys as text, YAML may not (``1: x``)."""
+    if part in mapping.lc.data:
+        return part
+    return next((key for key in mapping.lc.data if str(key) == str(part)), None)
 
 
 def _start(node: Any) -> tuple[int, int]:

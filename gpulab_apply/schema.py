@@ -91,7 +91,7 @@ def _validator(*, submission: bool) -> Draft202012Validator:
 
 
 def violations(job: Any, *, submission: bool = False) -> list[Violation]:
-    """Every rule of the schema that ``job`` (plain JSON types) breaks, in document order.
+    """Every rule of the schema that ``job`` (plain JSON types) breaks, sorted by where in the job.
 
     ``submission=True`` checks a job as POSTed to GPULab: no ``x-gpulab-apply`` block.
     """
@@ -135,8 +135,12 @@ def _explain(error: ValidationError) -> Iterator[Violation]:
         return
     if "propertyNames" in error.relative_schema_path:
         # jsonschema checks a key as if it were a value at its mapping's path; point at the key instead
-        key = str(error.instance)
-        yield Violation((*path, key), f"{_short_repr(key)} {custom or error.message}", at_key=True)
+        key = error.instance
+        if error.validator == "type":  # YAML made the key a number, boolean or null
+            message = f"{_short_repr(key)} is not a text key; quote it"
+        else:
+            message = f"{_short_repr(key)} {custom}" if custom else error.message
+        yield Violation((*path, str(key)), message, at_key=True)
         return
     if custom:
         yield Violation(path, f"{_short_repr(error.instance)} {custom}")

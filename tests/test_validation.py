@@ -272,3 +272,9 @@ def test_locate_sees_a_changed_file(jobs: Path) -> None:
     assert locate(path, 0, ["name"]).line == 1
     write(path, "# moved down\n\n" + JOB.format(name="a"))
     assert locate(path, 0, ["name"]).line == 3
+
+
+def test_keys_yaml_reads_as_numbers_must_be_quoted(jobs: Path) -> None:
+    write(jobs / "a.yaml", JOB.format(name="a") + "    environment:\n      1: x\n      yes: y\n")
+    assert problems(validate_paths(["jobs.d"])) == [
+        "jobs.d/a.yaml:7:7: error: request.docker.environment.1: 1 is not a text key; quote it"]
