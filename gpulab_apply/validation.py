@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.checks import job_violations
-from gpulab_apply.loader import Document, discover, locate, read
+from gpulab_apply.loader import Document, discover, locate, position, read
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 from gpulab_apply.schema import TOOL_KEY, Violation, violations
@@ -64,7 +64,7 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
                                     hint="remove the file, or prefix its name with _ to keep it out of the set"))
         for document in documents:
             found = _document_violations(document.data, require_project=require_project)
-            problems.extend(_locate(path, document, violation) for violation in found)
+            problems.extend(_problem(document, violation) for violation in found)
             candidates.append(_Candidate(path, document, None if found else _job_spec(document)))
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
@@ -92,9 +92,8 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _locate(path: str, document: Document, violation: Violation) -> Problem:
-    where = locate(path, document.index, violation.path, at_key=violation.at_key) if violation.path \
-        else document.location
+def _problem(document: Document, violation: Violation) -> Problem:
+    where = position(document, violation.path, at_key=violation.at_key)
     return Problem(where, violation.message, json_path=violation.json_path, hint=violation.hint)
 
 
@@ -118,7 +117,7 @@ def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], s
         if len(group) < 2:
             continue
         duplicated.update(id(c) for c in group)
-        where = [locate(c.path, c.document.index, ("name",)) for c in group]
+        where = [position(c.document, ("name",)) for c in group]
         for index, here in enumerate(where):
             others = ", ".join(str(w) for i, w in enumerate(where) if i != index)
             problems.append(Problem(here, f"duplicate job name {name!r}, also at {others}", json_path="name",

@@ -278,3 +278,16 @@ def test_keys_yaml_reads_as_numbers_must_be_quoted(jobs: Path) -> None:
     write(jobs / "a.yaml", JOB.format(name="a") + "    environment:\n      1: x\n      yes: y\n")
     assert problems(validate_paths(["jobs.d"])) == [
         "jobs.d/a.yaml:7:7: error: request.docker.environment.1: 1 is not a text key; quote it"]
+
+
+def test_a_problem_in_a_merged_mapping_points_where_the_value_is_written(jobs: Path) -> None:
+    write(jobs / "a.yaml", """\
+name: a
+request:
+  resources:
+    <<: &base {cpus: 1, gpus: -2}
+    cpuMemoryGb: 4
+  docker: {image: "debian:stable"}
+""")
+    assert problems(validate_paths(["jobs.d"])) == [
+        "jobs.d/a.yaml:4:31: error: request.resources.gpus: -2 is less than the minimum of 0"]
