@@ -177,7 +177,7 @@ def test_bad_endpoints(endpoint: str, version: str | None, message: str) -> None
 
 
 def test_http_refusal_names_where_the_endpoint_came_from(repo: Path) -> None:
-    with pytest.raises(ConfigError, match="^GPULAB_ENDPOINT: plain http://"):
+    with pytest.raises(ConfigError, match=r"^GPULAB_ENDPOINT: plain http://"):
         resolve(repo, env={"GPULAB_ENDPOINT": "http://gpulab.example.org/api/"})
 
 
