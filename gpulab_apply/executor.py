@@ -29,11 +29,11 @@ DEFAULT_MAX_CANCEL = 10
 class JobApi(Protocol):
     """What apply needs from a GPULab client (``gpulab_apply.client.GpulabClient`` provides it)."""
 
-    def list_jobs(self) -> Sequence[RemoteJob]: ...
+    def list_jobs(self, *, project_urn: str | None = None) -> Sequence[RemoteJob]: ...
 
-    def submit_job(self, body: Mapping[str, Any]) -> str: ...
+    def submit(self, job: Mapping[str, Any], *, hold: bool = False) -> str: ...
 
-    def cancel_job(self, uuid: str) -> None: ...
+    def cancel(self, uuid: str) -> None: ...
 
     def get_job(self, uuid: str) -> RemoteJob: ...
 
@@ -158,7 +158,7 @@ class _Run:
 
     def _cancel(self, uuid: str) -> None:
         try:
-            self.api.cancel_job(uuid)
+            self.api.cancel(uuid)
         except ServerError:
             # a concurrent apply (or a person) may have ended it first: that is what we wanted
             if not self.api.get_job(uuid).status.is_final:
@@ -184,7 +184,7 @@ class _Run:
         """Submit; after an ambiguous failure look for our own marker, and resubmit once only if absent."""
         for attempt in (1, 2):
             try:
-                return self.api.submit_job(body), False
+                return self.api.submit(body), False
             except (AmbiguousSubmitError, ServerError) as exc:
                 if isinstance(exc, ServerError) and exc.status < 500:
                     raise  # the server said no: resubmitting would get the same answer
@@ -196,7 +196,7 @@ class _Run:
         raise AssertionError("unreachable")
 
     def _find_own(self, name: str, marker: Marker) -> str | None:
-        for job in self.api.list_jobs():
+        for job in self.api.list_jobs(project_urn=self.plan.options.project_urn):
             if job.name == name and parse_marker(job.description) == marker:
                 return job.uuid
         return None
@@ -210,7 +210,7 @@ class _Run:
         wanted = {e.name: e.spec for e in self.plan.entries if e.desired is not None and e.spec is not None}
         by_name: dict[str, list[RemoteJob]] = defaultdict(list)
         try:
-            listing = self.api.list_jobs()
+            listing = self.api.list_jobs(project_urn=self.plan.options.project_urn)
         except GpulabApplyError as exc:
             return [Outcome(name="(verification)", result=Result.FAILED, action=Action.NONE,
                             error=f"listing jobs to verify: {exc.message}")]
