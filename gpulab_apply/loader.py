@@ -1,0 +1,266 @@
+"""Job files: finding them (SPEC §2) and reading their YAML documents safely and fast.
+
+Every file is parsed with ruamel.yaml's C-based safe loader, which gives plain Python values and the
+position of each document, but no positions inside it. Positions inside a document are only needed
+to report a problem, so :func:`locate` re-reads that one file with the slower round-trip loader.
+
+Reading is defensive: a size limit, strict UTF-8, duplicate keys as errors, no tags beyond YAML's
+standard ones (no code execution), timestamps kept as strings, and a bound on how far aliases may
+expand a document (the "billion laughs" attack).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+
+from gpulab_apply.problems import Location, Problem
+
+#: job files are a few kilobytes; anything this big is almost certainly not one
+MAX_FILE_BYTES = 1024 * 1024
+#: how many values a document may hold once aliases are expanded (a big job has a few hundred)
+MAX_EXPANDED_NODES = 100_000
+JOB_FILE_SUFFIXES = (".yaml", ".yml")
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+class _SafeConstructor(SafeConstructor):
+    """Plain values; timestamps stay the strings the user wrote (GPULab wants RFC 3339 text)."""
+
+
+_SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
+
+
+class _RoundTripConstructor(RoundTripConstructor):
+    """Positions for every key and item; timestamps as strings, like the fast path."""
+
+
+_RoundTripConstructor.add_constructor(_TIMESTAMP_TAG, RoundTripConstructor.construct_yaml_str)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """One YAML document of a job file: its index in the file, where it starts, and its plain data."""
+
+    index: int
+    location: Location
+    data: Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobFile:
+    """A read job file: the documents that could be read, and problems with the file itself."""
+
+    path: str
+    documents: tuple[Document, ...]
+    problems: tuple[Problem, ...]
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
+    """The job files under ``paths`` (files as given, directories searched recursively), sorted.
+
+    In directories, names starting with ``.`` are skipped and names starting with ``_`` are reserved
+    for tool files (SPEC §2). A file named explicitly is always read. Paths keep the user's spelling,
+    with posix separators (``jobs.d/train.yaml``).
+    """
+    found: list[str] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            candidates = sorted(_walk(root))
+        elif root.exists():
+            candidates = [root.as_posix()]
+        else:
+            problems.append(Problem(Location(root.as_posix()), "no such file or directory"))
+            continue
+        for candidate in candidates:
+            key = os.path.realpath(candidate)
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found, problems
+
+
+def _walk(root: Path) -> Iterator[str]:
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
+        base = Path(directory)
+        for name in files:
+            if name.endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
+                yield (base / name).as_posix()
+
+
+def read(path: str) -> JobFile:
+    """Read one job file: every document in it, or the problems that stop it being read."""
+    text, problem = _read_text(path)
+    if problem is not None:
+        return JobFile(path=path, documents=(), problems=(problem,))
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader, _ = _fast_yaml().get_constructor_parser(text)
+    may_alias = "&" in text and "*" in text
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            location = Location(path, node.start_mark.line + 1, node.start_mark.column + 1)
+            if may_alias and (too_big := _alias_problem(node, location)):
+                problems.append(too_big)
+            else:
+                documents.append(Document(index=index, location=location, data=loader.construct_document(node)))
+            index += 1
+    except YAMLError as exc:
+        problems.append(_yaml_problem(path, exc))
+    except RecursionError:
+        problems.append(Problem(Location(path), "document nests too deeply to be a job"))
+    finally:
+        loader.dispose()
+    return JobFile(path=path, documents=tuple(documents), problems=tuple(problems))
+
+
+def _read_text(path: str) -> tuple[str, Problem | None]:
+    where = Location(path)
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
+                                      "job file", hint="is this really a job file?")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        start = raw[: exc.start]
+        line = start.count(b"\n") + 1
+        column = exc.start - (start.rfind(b"\n") + 1) + 1
+        return "", Problem(Location(path, line, column),
+                           f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be decoded",
+                           hint="save the file as UTF-8")
+
+
+@functools.cache
+def _fast_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=False)
+    yaml.Constructor = _SafeConstructor
+    return yaml
+
+
+def _yaml_problem(path: str, exc: YAMLError) -> Problem:
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        message = str(exc.problem or exc.context or "invalid YAML")
+        if exc.context and exc.problem and exc.context_mark is not None:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}")
+    return Problem(Location(path), f"YAML: {exc}")
+
+
+def _alias_problem(root: Node, location: Location) -> Problem | None:
+    """Why ``root`` cannot be expanded into plain data (a cycle, or too many values), or None.
+
+    Aliases let a small file describe a huge (or infinite) structure; everything after loading walks
+    the expanded data, so bound it here, on the node graph, where each shared node is counted once
+    per use but visited once.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > MAX_EXPANDED_NODES:
+                return Problem(location, f"document expands to more than {MAX_EXPANDED_NODES:,} values "
+                                         "through aliases (alias bomb?)")
+            sizes[key] = size
+        elif key in on_path:
+            return Problem(location, "document refers to itself through an alias; a job cannot be recursive")
+        elif key not in sizes:
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+    return None
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+# --- positions inside documents -----------------------------------------------------------------
+
+
+def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
+    """Where ``json_path`` is in document ``doc_index`` of ``path`` (0-based index; 1-based location).
+
+    Points at the value, or at its key when ``at_key`` or when the value is a mapping or list (so
+    ``request.resources`` points at ``resources:``). Where the path stops existing (a missing key),
+    it points at the deepest part that exists. Reads the file again in round-trip mode, once per
+    file however many locations are asked for.
+    """
+    name = Path(path).as_posix()
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return Location(name)
+    documents = _round_trip_documents(name, stat.st_mtime_ns, stat.st_size)
+    if doc_index >= len(documents):
+        return Location(name)
+    node = documents[doc_index]
+    line, column = _start(node)
+    for position, part in enumerate(json_path):
+        last = position == len(json_path) - 1
+        if isinstance(node, CommentedMap) and part in node.lc.data:
+            child = node[part]
+            point_at_key = at_key and last or isinstance(child, (CommentedMap, CommentedSeq))
+            line, column = node.lc.key(part) if point_at_key else node.lc.value(part)
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            child = node[part]
+            line, column = node.lc.item(part)
+        else:
+            break
+        node = child
+    return Location(name, line + 1, column + 1)
+
+
+def _start(node: Any) -> tuple[int, int]:
+    if isinstance(node, (CommentedMap, CommentedSeq)):
+        return node.lc.line, node.lc.col
+    return 0, 0
+
+
+@functools.lru_cache(maxsize=64)
+def _round_trip_documents(path: str, mtime_ns: int, size: int) -> tuple[Any, ...]:
+    # Keyed by modification time and size too, so a changed file is read again. Only files that
+    # loaded cleanly on the fast path get here; should one fail now, locations fall back to the file.
+    del mtime_ns, size
+    text, problem = _read_text(path)
+    if problem is not None:
+        return ()
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _RoundTripConstructor
+    try:
+        return tuple(yaml.load_all(text))
+    except (YAMLError, RecursionError):
+        return ()

@@ -1,0 +1,180 @@
+"""GPULab's Job2 JSON Schema (``schemas/job2.schema.json``): loaded once, and turned into readable violations.
+
+The schema describes a job *file* (with the ``x-gpulab-apply`` block); a job as submitted to GPULab is
+checked against the same schema without that block. Messages are jsonschema's, except where the
+schema names a better one (``x-messages``) and for unknown keys, which get one violation per key,
+pointed at the key, with a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+#: the key holding this tool's own per-job options; never sent to GPULab
+TOOL_KEY = "x-gpulab-apply"
+
+#: keys GPULab knows under another name (or another place), with the advice to give
+_KNOWN_MISPLACED: Mapping[tuple[str, ...], Mapping[str, str]] = {
+    (): {"extra": "extra belongs under request:"},
+    ("request", "scheduling"): {
+        "killableAfter": "did you mean `minDuration`? (killableAfter is its old name)",
+        "reservationId": "did you mean `reservationIds`? (a list)",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One schema rule a job breaks.
+
+    ``path`` leads from the job's root to the offending value (or to the offending key itself when
+    ``at_key``, as for an unknown key).
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+    at_key: bool = False
+
+    @property
+    def json_path(self) -> str:
+        return format_json_path(self.path)
+
+    def __str__(self) -> str:
+        where = f"{self.json_path}: " if self.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{where}{self.message}{hint}"
+
+
+def format_json_path(path: Sequence[str | int]) -> str:
+    """``("request", "docker", "storage", 2)`` -> ``request.docker.storage[2]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def job_file_schema() -> dict[str, Any]:
+    """The schema of one job in a job file, as shipped (a fresh copy the caller may change)."""
+    return copy.deepcopy(_schema())
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    resource = resources.files("gpulab_apply") / "schemas" / "job2.schema.json"
+    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator(*, submission: bool) -> Draft202012Validator:
+    schema = job_file_schema()
+    if submission:
+        del schema["properties"][TOOL_KEY]
+    Draft202012Validator.check_schema(schema)
+    # No format checker: every format rule the schema needs is a pattern, which is cheaper and portable.
+    return Draft202012Validator(schema)
+
+
+def violations(job: Any, *, submission: bool = False) -> list[Violation]:
+    """Every rule of the schema that ``job`` (plain JSON types) breaks, in document order.
+
+    ``submission=True`` checks a job as POSTed to GPULab: no ``x-gpulab-apply`` block.
+    """
+    validator = _validator(submission=submission)
+    if validator.is_valid(job):  # the common case, and several times cheaper than collecting errors
+        return []
+    found = [v for error in validator.iter_errors(job) for v in _explain(error)]
+    return sorted(set(found), key=lambda v: _path_key(v.path))
+
+
+def submission_errors(job: Mapping[str, Any]) -> list[str]:
+    """Why GPULab would reject ``job`` as a POST body, one line each (``request.resources.gpus: ...``)."""
+    return [str(v) for v in violations(job, submission=True)]
+
+
+def _path_key(path: Sequence[str | int]) -> tuple[tuple[int, str], ...]:
+    return tuple((1, str(p)) if isinstance(p, str) else (0, f"{p:09d}") for p in path)
+
+
+def _explain(error: ValidationError) -> Iterator[Violation]:
+    path = tuple(error.absolute_path)
+    if error.validator == "anyOf":
+        # "x or null": the user meant the x, so explain why it is not a valid x.
+        branches = [b for b in error.validator_value if b != {"type": "null"}]
+        if len(branches) == 1:
+            chosen = error.validator_value.index(branches[0])
+            for sub in error.context or ():
+                if sub.relative_schema_path and sub.relative_schema_path[0] == chosen:
+                    yield from _explain(sub)
+            return
+    custom = _custom_message(error)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = list(error.schema.get("properties", {}))
+        for key in _unexpected_keys(error.instance, error.schema):
+            yield Violation(path + (key,), "unknown key",
+                            hint=custom or _key_hint(key, allowed, tuple(str(p) for p in path)), at_key=True)
+        return
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema checks a key as if it were a value at its mapping's path; point at the key instead
+        key = str(error.instance)
+        yield Violation(path + (key,), f"{_short_repr(key)} {custom or error.message}", at_key=True)
+        return
+    if custom:
+        yield Violation(path, f"{_short_repr(error.instance)} {custom}")
+    elif error.validator == "type":
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        expected = " or ".join(repr(t) for t in types)
+        yield Violation(path, f"{_short_repr(error.instance)} is not of type {expected}")
+    else:
+        yield Violation(path, error.message)
+
+
+def _custom_message(error: ValidationError) -> str | None:
+    messages = error.schema.get("x-messages") if isinstance(error.schema, Mapping) else None
+    if not messages:
+        return None
+    message = messages.get(str(error.validator))
+    return str(message) if message is not None else None
+
+
+def _unexpected_keys(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    known = schema.get("properties", {})
+    return [str(key) for key in instance if key not in known]
+
+
+_SNAKE = re.compile(r"_([a-z0-9])")
+
+
+def _key_hint(key: str, allowed: Sequence[str], parent: tuple[str, ...]) -> str:
+    special = _KNOWN_MISPLACED.get(parent, {}).get(key)
+    if special:
+        return special
+    camel = _SNAKE.sub(lambda m: m.group(1).upper(), key)
+    by_fold = {name.casefold(): name for name in allowed}
+    match = by_fold.get(camel.casefold()) or by_fold.get(key.casefold().replace("-", ""))
+    if match is None:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.7)
+        match = close[0] if close else None
+    if match is not None:
+        return f"did you mean `{match}`?"
+    return "allowed here: " + ", ".join(allowed) if allowed else "no keys are allowed here"
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
