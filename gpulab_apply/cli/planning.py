@@ -22,14 +22,15 @@ from gpulab_apply.settings import Settings
 DEFAULT_PATHS = (Path("jobs.d"),)
 
 
-def load_desired(paths: Sequence[Path]) -> tuple[JobSpec, ...]:
-    """Validate the job files; any problem prints the validate report and stops (exit 1) before any network."""
-    from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
+def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:
+    """Validate the job files; any problem prints it (file:line:col) and stops (exit 1) before any network."""
     from gpulab_apply.validation import validate_paths
 
-    result = validate_paths(paths)
-    if result.problems:
-        render(lambda stream, **_: PROBLEM_REPORTERS["text"](result, stream), err=True)
+    # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
+    require_project = settings.api_version.startswith("4") and not settings.project and not settings.local
+    result = validate_paths(paths, require_project=require_project)
+    if not result.ok:
+        click.echo("".join(f"{problem}\n" for problem in result.problems), nl=False, err=True)
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them (`gpulab-apply validate` lists them with file:line:col)")
     return tuple(result.jobs)

@@ -51,7 +51,7 @@ def summary_line(report: ApplyReport) -> str:
 
 
 def report_text(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
-    stream.write(f"Apply run {report.run_id} (set {report.set_name}):\n")
+    stream.write(f"\nApply run {report.run_id} (set {report.set_name}):\n")
     for outcome in report.outcomes:
         head = f"{_SYMBOL[outcome.result]:>3} {outcome.name}"
         if color:
