@@ -295,8 +295,12 @@ def test_invalid_files_stop_before_any_network(tmp_path: Path, cli: RunCli, monk
     for command in (["plan"], ["apply", "--yes"], ["status"]):
         result = cli(*command, "jobs.d", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/", "--set", "lab")
         assert result.exit_code == 1, result
-        assert result.stderr.startswith("jobs.d/bad.yaml:")
-        assert "Error: the job files have" in result.stderr and "nothing was sent to GPULab" in result.stderr
+        assert result.stdout.startswith("jobs.d/bad.yaml:2:1: error: request: 'docker' is a required property\n")
+        assert result.stdout.endswith("Found 3 errors in 1 of 1 file.\n")
+        assert result.stderr == ("Error: the job files have 3 problem(s); nothing was sent to GPULab\n"
+                                 "Hint: fix them and run the command again\n")
+    github = cli("plan", "jobs.d", "--format", "github", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/")
+    assert github.exit_code == 1 and github.stdout.startswith("::error file=jobs.d/bad.yaml,line=2,col=1,")
 
 
 def test_commit_then_drop_on_post_creates_no_duplicate(repo: Repo) -> None:

@@ -73,7 +73,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     if saved is None and not yes and not stdin_is_terminal():
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
+                           fmt=fmt)
     with open_client(settings) as client:
         if saved is not None:
             result = make_plan(desired, client, settings, targets=saved.options.targets,

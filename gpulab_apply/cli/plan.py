@@ -34,7 +34,7 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
     """
     paths = paths or DEFAULT_PATHS
-    desired = load_desired(paths, settings)
+    desired = load_desired(paths, settings, fmt=fmt)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed)
     render(lambda stream, color: REPORTERS[fmt](result, stream, color=color))

@@ -22,17 +22,20 @@ from gpulab_apply.settings import Settings
 DEFAULT_PATHS = (Path("jobs.d"),)
 
 
-def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:
-    """Validate the job files; any problem prints it (file:line:col) and stops (exit 1) before any network."""
+def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text") -> tuple[JobSpec, ...]:
+    """Validate the job files; any problem prints the validate report (in ``fmt`` where validate has it,
+    so CI gets annotations) and stops with exit 1 before any network."""
+    from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
     from gpulab_apply.validation import validate_paths
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = settings.api_version.startswith("4") and not settings.project and not settings.local
     result = validate_paths(paths, require_project=require_project)
     if not result.ok:
-        click.echo("".join(f"{problem}\n" for problem in result.problems), nl=False, err=True)
+        reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])
+        render(lambda stream, color: reporter(result, stream))
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
-                               hint="fix them (`gpulab-apply validate` lists them with file:line:col)")
+                               hint="fix them and run the command again")
     return tuple(result.jobs)
 
 

@@ -25,7 +25,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, settings: Settings) -> int:
 
     PATHS are job directories or files (default: jobs.d).
     """
-    desired = load_desired(paths or DEFAULT_PATHS, settings)
+    desired = load_desired(paths or DEFAULT_PATHS, settings, fmt=fmt)
     with open_client(settings) as client:
         remote = client.list_jobs(project_urn=client.project_urn)
         rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn,
