@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import io
 
 import click
 
@@ -23,5 +23,7 @@ def validate(paths: tuple[str, ...], output_format: str) -> int:
     Exits 0 when every job is valid, 1 when there is a problem.
     """
     result = validate_paths(paths or (DEFAULT_PATH,))
-    REPORTERS[output_format](result, sys.stdout)
+    report = io.StringIO()
+    REPORTERS[output_format](result, report)
+    click.echo(report.getvalue(), nl=False)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR

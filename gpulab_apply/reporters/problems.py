@@ -25,8 +25,11 @@ def summary(result: ValidationResult) -> str:
     if result.ok:
         verb = "is" if len(result.jobs) == 1 else "are"
         return f"{_count(len(result.jobs), 'job')} in {files} {verb} valid."
+    errors = _count(len(result.problems), "error")
+    if not result.files:
+        return f"Found {errors}; no job file was read."
     bad_files = len({problem.location.path for problem in result.problems})
-    return f"Found {_count(len(result.problems), 'error')} in {bad_files} of {files}."
+    return f"Found {errors} in {bad_files} of {files}."
 
 
 def _count(number: int, noun: str) -> str:
