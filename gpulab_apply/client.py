@@ -16,6 +16,7 @@ This is the only module that imports ``requests``.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import logging
 import re
@@ -127,6 +128,9 @@ class GpulabClient:
         self._retry = retry
         self._sleep = sleep
         self._host = urlsplit(self.api_root).hostname or ""
+        self._client_certificate = ssl_context is not None
+        #: set once GPULab has answered anything over TLS, i.e. accepted the client certificate
+        self._answered = False
         _refuse_proxy(self.api_root, self._host)
         session = requests.Session()
         # We decide trust (the SSLContext) and proxies ourselves; netrc and REQUESTS_CA_BUNDLE stay out.
@@ -198,6 +202,11 @@ class GpulabClient:
         job (read timeout, connection lost after sending, 5xx, an unreadable success answer), and
         :class:`ServerError` for a clean refusal (4xx).
         """
+        if self._client_certificate and not self._answered:
+            # With TLS 1.3 a server refuses a client certificate only after we have sent the request,
+            # and the refusal can arrive as a bare hang-up, indistinguishable from a dropped POST.
+            # One cheap GET first means a hang-up during the POST really is ambiguous.
+            self.check_access()
         response = self._request(
             "POST", "jobs", params={"hold": "true"} if hold else None, json_body=job, idempotent=False,
             what=f"submit job {job.get('name')!r}",
@@ -350,10 +359,18 @@ class GpulabClient:
                 if attempt < attempts:
                     self._wait(method, path, reason, attempt, attempts, None)
                     continue
+                if self._client_certificate and not self._answered and _is_hang_up(exc):
+                    raise CertificateError(
+                        f"Could not {what}: {self._host} closed every connection right after the TLS handshake "
+                        f"without answering ({attempts} attempts); it probably does not accept the client "
+                        "certificate",
+                        hint="Check --cert / GPULAB_CERT: GPULab accepts iLab.t login certificates only.",
+                    ) from None
                 raise ConnectionFailedError(
                     f"Could not {what}: {reason} ({self._host}, {attempts} attempts)",
                     hint="Check the network and the endpoint (--endpoint / GPULAB_ENDPOINT).",
                 ) from None
+            self._answered = True
             elapsed = time.monotonic() - started
             log.debug("%s %s -> %s in %.2f s (attempt %d)", method, response.url, response.status_code,
                       elapsed, attempt)
@@ -611,6 +628,18 @@ def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
             return current
         pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
     return None
+
+
+def _is_hang_up(exc: BaseException) -> bool:
+    """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
+    if isinstance(_tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        inner = reason.args[1] if len(reason.args) > 1 else None
+        return isinstance(inner, ConnectionResetError | http.client.RemoteDisconnected)
+    return False
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:

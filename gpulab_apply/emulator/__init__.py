@@ -101,7 +101,8 @@ def serve_in_thread(*, db_path: Path | None = None, host: str = "127.0.0.1", por
         faults = Faults(seed=fault_seed)
         server = EmulatorServer((host, port), emulator=emulator, faults=faults,
                                 ssl_context=server_ssl_context(tls) if tls else None)
-        thread = threading.Thread(target=server.serve_forever, name="gpulab-emulator", daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  name="gpulab-emulator", daemon=True)
         thread.start()
         scheme = "https" if tls else "http"
         shown_host = f"[{host}]" if ":" in host else host

@@ -23,6 +23,9 @@ from gpulab_apply.emulator.submission import Simulation, duration_seconds
 HOLDING = frozenset({"ASSIGNED", "STARTING", "RUNNING", "MUSTHALT", "HALTING", "CANCELLING"})
 NOT_ENOUGH_RESOURCES = "Not enough free resources too run this Job"  # sic, GPULab's own wording
 NO_MATCHING_NODE = "No GPULab node matches the requested resources"
+#: GPULab's HaltReason values for a halt by the scheduler and one asked for by the user
+HALT_BY_SCHEDULER = "Score"
+HALT_BY_USER = "User requested fallback manually"
 _PROGRESS_STEPS = 10
 
 
@@ -187,18 +190,21 @@ class Cluster:
             record.log += "[gpulab-emulator] stopped: maxDuration reached\n"
             self.transition(conn, record, "FAILED", when, "Job stopped: it reached its maxDuration")
         else:
-            self.must_halt(conn, record, when, "The scheduler halts the job to make room")
+            self.must_halt(conn, record, when, HALT_BY_SCHEDULER)
 
     def must_halt(self, conn: sqlite3.Connection, record: JobRecord, when: float, reason: str) -> None:
-        """RUNNING -> MUSTHALT: work stops now; HALTING and HALTED follow."""
+        """RUNNING -> MUSTHALT: work stops now; HALTING and HALTED follow.
+
+        ``reason`` is one of GPULab's HaltReason values (``Score``, ``User requested fallback manually``...).
+        """
         if record.sim["runStarted"] is not None:
             self.settle_log(record, when)
             record.sim["ran"], record.sim["runStarted"] = self.ran_until(record, when), None
         record.doc["state"]["scheduling"]["haltEvents"].append({
             "reason": reason, "time": format_time(when), "startedJobUuids": [], "haltedJobUuids": [record.uuid],
-            "slaveName": record.sim["alloc"]["node"] if record.sim["alloc"] else None,
-            "slaveInstance": None, "startedJobScores": [], "haltedJobScores": []})
-        self.transition(conn, record, "MUSTHALT", when, reason)
+            "slaveName": record.sim["alloc"]["node"], "slaveInstance": f"{record.sim['alloc']['node']}-inst1",
+            "startedJobScores": [], "haltedJobScores": []})
+        self.transition(conn, record, "MUSTHALT", when, f"Halt: {reason}")
         record.wake_at = when + self.config.halt_seconds
 
     def _halted(self, conn: sqlite3.Connection, record: JobRecord, when: float) -> None:

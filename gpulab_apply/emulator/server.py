@@ -123,6 +123,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "gpulab-apply-emulator"
     #: idle keep-alive connections are closed after this many seconds
     timeout = 30
+    # Headers and body go out in separate writes; with Nagle's algorithm the body would wait for the
+    # client's delayed ACK (~40 ms) on every keep-alive request.
+    disable_nagle_algorithm = True
     server: EmulatorServer
 
     def setup(self) -> None:

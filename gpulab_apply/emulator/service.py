@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpulab_apply.emulator.clock import Clock, format_time
-from gpulab_apply.emulator.cluster import HOLDING, Cluster, new_record
+from gpulab_apply.emulator.cluster import HALT_BY_USER, HOLDING, Cluster, new_record
 from gpulab_apply.emulator.config import EmulatorConfig
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.render import wire_status
@@ -155,7 +155,7 @@ class Emulator:
                 if not record.doc["request"]["scheduling"]["restartable"]:
                     raise HttpError(409, f"Job {job_uuid} is not restartable, so it cannot be halted; "
                                          "cancel it instead")
-                self.cluster.must_halt(conn, record, now, "Halt requested by the user")
+                self.cluster.must_halt(conn, record, now, HALT_BY_USER)
             else:
                 raise HttpError(409, f"Job {job_uuid} is {status}: it cannot become {target}")
             Store.update(conn, record)
