@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +25,8 @@ from ruamel.yaml import YAML
 
 from gpulab_apply.cli import run
 from gpulab_apply.client import GpulabClient
-from gpulab_apply.emulator import EmulatorConfig, Fault, serve_in_thread
+from gpulab_apply.emulator import EmulatorConfig, Fault, open_emulator, serve_in_thread
+from gpulab_apply.emulator import close_emulator
 from gpulab_apply.marker import Marker, spec_hash, with_marker
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
@@ -92,6 +95,21 @@ def cli(*args: str) -> int:
         return run(list(args))
 
 
+@contextlib.contextmanager
+def emulator_process(database: Path) -> Iterator[str]:
+    """``gpulab-apply emulator`` in its own process, as GPULab is: its work does not share our interpreter."""
+    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "emulator", "--db", str(database), "--port", "0"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        found = re.search(r"serving (\S+)gpulab/v3\.1/", process.stdout.readline())
+        assert found, "the emulator did not start"
+        yield found[1]
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def bench_plan(scratch: Path) -> float:
     jobs_dir = scratch / "jobs.d"
     jobs_dir.mkdir()
@@ -116,10 +134,13 @@ def bench_plan(scratch: Path) -> float:
     others = [with_marker(job(f"theirs-{i}", i), Marker(set_name="other", spec="0" * 16, run_id="x"))
               for i in range(1000)]
     by_hand = [job(f"manual-{i}", i) for i in range(1000)]
-    with serve_in_thread(config=EmulatorConfig(clock="manual")) as emulator:
-        emulator.seed_jobs(in_sync + changed, status="QUEUED")
-        emulator.seed_jobs(history + others + by_hand, status="FINISHED")
-        common = ["--endpoint", emulator.api_root("4.0"), "--set", SET, "--project", "local"]
+    database = scratch / "plan.sqlite3"
+    emulator = open_emulator(database, EmulatorConfig())
+    emulator.seed(in_sync + changed, status="QUEUED")
+    emulator.seed(history + others + by_hand, status="FINISHED")
+    close_emulator(emulator)
+    with emulator_process(database) as api_root:
+        common = ["--endpoint", f"{api_root}gpulab/v4.0/", "--set", SET, "--project", "local"]
         assert cli("plan", str(jobs_dir), *common) == 0
         plan_time = best_of(3, lambda: cli("plan", str(jobs_dir), *common))
     parse_time = best_of(3, parse_only)
