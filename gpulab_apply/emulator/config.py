@@ -1,0 +1,123 @@
+"""Settings of the emulated GPULab: its nodes, its timing, its default identity, its TLS files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from gpulab_apply.errors import ConfigError
+
+DEFAULT_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
+DEFAULT_USER_EMAIL = "local@example.com"
+DEFAULT_PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeConfig:
+    """One simulated GPU node ("slave" in GPULab's words)."""
+
+    name: str
+    cluster_id: int = 1
+    gpus: int = 4
+    gpu_model: str = "NVIDIA GeForce GTX 1080 Ti"
+    gpu_memory_gb: int = 11
+    cuda_version: str = "12.2"
+    cpus: int = 32
+    cpu_memory_gb: int = 128
+
+    @property
+    def cuda_major(self) -> int:
+        return int(self.cuda_version.split(".")[0])
+
+
+def default_nodes(count: int = 2, *, gpus_per_node: int = 4) -> tuple[NodeConfig, ...]:
+    """``count`` identical nodes named gpu1, gpu2, ... in cluster 1."""
+    return tuple(NodeConfig(name=f"gpu{index}", gpus=gpus_per_node) for index in range(1, count + 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig:
+    """How the emulated cluster behaves. Durations are simulated seconds.
+
+    ``clock`` is ``"real"`` (wall time multiplied by ``speed``) or ``"manual"`` (moves only when a test
+    calls ``clock.advance``; starts at ``manual_start``, an RFC 3339 time).
+    """
+
+    nodes: tuple[NodeConfig, ...] = field(default_factory=default_nodes)
+    clock: str = "real"
+    speed: float = 1.0
+    manual_start: str = "2026-01-05T09:00:00Z"
+    #: from QUEUED (or a release from ONHOLD) to the scheduler's first look at the job
+    schedule_seconds: float = 2.0
+    #: ASSIGNED -> STARTING: the node picks the job up
+    assign_seconds: float = 3.0
+    #: STARTING -> RUNNING: image pull and container start
+    start_seconds: float = 10.0
+    #: MUSTHALT -> HALTING and HALTING -> HALTED, each
+    halt_seconds: float = 5.0
+    #: CANCELLING -> CANCELLED for a job that holds resources; 0 = straight to CANCELLED (GPULab 3.x)
+    cancel_seconds: float = 0.0
+    #: run time of a job that does not set GPULAB_EMULATOR_RUNTIME
+    default_runtime: str = "10 min"
+    #: filled into request.scheduling when a job does not set them (GPULab's documented defaults)
+    default_min_duration: str = "1 week"
+    default_max_duration: str = "2 weeks"
+    default_user_urn: str = DEFAULT_USER_URN
+    default_user_email: str = DEFAULT_USER_EMAIL
+    #: the project of a v3.x job submitted without ``owner``
+    default_project_urn: str = DEFAULT_PROJECT_URN
+    #: reported by ``GET version`` as ``latest_client_version``
+    latest_client_version: str = "3.11.12"
+
+    def __post_init__(self) -> None:
+        if self.clock not in ("real", "manual"):
+            raise ConfigError(f"emulator clock must be 'real' or 'manual', not {self.clock!r}")
+        if not self.speed > 0:
+            raise ConfigError(f"emulator speed must be positive, not {self.speed}")
+        if not self.nodes:
+            raise ConfigError("the emulated cluster needs at least one node")
+        names = [node.name for node in self.nodes]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"emulator node names must be unique: {', '.join(names)}")
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides: Any) -> EmulatorConfig:
+        """Read a JSON config file: the fields of this class, ``nodes`` as a list of objects."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read emulator config {path}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the emulator config must be a JSON object")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"{path}: unknown emulator setting(s): {', '.join(unknown)}",
+                              hint=f"known settings: {', '.join(sorted(known))}")
+        if "nodes" in data:
+            node_fields = {f.name for f in fields(NodeConfig)}
+            nodes = []
+            for index, node in enumerate(data["nodes"] if isinstance(data["nodes"], list) else [None]):
+                if not isinstance(node, dict) or "name" not in node or set(node) - node_fields:
+                    raise ConfigError(f"{path}: nodes[{index}] must be an object with 'name' and only "
+                                      f"these keys: {', '.join(sorted(node_fields))}")
+                nodes.append(NodeConfig(**node))
+            data["nodes"] = tuple(nodes)
+        data.update(overrides)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """Mutual TLS: the server's certificate and key, and the CA that client certificates must chain to."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path

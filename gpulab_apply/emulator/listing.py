@@ -1,0 +1,112 @@
+"""``GET jobs`` query parameters -> a :class:`JobQuery`, with GPULab's defaults and caps per API version.
+
+v3.x: ``max_count`` (default 10, at most 200) and ``max_hours`` (default 12, at most 744), no pages.
+v4.0: ``page_size`` (default 50, at most 1000) and ``page`` (1-based, an emulator choice: GPULab's own
+paging parameter is not known); ``max_hours`` only when given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from gpulab_apply.emulator.http_error import HttpError
+from gpulab_apply.emulator.store import JobQuery
+from gpulab_apply.model import STATE_GROUPS, JobStatus
+
+V3_MAX_COUNT_DEFAULT, V3_MAX_COUNT_CAP = 10, 200
+MAX_HOURS_DEFAULT, MAX_HOURS_CAP = 12, 744
+V4_PAGE_SIZE_DEFAULT, V4_PAGE_SIZE_CAP = 50, 1000
+#: without a state filter GPULab lists these groups (so neither ASSIGNED, CANCELLING nor DELETED)
+DEFAULT_GROUPS = ("pending", "running", "finished")
+
+_TRUE = ("", "true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+
+
+def flag(query: Mapping[str, Sequence[str]], name: str) -> bool | None:
+    """A boolean query parameter (``true/t/1/yes``, or empty = true); None when absent."""
+    values = query.get(name)
+    if not values:
+        return None
+    value = values[-1].strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise HttpError(400, f"Query parameter {name} must be true or false, not {values[-1]!r}")
+
+
+def parse_listing(query: Mapping[str, Sequence[str]], *, version: str, now: float) -> JobQuery:
+    """Check and cap the filters of one listing request."""
+    limit, offset = _paging(query, version)
+    max_hours = _integer(query, "max_hours", 1)
+    if max_hours is None and version != "4.0":
+        max_hours = MAX_HOURS_DEFAULT
+    return JobQuery(
+        statuses=_statuses(query),
+        user_urn=_text(query, "user_urn", "userurn"),
+        user_name=_text(query, "user_name", "username"),
+        project_urn=_text(query, "project_urn", "projecturn"),
+        project_name=_text(query, "project_name", "projectname"),
+        cluster_ids=_cluster_ids(query),
+        updated_since=None if max_hours is None else now - min(max_hours, MAX_HOURS_CAP) * 3600,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def _paging(query: Mapping[str, Sequence[str]], version: str) -> tuple[int, int]:
+    if version == "4.0":
+        size = min(_integer(query, "page_size", 1) or V4_PAGE_SIZE_DEFAULT, V4_PAGE_SIZE_CAP)
+        page = _integer(query, "page", 1) or 1
+        return size, (page - 1) * size
+    return min(_integer(query, "max_count", 1) or V3_MAX_COUNT_DEFAULT, V3_MAX_COUNT_CAP), 0
+
+
+def _statuses(query: Mapping[str, Sequence[str]]) -> frozenset[str]:
+    allowed = _text(query, "allowed_states")
+    if allowed is not None:
+        statuses = set()
+        for item in filter(None, (part.strip() for part in allowed.split(","))):
+            status = JobStatus.parse(item)
+            if status is JobStatus.UNKNOWN:
+                raise HttpError(400, f"allowed_states: unknown status {item!r}")
+            statuses.add(status.name)
+        return frozenset(statuses)
+    flags = {group: flag(query, group) for group in STATE_GROUPS}
+    chosen: tuple[str, ...] = DEFAULT_GROUPS
+    if any(value is not None for value in flags.values()):
+        chosen = tuple(group for group, value in flags.items() if value)
+    return frozenset(status.name for group in chosen for status in STATE_GROUPS[group])
+
+
+def _text(query: Mapping[str, Sequence[str]], *names: str) -> str | None:
+    for name in names:
+        values = query.get(name)
+        if values and values[-1]:
+            return values[-1]
+    return None
+
+
+def _integer(query: Mapping[str, Sequence[str]], name: str, minimum: int) -> int | None:
+    text = _text(query, name)
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise HttpError(400, f"Query parameter {name} must be an integer, not {text!r}") from None
+    if value < minimum:
+        raise HttpError(400, f"Query parameter {name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _cluster_ids(query: Mapping[str, Sequence[str]]) -> tuple[int, ...]:
+    ids = []
+    for value in query.get("cluster_id", ()):
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ids.append(int(part))
+            except ValueError:
+                raise HttpError(400, f"Query parameter cluster_id must be integers, not {part!r}") from None
+    return tuple(ids)

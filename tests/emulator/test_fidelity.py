@@ -1,0 +1,116 @@
+"""Fidelity: what the emulator serves under /v4.0/ parses with GPULab's own (GPL, test-only) schema package."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from gpulab_apply.emulator import RunningEmulator
+from tests.emulator.test_api import TIMEOUT, put_status, submit
+from tests.fixtures.emulator import PROJECT_URN, make_job
+
+job2 = pytest.importorskip("imecilabt.gpulab.schemas.job2", reason="the test extra installs imecilabt-gpulab-common")
+job_event = pytest.importorskip("imecilabt.gpulab.schemas.job_event")
+slave_info2 = pytest.importorskip("imecilabt.gpulab.schemas.slave_info2")
+
+FULL_JOB = {
+    "name": "train-resnet",
+    "description": "seed 1",
+    "owner": {"projectUrn": PROJECT_URN},
+    "deploymentEnvironment": "production",
+    "request": {
+        "resources": {"cpus": 4, "gpus": 1, "cpuMemoryGb": 16, "gpuMemoryGb": 8, "gpuModel": ["1080"],
+                      "minCudaVersion": 11, "clusterId": 1, "features": ["SHARED_PROJECT_STORAGE"]},
+        "docker": {
+            "image": "gitlab.ilabt.imec.be:4567/myproj/img:1.0",
+            "command": ["/project/run.sh", "--seed", "1"],
+            "environment": {"PYTHONUNBUFFERED": "1", "SEED": 1, "DEBUG": False, "GPULAB_EMULATOR_RUNTIME": "1 min"},
+            "storage": [{"hostPath": "/project_ghent", "containerPath": "/project"}, "/project_scratch",
+                        {"hostPath": "tmpfs", "containerPath": "/ramdisk", "sizeGb": 4}],
+            "portMappings": [8888, {"containerPort": 6006}],
+            "projectGidVariableName": "NB_GID", "workingDir": "/project/", "user": "root", "groupAdd": ["users"],
+        },
+        "scheduling": {"interactive": False, "restartable": True, "allowHaltWithoutSignal": False,
+                       "minDuration": "1 day", "maxDuration": "3 days",
+                       "reservationIds": ["123e4567-e89b-12d3-a456-426614174000"],
+                       "maxSimultaneousJobs": {"bucketName": "sweep1", "bucketMax": 3},
+                       "notBefore": "2026-01-05T08:00:00Z", "notAfter": "2026-01-12T08:00:00Z"},
+        "extra": {"sshPubKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0dGVzdGtleWZvcnRoZWVtdWxhdG9yMTIzNDU2 me@x"],
+                  "emailOnEnd": ["me@example.com"], "emailOnHalt": ["me@example.com"]},
+    },
+}
+
+
+def parse_all(emulator: RunningEmulator) -> set[str]:
+    """Parse every job the emulator has (listing, then one by one); return the statuses seen."""
+    response = requests.get(emulator.api_root("4.0") + "jobs", timeout=TIMEOUT, params={
+        "page_size": 1000, "allowed_states": ",".join(status.name for status in job2.JobStatus)})
+    seen = set()
+    for item in response.json()["items"]:
+        seen.add(job2.Job.model_validate(item).state.status.name)
+        text = requests.get(emulator.api_root("4.0") + f"jobs/{item['uuid']}", timeout=TIMEOUT).text
+        assert job2.Job.model_validate_json(text).id == item["uuid"]  # as `gpulab-cli jobs <uuid>` reads it
+    return seen
+
+
+def test_every_v4_job_parses_with_the_official_job_model(emulator: RunningEmulator) -> None:
+    seen: set[str] = set()
+    submit(emulator, make_job("held", project_urn=PROJECT_URN), version="4.0", hold=True)
+    submit(emulator, make_job("never", gpus=5, project_urn=PROJECT_URN), version="4.0")
+    submit(emulator, FULL_JOB, version="4.0")
+    halted = submit(emulator, make_job("halt", runtime="1 hour", restartable=True, project_urn=PROJECT_URN),
+                    version="4.0")
+    submit(emulator, make_job("fail", runtime="10 s", exit_code=1, project_urn=PROJECT_URN), version="4.0")
+    submit(emulator, make_job("quick", runtime="5 s", project_urn=PROJECT_URN), version="4.0")
+    cancelled = submit(emulator, make_job("cancel", project_urn=PROJECT_URN), version="4.0")
+    put_status(emulator, cancelled, "CANCELLED")
+    for _ in range(40):  # one listing per simulated second: every status passes by
+        emulator.advance(1)
+        if emulator.clock.now() % 60 == 30:
+            put_status(emulator, halted, "MUSTHALT")
+        seen |= parse_all(emulator)
+    finished = [job["uuid"] for job in requests.get(emulator.api_root() + "jobs", params={"finished": "true"},
+                                                    timeout=TIMEOUT).json()]
+    requests.delete(emulator.api_root() + f"jobs/{finished[0]}", params={"finished": "true"}, timeout=TIMEOUT)
+    seen |= parse_all(emulator)
+    assert seen == {status.name for status in job2.JobStatus} - {"CANCELLING"}
+
+
+def test_full_job_round_trips_through_the_official_model(emulator: RunningEmulator) -> None:
+    uuid = submit(emulator, FULL_JOB, version="4.0")
+    emulator.advance(20)
+    served = requests.get(emulator.api_root("4.0") + f"jobs/{uuid}", timeout=TIMEOUT).json()
+    expected = job2.NewJobV4.model_validate(FULL_JOB).model_dump(mode="json", by_alias=True)
+    assert served["request"] == expected["request"]
+    parsed = job2.Job.model_validate(served)
+    assert parsed.state.status.name == "RUNNING"
+    assert [m.host_port for m in parsed.state.resources.port_mappings] == [32000, 32001]
+
+
+def test_cancelling_parses_too(tmp_path: object) -> None:
+    from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+
+    with serve_in_thread(config=EmulatorConfig(clock="manual", cancel_seconds=5)) as emulator:
+        uuid = submit(emulator, make_job(project_urn=PROJECT_URN), version="4.0")
+        emulator.advance(20)
+        put_status(emulator, uuid, "CANCELLED")
+        job = job2.Job.model_validate_json(
+            requests.get(emulator.api_root("4.0") + f"jobs/{uuid}", timeout=TIMEOUT).text)
+        assert job.state.status.name == "CANCELLING"
+        emulator.advance(5)
+        assert requests.get(emulator.api_root("4.0") + f"jobs/{uuid}",
+                            timeout=TIMEOUT).json()["state"]["status"] == "CANCELLED"
+
+
+def test_debug_slaves_and_clusters_parse(emulator: RunningEmulator) -> None:
+    uuid = submit(emulator, FULL_JOB, version="4.0")
+    emulator.advance(20)
+    root = emulator.api_root("4.0")
+    events = [job_event.JobEvent.model_validate(e)
+              for e in requests.get(root + f"jobs/{uuid}/debug", timeout=TIMEOUT).json()]
+    assert [e.new_state.name for e in events] == ["QUEUED", "ASSIGNED", "STARTING", "RUNNING"]
+    slaves = [slave_info2.SlaveInfo2.model_validate(s) for s in requests.get(root + "slaves", timeout=TIMEOUT).json()]
+    assert [s.name for s in slaves] == ["gpu1", "gpu2"]
+    clusters = [slave_info2.ClusterInfo.model_validate(c)
+                for c in requests.get(root + "clusters", timeout=TIMEOUT).json()]
+    assert clusters[0].gpu.used == 1
