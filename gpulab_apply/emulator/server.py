@@ -158,6 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         self.query = parse_qs(url.query, keep_blank_values=True)
+        fault_headers: dict[str, str] = {}
         try:
             self.body = self._read_body()
             handler, self.version, self.uuid, template = self._route(method, url.path)
@@ -165,12 +166,14 @@ class _Handler(BaseHTTPRequestHandler):
             if decision.latency:
                 time.sleep(decision.latency)
             if decision.error_status is not None:
+                if decision.retry_after is not None:
+                    fault_headers["Retry-After"] = str(decision.retry_after)
                 phrase = HTTPStatus(decision.error_status).phrase
                 raise HttpError(decision.error_status, f"Emulated fault: {decision.error_status} {phrase}")
             status, content_type, payload, headers = handler()
         except HttpError as error:
             status, content_type, payload, headers = error.status, "text/plain; charset=utf-8", \
-                (error.message + "\n").encode(), {}
+                (error.message + "\n").encode(), fault_headers
             if error.status == 405:
                 headers = {"Allow": self._allowed}
         else:

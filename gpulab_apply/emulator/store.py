@@ -223,7 +223,8 @@ class Store:
     @staticmethod
     def list_texts(conn: sqlite3.Connection, query: JobQuery, version: str) -> list[str]:
         """The wire JSON of the matching jobs, newest first (by creation, then by submission order)."""
-        # "+status": the newest-first index beats the status index, which would need a sort of every match
+        # "+status" keeps SQLite off jobs_by_status: with it, every page sorted all matching rows, texts
+        # included, in a temporary B-tree (~100 ms per page at 5,000 jobs); jobs_by_created needs no sort.
         clauses = [f"+status IN ({', '.join('?' * len(query.statuses))})"]
         parameters: list[Any] = sorted(query.statuses)
         for column, value in (("user_urn", query.user_urn), ("project_urn", query.project_urn)):

@@ -1,0 +1,260 @@
+"""Settings resolution: flag > environment > gpulab-apply.yaml > default, and every refusal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpulab_apply.errors import ConfigError
+from gpulab_apply.settings import (
+    DEFAULT_ENDPOINT,
+    Settings,
+    default_set_name,
+    normalise_endpoint,
+    resolve_settings,
+)
+
+
+def resolve(tmp_path: Path, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+            job_paths: tuple[str, ...] = ("jobs.d",)) -> Settings:
+    return resolve_settings(flags=flags or {}, env=env or {}, job_paths=[Path(p) for p in job_paths], cwd=tmp_path)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A checkout named my-experiments with jobs.d/ in it."""
+    root = tmp_path / "my-experiments"
+    (root / ".git").mkdir(parents=True)
+    (root / "jobs.d").mkdir()
+    return root
+
+
+def test_defaults(repo: Path) -> None:
+    settings = resolve(repo)
+    assert settings.endpoint == DEFAULT_ENDPOINT
+    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
+    assert settings.api_version == "3.1"
+    assert settings.cert_path is None and settings.password is None and settings.ca_bundle is None
+    assert settings.project is None
+    assert settings.set_name == "my-experiments"
+    assert settings.local is False
+    assert settings.state_dir == repo / ".gpulab-apply"
+    assert (settings.timeouts.connect, settings.timeouts.read) == (5.0, 30.0)
+    assert (settings.retry.retries, settings.retry.backoff) == (5, 0.5)
+    assert settings.config_path is None
+
+
+def test_flag_beats_environment_beats_config_file_beats_default(repo: Path) -> None:
+    (repo / "gpulab-apply.yaml").write_text("project: from-file\nset: file-set\ncert: certs/login.pem\ntimeout: 12\n")
+    env = {"GPULAB_PROJECT": "from-env", "GPULAB_APPLY_SET": "env-set"}
+    settings = resolve(repo, flags={"project": "from-flag"}, env=env)
+    assert settings.project == "from-flag"
+    assert settings.sources["project"] == "--project"
+    assert settings.set_name == "env-set"
+    assert settings.sources["set"] == "GPULAB_APPLY_SET"
+    # relative paths in the config file are relative to the file
+    assert settings.cert_path == repo / "certs" / "login.pem"
+    assert settings.timeouts.read == 12.0
+    assert settings.sources["timeout"] == str(repo / "gpulab-apply.yaml")
+    assert settings.config_path == repo / "gpulab-apply.yaml"
+
+
+def test_empty_environment_values_count_as_unset(repo: Path) -> None:
+    settings = resolve(repo, env={"GPULAB_PROJECT": "", "GPULAB_ENDPOINT": ""})
+    assert settings.project is None
+    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
+
+
+def test_environment_paths_are_relative_to_the_working_directory(repo: Path) -> None:
+    settings = resolve(repo, env={"GPULAB_CERT": "login.pem", "GPULAB_CA_BUNDLE": "/etc/ca.pem",
+                                  "GPULAB_CERT_PASSWORD": "s3cret"})
+    assert settings.cert_path == repo / "login.pem"
+    assert settings.ca_bundle == Path("/etc/ca.pem")
+    assert settings.password == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings.describe())
+    assert ("password", "(set)", "GPULAB_CERT_PASSWORD") in settings.describe()
+
+
+def test_explicit_config_file(repo: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere.yaml"
+    other.write_text("endpoint: https://gpulab.example.org/api/\napi-version: 4.0\n")
+    settings = resolve(repo, flags={"config": str(other)})
+    assert settings.api_root == "https://gpulab.example.org/api/gpulab/v4.0/"
+    assert settings.api_version == "4.0"
+    with pytest.raises(ConfigError, match="Config file not found"):
+        resolve(repo, flags={"config": "missing.yaml"})
+
+
+def test_config_file_is_found_beside_the_job_directory_given_as_a_path(tmp_path: Path) -> None:
+    (tmp_path / "project" / "jobs.d").mkdir(parents=True)
+    (tmp_path / "project" / "gpulab-apply.yaml").write_text("project: beside\n")
+    assert resolve(tmp_path, job_paths=("project/jobs.d",)).project == "beside"
+
+
+def test_two_config_files_for_two_job_directories_is_an_error(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name / "jobs.d").mkdir(parents=True)
+        (tmp_path / name / "gpulab-apply.yaml").write_text(f"project: {name}\n")
+    with pytest.raises(ConfigError, match="different config files") as caught:
+        resolve(tmp_path, job_paths=("a/jobs.d", "b/jobs.d"))
+    assert caught.value.hint == "Pass the one to use with --config."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("endpoint: [1, 2\n", r"gpulab-apply.yaml:2:1: .*expected ',' or '\]'"),
+        ("- a\n- b\n", "expected a mapping of settings, found list"),
+        ("projekt: x\n", "unknown setting 'projekt'"),
+        ("endpoint: {a: 1}\n", "endpoint must be a single value"),
+        ("timeout: soon\n", "timeout must be a positive number of seconds, not 'soon'"),
+        ("retries: -1\n", "retries must be a whole number >= 0, not -1"),
+    ],
+)
+def test_bad_config_files(repo: Path, text: str, message: str) -> None:
+    (repo / "gpulab-apply.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        resolve(repo)
+
+
+def test_a_password_in_the_config_file_is_refused_with_advice(repo: Path) -> None:
+    (repo / "gpulab-apply.yaml").write_text("password: hunter2\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(repo)
+    assert caught.value.hint == "Secrets do not belong in a file in git: use GPULAB_CERT_PASSWORD."
+    assert "hunter2" not in str(caught.value)
+
+
+def test_duplicate_keys_in_the_config_file_are_errors(repo: Path) -> None:
+    (repo / "gpulab-apply.yaml").write_text("project: a\nproject: b\n")
+    with pytest.raises(ConfigError, match=r"gpulab-apply.yaml:2:1: .*duplicate key"):
+        resolve(repo)
+
+
+def test_empty_config_file(repo: Path) -> None:
+    (repo / "gpulab-apply.yaml").write_text("# nothing yet\n")
+    assert resolve(repo).config_path == repo / "gpulab-apply.yaml"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "version", "root", "resolved_version"),
+    [
+        ("https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", None, "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", "3.1"),
+        ("https://gpulab.ilabt.imec.be/api/gpulab/v4.0", None, "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
+        ("https://gpulab.ilabt.imec.be/api/gpulab/v3.0/", "3.0", "https://gpulab.ilabt.imec.be/api/gpulab/v3.0/", "3.0"),
+        ("https://gpulab.ilabt.imec.be/api/", None, "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", "3.1"),
+        ("https://gpulab.ilabt.imec.be/api", "4.0", "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
+        ("https://gpulab.ilabt.imec.be", "4.0", "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
+        ("https://host:8443/api/gpulab/", None, "https://host:8443/api/gpulab/v3.1/", "3.1"),
+        ("http://127.0.0.1:8080/api/", None, "http://127.0.0.1:8080/api/gpulab/v3.1/", "3.1"),
+        ("http://localhost/api/gpulab/v4.0/", None, "http://localhost/api/gpulab/v4.0/", "4.0"),
+        ("http://[::1]:9/api/", None, "http://[::1]:9/api/gpulab/v3.1/", "3.1"),
+    ],
+)
+def test_endpoint_normalisation(endpoint: str, version: str | None, root: str, resolved_version: str) -> None:
+    assert normalise_endpoint(endpoint, version, source="--endpoint") == (root, resolved_version)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "version", "message"),
+    [
+        ("http://gpulab.ilabt.imec.be/api/", None, "plain http:// is refused for gpulab.ilabt.imec.be"),
+        ("http://10.0.0.1/api/", None, "plain http:// is refused for 10.0.0.1"),
+        ("ftp://host/api/", None, "is not an http\\(s\\) URL"),
+        ("gpulab.ilabt.imec.be", None, "is not an http\\(s\\) URL"),
+        ("https://host/api/gpulab/v2.0/", None, "API version 2.0 is not supported"),
+        ("https://host/api/gpulab/v3.1/", "4.0", "names API version 3.1 but the API version setting is 4.0"),
+        ("https://host/api/?x=1", None, "must not have a query"),
+    ],
+)
+def test_bad_endpoints(endpoint: str, version: str | None, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        normalise_endpoint(endpoint, version, source="--endpoint")
+
+
+def test_http_refusal_names_where_the_endpoint_came_from(repo: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^GPULAB_ENDPOINT: plain http://"):
+        resolve(repo, env={"GPULAB_ENDPOINT": "http://gpulab.example.org/api/"})
+
+
+def test_api_version_flag_applies_to_an_unversioned_endpoint(repo: Path) -> None:
+    settings = resolve(repo, flags={"api_version": "4.0"}, env={"GPULAB_ENDPOINT": "https://gpulab.example.org/api/"})
+    assert settings.api_root == "https://gpulab.example.org/api/gpulab/v4.0/"
+    with pytest.raises(ConfigError, match="GPULAB_API_VERSION: API version '5' is not supported"):
+        resolve(repo, env={"GPULAB_API_VERSION": "5"})
+
+
+@pytest.mark.parametrize("how", [{"flags": {"local": True}}, {"env": {"GPULAB_ENDPOINT": "local"}}])
+def test_local_mode(repo: Path, how: dict[str, Any]) -> None:
+    settings = resolve(repo, **how)
+    assert settings.local is True
+    assert settings.endpoint == "local"
+    assert settings.api_root is None
+    assert settings.api_version == "3.1"
+
+
+def test_local_flag_beats_an_endpoint_from_the_environment(repo: Path) -> None:
+    settings = resolve(repo, flags={"local": True}, env={"GPULAB_ENDPOINT": "https://gpulab.example.org/api/"})
+    assert settings.local is True
+
+
+def test_local_flag_and_endpoint_flag_contradict(repo: Path) -> None:
+    with pytest.raises(ConfigError, match="--local and --endpoint contradict each other"):
+        resolve(repo, flags={"local": True, "endpoint": "https://gpulab.example.org/api/"})
+
+
+def test_set_name_defaults_to_the_git_repository_name(repo: Path) -> None:
+    (repo / "jobs.d" / "nested").mkdir()
+    assert default_set_name([Path("jobs.d/nested")], repo) == "my-experiments"
+
+
+def test_set_name_with_a_git_file_as_in_worktrees(tmp_path: Path) -> None:
+    root = tmp_path / "wt"
+    (root / "jobs.d").mkdir(parents=True)
+    (root / ".git").write_text("gitdir: /elsewhere/.git/worktrees/wt\n")
+    assert default_set_name([Path("wt/jobs.d")], tmp_path) == "wt"
+
+
+def test_set_name_without_git_is_the_job_directory_name(tmp_path: Path) -> None:
+    (tmp_path / "My Jobs!").mkdir()
+    # characters outside the set charset become dashes
+    assert default_set_name([Path("My Jobs!")], tmp_path) == "My-Jobs"
+
+
+def test_explicit_set_name_must_be_safe(repo: Path) -> None:
+    with pytest.raises(ConfigError, match="--set: invalid set name 'a b'"):
+        resolve(repo, flags={"set": "a b"})
+    assert resolve(repo, flags={"set": "team.a_1-x"}).set_name == "team.a_1-x"
+
+
+def test_project_urn_needs_a_project_except_in_local_mode(repo: Path) -> None:
+    from gpulab_apply.connection import local_identity
+
+    identity = local_identity()
+    assert resolve(repo).project_urn(identity) is None
+    assert resolve(repo, flags={"project": "myproj"}).project_urn(identity) == (
+        "urn:publicid:IDN+ilabt.imec.be+project+myproj"
+    )
+    assert resolve(repo, flags={"local": True}).project_urn(identity) == "urn:publicid:IDN+ilabt.imec.be+project+local"
+
+
+def test_timeout_must_be_positive(repo: Path) -> None:
+    with pytest.raises(ConfigError, match="GPULAB_APPLY_TIMEOUT: timeout must be a positive number"):
+        resolve(repo, env={"GPULAB_APPLY_TIMEOUT": "0"})
+    settings = resolve(repo, flags={"timeout": 2.5})
+    # the connect timeout never exceeds the read timeout
+    assert (settings.timeouts.connect, settings.timeouts.read) == (2.5, 2.5)
+
+
+def test_backoff_grows_exponentially_with_jitter() -> None:
+    from gpulab_apply.settings import RetryPolicy
+
+    policy = RetryPolicy(backoff=1.0, max_backoff=4.0)
+    for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 4.0)]:
+        delays = [policy.delay(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+        assert len(set(delays)) > 1
