@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from pathlib import Path
 
@@ -37,10 +38,11 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--fault-endpoint", default=ALL, show_default=True, type=click.Choice((ALL, *ENDPOINTS)),
               help="Endpoint the faults apply to, e.g. 'POST jobs'.")
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
+@click.option("--log-requests", is_flag=True, help="Log every request on stderr.")
 def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key: Path | None,
              client_ca: Path | None, speed: float | None, nodes: int | None, gpus_per_node: int | None,
              config_file: Path | None, latency: float, error_rate: float, drop_after_commit: float,
-             fault_endpoint: str, allow_remote: bool) -> int:
+             fault_endpoint: str, allow_remote: bool, log_requests: bool) -> int:
     """Serve a local GPULab (API v3.0, v3.1 and v4.0) with a simulated cluster, until Ctrl-C."""
     tls_files = (tls_cert, tls_key, client_ca)
     if any(tls_files) and not all(tls_files):
@@ -55,6 +57,12 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
     if nodes is not None or gpus_per_node is not None:
         config = dataclasses.replace(config, nodes=default_nodes(
             nodes or len(config.nodes), gpus_per_node=4 if gpus_per_node is None else gpus_per_node))
+    if log_requests:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("gpulab_apply.emulator")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
                          allow_remote=allow_remote) as running:
         if latency or error_rate or drop_after_commit:

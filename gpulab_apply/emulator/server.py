@@ -92,6 +92,8 @@ class EmulatorServer(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:

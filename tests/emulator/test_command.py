@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -82,3 +83,19 @@ def test_sped_up_clock_runs_jobs_in_real_seconds() -> None:
         while status_of(emulator, uuid) != "FINISHED":
             assert time.monotonic() < deadline, status_of(emulator, uuid)
             time.sleep(0.02)
+
+
+def _ipv6_loopback_works() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback_works(), reason="this host has no IPv6 loopback")
+def test_ipv6_loopback() -> None:
+    with serve_in_thread(host="::1", config=EmulatorConfig(clock="manual")) as emulator:
+        assert emulator.base_url.startswith("http://[::1]:")
+        assert requests.get(emulator.api_root() + "version", timeout=TIMEOUT).status_code == 200
