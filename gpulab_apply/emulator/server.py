@@ -118,8 +118,11 @@ class EmulatorServer(ThreadingHTTPServer):
                 sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that fails the TLS handshake or hangs up is routine, not a server error.
-        logger.debug("connection from %s ended with an error: %s", client_address, sys.exc_info()[1])
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # a failed TLS handshake, a client that hung up: routine
+            logger.debug("connection from %s ended: %s", client_address, error)
+        else:
+            logger.error("connection from %s failed", client_address, exc_info=error)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -178,6 +181,11 @@ class _Handler(BaseHTTPRequestHandler):
                 (error.message + "\n").encode(), fault_headers
             if error.status == 405:
                 headers = {"Allow": self._allowed}
+        except Exception:
+            # A bug in the emulator: answer like a server would instead of dropping the connection.
+            logger.exception("%s %s failed", method, self.path)
+            status, content_type, payload, headers = 500, "text/plain; charset=utf-8", \
+                b"Internal error in the GPULab emulator (see its log)\n", {}
         else:
             if decision.drop_after_commit:
                 logger.info("fault: dropping the connection after %s %s", method, url.path)
