@@ -44,15 +44,16 @@ class Emulator:
         self.config = config
         self.clock = clock
         self.cluster = Cluster(config)
-        with store.read() as conn:
-            self._next_wake = Store.next_wake(conn)
 
     # --- simulation ---------------------------------------------------------------------------------
 
     def catch_up(self) -> float:
         """Bring the simulation up to the clock's now (cheap when nothing is due); return now."""
         now = self.clock.now()
-        due = self._next_wake
+        # Asked of the database, not cached: another process (``--local`` beside ``gpulab-apply
+        # emulator``) may share the file. An index lookup, a few microseconds.
+        with self.store.read() as conn:
+            due = Store.next_wake(conn)
         if due is not None and due <= now:
             with self._write_at(now):
                 pass
@@ -64,7 +65,6 @@ class Emulator:
         with self.store.write() as conn:
             self.cluster.advance(conn, now)
             yield conn
-            self._next_wake = Store.next_wake(conn)
 
     # --- jobs ---------------------------------------------------------------------------------------
 

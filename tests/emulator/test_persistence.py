@@ -68,3 +68,15 @@ def test_clock_resumes_after_the_latest_change_even_without_a_clean_stop(tmp_pat
     emulator.seed([make_job("future")], status="FINISHED", created=later)
     emulator.store.close()
     assert open_emulator(database, MANUAL).clock.now() == later
+
+
+def test_two_emulators_share_one_database(tmp_path: Path) -> None:
+    # as `gpulab-apply emulator` and a `--local` run in the same directory do
+    database = tmp_path / "shared.sqlite3"
+    with serve_in_thread(db_path=database, config=MANUAL) as first, \
+            serve_in_thread(db_path=database, config=MANUAL) as second:
+        uuid = submit(second, make_job(runtime="10 s"))
+        first.advance(30)
+        assert status_of(first, uuid) == "FINISHED"
+        second.advance(30)
+        assert status_of(second, uuid) == "FINISHED"
