@@ -107,3 +107,14 @@ def test_user_and_project_filters(emulator: RunningEmulator) -> None:
 def test_unknown_parameters_are_ignored(emulator: RunningEmulator, version: str) -> None:
     submit(emulator, make_job("x"))
     assert names(emulator, version, other_user_running="True", sort="-created") == ["x"]
+
+
+def test_cluster_filter(emulator: RunningEmulator) -> None:
+    submit(emulator, make_job("placed", runtime="1 hour"))
+    submit(emulator, make_job("waiting"), hold=True)
+    emulator.advance(20)
+    assert names(emulator, cluster_id="1") == ["placed"]
+    assert names(emulator, cluster_id="7,8") == []
+    response = requests.get(emulator.api_root() + "jobs", params={"cluster_id": "one"}, timeout=TIMEOUT)
+    assert (response.status_code, response.text) == (400, ("Query parameter cluster_id must be integers, "
+                                                           "not 'one'\n"))
