@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.emulator import render
+from gpulab_apply.errors import ConfigError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -59,6 +60,8 @@ CREATE INDEX IF NOT EXISTS events_by_job ON events (uuid, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+#: the layout of the tables above; a database with another one is refused, not misread
+SCHEMA_VERSION = 1
 #: pre-serialised wire JSON columns, by API version
 VERSION_COLUMNS = {"3.0": "v30", "3.1": "v31", "4.0": "v40"}
 
@@ -118,8 +121,18 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._pool_size = pool_size
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
+        try:
+            with self._connection() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, SCHEMA_VERSION):
+                    raise ConfigError(f"{path} holds emulator state in another format (version {version})",
+                                      hint="delete it (it only holds emulated jobs) or use another --db")
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ConfigError(f"cannot use {path} as the emulator's database: {exc}",
+                              hint="point --db at a new file or at one the emulator made") from exc
 
     # --- connections and transactions ---------------------------------------------------------------
 

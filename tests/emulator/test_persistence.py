@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import requests
 
 from gpulab_apply.emulator import open_emulator, serve_in_thread
 from gpulab_apply.errors import ConfigError
+from tests.conftest import RunCli
 from tests.emulator.test_api import TIMEOUT, get_job, status_of, submit
 from tests.fixtures.emulator import MANUAL, make_job
 
@@ -80,3 +82,21 @@ def test_two_emulators_share_one_database(tmp_path: Path) -> None:
         assert status_of(first, uuid) == "FINISHED"
         second.advance(30)
         assert status_of(second, uuid) == "FINISHED"
+
+
+def test_a_file_that_is_not_an_emulator_database_is_refused(cli: RunCli, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, but my notes " * 200)
+    result = cli("emulator", "--port", "0", "--db", str(notes))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot use {notes} as the emulator's database: file is not a database\n"
+                             "Hint: point --db at a new file or at one the emulator made\n")
+    assert notes.read_text().startswith("not a database")
+
+
+def test_a_database_in_another_format_is_refused(tmp_path: Path) -> None:
+    database = tmp_path / "old.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(ConfigError, match=r"holds emulator state in another format \(version 99\)"):
+        open_emulator(database, MANUAL)
