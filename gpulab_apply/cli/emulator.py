@@ -69,9 +69,13 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
             running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
                                                      drop_after_commit=drop_after_commit))
         click.echo(f"GPULab emulator serving {running.api_root('3.1')} (also v3.0 and v4.0), state in {db_path}")
-        click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')}")
         if tls is None:
+            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')}")
             click.echo("Plain HTTP: every request acts as " + config.default_user_urn)
+        else:
+            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')} --cert LOGIN.pem "
+                       "--ca-bundle CA.pem (the CA of the server certificate)")
+            click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
         click.echo("Press Ctrl-C to stop.")
         try:
             threading.Event().wait()

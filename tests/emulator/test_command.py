@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+from gpulab_apply.emulator import EmulatorConfig, TLSSettings, serve_in_thread
 from gpulab_apply.emulator.config import NodeConfig
 from gpulab_apply.errors import ConfigError
 from tests.conftest import RunCli
@@ -99,3 +99,26 @@ def test_ipv6_loopback() -> None:
     with serve_in_thread(host="::1", config=EmulatorConfig(clock="manual")) as emulator:
         assert emulator.base_url.startswith("http://[::1]:")
         assert requests.get(emulator.api_root() + "version", timeout=TIMEOUT).status_code == 200
+
+
+def test_tls_banner(tmp_path: Path, server_tls: TLSSettings) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0", "--db", str(tmp_path / "t.db"),
+         "--tls-cert", str(server_tls.cert_file), "--tls-key", str(server_tls.key_file),
+         "--client-ca", str(server_tls.client_ca_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(4)]
+        root = banner[0].split()[3]
+        assert root.startswith("https://127.0.0.1:")
+        assert banner[1:] == [
+            (f"Use: gpulab-apply plan --endpoint {root} --cert LOGIN.pem --ca-bundle CA.pem (the CA of the server "
+             "certificate)\n"),
+            f"Client certificates must be signed by {server_tls.client_ca_file}; the user is read from them\n",
+            "Press Ctrl-C to stop.\n",
+        ]
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert (process.returncode, out) == (0, "Stopped.\n"), err
