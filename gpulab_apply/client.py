@@ -250,22 +250,28 @@ class GpulabClient:
         return not self.api_version.startswith("3.")
 
     def _list_v4(self, base: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every page. A page shorter than the first ends the listing; a short *first* page is followed
+        by one more request, because a server that caps ``page_size`` below ours answers short pages
+        that are not the last."""
         states = ",".join(s.name for s in _V4_STATES)
         items: list[dict[str, Any]] = []
-        first_uuid: object = None
+        first: list[dict[str, Any]] = []
         for page in range(1, V4_MAX_PAGES + 1):
-            params = {**base, "allowed_states": states, "page_size": V4_PAGE_SIZE, "page": page}
-            batch = self._list_request(params)
-            if page > 1 and batch and batch[0].get("uuid") == first_uuid:
+            batch = self._list_request({**base, "allowed_states": states, "page_size": V4_PAGE_SIZE, "page": page})
+            if page == 1:
+                first = batch
+            elif batch and first and batch[0].get("uuid") == first[0].get("uuid"):
+                # The server ignores `page`. Fewer jobs than we asked for are all there is; a full page
+                # may be cut off.
+                if len(first) < V4_PAGE_SIZE:
+                    return first
                 raise TruncatedListingError(
-                    "GPULab answered the same jobs for every page: it does not page this way, so the listing "
-                    f"may hold only the first {len(items)} jobs",
+                    "GPULab answers the same jobs for every page (it does not page with `page`), so the listing "
+                    f"may hold only the first {len(first)} jobs",
                     hint="Use API v3.1 (--api-version 3.1), or report this to the gpulab-apply maintainers.",
                 )
-            if page == 1 and batch:
-                first_uuid = batch[0].get("uuid")
             items.extend(batch)
-            if len(batch) < V4_PAGE_SIZE:
+            if not batch or (page > 1 and len(batch) < len(first)):
                 return items
         raise TruncatedListingError(
             f"The listing did not end after {V4_MAX_PAGES} pages of {V4_PAGE_SIZE} jobs",

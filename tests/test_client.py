@@ -14,6 +14,7 @@ import pytest
 
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator import listing as emulator_listing
 from gpulab_apply.errors import (
     AmbiguousSubmitError,
     ConfigError,
@@ -198,6 +199,29 @@ def test_v4_listing_reads_every_page(emulator: RunningEmulator) -> None:
         jobs = client.list_jobs()
     assert len(jobs) == 1103
     assert set(seeded) <= {j.uuid for j in jobs}
+
+
+def test_v4_listing_survives_a_server_that_caps_page_size_lower(emulator: RunningEmulator,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # GPULab's page-size cap is not documented: short pages must not be mistaken for the last one.
+    monkeypatch.setattr(emulator_listing, "V4_PAGE_SIZE_CAP", 100)
+    seeded = emulator.seed_jobs([job(f"j{i}") for i in range(250)], status="FINISHED")
+    with make_client(emulator, "4.0") as client:
+        assert {j.uuid for j in client.list_jobs()} == set(seeded)
+
+
+@pytest.mark.parametrize(("stored", "complete"), [(30, True), (600, False)])
+def test_v4_listing_from_a_server_that_ignores_page(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch,
+                                                    stored: int, complete: bool) -> None:
+    paging = emulator_listing._paging
+    monkeypatch.setattr(emulator_listing, "_paging", lambda query, version: (paging(query, version)[0], 0))
+    emulator.seed_jobs([job(f"j{i}") for i in range(stored)], status="FINISHED")
+    with make_client(emulator, "4.0") as client:
+        if complete:  # fewer jobs than a page: that is all of them
+            assert len(client.list_jobs()) == stored
+        else:
+            with pytest.raises(TruncatedListingError, match="may hold only the first 500 jobs"):
+                client.list_jobs()
 
 
 # --- retries ---------------------------------------------------------------------------------------
