@@ -22,7 +22,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -71,7 +71,6 @@ _NARROWING: Sequence[tuple[JobStatus, ...]] = (
     (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED),
 )
 
-Sleep = Callable[[float], None]
 _DEFAULT_TIMEOUTS = Timeouts()
 _DEFAULT_RETRY = RetryPolicy()
 
@@ -116,7 +115,6 @@ class GpulabClient:
         max_connections: int = 16,
         identity: Identity | None = None,
         project_urn: str | None = None,
-        sleep: Sleep = time.sleep,
     ) -> None:
         self.api_root = api_root if api_root.endswith("/") else api_root + "/"
         self.api_version = api_version
@@ -126,7 +124,6 @@ class GpulabClient:
         self.project_urn = project_urn
         self._timeouts = timeouts
         self._retry = retry
-        self._sleep = sleep
         self._host = urlsplit(self.api_root).hostname or ""
         self._client_certificate = ssl_context is not None
         #: set once GPULab has answered anything over TLS, i.e. accepted the client certificate
@@ -403,7 +400,7 @@ class GpulabClient:
         delay = retry_after if retry_after is not None else self._retry.delay(attempt)
         log.info("%s %s failed (%s); retrying in %.2f s (attempt %d of %d)", method, path, reason, delay,
                  attempt + 1, attempts)
-        self._sleep(delay)
+        time.sleep(delay)
 
     def _http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> Exception:
         status = response.status_code
