@@ -197,8 +197,15 @@ class GpulabClient:
         Retried only when the request provably did not reach GPULab (no connection could be made,
         or 429 Too Many Requests). Raises :class:`AmbiguousSubmitError` when it may have created a
         job (read timeout, connection lost after sending, 5xx, an unreadable success answer), and
-        :class:`ServerError` for a clean refusal (4xx).
+        :class:`ServerError` for a clean refusal (4xx). API v4.0 requires ``owner.projectUrn``; a job
+        without it is refused here, without a round trip.
         """
+        owner = job.get("owner")
+        if self._v4 and not (isinstance(owner, Mapping) and owner.get("projectUrn")):
+            raise ConfigError(
+                f"Job {job.get('name')!r} has no owner.projectUrn, which API v{self.api_version} requires",
+                hint="Set the project with --project / GPULAB_PROJECT, or owner.projectUrn in the job file.",
+            )
         if self._client_certificate and not self._answered:
             # With TLS 1.3 a server refuses a client certificate only after we have sent the request,
             # and the refusal can arrive as a bare hang-up, indistinguishable from a dropped POST.

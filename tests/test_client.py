@@ -132,12 +132,22 @@ def test_unknown_job_is_a_404(client: GpulabClient) -> None:
 
 def test_refused_submission_is_a_clean_server_error(client: GpulabClient) -> None:
     with pytest.raises(ServerError) as caught:
-        client.submit({"name": "bad", "request": {"resources": {"cpus": "four"}}})
+        client.submit({"name": "bad", "request": {"resources": {"cpus": "four"}}, "owner": {"projectUrn": PROJECT_URN}})
     error = caught.value
     assert error.status == 400
     assert error.message.startswith("Could not submit job 'bad': GPULab answered 400 Bad Request: ")
     assert "\n" not in error.message
     assert not isinstance(error, AmbiguousSubmitError)
+
+
+def test_v4_submission_without_project_is_refused_before_sending(emulator: RunningEmulator) -> None:
+    with make_client(emulator, "4.0") as client:
+        with pytest.raises(ConfigError) as caught:
+            client.submit(MINIMAL_JOB)
+        assert caught.value.message == "Job 'hello' has no owner.projectUrn, which API v4.0 requires"
+        assert client.list_jobs() == ()
+    with make_client(emulator, "3.1") as client:  # v3.x accepts it, as GPULab's docs show
+        assert client.get_job(client.submit(MINIMAL_JOB)).owner["projectUrn"] == PROJECT_URN
 
 
 def test_illegal_transition_is_reported(client: GpulabClient) -> None:
