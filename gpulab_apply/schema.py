@@ -13,13 +13,13 @@ import difflib
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 #: the key holding this tool's own per-job options; never sent to GPULab
 TOOL_KEY = "x-gpulab-apply"
@@ -91,15 +91,19 @@ def _validator(*, submission: bool) -> Draft202012Validator:
 
 
 def violations(job: Any, *, submission: bool = False) -> list[Violation]:
-    """Every rule of the schema that ``job`` (plain JSON types) breaks, in document order.
+    """Every rule of the schema that ``job`` (plain JSON types) breaks, sorted by where in the job.
 
     ``submission=True`` checks a job as POSTed to GPULab: no ``x-gpulab-apply`` block.
     """
-    validator = _validator(submission=submission)
-    if validator.is_valid(job):  # the common case, and several times cheaper than collecting errors
+    if _predicate(submission=submission)(job):  # the common case: no need to ask jsonschema why not
         return []
-    found = [v for error in validator.iter_errors(job) for v in _explain(error)]
+    found = [v for error in _validator(submission=submission).iter_errors(job) for v in _explain(error)]
     return sorted(set(found), key=lambda v: _path_key(v.path))
+
+
+def is_valid(job: Any, *, submission: bool = False) -> bool:
+    """Whether ``job`` satisfies the schema; the same verdict as jsonschema, about ten times faster."""
+    return _predicate(submission=submission)(job)
 
 
 def submission_errors(job: Mapping[str, Any]) -> list[str]:
@@ -126,13 +130,17 @@ def _explain(error: ValidationError) -> Iterator[Violation]:
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         allowed = list(error.schema.get("properties", {}))
         for key in _unexpected_keys(error.instance, error.schema):
-            yield Violation(path + (key,), "unknown key",
+            yield Violation((*path, key), "unknown key",
                             hint=custom or _key_hint(key, allowed, tuple(str(p) for p in path)), at_key=True)
         return
     if "propertyNames" in error.relative_schema_path:
         # jsonschema checks a key as if it were a value at its mapping's path; point at the key instead
-        key = str(error.instance)
-        yield Violation(path + (key,), f"{_short_repr(key)} {custom or error.message}", at_key=True)
+        key = error.instance
+        if error.validator == "type":  # YAML made the key a number, boolean or null
+            message = f"{_short_repr(key)} is not a text key; quote it"
+        else:
+            message = f"{_short_repr(key)} {custom}" if custom else error.message
+        yield Violation((*path, str(key)), message, at_key=True)
         return
     if custom:
         yield Violation(path, f"{_short_repr(error.instance)} {custom}")
@@ -178,3 +186,112 @@ def _key_hint(key: str, allowed: Sequence[str], parent: tuple[str, ...]) -> str:
 def _short_repr(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- a compiled predicate -----------------------------------------------------------------------
+# jsonschema takes about half a millisecond for a typical job, as long as parsing it; validating
+# 2,000 files must cost little more than parsing them. Almost every job is valid, so the schema is
+# compiled into plain closures that only answer "valid?"; jsonschema explains the rare invalid job.
+# The test corpus checks that both always agree.
+
+Predicate = Callable[[Any], bool]
+
+_ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "x-messages"})
+
+
+@functools.cache
+def _predicate(*, submission: bool) -> Predicate:
+    schema = _validator(submission=submission).schema
+    compiled: dict[str, Predicate] = {}
+
+    def ref(pointer: str) -> Predicate:
+        name = pointer.removeprefix("#/$defs/")
+        if name == pointer:
+            raise ValueError(f"unsupported $ref {pointer!r}: only #/$defs/<name>")
+        return lambda value: compiled[name](value)  # late-bound: definitions may refer to each other
+
+    for name, definition in schema["$defs"].items():
+        compiled[name] = _compile(definition, ref)
+    return _compile(schema, ref)
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, _PYTHON_TYPES[name])
+
+
+_PYTHON_TYPES: Mapping[str, type | tuple[type, ...]] = {
+    "string": str, "object": dict, "array": list, "boolean": bool, "null": type(None)}
+
+
+def _compile(schema: Any, ref: Callable[[str], Predicate]) -> Predicate:
+    """A predicate with jsonschema's verdict for the keywords this schema uses; others are refused."""
+    if schema is True or schema == {}:
+        return lambda value: True
+    if schema is False:
+        return lambda value: False
+    checks: list[Predicate] = []
+    for keyword, argument in schema.items():
+        if keyword in _ANNOTATIONS:
+            continue
+        if keyword in ("then", "else"):
+            continue  # compiled with "if"
+        checks.append(_keyword(keyword, argument, schema, ref))
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: all(check(value) for check in checks)
+
+
+def _keyword(keyword: str, argument: Any, schema: Mapping[str, Any], ref: Callable[[str], Predicate]) -> Predicate:
+    match keyword:
+        case "type":
+            names = argument if isinstance(argument, list) else [argument]
+            return lambda value: any(_is_type(value, name) for name in names)
+        case "$ref":
+            return ref(argument)
+        case "properties":
+            properties = {key: _compile(sub, ref) for key, sub in argument.items()}
+            return lambda value: not isinstance(value, dict) or all(
+                check(value[key]) for key, check in properties.items() if key in value)
+        case "additionalProperties":
+            known = frozenset(schema.get("properties", {}))
+            extra = _compile(argument, ref)
+            return lambda value: not isinstance(value, dict) or all(
+                extra(item) for key, item in value.items() if key not in known)
+        case "required":
+            return lambda value: not isinstance(value, dict) or all(key in value for key in argument)
+        case "minProperties":
+            return lambda value: not isinstance(value, dict) or len(value) >= argument
+        case "propertyNames":
+            key_check = _compile(argument, ref)
+            return lambda value: not isinstance(value, dict) or all(key_check(key) for key in value)
+        case "items":
+            items = _compile(argument, ref)
+            return lambda value: not isinstance(value, list) or all(items(item) for item in value)
+        case "pattern":
+            search = re.compile(argument).search
+            return lambda value: not isinstance(value, str) or search(value) is not None
+        case "minLength":
+            return lambda value: not isinstance(value, str) or len(value) >= argument
+        case "minimum":
+            return lambda value: not _is_type(value, "number") or value >= argument
+        case "maximum":
+            return lambda value: not _is_type(value, "number") or value <= argument
+        case "const":
+            return lambda value: type(value) is type(argument) and value == argument
+        case "anyOf":
+            branches = [_compile(sub, ref) for sub in argument]
+            return lambda value: any(branch(value) for branch in branches)
+        case "not":
+            negated = _compile(argument, ref)
+            return lambda value: not negated(value)
+        case "if":
+            condition = _compile(argument, ref)
+            then = _compile(schema.get("then", True), ref)
+            otherwise = _compile(schema.get("else", True), ref)
+            return lambda value: then(value) if condition(value) else otherwise(value)
+    raise ValueError(f"the schema uses {keyword!r}, which the compiled predicate does not support")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gpulab_apply.emulator import EmulatorConfig, Fault, TLSSettings, serve_in_thread
+from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSettings, serve_in_thread
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
@@ -20,7 +20,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--db", "db_path", type=_FILE, default=Path(".gpulab-apply/emulator.sqlite3"), show_default=True,
+@click.option("--db", "db_path", type=_FILE, default=LOCAL_DB_PATH, show_default=True,
               help="SQLite file with the emulator's state; it survives restarts.")
 @click.option("--tls-cert", type=_FILE, help="Server certificate (PEM); enables HTTPS with client certificates.")
 @click.option("--tls-key", type=_FILE, help="The server certificate's private key (PEM).")

@@ -32,6 +32,8 @@ from gpulab_apply.emulator.service import Emulator, Identity
 logger = logging.getLogger("gpulab_apply.emulator")
 
 API_VERSIONS = ("3.0", "3.1", "4.0")
+#: larger request bodies are refused (413); a Job2 body is a few kilobytes
+MAX_BODY_BYTES = 1 << 20
 _PREFIX = re.compile(r"^/api/gpulab/v(?P<version>\d+\.\d+)/(?P<rest>.*?)/?$")
 _UUID = r"(?P<uuid>[^/]+)"
 
@@ -154,12 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     def _dispatch(self, method: str) -> None:
-        body = self._read_body()
         url = urlsplit(self.path)
         self.query = parse_qs(url.query, keep_blank_values=True)
-        self.body = body
         fault_headers: dict[str, str] = {}
         try:
+            self.body = self._read_body()
             handler, self.version, self.uuid, template = self._route(method, url.path)
             decision = self.server.faults.decide(f"{method} {template}")
             if decision.latency:
@@ -202,14 +203,17 @@ class _Handler(BaseHTTPRequestHandler):
         raise HttpError(404, f"No such endpoint: {path}")
 
     def _read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
+        text = self.headers.get("Content-Length")
+        if text is None:
             return b""
         try:
-            return self.rfile.read(int(length))
+            length = int(text)
         except ValueError:
-            self.close_connection = True
-            return b""
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise HttpError(413 if length > 0 else 400, f"Content-Length must be 0..{MAX_BODY_BYTES}, not {text}")
+        return self.rfile.read(length)
 
     def _send(self, status: int, content_type: str | None, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)

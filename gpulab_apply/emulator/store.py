@@ -218,7 +218,9 @@ class Store:
     @staticmethod
     def list_texts(conn: sqlite3.Connection, query: JobQuery, version: str) -> list[str]:
         """The wire JSON of the matching jobs, newest first (by creation, then by submission order)."""
-        clauses = [f"status IN ({', '.join('?' * len(query.statuses))})"]
+        # "+status" keeps SQLite off jobs_by_status: with it, every page sorted all matching rows, texts
+        # included, in a temporary B-tree (~100 ms per page at 5,000 jobs); jobs_by_created needs no sort.
+        clauses = [f"+status IN ({', '.join('?' * len(query.statuses))})"]
         parameters: list[Any] = sorted(query.statuses)
         for column, value in (("user_urn", query.user_urn), ("project_urn", query.project_urn)):
             if value is not None:
@@ -242,6 +244,11 @@ class Store:
             f"SELECT {VERSION_COLUMNS[version]} FROM jobs WHERE {' AND '.join(clauses)} "
             "ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?", parameters)
         return [text for (text,) in cursor]
+
+    @staticmethod
+    def last_update(conn: sqlite3.Connection) -> float | None:
+        row = conn.execute("SELECT MAX(updated) FROM jobs").fetchone()
+        return None if row[0] is None else float(row[0])
 
     @staticmethod
     def next_wake(conn: sqlite3.Connection) -> float | None:

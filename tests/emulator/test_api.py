@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -228,3 +230,14 @@ def test_version_clusters_and_slaves(emulator: RunningEmulator) -> None:
     assert len(clusters) == 1
     assert clusters[0]["gpu"] == {"systemTotal": 8, "acquired": 8, "used": 2, "available": 6}
     assert clusters[0]["slaveCount"] == 2
+
+
+def test_oversized_bodies_are_refused(emulator: RunningEmulator) -> None:
+    url = urlsplit(emulator.api_root())
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=TIMEOUT)
+    # announce a body too large and send none: the answer must not wait for it
+    connection.request("POST", url.path + "jobs", headers={"Content-Length": str(1024 * 1024 + 1)})
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (413, b"Content-Length must be 0..1048576, not 1048577\n")
+    connection.close()
+    assert submit(emulator)  # the server is fine afterwards

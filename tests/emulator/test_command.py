@@ -37,7 +37,11 @@ def test_serves_until_interrupted(tmp_path: Path) -> None:
         assert [(slave["name"], slave["gpu"]["systemTotal"]) for slave in slaves] == [("gpu1", 2)]
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
+        process.wait(timeout=20)
+    # Read through the same buffered file objects as readline() above: communicate() would read the raw
+    # pipe and lose whatever readline() had already buffered.
+    with process.stdout, process.stderr:
+        out, err = process.stdout.read(), process.stderr.read()
     assert process.returncode == 0, err
     assert out.endswith("Press Ctrl-C to stop.\nStopped.\n")
     assert database.exists()

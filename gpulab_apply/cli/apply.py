@@ -1,0 +1,129 @@
+"""``gpulab-apply apply``: submit missing jobs, cancel removed ones, then verify (SPEC §6)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.planning import (
+    DEFAULT_PATHS,
+    endpoint_of,
+    load_desired,
+    make_plan,
+    render,
+    stdin_is_terminal,
+    stdout_is_terminal,
+)
+from gpulab_apply.client import GpulabClient
+from gpulab_apply.connection import open_client
+from gpulab_apply.errors import ApplyFailedError, ExitStatus
+from gpulab_apply.executor import (
+    DEFAULT_MAX_CANCEL,
+    DEFAULT_PARALLELISM,
+    ApplyOptions,
+    ApplyReport,
+    check_guards,
+    execute,
+    planned_actions,
+)
+from gpulab_apply.marker import new_run_id
+from gpulab_apply.planfile import check_fresh, is_plan_file, load_plan
+from gpulab_apply.planner import Plan
+from gpulab_apply.reporters import apply as apply_reporters
+from gpulab_apply.reporters import plan as plan_reporters
+from gpulab_apply.settings import Settings
+
+FORMATS = ("text", "json", "github")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR...|PLANFILE]")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
+@click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
+@click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
+              help="Refuse (exit 3) a plan that cancels more jobs than this.")
+@click.option("--cancel-protected", multiple=True, metavar="NAME",
+              help="Allow cancelling or replacing this protected job (repeatable).")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
+              help="Submissions and cancellations in flight at once.")
+@click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
+@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB",
+              help="Only consider job names matching this glob (repeatable).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@connection_options
+def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int,
+          cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
+          detailed_exitcode: bool, fmt: str, settings: Settings) -> int:
+    """Make GPULab match the job files: plan, show, confirm, act, verify.
+
+    Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
+    --yes or a plan file; it never prompts in CI.
+    """
+    saved = load_plan(paths[0]) if len(paths) == 1 and is_plan_file(paths[0]) else None
+    if saved is not None and (targets or rerun_failed or cancel_protected):
+        raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
+                               "make a new plan to change them")
+    if saved is None and not yes and not stdin_is_terminal():
+        raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
+                               "file made with `gpulab-apply plan --out FILE`")
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
+                           fmt=fmt)
+    with open_client(settings) as client:
+        if saved is not None:
+            result = make_plan(desired, client, settings, targets=saved.options.targets,
+                               rerun_failed=saved.options.rerun_failed,
+                               cancel_protected=sorted(saved.options.cancel_protected))
+            check_fresh(saved, result, endpoint=endpoint_of(settings))
+        else:
+            result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
+                               cancel_protected=cancel_protected)
+        if fmt != "json":
+            render(lambda stream, color: plan_reporters.REPORTERS[fmt](result, stream, color=color))
+        if not result.has_changes:
+            if fmt == "json":
+                _render_json(result, None)
+            return ExitStatus.OK
+        check_guards(result, allow_empty=allow_empty, max_cancel=max_cancel)
+        if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
+            raise click.Abort()
+        options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism,
+                               allow_empty=allow_empty, max_cancel=max_cancel)
+        report = _execute_with_progress(result, client, options)
+    if fmt == "json":
+        _render_json(result, report)
+    else:
+        render(lambda stream, color: apply_reporters.REPORTERS[fmt](report, stream, color=color))
+    if not report.ok:
+        failed = sum(1 for outcome in report.outcomes if not outcome.ok)
+        raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",
+                               hint="fix the cause and run apply again: it only does what is still missing")
+    return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
+
+
+def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptions) -> ApplyReport:
+    """Execute; a progress bar on stderr only when it is a terminal."""
+    if not stdout_is_terminal():
+        return execute(plan, client, options=options)
+    lock = threading.Lock()
+    with click.progressbar(length=planned_actions(plan), label="Applying", file=click.get_text_stream("stderr"),
+                           show_pos=True) as bar:
+        def advance(_: str) -> None:
+            with lock:  # the callback runs on worker threads
+                bar.update(1)
+
+        return execute(plan, client, options=options, progress=advance)
+
+
+def _render_json(plan: Plan, report: ApplyReport | None) -> None:
+    document = {"plan": plan_reporters.plan_document(plan),
+                "apply": apply_reporters.apply_document(report) if report else None}
+    buffer = io.StringIO()
+    json.dump(document, buffer, indent=2, ensure_ascii=False)
+    click.echo(buffer.getvalue())

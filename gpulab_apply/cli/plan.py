@@ -1,0 +1,48 @@
+"""``gpulab-apply plan``: what apply would do, read-only against GPULab."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan, render
+from gpulab_apply.connection import open_client
+from gpulab_apply.errors import ConfigError, ExitStatus
+from gpulab_apply.planfile import dump_plan
+from gpulab_apply.reporters.plan import REPORTERS
+from gpulab_apply.settings import Settings
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(list(REPORTERS)), default="text", show_default=True,
+              help="text (Terraform-like), json (versioned), markdown (a pull-request comment), github (annotations).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Save the plan, bound to the remote jobs it saw, for `apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
+@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB",
+              help="Only consider job names matching this glob (repeatable).")
+@click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
+@connection_options
+def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitcode: bool,
+         targets: tuple[str, ...], rerun_failed: bool, settings: Settings) -> int:
+    """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
+
+    PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
+    """
+    paths = paths or DEFAULT_PATHS
+    desired = load_desired(paths, settings, fmt=fmt)
+    with open_client(settings) as client:
+        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed)
+    render(lambda stream, color: REPORTERS[fmt](result, stream, color=color))
+    if out is not None:
+        text = dump_plan(result, endpoint=endpoint_of(settings), paths=[str(p) for p in paths],
+                         created=datetime.now(UTC))
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
+    return ExitStatus.CHANGES if detailed_exitcode and result.has_changes else ExitStatus.OK

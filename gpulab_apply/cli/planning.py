@@ -1,0 +1,77 @@
+"""What plan, apply and status share: validated desired jobs, one listing, the plan, and rendering.
+
+Not a command: a helper for the command modules, kept here so that options -> calls -> output stays thin.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gpulab_apply.client import GpulabClient
+from gpulab_apply.errors import InvalidJobsError
+from gpulab_apply.model import JobSpec
+from gpulab_apply.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.settings import Settings
+
+DEFAULT_PATHS = (Path("jobs.d"),)
+
+
+def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text") -> tuple[JobSpec, ...]:
+    """Validate the job files; any problem prints the validate report (in ``fmt`` where validate has it,
+    so CI gets annotations) and stops with exit 1 before any network."""
+    from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
+    from gpulab_apply.validation import validate_paths
+
+    # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
+    require_project = settings.api_version.startswith("4") and not settings.project and not settings.local
+    result = validate_paths(paths, require_project=require_project)
+    if not result.ok:
+        reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])
+        render(lambda stream, color: reporter(result, stream))
+        raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
+                               hint="fix them and run the command again")
+    return tuple(result.jobs)
+
+
+def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settings, *,
+              targets: Sequence[str] = (), rerun_failed: bool = False,
+              cancel_protected: Sequence[str] = ()) -> Plan:
+    """List the project's jobs once and plan against them."""
+    options = PlanOptions(project_urn=client.project_urn, rerun_failed=rerun_failed, targets=tuple(targets),
+                          cancel_protected=frozenset(cancel_protected))
+    remote = client.list_jobs(project_urn=client.project_urn)
+    return build_plan(desired, remote, set_name=settings.set_name, options=options)
+
+
+def endpoint_of(settings: Settings) -> str:
+    """The endpoint a plan file records: the API root, or ``local`` for the embedded emulator."""
+    return "local" if settings.local else (settings.api_root or settings.endpoint)
+
+
+def stdout_is_terminal() -> bool:
+    return _is_terminal(sys.stdout)
+
+
+def stdin_is_terminal() -> bool:
+    return _is_terminal(sys.stdin)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream is not None and bool(stream.isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def render(reporter: Callable[..., None], *, err: bool = False) -> None:
+    """Run a reporter into a buffer and echo it; colour only when the target is a terminal."""
+    color = _is_terminal(sys.stderr if err else sys.stdout)
+    buffer = io.StringIO()
+    reporter(buffer, color=color)
+    click.echo(buffer.getvalue(), nl=False, err=err, color=color)

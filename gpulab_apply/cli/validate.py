@@ -1,0 +1,29 @@
+"""``gpulab-apply validate``: check job files against GPULab's rules, offline."""
+
+from __future__ import annotations
+
+import io
+
+import click
+
+from gpulab_apply.errors import ExitStatus
+from gpulab_apply.reporters.problems import REPORTERS
+from gpulab_apply.validation import validate_paths
+
+DEFAULT_PATH = "jobs.d"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--format", "output_format", type=click.Choice(list(REPORTERS)), default="text", show_default=True,
+              help="text for people, json for programs, github for workflow annotations.")
+def validate(paths: tuple[str, ...], output_format: str) -> int:
+    """Check job files (default: jobs.d) and report every problem with file:line:col. No network.
+
+    Exits 0 when every job is valid, 1 when there is a problem.
+    """
+    result = validate_paths(paths or (DEFAULT_PATH,))
+    report = io.StringIO()
+    REPORTERS[output_format](result, report)
+    click.echo(report.getvalue(), nl=False)
+    return ExitStatus.OK if result.ok else ExitStatus.ERROR

@@ -1,0 +1,297 @@
+"""Job files: finding them (SPEC §2) and reading their YAML documents safely and fast.
+
+Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
+node graph, which knows where every key and value is, is kept beside the values, so a problem can be
+placed at ``file:line:col`` without reading the file again (:func:`position`, :func:`locate`).
+
+Reading is defensive: a size limit, strict UTF-8, duplicate keys as errors, no tags beyond YAML's
+standard ones (no code execution), timestamps kept as strings, and a bound on how far aliases may
+expand a document (the "billion laughs" attack).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.resolver import VersionedResolver
+
+from gpulab_apply.problems import Location, Problem
+
+#: job files are a few kilobytes; anything this big is almost certainly not one
+MAX_FILE_BYTES = 1024 * 1024
+#: how many values a document may hold once aliases are expanded (a big job has a few hundred)
+MAX_EXPANDED_NODES = 100_000
+JOB_FILE_SUFFIXES = (".yaml", ".yml")
+
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _SafeConstructor(SafeConstructor):
+    """Plain values; timestamps stay the strings the user wrote (GPULab wants RFC 3339 text)."""
+
+
+_SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Document:
+    """One YAML document of a job file: its index in the file, where it starts, and its plain data.
+
+    ``node`` is the parser's node graph of the document, kept to place problems inside it.
+    """
+
+    index: int
+    location: Location
+    data: Any
+    node: Node = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobFile:
+    """A read job file: the documents that could be read, and problems with the file itself."""
+
+    path: str
+    documents: tuple[Document, ...]
+    problems: tuple[Problem, ...]
+
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
+    """The job files under ``paths`` (files as given, directories searched recursively), sorted.
+
+    In directories, names starting with ``.`` are skipped and names starting with ``_`` are reserved
+    for tool files (SPEC §2). A file named explicitly is always read. Paths keep the user's spelling,
+    with posix separators (``jobs.d/train.yaml``).
+    """
+    found: list[str] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            candidates = sorted(_walk(root))
+        elif root.exists():
+            candidates = [root.as_posix()]
+        else:
+            problems.append(Problem(Location(root.as_posix()), "no such file or directory"))
+            continue
+        for candidate in candidates:
+            key = os.path.realpath(candidate)
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found, problems
+
+
+def _walk(root: Path) -> Iterator[str]:
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
+        base = Path(directory)
+        for name in files:
+            if name.endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
+                yield (base / name).as_posix()
+
+
+def read(path: str) -> JobFile:
+    """Read one job file: every document in it, or the problems that stop it being read."""
+    text, problem = _read_text(path)
+    if problem is not None:
+        return JobFile(path=path, documents=(), problems=(problem,))
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader = _FastLoader(text)
+    may_alias = "&" in text and "*" in text
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            location = Location(path, node.start_mark.line + 1, node.start_mark.column + 1)
+            if may_alias and (too_big := _alias_problem(node, location)):
+                problems.append(too_big)
+            else:
+                documents.append(Document(index=index, location=location, data=loader.construct_document(node),
+                                          node=node))
+            index += 1
+    except YAMLError as exc:
+        problems.append(_yaml_problem(path, exc))
+    except RecursionError:
+        problems.append(Problem(Location(path), "document nests too deeply to be a job"))
+    finally:
+        loader.dispose()
+    return JobFile(path=path, documents=tuple(documents), problems=tuple(problems))
+
+
+def _read_text(path: str) -> tuple[str, Problem | None]:
+    where = Location(path)
+    try:
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
+                                      "job file", hint="is this really a job file?")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError as exc:
+        start = raw[: exc.start]
+        line = start.count(b"\n") + 1
+        column = exc.start - (start.rfind(b"\n") + 1) + 1
+        return "", Problem(Location(path, line, column),
+                           f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be decoded",
+                           hint="save the file as UTF-8")
+
+
+@functools.cache
+def _yaml_1_2_resolvers() -> dict[Any, Any]:
+    return dict(VersionedResolver(version=(1, 2)).versioned_resolver)
+
+
+class _FastLoader(CParser, _SafeConstructor, VersionedResolver):  # type: ignore[misc]
+    """ruamel's C parser with the safe constructor and YAML 1.2 rules, built once rather than per file.
+
+    ``YAML(typ="safe")`` creates a loader class per stream and asks for the YAML version (raising and
+    catching two exceptions) for every scalar: a third of the parse time of a job file. Job files
+    are YAML 1.2, ruamel's default, so the rules are fixed here (a ``%YAML 1.1`` directive is ignored).
+    """
+
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        self._parser = self._composer = self
+        _SafeConstructor.__init__(self, loader=self)
+        VersionedResolver.__init__(self, loadumper=self)
+
+    @property
+    def versioned_resolver(self) -> Any:
+        return _yaml_1_2_resolvers()
+
+
+def _yaml_problem(path: str, exc: YAMLError) -> Problem:
+    if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        message = str(exc.problem or exc.context or "invalid YAML")
+        if exc.context and exc.problem and exc.context_mark is not None:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        hint = None
+        if "unexpected ':'" in message:
+            # libyaml refuses `image: debian:stable` inside { }, the commonest surprise in a job file
+            hint = "quote a value that contains ':' inside { } or [ ], e.g. {image: \"debian:stable\"}"
+        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}", hint=hint)
+    return Problem(Location(path), f"YAML: {exc}")
+
+
+def _alias_problem(root: Node, location: Location) -> Problem | None:
+    """Why ``root`` cannot be expanded into plain data (a cycle, or too many values), or None.
+
+    Aliases let a small file describe a huge (or infinite) structure; everything after loading walks
+    the expanded data, so bound it here, on the node graph, where each shared node is counted once
+    per use but visited once.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        if finished:
+            on_path.discard(key)
+            size = 1 + sum(sizes[id(child)] for child in _children(node))
+            if size > MAX_EXPANDED_NODES:
+                return Problem(location, f"document expands to more than {MAX_EXPANDED_NODES:,} values "
+                                         "through aliases (alias bomb?)")
+            sizes[key] = size
+        elif key in on_path:
+            return Problem(location, "document refers to itself through an alias; a job cannot be recursive")
+        elif key not in sizes:
+            on_path.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node))
+    return None
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+# --- positions inside documents -----------------------------------------------------------------
+
+
+def position(document: Document, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
+    """Where ``json_path`` is in ``document``, found on the node graph the parser already built.
+
+    Points at the value, or at its key when ``at_key`` or when the value is a mapping or list (so
+    ``request.resources`` points at ``resources:``). Where the path stops existing (a missing key),
+    it points at the deepest part that exists. A key that comes from a merge (``<<: *base``) points
+    where it is written in the merged mapping.
+    """
+    node: Node = document.node
+    mark = node.start_mark
+    for index, part in enumerate(json_path):
+        last = index == len(json_path) - 1
+        if isinstance(node, MappingNode):
+            pair = _pair(node, str(part))
+            if pair is None:
+                break
+            key, node = pair
+            point_at_key = (at_key and last) or isinstance(node, (MappingNode, SequenceNode))
+            mark = key.start_mark if point_at_key else node.start_mark
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            break
+    return Location(document.location.path, mark.line + 1, mark.column + 1)
+
+
+def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
+    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
+    merged: list[Node] = []
+    for key, value in mapping.value:
+        if key.tag == _MERGE_TAG:
+            merged.extend(value.value if isinstance(value, SequenceNode) else [value])
+        elif isinstance(key, ScalarNode) and key.value == name:
+            return key, value
+    for source in merged:
+        if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
+            return pair
+    return None
+
+
+def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
+    """Where ``json_path`` is in document ``doc_index`` (0-based) of the job file ``path``.
+
+    For reports about a job after validation (a field that differs from GPULab's copy): parses the
+    file again (C parser, no construction; cached while the file is unchanged) and applies
+    :func:`position`. A file or document that is gone gives a location without a line.
+    """
+    name = Path(path).as_posix()
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return Location(name)
+    documents = _documents(name, stat.st_mtime_ns, stat.st_size)
+    if not 0 <= doc_index < len(documents):
+        return Location(name)
+    return position(documents[doc_index], json_path, at_key=at_key)
+
+
+@functools.lru_cache(maxsize=64)
+def _documents(path: str, mtime_ns: int, size: int) -> tuple[Document, ...]:
+    # Keyed by modification time and size too, so a changed file is read again.
+    del mtime_ns, size
+    return read(path).documents

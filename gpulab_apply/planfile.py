@@ -1,0 +1,139 @@
+"""Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, bound to the remote state it saw (SPEC §6).
+
+A plan file holds no job bodies (so no secrets): the job directories, the options, a fingerprint of the
+remote jobs the plan depended on, a fingerprint of the desired specs, and the actions. ``apply FILE``
+plans again from the same directories and refuses when either fingerprint moved or the actions differ.
+The format is documented in ``docs/plan-format.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gpulab_apply import __version__
+from gpulab_apply.errors import ConfigError, StalePlanError
+from gpulab_apply.planner import Plan, PlanEntry, PlanOptions
+
+FORMAT_VERSION = 1
+#: the first bytes of every plan file, so apply can tell a plan file from a job directory
+KIND = "gpulab-apply-plan"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SavedPlan:
+    """A plan file as read back."""
+
+    set_name: str
+    endpoint: str
+    paths: tuple[str, ...]
+    options: PlanOptions
+    created: str
+    remote_fingerprint: str
+    desired_fingerprint: str
+    actions: tuple[Mapping[str, Any], ...]
+
+
+def desired_fingerprint(plan: Plan) -> str:
+    """Hash of the desired names, spec hashes and protection the plan was made from."""
+    rows = sorted((e.name, e.spec, e.desired.protect) for e in plan.entries if e.desired is not None and e.spec)
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def _action(entry: PlanEntry) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "action": entry.action.value,
+        "reason": entry.reason.value,
+        "spec": entry.spec,
+        "current": entry.current.uuid if entry.current else None,
+        "cancel": [job.uuid for job in entry.cancel],
+    }
+
+
+def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime) -> str:
+    """The plan file's text (JSON)."""
+    document = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "tool_version": __version__,
+        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "set": plan.set_name,
+        "endpoint": endpoint,
+        "paths": list(paths),
+        "options": {
+            "project_urn": plan.options.project_urn,
+            "rerun_failed": plan.options.rerun_failed,
+            "targets": list(plan.options.targets),
+            "cancel_protected": sorted(plan.options.cancel_protected),
+        },
+        "remote_fingerprint": plan.remote_fingerprint,
+        "desired_fingerprint": desired_fingerprint(plan),
+        "actions": [_action(entry) for entry in plan.entries if entry.has_changes],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def is_plan_file(path: Path) -> bool:
+    """Whether ``path`` is a plan file (a regular file whose JSON says so), not a job directory or file."""
+    if not path.is_file() or path.suffix.lower() in (".yaml", ".yml"):
+        return False
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(200)
+    except OSError:
+        return False
+    return KIND.encode() in head
+
+
+def load_plan(path: Path) -> SavedPlan:
+    """Read a plan file; a file this version cannot read is a :class:`ConfigError` saying why."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read plan file {path}: {exc}", hint="make it with `gpulab-apply plan --out FILE`") \
+            from exc
+    if not isinstance(document, dict) or document.get("kind") != KIND:
+        raise ConfigError(f"{path} is not a gpulab-apply plan file")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(
+            f"{path} has plan format {document.get('format_version')!r}; this version reads {FORMAT_VERSION}",
+            hint="make the plan again with this version of gpulab-apply",
+        )
+    try:
+        options = document["options"]
+        return SavedPlan(
+            set_name=str(document["set"]),
+            endpoint=str(document["endpoint"]),
+            paths=tuple(str(p) for p in document["paths"]),
+            options=PlanOptions(project_urn=options["project_urn"], rerun_failed=bool(options["rerun_failed"]),
+                                targets=tuple(options["targets"]),
+                                cancel_protected=frozenset(options["cancel_protected"])),
+            created=str(document["created"]),
+            remote_fingerprint=str(document["remote_fingerprint"]),
+            desired_fingerprint=str(document["desired_fingerprint"]),
+            actions=tuple(document["actions"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"plan file {path} is incomplete (missing {exc})",
+                          hint="make it again with `gpulab-apply plan --out FILE`") from exc
+
+
+def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
+    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, is the plan that was saved."""
+    again = "run `gpulab-apply plan --out FILE` again, review it, and apply the new file"
+    if saved.endpoint != endpoint or saved.set_name != plan.set_name:
+        raise StalePlanError(
+            f"the plan was made for set {saved.set_name!r} at {saved.endpoint}, not set {plan.set_name!r} at "
+            f"{endpoint}", hint="apply it with the same --endpoint and --set it was made with")
+    if plan.remote_fingerprint != saved.remote_fingerprint:
+        raise StalePlanError(f"GPULab changed since the plan was made ({saved.created}): the jobs it was based on "
+                             "were submitted, cancelled or changed state", hint=again)
+    actions = tuple(_action(entry) for entry in plan.entries if entry.has_changes)
+    if desired_fingerprint(plan) != saved.desired_fingerprint or [dict(a) for a in saved.actions] != list(actions):
+        raise StalePlanError(f"the job files changed since the plan was made ({saved.created})", hint=again)

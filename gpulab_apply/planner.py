@@ -1,0 +1,422 @@
+"""The plan: what apply would do, decided by name from the desired jobs and one remote listing (SPEC §5).
+
+:func:`build_plan` is pure: no I/O, no clock. Decisions use the spec hash in each job's ownership marker
+(:mod:`gpulab_apply.marker`), never a field-by-field comparison, so server-side normalisation cannot cause
+phantom changes; field differences are computed only to *show* why something changes.
+
+How one name is decided (the table of SPEC §5):
+
+* jobs of this set that are still active decide first: one with the desired spec is kept (the oldest; the
+  others are duplicates and get cancelled); none with it means *replace* (cancel them all, then create);
+* otherwise, if the newest job with the name is not this set's (submitted by hand, or another set's), the
+  name is *unmanaged*: nothing happens, and never to that job;
+* otherwise the newest job of this set is final: a changed spec (or rerun token) creates a new run, an
+  unchanged one is left alone (finished is done; failed/cancelled/halted only with ``--rerun-failed``);
+* a name that is no longer desired has its active jobs of this set cancelled;
+* protection (``protect: true`` in the file, or ``protect`` in a remote marker) blocks any cancel or replace
+  unless the name is in ``cancel_protected``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from fnmatch import fnmatchcase
+from typing import Any
+
+from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_owner
+from gpulab_apply.masking import mask_value
+from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
+
+
+class Action(str, Enum):
+    """What apply does for one name."""
+
+    CREATE = "create"
+    #: cancel the active job(s), then create
+    REPLACE = "replace"
+    CANCEL = "cancel"
+    NONE = "none"
+
+
+class Reason(str, Enum):
+    """Why an entry has its action."""
+
+    NEW = "new"
+    #: the spec (or rerun token) differs from the current job's
+    CHANGED = "changed"
+    RERUN_FAILED = "rerun-failed"
+    IN_SYNC = "in-sync"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    HALTED = "halted"
+    DELETED = "deleted"
+    UNMANAGED = "unmanaged"
+    PROTECTED = "protected"
+    #: no longer desired, still active
+    REMOVED = "removed"
+    #: more than one active job of this set with the desired spec (a concurrent apply, a manual resubmit)
+    DUPLICATE = "duplicate"
+
+
+_FINAL_REASON = {
+    JobStatus.FAILED: Reason.FAILED,
+    JobStatus.CANCELLED: Reason.CANCELLED,
+    JobStatus.HALTED: Reason.HALTED,
+    JobStatus.DELETED: Reason.DELETED,
+}
+
+#: statuses in which a job is burning GPU time: cancelling it loses work
+WORKING_STATUSES = STATE_GROUPS["running"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOptions:
+    """Choices that change the plan. ``targets`` are name globs (empty: every name)."""
+
+    project_urn: str | None = None
+    rerun_failed: bool = False
+    targets: tuple[str, ...] = ()
+    cancel_protected: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """One field that differs between the remote job (``old``) and the desired job (``new``); masked."""
+
+    path: str
+    #: "changed", "added" (only desired has it) or "removed" (only the remote job has it)
+    kind: str
+    old: Any = None
+    new: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanEntry:
+    """The decision for one job name."""
+
+    name: str
+    action: Action
+    reason: Reason
+    desired: JobSpec | None = None
+    #: the desired job's spec hash (as it would be submitted), None when not desired
+    spec: str | None = None
+    #: the remote job the decision is about (kept, replaced, rerun or left alone), if any
+    current: RemoteJob | None = None
+    #: remote jobs apply cancels for this entry (replace, cancel)
+    cancel: tuple[RemoteJob, ...] = ()
+    #: for a protected entry, the action protection blocked
+    blocked: Action | None = None
+    diffs: tuple[FieldDiff, ...] = ()
+    #: who owns an unmanaged job ("submitted by hand", "set other")
+    note: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return self.action is not Action.NONE
+
+    @property
+    def work_lost(self) -> bool:
+        """Whether a job being cancelled is running (its work so far is lost)."""
+        return any(job.status in WORKING_STATUSES for job in self.cancel)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    """Counts for the summary line."""
+
+    create: int
+    replace: int
+    replace_running: int
+    cancel: int
+    cancel_running: int
+    unchanged: int
+    blocked: int
+    unmanaged: int
+
+    @property
+    def changes(self) -> int:
+        return self.create + self.replace + self.cancel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Every decision, sorted by name, plus what the plan was made from."""
+
+    set_name: str
+    entries: tuple[PlanEntry, ...]
+    options: PlanOptions
+    #: hash of the remote jobs the decisions depend on (see :func:`remote_fingerprint`)
+    remote_fingerprint: str
+    #: how many desired jobs (within the targets) the plan saw
+    desired_count: int
+    #: how many active jobs of this set (within the targets) the listing held
+    managed_active_count: int
+    summary: Summary = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "summary", _summarise(self.entries))
+
+    @property
+    def has_changes(self) -> bool:
+        return any(entry.has_changes for entry in self.entries)
+
+    @property
+    def cancellations(self) -> int:
+        """How many remote jobs apply would cancel (replacements included)."""
+        return sum(len(entry.cancel) for entry in self.entries)
+
+
+def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
+               options: PlanOptions) -> Plan:
+    """Decide, for every desired name and every name with active jobs of this set, what apply does."""
+    desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
+    by_name: dict[str, list[RemoteJob]] = defaultdict(list)
+    markers: dict[str, Marker | None] = {}
+    for job in remote:
+        if _targeted(job.name, options.targets):
+            by_name[job.name].append(job)
+            markers[job.uuid] = parse_marker(job.description)
+    decider = _Decider(set_name=set_name, options=options, markers=markers)
+
+    entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
+    desired_names = {spec.name for spec in desired}
+    for name, jobs in by_name.items():
+        if name not in desired_names and (entry := decider.removed_entry(name, jobs)) is not None:
+            entries.append(entry)
+    entries.sort(key=lambda entry: entry.name)
+
+    relevant = [job for name, jobs in by_name.items() for job in jobs
+                if name in desired_names or decider.ours(job)]
+    return Plan(
+        set_name=set_name,
+        entries=tuple(entries),
+        options=options,
+        remote_fingerprint=remote_fingerprint(relevant, markers),
+        desired_count=len(desired),
+        managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
+    )
+
+
+def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
+    """The spec hash a desired job gets when submitted with ``--project`` ``project_urn``."""
+    return spec_hash(with_owner(spec.job, project_urn), rerun=spec.rerun)
+
+
+def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> str:
+    """Hash of the sorted (uuid, status, spec) of the jobs a plan depends on: any change makes a plan stale."""
+    rows = sorted(
+        (job.uuid, job.status.name, marker.spec if (marker := markers.get(job.uuid)) else "") for job in jobs
+    )
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+def age_key(job: RemoteJob) -> tuple[datetime, str]:
+    """Oldest first: by creation time, then uuid, so concurrent applies agree on which job survives."""
+    return (job.created or datetime.min.replace(tzinfo=timezone.utc), job.uuid)
+
+
+def _targeted(name: str, targets: tuple[str, ...]) -> bool:
+    return not targets or any(fnmatchcase(name, glob) for glob in targets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Decider:
+    set_name: str
+    options: PlanOptions
+    markers: Mapping[str, Marker | None]
+
+    def ours(self, job: RemoteJob) -> bool:
+        marker = self.markers.get(job.uuid)
+        return marker is not None and marker.set_name == self.set_name
+
+    def spec_of(self, job: RemoteJob) -> str | None:
+        marker = self.markers.get(job.uuid)
+        return marker.spec if marker else None
+
+    def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
+        want = desired_spec_hash(spec, self.options.project_urn)
+        base = {"name": spec.name, "desired": spec, "spec": want}
+        if not jobs:
+            return PlanEntry(action=Action.CREATE, reason=Reason.NEW, **base)
+        active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
+        newest = max(jobs, key=age_key)
+        if active:
+            same = [job for job in active if self.spec_of(job) == want]
+            if same:
+                duplicates = tuple(job for job in active if job is not same[0])
+                if not duplicates:
+                    return PlanEntry(action=Action.NONE, reason=Reason.IN_SYNC, current=same[0], **base)
+                return self._guarded(PlanEntry(action=Action.CANCEL, reason=Reason.DUPLICATE, current=same[0],
+                                               cancel=duplicates, **base))
+            current = active[-1]
+            return self._guarded(PlanEntry(action=Action.REPLACE, reason=Reason.CHANGED, current=current,
+                                           cancel=tuple(active), diffs=field_diffs(spec, current, self.options),
+                                           **base))
+        if not self.ours(newest):
+            marker = self.markers.get(newest.uuid)
+            note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
+            return PlanEntry(action=Action.NONE, reason=Reason.UNMANAGED, current=newest, note=note,
+                             diffs=field_diffs(spec, newest, self.options), **base)
+        if self.spec_of(newest) != want:
+            return PlanEntry(action=Action.CREATE, reason=Reason.CHANGED, current=newest,
+                             diffs=field_diffs(spec, newest, self.options), **base)
+        if newest.status is JobStatus.FINISHED:
+            return PlanEntry(action=Action.NONE, reason=Reason.FINISHED, current=newest, **base)
+        if self.options.rerun_failed:
+            return PlanEntry(action=Action.CREATE, reason=Reason.RERUN_FAILED, current=newest, **base)
+        return PlanEntry(action=Action.NONE, reason=_FINAL_REASON.get(newest.status, Reason.FAILED),
+                         current=newest, **base)
+
+    def removed_entry(self, name: str, jobs: Sequence[RemoteJob]) -> PlanEntry | None:
+        active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
+        if not active:
+            return None  # history is kept
+        return self._guarded(PlanEntry(name=name, action=Action.CANCEL, reason=Reason.REMOVED,
+                                       current=active[-1], cancel=tuple(active)))
+
+    def _guarded(self, entry: PlanEntry) -> PlanEntry:
+        """The entry, or a blocked no-op when it would cancel a protected job."""
+        protected = (entry.desired is not None and entry.desired.protect) or any(
+            (marker := self.markers.get(job.uuid)) is not None and marker.protect for job in entry.cancel)
+        if not protected or entry.name in self.options.cancel_protected:
+            return entry
+        return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
+                         spec=entry.spec, current=entry.current, blocked=entry.action, diffs=entry.diffs)
+
+
+def _summarise(entries: Sequence[PlanEntry]) -> Summary:
+    def count(action: Action, *, running: bool = False) -> int:
+        return sum(1 for e in entries if e.action is action and (e.work_lost or not running))
+
+    return Summary(
+        create=count(Action.CREATE),
+        replace=count(Action.REPLACE),
+        replace_running=count(Action.REPLACE, running=True),
+        cancel=count(Action.CANCEL),
+        cancel_running=count(Action.CANCEL, running=True),
+        unchanged=sum(1 for e in entries if e.action is Action.NONE and e.reason is not Reason.PROTECTED
+                      and e.reason is not Reason.UNMANAGED),
+        blocked=sum(1 for e in entries if e.reason is Reason.PROTECTED),
+        unmanaged=sum(1 for e in entries if e.reason is Reason.UNMANAGED),
+    )
+
+
+# --- field differences (shown, never decided on) ------------------------------------------------------------
+
+#: paths the server fills in when the user leaves them out ("*" matches any key)
+_SERVER_FILLED = (
+    ("request", "scheduling", "minDuration"),
+    ("request", "scheduling", "maxDuration"),
+    ("owner", "*"),
+)
+
+
+def field_diffs(spec: JobSpec, remote: RemoteJob, options: PlanOptions) -> tuple[FieldDiff, ...]:
+    """The masked field differences between a remote job and the desired one, server-filled fields ignored."""
+    from deepdiff import DeepDiff  # imported only when there is something to diff: it is slow to import
+
+    body = with_owner(spec.job, options.project_urn)
+    desired = {"request": normalise_request(body.get("request") or {}), "owner": dict(body.get("owner") or {})}
+    current = {"request": normalise_request(remote.request), "owner": dict(remote.owner)}
+    current, desired = _without_equal(_without_server_filled(current, desired, ()), desired)
+    diffs = []
+    for kind, levels in DeepDiff(current, desired, view="tree", threshold_to_diff_deeper=0).items():
+        for level in levels:
+            path = tuple(level.path(output_format="list"))
+            label = "added" if kind.endswith("_added") else "removed" if kind.endswith("_removed") else "changed"
+            diffs.append(FieldDiff(
+                path=_dotted(path),
+                kind=label,
+                old=None if label == "added" else mask_value(level.t1, path),
+                new=None if label == "removed" else mask_value(level.t2, path),
+            ))
+    return tuple(sorted(diffs, key=lambda diff: diff.path))
+
+
+def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A request in the form GPULab returns it (storage as mounts with ``/``-terminated paths, aliases resolved).
+
+    Applied to both sides before diffing, so it only has to be idempotent, not perfect.
+    """
+    result = json.loads(json.dumps(request))  # a deep copy in plain JSON types
+    docker = result.get("docker")
+    if isinstance(docker, dict):
+        if isinstance(docker.get("storage"), list):
+            docker["storage"] = [_normalise_mount(mount) for mount in docker["storage"]]
+        if isinstance(docker.get("groupAdd"), str):
+            docker["groupAdd"] = [docker["groupAdd"]]
+    scheduling = result.get("scheduling")
+    if isinstance(scheduling, dict):
+        if "killableAfter" in scheduling:
+            scheduling.setdefault("minDuration", scheduling.pop("killableAfter"))
+        if "reservationId" in scheduling:
+            reservation = scheduling.pop("reservationId")
+            scheduling.setdefault("reservationIds", reservation if isinstance(reservation, list) else [reservation])
+    return result
+
+
+def _normalise_mount(mount: Any) -> Any:
+    if isinstance(mount, str):
+        mount = {"hostPath": mount}
+    if not isinstance(mount, dict) or mount.get("hostPath") == "tmpfs":
+        return mount
+    host, container = mount.get("hostPath"), mount.get("containerPath")
+    mount = {**mount, "hostPath": host or container, "containerPath": container or host}
+    for key in ("hostPath", "containerPath"):
+        value = mount[key]
+        if isinstance(value, str) and value.startswith("/") and not value.endswith("/"):
+            mount[key] = value + "/"
+    return mount
+
+
+def _without_server_filled(remote: Any, desired: Any, path: tuple[str, ...]) -> Any:
+    """``remote`` without the keys the user did not set and the server filled (defaults, empties)."""
+    if not isinstance(remote, dict) or not isinstance(desired, dict):
+        return remote
+    kept = {}
+    for key, value in remote.items():
+        if key in desired:
+            kept[key] = _without_server_filled(value, desired[key], (*path, key))
+        elif not _server_filled((*path, key), value):
+            kept[key] = value
+    return kept
+
+
+def _without_equal(current: Any, desired: Any) -> tuple[Any, Any]:
+    """Both trees without the keys whose values are equal: deepdiff then only walks what differs (3x faster)."""
+    if not isinstance(current, dict) or not isinstance(desired, dict):
+        return current, desired
+    pruned_current, pruned_desired = {}, {}
+    for key in current.keys() | desired.keys():
+        if key in current and key in desired:
+            if current[key] == desired[key]:
+                continue
+            pruned_current[key], pruned_desired[key] = _without_equal(current[key], desired[key])
+        elif key in current:
+            pruned_current[key] = current[key]
+        else:
+            pruned_desired[key] = desired[key]
+    return pruned_current, pruned_desired
+
+
+def _server_filled(path: tuple[str, ...], value: Any) -> bool:
+    if value is None or value is False or value == [] or value == {}:
+        return True
+    if any(len(pattern) == len(path) and all(p in ("*", k) for p, k in zip(pattern, path, strict=True))
+           for pattern in _SERVER_FILLED):
+        return True
+    return isinstance(value, dict) and all(_server_filled((*path, k), v) for k, v in value.items())
+
+
+def _dotted(path: Sequence[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

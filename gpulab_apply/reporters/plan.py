@@ -1,0 +1,232 @@
+"""Plan reporters: Terraform-like text, versioned JSON, a Markdown pull-request comment, GitHub annotations.
+
+Every value shown comes from the planner's masked field differences; job bodies are never printed whole.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from gpulab_apply.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
+from gpulab_apply.reporters.github import Level, annotation
+
+#: version of the ``--format json`` document; bumped on any incompatible change (docs/plan-apply.md)
+JSON_FORMAT_VERSION = 1
+#: GitHub refuses comments over 65,536 characters; leave room for a sticky-comment header
+MARKDOWN_BUDGET = 60_000
+
+_SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-"}
+_NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
+_COLOUR = {"+": "32", "-/+": "33", "-": "31", "!": "35", "?": "36", "x": "2"}
+#: no-op entries worth showing one line for (in-sync and finished ones are only counted)
+_NOTEWORTHY = {Reason.PROTECTED, Reason.UNMANAGED, Reason.FAILED, Reason.CANCELLED, Reason.HALTED, Reason.DELETED}
+
+
+def summary_line(summary: Summary) -> str:
+    """``Plan: 3 to create, 1 to replace (1 running), 2 to cancel.``"""
+    replace = f"{summary.replace} to replace" + (f" ({summary.replace_running} running)"
+                                                 if summary.replace_running else "")
+    cancel = f"{summary.cancel} to cancel" + (f" ({summary.cancel_running} running)" if summary.cancel_running else "")
+    return f"Plan: {summary.create} to create, {replace}, {cancel}."
+
+
+def unchanged_line(summary: Summary) -> str:
+    """What is left alone: ``Unchanged: 4 in sync or done, 1 protected, 1 unmanaged.``"""
+    parts = [f"{summary.unchanged} in sync or done"]
+    if summary.blocked:
+        parts.append(f"{summary.blocked} protected")
+    if summary.unmanaged:
+        parts.append(f"{summary.unmanaged} unmanaged")
+    return "Unchanged: " + ", ".join(parts) + "."
+
+
+def symbol(entry: PlanEntry) -> str:
+    return _SYMBOL.get(entry.action) or _NONE_SYMBOL.get(entry.reason, "x")
+
+
+def shown(plan: Plan) -> list[PlanEntry]:
+    """The entries a report lists one by one: changes and no-ops that need a person's attention."""
+    return [e for e in plan.entries if e.has_changes or e.reason in _NOTEWORTHY]
+
+
+def short(uuid: str) -> str:
+    return uuid[:8]
+
+
+def explain(entry: PlanEntry) -> str:
+    """Why, in a few words: ``changed; cancels RUNNING job 1a2b3c4d, its work is lost``."""
+    current = entry.current
+    jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
+    lost = ", its work is lost" if entry.work_lost else ""
+    if entry.reason is Reason.NEW:
+        return "new"
+    if entry.action is Action.REPLACE:
+        return f"changed; cancels {jobs}{lost}"
+    if entry.reason is Reason.CHANGED and current is not None:
+        return f"changed since {current.status.name} job {short(current.uuid)}; a new run"
+    if entry.reason is Reason.RERUN_FAILED and current is not None:
+        return f"--rerun-failed: {current.status.name} job {short(current.uuid)} runs again"
+    if entry.reason is Reason.REMOVED:
+        return f"no longer in the job files; cancels {jobs}{lost}"
+    if entry.reason is Reason.DUPLICATE and current is not None:
+        return f"duplicates of job {short(current.uuid)}; cancels {jobs}"
+    if entry.reason is Reason.PROTECTED:
+        blocked = entry.blocked.value if entry.blocked else "change"
+        return f"protected: would {blocked}; `apply --cancel-protected {entry.name}` allows it"
+    if entry.reason is Reason.UNMANAGED and current is not None:
+        return f"unmanaged ({entry.note}): {current.status.name} job {short(current.uuid)} is left alone"
+    if current is not None:
+        return f"{current.status.name} job {short(current.uuid)}; --rerun-failed runs it again"
+    return entry.reason.value
+
+
+def value_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def diff_line(diff: FieldDiff) -> str:
+    if diff.kind == "added":
+        return f"+ {diff.path}: {value_text(diff.new)}"
+    if diff.kind == "removed":
+        return f"- {diff.path}: {value_text(diff.old)}"
+    return f"~ {diff.path}: {value_text(diff.old)} => {value_text(diff.new)}"
+
+
+def _paint(text: str, mark: str, color: bool) -> str:
+    return f"\x1b[{_COLOUR[mark]}m{text}\x1b[0m" if color else text
+
+
+def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
+    """Terraform-like: one line per change (``+ - -/+``), field differences under it, the summary last."""
+    stream.write(f"Set: {plan.set_name}\n\n")
+    for entry in shown(plan):
+        mark = symbol(entry)
+        source = f"  {entry.desired.location}" if entry.desired else ""
+        stream.write(_paint(f"{mark:>3} {entry.name}", mark, color) + f" ({explain(entry)}){source}\n")
+        for diff in entry.diffs:
+            stream.write(f"      {diff_line(diff)}\n")
+    if shown(plan):
+        stream.write("\n")
+    if not plan.has_changes:
+        stream.write("No changes: GPULab matches the job files.\n")
+    stream.write(unchanged_line(plan.summary) + "\n")
+    stream.write(summary_line(plan.summary) + "\n")
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The ``--format json`` document (versioned; documented in docs/plan-apply.md)."""
+    summary = plan.summary
+    return {
+        "format_version": JSON_FORMAT_VERSION,
+        "set": plan.set_name,
+        "has_changes": plan.has_changes,
+        "remote_fingerprint": plan.remote_fingerprint,
+        "summary": {
+            "create": summary.create, "replace": summary.replace, "replace_running": summary.replace_running,
+            "cancel": summary.cancel, "cancel_running": summary.cancel_running, "unchanged": summary.unchanged,
+            "blocked": summary.blocked, "unmanaged": summary.unmanaged,
+        },
+        "entries": [_entry_document(entry) for entry in plan.entries],
+    }
+
+
+def _entry_document(entry: PlanEntry) -> dict[str, Any]:
+    location = entry.desired.location if entry.desired else None
+    current = entry.current
+    return {
+        "name": entry.name,
+        "action": entry.action.value,
+        "reason": entry.reason.value,
+        "blocked": entry.blocked.value if entry.blocked else None,
+        "work_lost": entry.work_lost,
+        "note": entry.note,
+        "source": {"file": location.path, "line": location.line} if location else None,
+        "spec": entry.spec,
+        "current": {"uuid": current.uuid, "status": current.status.name} if current else None,
+        "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
+        "diffs": [{"path": d.path, "kind": d.kind, "old": d.old, "new": d.new} for d in entry.diffs],
+    }
+
+
+def report_json(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
+    json.dump(plan_document(plan), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell (names are free text)."""
+    return html.escape(text).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
+
+
+def report_markdown(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
+    """A pull-request comment: the summary first, then one table row per job, then collapsed details.
+
+    Stays under :data:`MARKDOWN_BUDGET` characters for any number of jobs: rows and details that do not fit
+    are replaced by a count of what was left out.
+    """
+    s = plan.summary
+    head = (
+        f"### gpulab-apply plan for set `{_md(plan.set_name)}`\n\n"
+        f"**{summary_line(s)}**\n\n"
+        "| create | replace | cancel | protected | unmanaged | unchanged |\n"
+        "|---:|---:|---:|---:|---:|---:|\n"
+        f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
+        f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
+        f"{s.unmanaged} | {s.unchanged} |\n\n"
+    )
+    entries = shown(plan)
+    if not entries:
+        stream.write(head + "No changes: GPULab matches the job files.\n")
+        return
+    rows = [f"| `{symbol(e)}` | {_md(e.name)} | {_md(explain(e))} | "
+            f"{_md(str(e.desired.location)) if e.desired else ''} |\n" for e in entries]
+    details = [_md_details(e) for e in entries if e.diffs]
+    table_head = "| | job | what and why | file |\n|---|---|---|---|\n"
+    budget = MARKDOWN_BUDGET - len(head) - len(table_head) - 200  # room for the "more" lines
+    body, used = [], 0
+    for kind, items in (("jobs", rows), ("diffs", details)):
+        kept = 0
+        for item in items:
+            if used + len(item) > budget:
+                break
+            body.append(item)
+            used += len(item)
+            kept += 1
+        if kept < len(items):
+            more = f"\n… {len(items) - kept} more {kind} not shown; see the CI log or `--format json`.\n\n"
+            body.append(more)
+            used += len(more)
+        if kind == "jobs":
+            body.append("\n")
+    stream.write(head + table_head + "".join(body))
+
+
+def _md_details(entry: PlanEntry) -> str:
+    lines = "\n".join(html.escape(diff_line(diff)) for diff in entry.diffs)
+    return f"<details><summary>{_md(entry.name)}: {len(entry.diffs)} field(s)</summary>\n\n<pre>\n{lines}\n</pre>\n" \
+           "</details>\n"
+
+
+def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
+    """One workflow annotation per listed job, pinned to its file and line, then the summary as a notice."""
+    for entry in shown(plan):
+        level: Level = "warning" if entry.work_lost or not entry.has_changes else "notice"
+        message = f"{symbol(entry)} {entry.name}: {explain(entry)}"
+        if entry.diffs:
+            message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
+        location = entry.desired.location if entry.desired else None
+        stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
+    stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
+
+
+PlanReporter = Callable[..., None]
+
+REPORTERS: dict[str, PlanReporter] = {
+    "text": report_text,
+    "json": report_json,
+    "markdown": report_markdown,
+    "github": report_github,
+}

@@ -1,0 +1,55 @@
+"""Status: the jobs of one set as GPULab lists them, matched to the desired files they come from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from gpulab_apply.marker import parse_marker
+from gpulab_apply.model import JobSpec, RemoteJob
+from gpulab_apply.planner import age_key, desired_spec_hash
+from gpulab_apply.problems import Location
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusRow:
+    """One managed remote job, or a desired job with no remote job yet (``job`` is None)."""
+
+    name: str
+    job: RemoteJob | None
+    #: the desired file the name comes from, None when the name is no longer desired
+    source: Location | None
+    #: whether the remote job carries the desired spec (None when either side is missing)
+    in_sync: bool | None
+    age_seconds: int | None
+    gpus: int | None
+
+
+def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
+                project_urn: str | None, now: datetime) -> tuple[StatusRow, ...]:
+    """Every job of ``set_name`` in the listing (oldest first per name) plus desired names never submitted."""
+    by_name = {spec.name: spec for spec in desired}
+    rows: list[StatusRow] = []
+    seen: set[str] = set()
+    for job in sorted(remote, key=lambda j: (j.name, *age_key(j))):
+        marker = parse_marker(job.description)
+        if marker is None or marker.set_name != set_name:
+            continue
+        seen.add(job.name)
+        spec = by_name.get(job.name)
+        resources = job.request.get("resources") or {}
+        rows.append(StatusRow(
+            name=job.name,
+            job=job,
+            source=spec.location if spec else None,
+            in_sync=marker.spec == desired_spec_hash(spec, project_urn) if spec else None,
+            age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
+            gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
+        ))
+    for spec in desired:
+        if spec.name not in seen:
+            resources = (spec.job.get("request") or {}).get("resources") or {}
+            rows.append(StatusRow(name=spec.name, job=None, source=spec.location, in_sync=None, age_seconds=None,
+                                  gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None))
+    return tuple(sorted(rows, key=lambda row: row.name))

@@ -1,0 +1,130 @@
+"""Validating a set of job files: the desired jobs, and every problem with them, each at file:line:col.
+
+This is what ``gpulab-apply validate`` reports and what ``plan`` and ``apply`` start from. It reads
+files (:mod:`gpulab_apply.loader`), checks each document against the Job2 schema
+(:mod:`gpulab_apply.schema`) and GPULab's cross-field rules (:mod:`gpulab_apply.checks`), then checks
+the set: job names are identities, so a name may appear only once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpulab_apply.checks import job_violations
+from gpulab_apply.loader import Document, discover, locate, position, read
+from gpulab_apply.model import JobSpec
+from gpulab_apply.problems import Location, Problem, Severity
+from gpulab_apply.schema import TOOL_KEY, Violation, violations
+
+__all__ = ["ValidationResult", "locate", "validate_paths"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationResult:
+    """The outcome of validating job files.
+
+    ``jobs`` holds the jobs of fully valid documents only, in file order; ``problems`` is sorted by
+    file, line and column; ``files`` counts the job files read.
+    """
+
+    jobs: tuple[JobSpec, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not any(problem.severity is Severity.ERROR for problem in self.problems)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: str
+    document: Document
+    spec: JobSpec | None  # None when the document has problems of its own
+
+
+def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False) -> ValidationResult:
+    """Read and check every job file under ``paths``; never raises for a problem in a file.
+
+    ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
+    error at that job.
+    """
+    files, problems = discover(paths)
+    candidates: list[_Candidate] = []
+    for path in files:
+        job_file = read(path)
+        problems.extend(job_file.problems)
+        documents = [doc for doc in job_file.documents if doc.data is not None]
+        if not documents and not job_file.problems:
+            problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
+                                    hint="remove the file, or prefix its name with _ to keep it out of the set"))
+        for document in documents:
+            found = _document_violations(document.data, require_project=require_project)
+            problems.extend(_problem(document, violation) for violation in found)
+            candidates.append(_Candidate(path, document, None if found else _job_spec(document)))
+    duplicate_problems, duplicated = _duplicate_names(candidates)
+    problems.extend(duplicate_problems)
+    jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
+    return ValidationResult(jobs=jobs, problems=tuple(sorted(problems, key=_problem_order)), files=len(files))
+
+
+def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
+    if not isinstance(data, Mapping):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
+        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
+    try:
+        found = violations(data)
+    except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
+        return [Violation((), "document nests too deeply to be a job")]
+    found.extend(job_violations(data))
+    if require_project and not _has_project(data):
+        found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
+                               hint="set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT"))
+    return found
+
+
+def _has_project(data: Mapping[str, Any]) -> bool:
+    owner = data.get("owner")
+    return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
+
+
+def _problem(document: Document, violation: Violation) -> Problem:
+    where = position(document, violation.path, at_key=violation.at_key)
+    return Problem(where, violation.message, json_path=violation.json_path, hint=violation.hint)
+
+
+def _job_spec(document: Document) -> JobSpec:
+    data = dict(document.data)
+    options = data.pop(TOOL_KEY, None) or {}
+    return JobSpec(name=data["name"], job=data, location=document.location,
+                   rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+
+
+def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:
+    """A problem at each use of a name used more than once, and the ids of those candidates."""
+    by_name: dict[str, list[_Candidate]] = defaultdict(list)
+    for candidate in candidates:
+        name = candidate.document.data.get("name") if isinstance(candidate.document.data, Mapping) else None
+        if isinstance(name, str):
+            by_name[name].append(candidate)
+    problems = []
+    duplicated: set[int] = set()
+    for name, group in by_name.items():
+        if len(group) < 2:
+            continue
+        duplicated.update(id(c) for c in group)
+        where = [position(c.document, ("name",)) for c in group]
+        for index, here in enumerate(where):
+            others = ", ".join(str(w) for i, w in enumerate(where) if i != index)
+            problems.append(Problem(here, f"duplicate job name {name!r}, also at {others}", json_path="name",
+                                    hint="names identify jobs: give each job its own name"))
+    return problems, duplicated
+
+
+def _problem_order(problem: Problem) -> tuple[str, int, int, str, str]:
+    where = problem.location
+    return where.path, where.line or 0, where.column or 0, problem.json_path, problem.message

@@ -1,0 +1,397 @@
+"""plan, apply and status end to end: the real CLI against the emulator over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from gpulab_apply.cli import run
+from gpulab_apply.client import GpulabClient
+from gpulab_apply.emulator import Fault, RunningEmulator
+from gpulab_apply.marker import parse_marker
+from gpulab_apply.model import RemoteJob
+from tests.conftest import CliResult, RunCli
+
+PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
+#: STARTING -> RUNNING takes schedule 2 s + assign 3 s + start 10 s in the emulator's default config
+TO_RUNNING = 20
+#: default simulated run time is 10 min
+TO_FINISHED = 20 * 60
+
+
+def job_yaml(name: str, *, gpus: int = 1, extra: str = "", env: str = "") -> str:
+    return (f"name: {name}\n{extra}request:\n  resources: {{cpus: 1, gpus: {gpus}, cpuMemoryGb: 4}}\n"
+            f"  docker:\n    image: \"debian:stable\"\n    command: train.sh\n"
+            f"    environment: {{SEED: 1{env}}}\n")
+
+
+class Repo:
+    """A job directory in a temporary folder, and the CLI pointed at one emulator and set."""
+
+    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, *, set_name: str = "lab",
+                 version: str = "3.1") -> None:
+        self.jobs = root / "jobs.d"
+        self.jobs.mkdir()
+        self.emulator = emulator
+        self._cli = cli
+        self.connection = ["--endpoint", emulator.api_root(version), "--set", set_name, "--project", "local"]
+        self.version = version
+
+    def write(self, name: str, text: str | None = None, **options: object) -> Path:
+        path = self.jobs / f"{name}.yaml"
+        path.write_text(text if text is not None else job_yaml(name, **options))  # type: ignore[arg-type]
+        return path
+
+    def __call__(self, command: str, *args: str, input: str | None = None) -> CliResult:
+        return self._cli(command, *args, *self.connection, input=input)
+
+    def remote(self) -> list[RemoteJob]:
+        with GpulabClient(self.emulator.api_root(self.version), api_version=self.version) as client:
+            return list(client.list_jobs())
+
+    def active(self) -> list[RemoteJob]:
+        return [job for job in self.remote() if job.status.is_active]
+
+
+@pytest.fixture
+def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    monkeypatch.chdir(tmp_path)
+    return Repo(tmp_path, emulator, cli)
+
+
+def names(jobs: Sequence[RemoteJob]) -> list[str]:
+    return sorted(job.name for job in jobs)
+
+
+def test_fresh_apply_creates_all_and_a_second_apply_is_a_no_op(repo: Repo) -> None:
+    for name in ("a", "b", "c"):
+        repo.write(name)
+    planned = repo("plan", "jobs.d", "--detailed-exitcode")
+    assert planned.exit_code == 2, planned
+    assert planned.stdout == (
+        "Set: lab\n\n"
+        "  + a (new)  jobs.d/a.yaml:1:1\n"
+        "  + b (new)  jobs.d/b.yaml:1:1\n"
+        "  + c (new)  jobs.d/c.yaml:1:1\n\n"
+        "Unchanged: 0 in sync or done.\n"
+        "Plan: 3 to create, 0 to replace, 0 to cancel.\n")
+    assert repo.remote() == []  # plan is read-only
+
+    applied = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert applied.exit_code == 2, applied
+    run_id = re.search(r"Apply run (\S+) \(set lab\):", applied.stdout)
+    assert run_id is not None
+    assert applied.stdout.endswith("Apply complete: 3 created, 0 replaced, 0 cancelled.\n")
+    jobs = repo.remote()
+    assert names(jobs) == ["a", "b", "c"]
+    for job in jobs:
+        marker = parse_marker(job.description)
+        assert marker is not None and (marker.set_name, marker.run_id) == ("lab", run_id[1])
+        assert f"  + {job.name}: created job {job.uuid[:8]}\n" in applied.stdout
+        assert job.owner["projectUrn"] == PROJECT_URN
+
+    again = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert again.exit_code == 0, again
+    assert "No changes: GPULab matches the job files.\nUnchanged: 3 in sync or done.\n" in again.stdout
+    assert "Apply run" not in again.stdout
+    assert len(repo.remote()) == 3
+
+
+def test_removing_a_file_cancels_exactly_that_job(repo: Repo) -> None:
+    for name in ("a", "b", "c"):
+        repo.write(name)
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "b.yaml").unlink()
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 0, result
+    gone = next(job for job in repo.remote() if job.name == "b")
+    assert f"  - b (no longer in the job files; cancels QUEUED job {gone.uuid[:8]})\n" in result.stdout
+    assert result.stdout.endswith("Apply complete: 0 created, 0 replaced, 1 cancelled.\n")
+    assert names(repo.active()) == ["a", "c"]
+    assert gone.status.name == "CANCELLED"
+
+
+def test_editing_a_running_job_replaces_it_and_says_work_is_lost(repo: Repo) -> None:
+    repo.write("a", gpus=1)
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.emulator.advance(TO_RUNNING)
+    [old] = repo.active()
+    assert old.status.name == "RUNNING"
+    repo.write("a", gpus=2)
+    planned = repo("plan", "jobs.d")
+    assert planned.stdout.endswith(
+        f"-/+ a (changed; cancels RUNNING job {old.uuid[:8]}, its work is lost)  jobs.d/a.yaml:1:1\n"
+        "      ~ request.resources.gpus: 1 => 2\n\n"
+        "Unchanged: 0 in sync or done.\n"
+        "Plan: 0 to create, 1 to replace (1 running), 0 to cancel.\n"), planned
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 0, result
+    [new] = repo.active()
+    assert new.uuid != old.uuid and new.request["resources"]["gpus"] == 2
+    assert f"-/+ a: replaced: cancelled {old.uuid[:8]}, created job {new.uuid[:8]}\n" in result.stdout
+    assert next(j for j in repo.remote() if j.uuid == old.uuid).status.name == "CANCELLED"
+
+
+def test_editing_only_the_description_changes_nothing(repo: Repo) -> None:
+    repo.write("a", extra="description: first try\n")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.write("a", extra="description: much better prose\n")
+    assert repo("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_finished_job_is_not_rerun_but_a_new_rerun_token_runs_it_again(repo: Repo) -> None:
+    repo.write("a")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.emulator.advance(TO_FINISHED)
+    assert [job.status.name for job in repo.remote()] == ["FINISHED"]
+    result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert result.exit_code == 0 and "Unchanged: 1 in sync or done.\n" in result.stdout, result
+    repo.write("a", extra="x-gpulab-apply: {rerun: 2}\n")
+    result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert result.exit_code == 2, result
+    assert [job.status.name for job in repo.remote()] == ["QUEUED", "FINISHED"]
+
+
+def test_a_failed_job_is_reported_and_rerun_only_with_rerun_failed(repo: Repo) -> None:
+    repo.write("a", env=", GPULAB_EMULATOR_EXIT_CODE: 3")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.emulator.advance(TO_FINISHED)
+    [failed] = repo.remote()
+    assert failed.status.name == "FAILED"
+    planned = repo("plan", "jobs.d", "--detailed-exitcode")
+    assert planned.exit_code == 0
+    assert f"  x a (FAILED job {failed.uuid[:8]}; --rerun-failed runs it again)  jobs.d/a.yaml:1:1\n" in planned.stdout
+    result = repo("apply", "jobs.d", "--yes", "--rerun-failed")
+    assert result.exit_code == 0 and "  + a: created job" in result.stdout, result
+    assert len(repo.active()) == 1
+
+
+def test_a_hand_submitted_job_with_a_desired_name_is_reported_and_left_alone(repo: Repo) -> None:
+    by_hand = repo.emulator.seed_job({"name": "a", "description": "mine",
+                                      "request": {"resources": {"cpus": 1, "gpus": 4, "cpuMemoryGb": 4},
+                                                  "docker": {"image": "debian:stable"}}})
+    repo.write("a")
+    result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert result.exit_code == 0, result
+    assert (f"  ? a (unmanaged (not submitted by gpulab-apply): QUEUED job {by_hand[:8]} is left alone)"
+            "  jobs.d/a.yaml:1:1\n") in result.stdout
+    assert "      ~ request.resources.gpus: 4 => 1\n" in result.stdout
+    assert [job.uuid for job in repo.remote()] == [by_hand]
+    (repo.jobs / "a.yaml").unlink()
+    repo.write("other")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    assert [job.uuid for job in repo.active() if job.name == "a"] == [by_hand]
+
+
+def test_jobs_of_another_set_are_left_alone(repo: Repo, tmp_path: Path, cli: RunCli) -> None:
+    (tmp_path / "other").mkdir()
+    other = Repo(tmp_path / "other", repo.emulator, cli, set_name="theirs")
+    other.write("shared")
+    other.write("theirs-only")
+    assert other("apply", str(other.jobs), "--yes").exit_code == 0
+    repo.write("mine")
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 0, result
+    assert "theirs-only" not in result.stdout
+    assert names(repo.active()) == ["mine", "shared", "theirs-only"]
+    repo.write("shared")
+    result = repo("plan", "jobs.d")
+    assert "  ? shared (unmanaged (managed by set theirs): QUEUED job" in result.stdout
+
+
+def test_an_empty_job_directory_is_refused_while_managed_jobs_run(repo: Repo) -> None:
+    repo.write("a")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "a.yaml").unlink()
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 3, result
+    assert result.stderr == ("Error: the desired set is empty but set 'lab' has 1 active job(s); applying would "
+                             "cancel them all\nHint: check the job directory (a moved folder, a bad --target?); "
+                             "pass --allow-empty if this is meant\n")
+    assert len(repo.active()) == 1
+    result = repo("apply", "jobs.d", "--yes", "--allow-empty")
+    assert result.exit_code == 0 and repo.active() == [], result
+
+
+def test_more_cancellations_than_max_cancel_are_refused(repo: Repo) -> None:
+    for name in ("a", "b", "c"):
+        repo.write(name)
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    for name in ("a", "b"):
+        (repo.jobs / f"{name}.yaml").unlink()
+    result = repo("apply", "jobs.d", "--yes", "--max-cancel", "1")
+    assert result.exit_code == 3
+    assert "Error: the plan cancels 2 jobs, more than --max-cancel 1\n" in result.stderr
+    assert len(repo.active()) == 3
+
+
+def test_protected_jobs_are_blocked_until_cancel_protected_names_them(repo: Repo) -> None:
+    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "keep.yaml").unlink()
+    repo.write("other")
+    result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert result.exit_code == 2, result  # "other" was created; keep is blocked, not an error
+    assert "  ! keep (protected: would cancel; `apply --cancel-protected keep` allows it)\n" in result.stdout
+    assert names(repo.active()) == ["keep", "other"]
+    result = repo("apply", "jobs.d", "--yes", "--cancel-protected", "keep")
+    assert result.exit_code == 0 and names(repo.active()) == ["other"], result
+
+
+def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(repo: Repo) -> None:
+    repo.write("a")
+    planned = repo("plan", "jobs.d", "--out", "plan.json")
+    assert planned.exit_code == 0, planned
+    saved = json.loads(Path("plan.json").read_text())
+    assert saved["kind"] == "gpulab-apply-plan" and saved["format_version"] == 1
+    assert [a["name"] for a in saved["actions"]] == ["a"]
+    # GPULab changes after an empty listing: someone else's apply of the same set got there first
+    repo.emulator.seed_job({"name": "a", "description": f"[gpulab-apply set=lab spec={saved['actions'][0]['spec']} "
+                            "run=other]", "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4},
+                                                      "docker": {"image": "debian:stable"}}})
+    stale = repo("apply", "plan.json")
+    assert stale.exit_code == 1, stale
+    assert stale.stderr.startswith("Error: GPULab changed since the plan was made (")
+    assert "Hint: run `gpulab-apply plan --out FILE` again, review it, and apply the new file\n" in stale.stderr
+    assert len(repo.remote()) == 1
+
+    repo.write("b")
+    assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
+    result = repo("apply", "plan.json")  # a plan file needs no --yes
+    assert result.exit_code == 0, result
+    assert names(repo.remote()) == ["a", "b"]
+    assert repo("apply", "plan.json").exit_code == 1  # applying it twice: stale
+
+
+def test_a_plan_file_is_refused_when_the_job_files_changed(repo: Repo) -> None:
+    repo.write("a")
+    assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
+    repo.write("a", gpus=3)
+    result = repo("apply", "plan.json")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the job files changed since the plan was made (")
+    assert repo.remote() == []
+
+
+def test_apply_without_a_terminal_needs_yes(repo: Repo) -> None:
+    repo.write("a")
+    result = repo("apply", "jobs.d")
+    assert result.exit_code == 64
+    assert "not on a terminal: pass --yes" in result.stderr
+    assert repo.remote() == []
+
+
+def test_invalid_files_stop_before_any_network(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "bad.yaml").write_text("name: x\nrequest:\n  resources: {cpus: 1}\n")
+    # nothing listens on port 9: a network call would fail with a connection error instead
+    for command in (["plan"], ["apply", "--yes"], ["status"]):
+        result = cli(*command, "jobs.d", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/", "--set", "lab")
+        assert result.exit_code == 1, result
+        assert result.stdout.startswith("jobs.d/bad.yaml:2:1: error: request: 'docker' is a required property\n")
+        assert result.stdout.endswith("Found 3 errors in 1 of 1 file.\n")
+        assert result.stderr == ("Error: the job files have 3 problem(s); nothing was sent to GPULab\n"
+                                 "Hint: fix them and run the command again\n")
+    github = cli("plan", "jobs.d", "--format", "github", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/")
+    assert github.exit_code == 1 and github.stdout.startswith("::error file=jobs.d/bad.yaml,line=2,col=1,")
+
+
+def test_commit_then_drop_on_post_creates_no_duplicate(repo: Repo) -> None:
+    for name in ("a", "b", "c"):
+        repo.write(name)
+    repo.emulator.faults.set("POST jobs", Fault(drop_after_commit=1.0))
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 0, result
+    assert result.stdout.count("(found by its marker after an ambiguous submit)") == 3
+    assert names(repo.remote()) == ["a", "b", "c"]
+
+
+def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
+    wanted = [f"job-{i}" for i in range(6)]
+    for name in wanted:
+        repo.write(name)
+    # slow answers make both applies list before either submits
+    repo.emulator.faults.set("*", Fault(latency=0.05))
+    codes: list[int] = []
+    args = ["apply", "jobs.d", "--yes", *repo.connection]
+    threads = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    repo.emulator.faults.clear()
+    assert codes == [0, 0], capsys.readouterr()
+    assert names(repo.active()) == wanted
+    assert len(repo.remote()) > len(wanted)  # they did race: the duplicates exist, cancelled
+    assert repo("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_with_injected_5xx_converges_within_two_runs(repo: Repo) -> None:
+    wanted = [f"job-{i:02d}" for i in range(20)]
+    for name in wanted:
+        repo.write(name)
+    repo.emulator.faults.set("*", Fault(error_rate=0.2))
+    first = repo("apply", "jobs.d", "--yes")
+    if first.exit_code != 0:
+        assert first.exit_code == 1 and "Hint: fix the cause and run apply again" in first.stderr, first
+        second = repo("apply", "jobs.d", "--yes")
+        assert second.exit_code == 0, second
+    repo.emulator.faults.clear()
+    counts = Counter(job.name for job in repo.active())
+    assert sorted(counts) == wanted and set(counts.values()) == {1}
+    assert repo("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
+
+
+def test_status_lists_managed_jobs_with_their_files(repo: Repo) -> None:
+    repo.write("a", gpus=2)
+    repo.write("b")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "b.yaml").unlink()
+    repo.write("c")
+    result = repo("status", "jobs.d", "--format", "json")
+    assert result.exit_code == 0, result
+    document = json.loads(result.stdout)
+    assert document["format_version"] == 1 and document["set"] == "lab"
+    rows = {row["name"]: row for row in document["jobs"]}
+    assert sorted(rows) == ["a", "b", "c"]
+    assert (rows["a"]["status"], rows["a"]["gpus"], rows["a"]["source"], rows["a"]["in_sync"]) == (
+        "QUEUED", 2, {"file": "jobs.d/a.yaml", "line": 1}, True)
+    assert rows["b"]["source"] is None and rows["b"]["status"] == "QUEUED"
+    assert rows["c"]["uuid"] is None and rows["c"]["status"] is None
+    text = repo("status", "jobs.d").stdout.splitlines()
+    assert text[0] == "Set: lab"
+    assert re.fullmatch(r"NAME +STATUS +AGE +GPUS +JOB +FILE", text[1])
+    assert re.fullmatch(r"b +QUEUED +\S+ +1 +[0-9a-f-]{36} +\(not in the job files\)", text[3])
+    assert re.fullmatch(r"c +\(not submitted\) +- +1 +- +jobs\.d/c\.yaml:1:1", text[4])
+
+
+def test_plan_formats_mask_secrets(repo: Repo) -> None:
+    repo.write("a", env=", HF_TOKEN: hunter2")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.write("a", env=", HF_TOKEN: swordfish")
+    for fmt in ("text", "json", "markdown", "github"):
+        result = repo("plan", "jobs.d", "--format", fmt)
+        assert result.exit_code == 0, result
+        assert "hunter2" not in result.stdout and "swordfish" not in result.stdout
+        assert "request.docker.environment.HF_TOKEN" in result.stdout
+    assert "      ~ request.docker.environment.HF_TOKEN: \"***\" => \"***\"\n" in repo("plan", "jobs.d").stdout
+
+
+def test_v4_api_with_paging(tmp_path: Path, emulator: RunningEmulator, cli: RunCli,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    v4 = Repo(tmp_path, emulator, cli, version="4.0")
+    emulator.seed_jobs([{"name": f"noise-{i}", "request": {"resources": {"cpus": 1, "gpus": 0, "cpuMemoryGb": 1},
+                                                           "docker": {"image": "debian:stable"}}}
+                        for i in range(250)], status="FINISHED")
+    v4.write("a")
+    result = v4("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert result.exit_code == 2, result
+    assert v4("plan", "jobs.d", "--detailed-exitcode").exit_code == 0

@@ -1,0 +1,118 @@
+"""Plan reporters: exact text, JSON shape, Markdown budget, GitHub annotations."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from gpulab_apply.planner import Plan
+from gpulab_apply.reporters.plan import MARKDOWN_BUDGET, REPORTERS
+from tests.test_planner import plan, remote, spec
+
+
+def render(p: Plan, fmt: str) -> str:
+    stream = io.StringIO()
+    REPORTERS[fmt](p, stream)
+    return stream.getvalue()
+
+
+def sample() -> Plan:
+    jobs = [
+        remote(name="b-replace", status="RUNNING", of=spec("b-replace", gpus=1), spec_hash="0" * 16),
+        remote(name="c-removed", status="QUEUED", of=spec("c-removed")),
+        remote(name="d-hand", status="RUNNING", of=spec("d-hand"), set_name=None),
+        remote(name="e-failed", status="FAILED", of=spec("e-failed")),
+        remote(name="f-done", status="FINISHED", of=spec("f-done")),
+        remote(name="g-keep", status="RUNNING", of=spec("g-keep"), protect=True),
+    ]
+    for job in jobs:
+        object.__setattr__(job, "uuid", job.name[0] * 8 + job.uuid[8:])
+    desired = [spec("a-new"), spec("b-replace", gpus=2, environment={"HF_TOKEN": "hf_x"}), spec("d-hand", gpus=2),
+               spec("e-failed"), spec("f-done")]
+    return plan(desired, jobs)
+
+
+def test_text_is_terraform_like_with_summary_line() -> None:
+    assert render(sample(), "text") == (
+        "Set: lab\n"
+        "\n"
+        "  + a-new (new)  jobs.d/a-new.yaml:1:1\n"
+        "-/+ b-replace (changed; cancels RUNNING job bbbbbbbb, its work is lost)  jobs.d/b-replace.yaml:1:1\n"
+        '      + request.docker.environment: {"HF_TOKEN": "***"}\n'
+        "      ~ request.resources.gpus: 1 => 2\n"
+        "  - c-removed (no longer in the job files; cancels QUEUED job cccccccc)\n"
+        "  ? d-hand (unmanaged (not submitted by gpulab-apply): RUNNING job dddddddd is left alone)"
+        "  jobs.d/d-hand.yaml:1:1\n"
+        "      ~ request.resources.gpus: 1 => 2\n"
+        "  x e-failed (FAILED job eeeeeeee; --rerun-failed runs it again)  jobs.d/e-failed.yaml:1:1\n"
+        "  ! g-keep (protected: would cancel; `apply --cancel-protected g-keep` allows it)\n"
+        "\n"
+        "Unchanged: 2 in sync or done, 1 protected, 1 unmanaged.\n"
+        "Plan: 1 to create, 1 to replace (1 running), 1 to cancel.\n"
+    )
+
+
+def test_text_without_changes() -> None:
+    desired = spec()
+    assert render(plan([desired], [remote(status="QUEUED", of=desired)]), "text") == (
+        "Set: lab\n\nNo changes: GPULab matches the job files.\n"
+        "Unchanged: 1 in sync or done.\n"
+        "Plan: 0 to create, 0 to replace, 0 to cancel.\n"
+    )
+
+
+def test_json_is_versioned_and_complete() -> None:
+    document = json.loads(render(sample(), "json"))
+    assert document["format_version"] == 1 and document["set"] == "lab" and document["has_changes"] is True
+    assert document["summary"] == {"create": 1, "replace": 1, "replace_running": 1, "cancel": 1, "cancel_running": 0,
+                                   "unchanged": 2, "blocked": 1, "unmanaged": 1}
+    replace = next(e for e in document["entries"] if e["name"] == "b-replace")
+    assert replace["action"] == "replace" and replace["work_lost"] is True
+    assert replace["source"] == {"file": "jobs.d/b-replace.yaml", "line": 1}
+    assert replace["cancel"] == [{"uuid": replace["current"]["uuid"], "status": "RUNNING"}]
+    assert replace["diffs"] == [
+        {"path": "request.docker.environment", "kind": "added", "old": None, "new": {"HF_TOKEN": "***"}},
+        {"path": "request.resources.gpus", "kind": "changed", "old": 1, "new": 2}]
+    assert "hf_x" not in render(sample(), "json")
+
+
+def test_markdown_puts_the_summary_first() -> None:
+    text = render(sample(), "markdown")
+    assert text.startswith(
+        "### gpulab-apply plan for set `lab`\n\n"
+        "**Plan: 1 to create, 1 to replace (1 running), 1 to cancel.**\n\n"
+        "| create | replace | cancel | protected | unmanaged | unchanged |\n"
+        "|---:|---:|---:|---:|---:|---:|\n"
+        "| 1 | 1 (1 running) | 1 | 1 | 1 | 2 |\n\n"
+        "| | job | what and why | file |\n")
+    assert "| `-/+` | b-replace | changed; cancels RUNNING job bbbbbbbb, its work is lost | jobs.d/b-replace.yaml:1:1 |" \
+        in text
+    assert "<details><summary>b-replace: 2 field(s)</summary>" in text
+    assert "hf_x" not in text
+
+
+def test_markdown_escapes_free_text_names() -> None:
+    text = render(plan([spec("a|b`<x>")], []), "markdown")
+    assert "| `+` | a&#124;b&#96;&lt;x&gt; | new |" in text
+
+
+def test_markdown_stays_within_budget_for_3000_jobs() -> None:
+    desired = [spec(f"sweep-{i:04d}-{'x' * 40}", gpus=2) for i in range(3000)]
+    jobs = [remote(name=s.name, status="QUEUED", of=spec(s.name, gpus=1)) for s in desired]
+    text = render(plan(desired, jobs), "markdown")
+    assert len(text) < 65_536 and len(text) <= MARKDOWN_BUDGET
+    assert "**Plan: 0 to create, 3000 to replace, 0 to cancel.**" in text
+    assert "more jobs not shown; see the CI log or `--format json`." in text
+    shown_rows = text.count("| `-/+` |")
+    assert 100 < shown_rows < 3000
+    assert f"… {3000 - shown_rows} more jobs not shown" in text
+
+
+def test_github_annotations_point_at_the_file() -> None:
+    lines = render(sample(), "github").splitlines()
+    assert lines[0] == "::notice file=jobs.d/a-new.yaml,line=1,col=1,title=gpulab-apply plan::+ a-new: new"
+    assert lines[1].startswith("::warning file=jobs.d/b-replace.yaml,line=1,col=1,title=gpulab-apply plan::-/+ "
+                               "b-replace: changed; cancels RUNNING job bbbbbbbb, its work is lost%0A+ request.docker")
+    assert lines[2] == ("::notice title=gpulab-apply plan::- c-removed: no longer in the job files; "
+                        "cancels QUEUED job cccccccc")
+    assert lines[-1] == "::notice title=gpulab-apply plan::Plan: 1 to create, 1 to replace (1 running), 1 to cancel."

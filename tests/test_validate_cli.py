@@ -1,0 +1,164 @@
+"""`gpulab-apply validate` end to end: exact output in every format, exit codes, default path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.job_texts import MINIMAL_JOB_YAML
+
+REPO = Path(__file__).resolve().parent.parent
+
+TRAIN = """\
+name: train
+request:
+  resources:
+    cpus: 4
+    gpus: two
+    cpuMemoryGb: 16
+  docker:
+    image: pytorch/pytorch:2.4.0-cuda12.1-cudnn9-runtime
+    storage:
+      - /project_scratch
+      - hostPath: /project_ghent
+        sizeGb: 2
+---
+name: eval
+request:
+  resources: {cpus: 1, gpus: 0, cpu_memory_gb: 4}
+  docker:
+    image: debian:stable
+    environment:
+      MY-VAR: "1"
+  scheduling:
+    maxDuration: 2d
+"""
+
+VALID = MINIMAL_JOB_YAML
+
+EXPECTED_TEXT = """\
+jobs.d/train.yaml:5:11: error: request.resources.gpus: 'two' is not of type 'integer'
+jobs.d/train.yaml:12:9: error: request.docker.storage[1].sizeGb: unknown key (a directory mount takes only hostPath \
+and containerPath; sizeGb is for hostPath: tmpfs)
+jobs.d/train.yaml:16:3: error: request.resources: 'cpuMemoryGb' is a required property
+jobs.d/train.yaml:16:33: error: request.resources.cpu_memory_gb: unknown key (did you mean `cpuMemoryGb`?)
+jobs.d/train.yaml:20:7: error: request.docker.environment.MY-VAR: 'MY-VAR' is not a valid environment variable name \
+(letters, digits and _, not starting with a digit)
+jobs.d/train.yaml:22:18: error: request.scheduling.maxDuration: '2d' is not a duration GPULab accepts: a number and a \
+unit (s, sec, second(s), m, min(s), minute(s), h, hour(s), day(s), week(s)), e.g. "3 days"; d, w, months and years \
+are not accepted
+Found 6 errors in 1 of 2 files.
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with jobs.d/train.yaml (two broken jobs) and jobs.d/ok.yaml (one valid job)."""
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "train.yaml").write_text(TRAIN)
+    (tmp_path / "jobs.d" / "ok.yaml").write_text(VALID.format(name="ok"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_text_lists_every_problem_sorted_then_a_summary(cli: RunCli, project: Path) -> None:
+    result = cli("validate", "jobs.d")
+    assert result.exit_code == 1, result
+    assert result.stdout == EXPECTED_TEXT
+    assert result.stderr == ""
+
+
+def test_default_path_is_jobs_d(cli: RunCli, project: Path) -> None:
+    result = cli("validate")
+    assert result.exit_code == 1, result
+    assert result.stdout == EXPECTED_TEXT
+
+
+def test_github_annotations(cli: RunCli, project: Path) -> None:
+    result = cli("validate", "--format", "github")
+    assert result.exit_code == 1, result
+    lines = result.stdout.splitlines()
+    assert lines[0] == ("::error file=jobs.d/train.yaml,line=5,col=11,title=gpulab-apply validate::"
+                        "request.resources.gpus: 'two' is not of type 'integer'")
+    assert lines[3] == ("::error file=jobs.d/train.yaml,line=16,col=33,title=gpulab-apply validate::"
+                        "request.resources.cpu_memory_gb: unknown key (did you mean `cpuMemoryGb`?)")
+    assert len(lines) == 7
+    assert lines[-1] == "Found 6 errors in 1 of 2 files."
+
+
+def test_json_document(cli: RunCli, project: Path) -> None:
+    (project / "jobs.d" / "train.yaml").write_text(TRAIN.split("---\n")[0] + "---\n" + VALID.format(name="eval"))
+    result = cli("validate", "--format", "json")
+    assert result.exit_code == 1, result
+    assert json.loads(result.stdout) == {
+        "version": 1,
+        "valid": False,
+        "files": 2,
+        "summary": "Found 2 errors in 1 of 2 files.",
+        "jobs": [
+            {"name": "ok", "path": "jobs.d/ok.yaml", "line": 1, "column": 1},
+            {"name": "eval", "path": "jobs.d/train.yaml", "line": 14, "column": 1},
+        ],
+        "problems": [
+            {"path": "jobs.d/train.yaml", "line": 5, "column": 11, "severity": "error",
+             "jsonPath": "request.resources.gpus", "message": "'two' is not of type 'integer'", "hint": None},
+            {"path": "jobs.d/train.yaml", "line": 12, "column": 9, "severity": "error",
+             "jsonPath": "request.docker.storage[1].sizeGb", "message": "unknown key",
+             "hint": "a directory mount takes only hostPath and containerPath; sizeGb is for hostPath: tmpfs"},
+        ],
+    }
+
+
+def test_valid_set_exits_0(cli: RunCli, project: Path) -> None:
+    (project / "jobs.d" / "train.yaml").write_text(VALID.format(name="train"))
+    for output_format, expected in [("text", "2 jobs in 2 files are valid.\n"),
+                                    ("github", "2 jobs in 2 files are valid.\n")]:
+        result = cli("validate", "--format", output_format)
+        assert (result.exit_code, result.stdout) == (0, expected), result
+    result = cli("validate", "--format", "json")
+    assert result.exit_code == 0, result
+    document = json.loads(result.stdout)
+    assert (document["valid"], document["problems"], document["summary"]) == (True, [], "2 jobs in 2 files are valid.")
+
+
+def test_the_example_jobs_are_valid(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = cli("validate")
+    assert (result.exit_code, result.stdout) == (0, "3 jobs in 3 files are valid.\n"), result
+
+
+def test_several_paths_and_a_single_file(cli: RunCli, project: Path) -> None:
+    (project / "more").mkdir()
+    (project / "more" / "x.yml").write_text(VALID.format(name="x"))
+    result = cli("validate", "jobs.d/ok.yaml", "more")
+    assert (result.exit_code, result.stdout) == (0, "2 jobs in 2 files are valid.\n"), result
+
+
+def test_missing_default_directory(cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = cli("validate")
+    assert result.exit_code == 1, result
+    assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
+
+
+@pytest.mark.parametrize("args", [("validate", "no-such-dir"), ("validate", "--format", "xml"),
+                                  ("validate", "--no-such-option")])
+def test_usage_errors_exit_64(cli: RunCli, project: Path, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.exit_code == 64, result
+    assert result.stdout == ""
+    assert "Usage: gpulab-apply validate [OPTIONS] [PATHS]..." in result.stderr
+
+
+def test_validate_does_not_import_network_or_diff_libraries(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from gpulab_apply.cli import run; run(['validate', sys.argv[1]]); "
+            "print(sorted(m for m in ('requests', 'deepdiff', 'urllib3') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "jobs.d")], capture_output=True, text=True,
+                          check=False)
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stderr
