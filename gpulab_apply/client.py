@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import requests.adapters
@@ -388,7 +388,7 @@ class GpulabClient:
                 ) from None
             self._answered = True
             elapsed = time.monotonic() - started
-            log.debug("%s %s -> %s in %.2f s (attempt %d)", method, response.url, response.status_code,
+            log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
                       elapsed, attempt)
             status = response.status_code
             if status < 300 or status in ok:
