@@ -622,6 +622,9 @@ def _connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
     if isinstance(reason, urllib3.exceptions.ProtocolError):
         inner = reason.args[1] if len(reason.args) > 1 else reason
         return f"the connection was dropped ({type(inner).__name__})"
+    failure = _tls_failure(exc)
+    if failure is not None:
+        return f"the TLS connection failed ({_ssl_reason(failure)})"
     return f"connection failed ({type(reason).__name__})"
 
 
@@ -653,4 +656,5 @@ def _is_hang_up(exc: BaseException) -> bool:
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc)
+    # OpenSSL's short reason (CERTIFICATE_VERIFY_FAILED, TLSV1_ALERT_UNKNOWN_CA) when the ssl module set one
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
