@@ -133,14 +133,14 @@ def read(path: str) -> JobFile:
 def _read_text(path: str) -> tuple[str, Problem | None]:
     where = Location(path)
     try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
-                                      "job file", hint="is this really a job file?")
         with open(path, "rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
+            raw = stream.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
+            size = max(len(raw), os.fstat(stream.fileno()).st_size)
     except OSError as exc:
         return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
+                                  "job file", hint="is this really a job file?")
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:

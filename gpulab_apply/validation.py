@@ -42,8 +42,10 @@ class ValidationResult:
 
 @dataclass(frozen=True)
 class _Candidate:
-    path: str
-    document: Document
+    """What the set-wide checks need of a document; its node graph is let go once the file is checked."""
+
+    name: str | None
+    name_location: Location
     spec: JobSpec | None  # None when the document has problems of its own
 
 
@@ -65,7 +67,9 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
         for document in documents:
             found = _document_violations(document.data, require_project=require_project)
             problems.extend(_problem(document, violation) for violation in found)
-            candidates.append(_Candidate(path, document, None if found else _job_spec(document)))
+            name = document.data.get("name") if isinstance(document.data, Mapping) else None
+            candidates.append(_Candidate(name if isinstance(name, str) else None, position(document, ("name",)),
+                                         None if found else _job_spec(document)))
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
@@ -108,16 +112,15 @@ def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], s
     """A problem at each use of a name used more than once, and the ids of those candidates."""
     by_name: dict[str, list[_Candidate]] = defaultdict(list)
     for candidate in candidates:
-        name = candidate.document.data.get("name") if isinstance(candidate.document.data, Mapping) else None
-        if isinstance(name, str):
-            by_name[name].append(candidate)
+        if candidate.name is not None:
+            by_name[candidate.name].append(candidate)
     problems = []
     duplicated: set[int] = set()
     for name, group in by_name.items():
         if len(group) < 2:
             continue
         duplicated.update(id(c) for c in group)
-        where = [position(c.document, ("name",)) for c in group]
+        where = [c.name_location for c in group]
         for index, here in enumerate(where):
             others = ", ".join(str(w) for i, w in enumerate(where) if i != index)
             problems.append(Problem(here, f"duplicate job name {name!r}, also at {others}", json_path="name",

@@ -323,3 +323,18 @@ def test_submission_accepts_what_the_official_cli_sends() -> None:
     }
     assert schema.submission_errors(body) == []
     assert oracle_verdict(body)
+
+
+def test_the_users_api_doc_example_needs_only_extra_moved() -> None:
+    # the curl example of the user's GPULab API page, with a real image for <MYIMAGE>
+    body = {"name": "test", "request": {
+        "resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 1, "minCudaVersion": 10, "clusterId": 9},
+        "docker": {"image": "debian:stable", "storage": [{"hostPath": "/project"}]},
+        "scheduling": {"interactive": False, "restartable": False}},
+        "description": "test", "extra": {"emailOnRun": ["me@example.com"], "emailOnEnd": ["me@example.com"]}}
+    assert schema.submission_errors(body) == ["extra: unknown key (extra belongs under request:)"]
+    assert not oracle_verdict(body)
+
+    body["request"]["extra"] = body.pop("extra")
+    assert schema.submission_errors(body) == []
+    assert oracle_verdict(body)
