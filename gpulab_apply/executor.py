@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, ServerError
@@ -48,7 +48,7 @@ class ApplyOptions:
     max_cancel: int = DEFAULT_MAX_CANCEL
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     """What happened to one name."""
 
     CREATED = "created"

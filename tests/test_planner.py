@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gpulab_apply.marker import Marker
-from gpulab_apply.model import JobSpec, JobStatus, RemoteJob
+from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.planner import (
     Action,
     FieldDiff,

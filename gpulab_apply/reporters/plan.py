@@ -80,7 +80,7 @@ def explain(entry: PlanEntry) -> str:
         return f"unmanaged ({entry.note}): {current.status.name} job {short(current.uuid)} is left alone"
     if current is not None:
         return f"{current.status.name} job {short(current.uuid)}; --rerun-failed runs it again"
-    return entry.reason.value
+    return str(entry.reason.value)
 
 
 def value_text(value: Any) -> str:
@@ -106,8 +106,7 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         mark = symbol(entry)
         source = f"  {entry.desired.location}" if entry.desired else ""
         stream.write(_paint(f"{mark:>3} {entry.name}", mark, color) + f" ({explain(entry)}){source}\n")
-        for diff in entry.diffs:
-            stream.write(f"      {diff_line(diff)}\n")
+        stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
     if not plan.has_changes:
