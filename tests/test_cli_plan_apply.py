@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -395,3 +400,77 @@ def test_v4_api_with_paging(tmp_path: Path, emulator: RunningEmulator, cli: RunC
     result = v4("apply", "jobs.d", "--yes", "--detailed-exitcode")
     assert result.exit_code == 2, result
     assert v4("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_partial_failure_reports_each_outcome_and_exits_1(repo: Repo) -> None:
+    for name in ("a", "b"):
+        repo.write(name)
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "b.yaml").unlink()
+    repo.write("c")
+    repo.emulator.faults.set("PUT jobs/{uuid}/state/status", Fault(error_rate=1.0))
+    Path("gpulab-apply.yaml").write_text("retries: 0\n")  # fail now, not after the client's backoff
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 1, result
+    b = next(job for job in repo.remote() if job.name == "b")
+    assert re.search(rf"\n  x b: FAILED: cancelling {b.uuid}: .*\n", result.stdout), result
+    assert re.search(r"\n  \+ c: created job [0-9a-f]{8}\n", result.stdout)
+    assert result.stdout.endswith("Apply failed: 1 created, 0 replaced, 0 cancelled, 1 failed.\n")
+    assert result.stderr == ("Error: 1 job action(s) failed; the report above says what succeeded\n"
+                             "Hint: fix the cause and run apply again: it only does what is still missing\n")
+    repo.emulator.faults.clear()
+    again = repo("apply", "jobs.d", "--yes")
+    assert again.exit_code == 0 and again.stdout.endswith("Apply complete: 0 created, 0 replaced, 1 cancelled.\n")
+    assert names(repo.active()) == ["a", "c"]
+
+
+def test_apply_json_holds_the_plan_and_the_outcomes(repo: Repo) -> None:
+    repo.write("a")
+    result = repo("apply", "jobs.d", "--yes", "--format", "json")
+    assert result.exit_code == 0, result
+    document = json.loads(result.stdout)
+    assert document["plan"]["summary"]["create"] == 1
+    [outcome] = document["apply"]["outcomes"]
+    assert (outcome["name"], outcome["result"], outcome["error"]) == ("a", "created", None)
+    assert outcome["created"] == repo.remote()[0].uuid
+    assert document["apply"]["ok"] is True and document["apply"]["run_id"]
+
+
+def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:
+    repo.write("a")
+    assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
+    without_set = [arg for arg in repo.connection if arg not in ("--set", "lab")]
+    result = cli("apply", "plan.json", *without_set)
+    assert result.exit_code == 0, result
+    assert "Apply run " in result.stdout and "(set lab):" in result.stdout
+
+
+def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
+    repo.write("a")
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "apply", "jobs.d", *repo.connection],
+                               stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while b"Apply these changes? [y/N]: " not in seen:
+            assert time.monotonic() < deadline and process.poll() is None, seen
+            seen += os.read(primary, 4096)
+        assert repo.remote() == []  # nothing happens before the answer
+        os.write(primary, b"y\n")
+        while process.poll() is None or b"Apply complete" not in seen:
+            assert time.monotonic() < deadline, seen
+            try:
+                seen += os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+    text = seen.decode()
+    assert process.returncode == 0, text
+    assert "\x1b[32m  + a\x1b[0m (new)" in text  # colour on a terminal
+    assert "Applying" in text and "1/1" in text  # the progress bar
+    assert "Apply complete: 1 created, 0 replaced, 0 cancelled." in text
+    assert names(repo.remote()) == ["a"]
