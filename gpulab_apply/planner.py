@@ -111,8 +111,9 @@ class PlanEntry:
     current: RemoteJob | None = None
     #: remote jobs apply cancels for this entry (replace, cancel)
     cancel: tuple[RemoteJob, ...] = ()
-    #: for a protected entry, the action protection blocked
+    #: for a protected entry, the action protection blocked and the jobs it kept from being cancelled
     blocked: Action | None = None
+    held: tuple[RemoteJob, ...] = ()
     diffs: tuple[FieldDiff, ...] = ()
     #: who owns an unmanaged job ("submitted by hand", "set other")
     note: str | None = None
@@ -288,7 +289,8 @@ class _Decider:
         if not protected or entry.name in self.options.cancel_protected:
             return entry
         return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
-                         spec=entry.spec, current=entry.current, blocked=entry.action, diffs=entry.diffs)
+                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel,
+                         diffs=entry.diffs)
 
 
 def _summarise(entries: Sequence[PlanEntry]) -> Summary:

@@ -19,7 +19,7 @@ import pytest
 from gpulab_apply.cli import run
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import Fault, RunningEmulator
-from gpulab_apply.marker import parse_marker
+from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_marker
 from gpulab_apply.model import RemoteJob
 from tests.conftest import CliResult, RunCli
 
@@ -474,3 +474,45 @@ def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     assert "Applying" in text and "1/1" in text  # the progress bar
     assert "Apply complete: 1 created, 0 replaced, 0 cancelled." in text
     assert names(repo.remote()) == ["a"]
+
+
+def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
+    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    repo.write("other")
+    # a concurrent apply's copy lands between our plan and our verification
+    racer = {"name": "keep", "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4},
+                                         "docker": {"image": "debian:stable", "command": "train.sh",
+                                                    "environment": {"SEED": 1}}},
+             "owner": {"projectUrn": PROJECT_URN}}
+    marker = Marker(set_name="lab", spec=spec_hash(racer), run_id="racer", protect=True)
+
+    def race() -> None:
+        # as soon as our submission of "other" is stored, the racer's copy of "keep" lands; our listings are
+        # slowed down, so the verification listing is sure to see it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with repo.emulator.emulator.store.read() as conn:
+                if conn.execute("SELECT count(*) FROM jobs WHERE name = 'other'").fetchone()[0]:
+                    break
+            time.sleep(0.005)
+        repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+
+    repo.emulator.faults.set("GET jobs", Fault(latency=0.3))
+    thread = threading.Thread(target=race)
+    thread.start()
+    result = repo("apply", "jobs.d", "--yes")
+    thread.join()
+    repo.emulator.faults.clear()
+    assert result.exit_code == 1, result
+    [copy] = [job.uuid for job in repo.remote() if parse_marker(job.description) == marker]
+    assert (f"  x keep: FAILED: duplicate {copy} is protected; cancel it by hand or apply with "
+            "--cancel-protected keep\n") in result.stdout
+    # known from now on: the plan shows it blocked, apply leaves it and succeeds
+    again = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert again.exit_code == 0, again
+    assert "  ! keep (protected: would cancel; `apply --cancel-protected keep` allows it)" in again.stdout
+    assert names(repo.active()) == ["keep", "keep", "other"]
+    result = repo("apply", "jobs.d", "--yes", "--cancel-protected", "keep")
+    assert result.exit_code == 0, result
+    assert [job.uuid for job in repo.active() if job.name == "keep"] != [copy]
+    assert len([job for job in repo.active() if job.name == "keep"]) == 1

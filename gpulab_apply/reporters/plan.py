@@ -146,6 +146,7 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "spec": entry.spec,
         "current": {"uuid": current.uuid, "status": current.status.name} if current else None,
         "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
+        "held": [{"uuid": job.uuid, "status": job.status.name} for job in entry.held],
         "diffs": [{"path": d.path, "kind": d.kind, "old": d.old, "new": d.new} for d in entry.diffs],
     }
 
