@@ -64,8 +64,8 @@ def _time_window(scheduling: Mapping[str, Any]) -> Iterator[Violation]:
         if not isinstance(value, str):
             continue
         if scheduling.get("interactive") is True:
-            yield Violation((*_SCHEDULING, key), f"cannot be combined with interactive: true (an interactive job "
-                                                 f"starts at once or fails)")
+            yield Violation((*_SCHEDULING, key), "cannot be combined with interactive: true (an interactive job "
+                                                 "starts at once or fails)")
         if not _timestamp_shape().search(value):
             continue  # the schema reports it
         parsed = parse_timestamp(value.upper())

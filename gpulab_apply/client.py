@@ -211,11 +211,11 @@ class GpulabClient:
             "POST", "jobs", params={"hold": "true"} if hold else None, json_body=job, idempotent=False,
             what=f"submit job {job.get('name')!r}",
         )
-        uuid = _uuid_from_body(response.text)
+        uuid = uuid_from_answer(response.text)
         if uuid is None:
             raise AmbiguousSubmitError(
                 f"GPULab accepted job {job.get('name')!r} (HTTP {response.status_code}) but its answer "
-                f"holds no job UUID: {summarize_body(response)}",
+                f"holds no job UUID: {_body(response)}",
                 hint="The job may exist; list the jobs before submitting it again.",
             )
         return uuid
@@ -309,17 +309,23 @@ class GpulabClient:
         items = data.get("items") if isinstance(data, dict) else data
         if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
             raise ServerError(
-                f"GPULab's job listing has an unexpected shape: {summarize_text(response.text)}",
+                f"GPULab's job listing has an unexpected shape: {_body(response)}",
                 status=response.status_code,
                 hint=self._other_version_hint(),
             )
         return items
 
     def _remote_job(self, data: Mapping[str, Any]) -> RemoteJob:
-        if not data.get("uuid"):
-            raise ServerError(f"GPULab returned a job without a uuid: {summarize_text(json.dumps(data))}",
-                              status=200)
-        return RemoteJob.from_json(data)
+        try:
+            if not data.get("uuid"):
+                raise KeyError("uuid")
+            return RemoteJob.from_json(data)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ServerError(
+                f"GPULab returned a job this tool cannot read ({type(exc).__name__}: {exc}); "
+                f"its keys: {', '.join(sorted(map(str, data))[:12]) or '(none)'}",
+                status=200,
+            ) from None
 
     # --- transport --------------------------------------------------------------------------------
 
@@ -395,7 +401,7 @@ class GpulabClient:
 
     def _http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> Exception:
         status = response.status_code
-        summary = summarize_body(response)
+        summary = _body(response)
         message = f"Could not {what}: GPULab answered {_status_text(response)}"
         if summary:
             message += f": {summary}"
@@ -470,7 +476,7 @@ class GpulabClient:
             return response.json()
         except ValueError:
             raise ServerError(
-                f"GPULab's answer to {what} is not JSON: {summarize_body(response) or '(empty)'}",
+                f"GPULab's answer to {what} is not JSON: {_body(response) or '(empty)'}",
                 status=response.status_code,
                 hint=self._other_version_hint(),
             ) from None
@@ -479,37 +485,30 @@ class GpulabClient:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def summarize_body(response: requests.Response, *, limit: int = 200) -> str:
-    """One line describing an answer's body (JSON message, HTML title or text), never a dump."""
-    content_type = response.headers.get("Content-Type", "").lower()
-    text = response.text if response.content else ""
-    if "html" in content_type or text.lstrip().lower().startswith(("<!doctype", "<html")):
-        return summarize_html(text, limit=limit)
-    return summarize_text(text, limit=limit)
-
-
-def summarize_text(text: str, *, limit: int = 200) -> str:
-    """A JSON error's message, or the text itself, on one line and at most ``limit`` characters."""
+def summarize(text: str, *, content_type: str = "", limit: int = 200) -> str:
+    """One line describing an answer's body, never a dump: the message of a JSON error, the title
+    (or first heading, or text) of an HTML page, or the text itself; at most ``limit`` characters."""
+    if "html" in content_type.lower() or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+        for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
+            match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
+            if match and match.group(1).strip():
+                return _one_line(re.sub(r"<[^>]+>", " ", match.group(1)), limit)
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
+        return _one_line(re.sub(r"<[^>]+>", " ", text), limit)
     try:
-        data = json.loads(text)
+        message = _json_message(json.loads(text))
     except ValueError:
-        data = None
-    if data is not None:
-        message = _json_message(data)
-        if message:
-            text = message
+        message = None
+    return _one_line(message or text, limit)
+
+
+def _body(response: requests.Response) -> str:
+    return summarize(response.text, content_type=response.headers.get("Content-Type", ""))
+
+
+def _one_line(text: str, limit: int) -> str:
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def summarize_html(text: str, *, limit: int = 200) -> str:
-    """The title (or first heading) of an HTML page; else its text without tags."""
-    for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
-        match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
-        if match and match.group(1).strip():
-            return summarize_text(re.sub(r"<[^>]+>", " ", match.group(1)), limit=limit)
-    body = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
-    return summarize_text(re.sub(r"<[^>]+>", " ", body), limit=limit)
 
 
 def _json_message(data: Any) -> str | None:
@@ -530,8 +529,9 @@ def _json_message(data: Any) -> str | None:
     return None
 
 
-def _uuid_from_body(text: str) -> str | None:
-    """The UUID in a submit answer: plain text, maybe quoted or JSON, with whitespace around."""
+def uuid_from_answer(text: str) -> str | None:
+    """The job UUID in a submit answer: plain text (GPULab's), tolerating quotes, whitespace and a
+    JSON object with ``uuid``; None when there is no UUID."""
     candidate = text.strip()
     if candidate.startswith("{"):
         try:

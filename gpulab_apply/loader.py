@@ -1,8 +1,8 @@
 """Job files: finding them (SPEC §2) and reading their YAML documents safely and fast.
 
-Every file is parsed with ruamel.yaml's C-based safe loader, which gives plain Python values and the
-position of each document, but no positions inside it. Positions inside a document are only needed
-to report a problem, so :func:`locate` re-reads that one file with the slower round-trip loader.
+Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
+node graph, which knows where every key and value is, is kept beside the values, so a problem can be
+placed at ``file:line:col`` without reading the file again (:func:`position`, :func:`locate`).
 
 Reading is defensive: a size limit, strict UTF-8, duplicate keys as errors, no tags beyond YAML's
 standard ones (no code execution), timestamps kept as strings, and a bound on how far aliases may
@@ -14,16 +14,14 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor, SafeConstructor
-from ruamel.yaml.cyaml import CParser
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from gpulab_apply.problems import Location, Problem
@@ -35,6 +33,7 @@ MAX_EXPANDED_NODES = 100_000
 JOB_FILE_SUFFIXES = (".yaml", ".yml")
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _SafeConstructor(SafeConstructor):
@@ -44,20 +43,17 @@ class _SafeConstructor(SafeConstructor):
 _SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
 
 
-class _RoundTripConstructor(RoundTripConstructor):
-    """Positions for every key and item; timestamps as strings, like the fast path."""
-
-
-_RoundTripConstructor.add_constructor(_TIMESTAMP_TAG, RoundTripConstructor.construct_yaml_str)
-
-
 @dataclass(frozen=True, kw_only=True)
 class Document:
-    """One YAML document of a job file: its index in the file, where it starts, and its plain data."""
+    """One YAML document of a job file: its index in the file, where it starts, and its plain data.
+
+    ``node`` is the parser's node graph of the document, kept to place problems inside it.
+    """
 
     index: int
     location: Location
     data: Any
+    node: Node = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,7 +118,8 @@ def read(path: str) -> JobFile:
             if may_alias and (too_big := _alias_problem(node, location)):
                 problems.append(too_big)
             else:
-                documents.append(Document(index=index, location=location, data=loader.construct_document(node)))
+                documents.append(Document(index=index, location=location, data=loader.construct_document(node),
+                                          node=node))
             index += 1
     except YAMLError as exc:
         problems.append(_yaml_problem(path, exc))
@@ -136,14 +133,14 @@ def read(path: str) -> JobFile:
 def _read_text(path: str) -> tuple[str, Problem | None]:
     where = Location(path)
     try:
-        size = os.stat(path).st_size
-        if size > MAX_FILE_BYTES:
-            return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
-                                      "job file", hint="is this really a job file?")
         with open(path, "rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
+            raw = stream.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
+            size = max(len(raw), os.fstat(stream.fileno()).st_size)
     except OSError as exc:
         return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
+                                  "job file", hint="is this really a job file?")
     try:
         return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -234,56 +231,67 @@ def _children(node: Node) -> Iterator[Node]:
 # --- positions inside documents -----------------------------------------------------------------
 
 
-def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
-    """Where ``json_path`` is in document ``doc_index`` of ``path`` (0-based index; 1-based location).
+def position(document: Document, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
+    """Where ``json_path`` is in ``document``, found on the node graph the parser already built.
 
     Points at the value, or at its key when ``at_key`` or when the value is a mapping or list (so
     ``request.resources`` points at ``resources:``). Where the path stops existing (a missing key),
-    it points at the deepest part that exists. Reads the file again in round-trip mode, once per
-    file however many locations are asked for.
+    it points at the deepest part that exists. A key that comes from a merge (``<<: *base``) points
+    where it is written in the merged mapping.
+    """
+    node: Node = document.node
+    mark = node.start_mark
+    for index, part in enumerate(json_path):
+        last = index == len(json_path) - 1
+        if isinstance(node, MappingNode):
+            pair = _pair(node, str(part))
+            if pair is None:
+                break
+            key, node = pair
+            point_at_key = (at_key and last) or isinstance(node, (MappingNode, SequenceNode))
+            mark = key.start_mark if point_at_key else node.start_mark
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            break
+    return Location(document.location.path, mark.line + 1, mark.column + 1)
+
+
+def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
+    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
+    merged: list[Node] = []
+    for key, value in mapping.value:
+        if key.tag == _MERGE_TAG:
+            merged.extend(value.value if isinstance(value, SequenceNode) else [value])
+        elif isinstance(key, ScalarNode) and key.value == name:
+            return key, value
+    for source in merged:
+        if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
+            return pair
+    return None
+
+
+def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
+    """Where ``json_path`` is in document ``doc_index`` (0-based) of the job file ``path``.
+
+    For reports about a job after validation (a field that differs from GPULab's copy): parses the
+    file again (C parser, no construction; cached while the file is unchanged) and applies
+    :func:`position`. A file or document that is gone gives a location without a line.
     """
     name = Path(path).as_posix()
     try:
         stat = os.stat(name)
     except OSError:
         return Location(name)
-    documents = _round_trip_documents(name, stat.st_mtime_ns, stat.st_size)
-    if doc_index >= len(documents):
+    documents = _documents(name, stat.st_mtime_ns, stat.st_size)
+    if not 0 <= doc_index < len(documents):
         return Location(name)
-    node = documents[doc_index]
-    line, column = _start(node)
-    for position, part in enumerate(json_path):
-        last = position == len(json_path) - 1
-        if isinstance(node, CommentedMap) and part in node.lc.data:
-            child = node[part]
-            point_at_key = at_key and last or isinstance(child, (CommentedMap, CommentedSeq))
-            line, column = node.lc.key(part) if point_at_key else node.lc.value(part)
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            child = node[part]
-            line, column = node.lc.item(part)
-        else:
-            break
-        node = child
-    return Location(name, line + 1, column + 1)
-
-
-def _start(node: Any) -> tuple[int, int]:
-    if isinstance(node, (CommentedMap, CommentedSeq)):
-        return node.lc.line, node.lc.col
-    return 0, 0
+    return position(documents[doc_index], json_path, at_key=at_key)
 
 
 @functools.lru_cache(maxsize=64)
-def _round_trip_documents(path: str, mtime_ns: int, size: int) -> tuple[Any, ...]:
-    # Keyed by modification time and size too, so a changed file is read again. Only files that
-    # loaded cleanly on the fast path get here; should one fail now, locations fall back to the file.
+def _documents(path: str, mtime_ns: int, size: int) -> tuple[Document, ...]:
+    # Keyed by modification time and size too, so a changed file is read again.
     del mtime_ns, size
-    text, problem = _read_text(path)
-    if problem is not None:
-        return ()
-    yaml = YAML(typ="rt")
-    yaml.Constructor = _RoundTripConstructor
-    try:
-        return tuple(yaml.load_all(text))
-    except (YAMLError, RecursionError):
-        return ()
+    return read(path).documents

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 #: the key holding this tool's own per-job options; never sent to GPULab
 TOOL_KEY = "x-gpulab-apply"
@@ -91,7 +91,7 @@ def _validator(*, submission: bool) -> Draft202012Validator:
 
 
 def violations(job: Any, *, submission: bool = False) -> list[Violation]:
-    """Every rule of the schema that ``job`` (plain JSON types) breaks, in document order.
+    """Every rule of the schema that ``job`` (plain JSON types) breaks, sorted by where in the job.
 
     ``submission=True`` checks a job as POSTed to GPULab: no ``x-gpulab-apply`` block.
     """
@@ -130,13 +130,17 @@ def _explain(error: ValidationError) -> Iterator[Violation]:
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         allowed = list(error.schema.get("properties", {}))
         for key in _unexpected_keys(error.instance, error.schema):
-            yield Violation(path + (key,), "unknown key",
+            yield Violation((*path, key), "unknown key",
                             hint=custom or _key_hint(key, allowed, tuple(str(p) for p in path)), at_key=True)
         return
     if "propertyNames" in error.relative_schema_path:
         # jsonschema checks a key as if it were a value at its mapping's path; point at the key instead
-        key = str(error.instance)
-        yield Violation(path + (key,), f"{_short_repr(key)} {custom or error.message}", at_key=True)
+        key = error.instance
+        if error.validator == "type":  # YAML made the key a number, boolean or null
+            message = f"{_short_repr(key)} is not a text key; quote it"
+        else:
+            message = f"{_short_repr(key)} {custom}" if custom else error.message
+        yield Violation((*path, str(key)), message, at_key=True)
         return
     if custom:
         yield Violation(path, f"{_short_repr(error.instance)} {custom}")
@@ -263,8 +267,8 @@ def _keyword(keyword: str, argument: Any, schema: Mapping[str, Any], ref: Callab
         case "minProperties":
             return lambda value: not isinstance(value, dict) or len(value) >= argument
         case "propertyNames":
-            names = _compile(argument, ref)
-            return lambda value: not isinstance(value, dict) or all(names(key) for key in value)
+            key_check = _compile(argument, ref)
+            return lambda value: not isinstance(value, dict) or all(key_check(key) for key in value)
         case "items":
             items = _compile(argument, ref)
             return lambda value: not isinstance(value, list) or all(items(item) for item in value)

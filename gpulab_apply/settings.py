@@ -179,6 +179,8 @@ def resolve_settings(
         raise ConfigError("--local and --endpoint contradict each other", hint="Give one of them.")
     api_version = _api_version(values.get("api_version"), sources.get("api_version"))
     if local:
+        if flags.get("local"):
+            sources["endpoint"] = "--local"
         api_root = None
         endpoint = LOCAL_ENDPOINT
         version = api_version or DEFAULT_API_VERSION

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.checks import job_violations
-from gpulab_apply.loader import Document, discover, locate, read
+from gpulab_apply.loader import Document, discover, locate, position, read
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 from gpulab_apply.schema import TOOL_KEY, Violation, violations
@@ -42,8 +42,10 @@ class ValidationResult:
 
 @dataclass(frozen=True)
 class _Candidate:
-    path: str
-    document: Document
+    """What the set-wide checks need of a document; its node graph is let go once the file is checked."""
+
+    name: str | None
+    name_location: Location
     spec: JobSpec | None  # None when the document has problems of its own
 
 
@@ -58,14 +60,16 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     for path in files:
         job_file = read(path)
         problems.extend(job_file.problems)
-        jobs = [doc for doc in job_file.documents if doc.data is not None]
-        if not jobs and not job_file.problems:
+        documents = [doc for doc in job_file.documents if doc.data is not None]
+        if not documents and not job_file.problems:
             problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                     hint="remove the file, or prefix its name with _ to keep it out of the set"))
-        for document in jobs:
+        for document in documents:
             found = _document_violations(document.data, require_project=require_project)
-            problems.extend(_locate(path, document, violation) for violation in found)
-            candidates.append(_Candidate(path, document, None if found else _job_spec(document)))
+            problems.extend(_problem(document, violation) for violation in found)
+            name = document.data.get("name") if isinstance(document.data, Mapping) else None
+            candidates.append(_Candidate(name if isinstance(name, str) else None, position(document, ("name",)),
+                                         None if found else _job_spec(document)))
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
@@ -76,7 +80,10 @@ def _document_violations(data: Any, *, require_project: bool) -> list[Violation]
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
         return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
-    found = violations(data)
+    try:
+        found = violations(data)
+    except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
+        return [Violation((), "document nests too deeply to be a job")]
     found.extend(job_violations(data))
     if require_project and not _has_project(data):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
@@ -89,9 +96,8 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _locate(path: str, document: Document, violation: Violation) -> Problem:
-    where = locate(path, document.index, violation.path, at_key=violation.at_key) if violation.path \
-        else document.location
+def _problem(document: Document, violation: Violation) -> Problem:
+    where = position(document, violation.path, at_key=violation.at_key)
     return Problem(where, violation.message, json_path=violation.json_path, hint=violation.hint)
 
 
@@ -106,16 +112,15 @@ def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], s
     """A problem at each use of a name used more than once, and the ids of those candidates."""
     by_name: dict[str, list[_Candidate]] = defaultdict(list)
     for candidate in candidates:
-        name = candidate.document.data.get("name") if isinstance(candidate.document.data, Mapping) else None
-        if isinstance(name, str):
-            by_name[name].append(candidate)
+        if candidate.name is not None:
+            by_name[candidate.name].append(candidate)
     problems = []
     duplicated: set[int] = set()
     for name, group in by_name.items():
         if len(group) < 2:
             continue
         duplicated.update(id(c) for c in group)
-        where = [locate(c.path, c.document.index, ("name",)) for c in group]
+        where = [c.name_location for c in group]
         for index, here in enumerate(where):
             others = ", ".join(str(w) for i, w in enumerate(where) if i != index)
             problems.append(Problem(here, f"duplicate job name {name!r}, also at {others}", json_path="name",

@@ -337,3 +337,39 @@ def test_proxy_variables_do_not_affect_loopback(emulator: RunningEmulator, monke
         monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
     with make_client(emulator) as client:
         assert client.list_jobs() == ()
+
+
+# --- 429 Too Many Requests ---------------------------------------------------------------------------
+
+
+def test_429_is_retried_after_the_servers_delay(emulator: RunningEmulator,
+                                                retries_logged: pytest.LogCaptureFixture) -> None:
+    emulator.faults.set("GET jobs", error_rate=1.0, error_statuses=(429,), retry_after=1, times=1)
+    with make_client(emulator) as client:
+        started = time.monotonic()
+        assert client.list_jobs() == ()
+        assert time.monotonic() - started >= 1.0
+    assert retry_lines(retries_logged) == [
+        "GET jobs failed (429 Too Many Requests); retrying in 1.00 s (attempt 2 of 4)"]
+
+
+def test_429_on_submit_is_retried_because_nothing_was_done(emulator: RunningEmulator) -> None:
+    emulator.faults.set("POST jobs", error_rate=1.0, error_statuses=(429,), retry_after=0, times=2)
+    with make_client(emulator) as client:
+        uuid = client.submit(job())
+        assert [j.uuid for j in client.list_jobs()] == [uuid]
+
+
+def test_429_asking_for_too_long_a_wait_is_an_error(emulator: RunningEmulator) -> None:
+    emulator.faults.set("GET jobs", error_rate=1.0, error_statuses=(429,), retry_after=600)
+    retry = RetryPolicy(retries=3, backoff=0.01, max_retry_after=30)
+    with make_client(emulator, retry=retry) as client, pytest.raises(ServerError) as caught:
+        client.list_jobs()
+    assert caught.value.status == 429
+    assert caught.value.hint == "GPULab asks to wait 600 seconds; try again later."
+
+
+def test_503_on_submit_is_ambiguous(emulator: RunningEmulator) -> None:
+    emulator.faults.set("POST jobs", error_rate=1.0, error_statuses=(503,), retry_after=0, times=1)
+    with make_client(emulator) as client, pytest.raises(AmbiguousSubmitError):
+        client.submit(job())

@@ -150,6 +150,8 @@ CASES = [
     Case("name empty", put("name", ""), False),
     Case("request missing", drop("request"), False),
     Case("unknown top-level key", put("labels", {"team": "a"}), False),
+    Case("restartInfo in a new job", put("restartInfo", {"initialJobUuid": "123e4567-e89b-12d3-a456-426614174000",
+                                                         "restartCount": 0}), False, oracle=STRICTER),
     Case("extra at top level (the docs' curl example)", put("extra", {"emailOnEnd": ["me@example.com"]}), False),
     Case("project URN malformed", put("owner.projectUrn", "myproj"), False),
     Case("owner without projectUrn", put("owner", {"userEmail": "a@b.be"}), False),
@@ -186,6 +188,8 @@ CASES = [
     Case("tmpfs mount size zero", put(f"{D}.storage", [{"hostPath": "tmpfs", "containerPath": "/r", "sizeGb": 0}]),
          False),
     Case("storage entry a number", put(f"{D}.storage", [5]), False),
+    Case("port number out of range", put(f"{D}.portMappings", [70000]), False, oracle=STRICTER),
+    Case("tmpfs mount without containerPath", put(f"{D}.storage", [{"hostPath": "tmpfs", "sizeGb": 1}]), False),
     Case("port mapping without containerPort", put(f"{D}.portMappings", [{"hostPort": 8080}]), False),
     Case("port mapping as a string", put(f"{D}.portMappings", ["8888"]), False),
     Case("user with a dash", put(f"{D}.user", "my-user"), False),
@@ -204,6 +208,8 @@ CASES = [
     Case("timestamp as a date only", put(f"{S}.notBefore", "2026-01-10"), False),
     Case("timestamp month 13", put(f"{S}.notAfter", "2026-13-12T08:00:00Z"), False),
     Case("reservation id not a UUID", put(f"{S}.reservationIds", ["my-reservation"]), False),
+    Case("reservation id in braces", put(f"{S}.reservationIds", ["{123e4567-e89b-12d3-a456-426614174000}"]), False),
+    Case("timestamp as a Unix number", put(f"{S}.notBefore", 1767000000), False, oracle=STRICTER),
     Case("bucketMax zero", put(f"{S}.maxSimultaneousJobs", {"bucketName": "b", "bucketMax": 0}), False),
     Case("bucketName with a space", put(f"{S}.maxSimultaneousJobs", {"bucketName": "my bucket", "bucketMax": 1}),
          False),
@@ -315,5 +321,20 @@ def test_submission_accepts_what_the_official_cli_sends() -> None:
         "owner": {"projectUrn": "urn:publicid:IDN+ilabt.imec.be+project+myproj"},
         "deploymentEnvironment": "production",
     }
+    assert schema.submission_errors(body) == []
+    assert oracle_verdict(body)
+
+
+def test_the_users_api_doc_example_needs_only_extra_moved() -> None:
+    # the curl example of the user's GPULab API page, with a real image for <MYIMAGE>
+    body = {"name": "test", "request": {
+        "resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 1, "minCudaVersion": 10, "clusterId": 9},
+        "docker": {"image": "debian:stable", "storage": [{"hostPath": "/project"}]},
+        "scheduling": {"interactive": False, "restartable": False}},
+        "description": "test", "extra": {"emailOnRun": ["me@example.com"], "emailOnEnd": ["me@example.com"]}}
+    assert schema.submission_errors(body) == ["extra: unknown key (extra belongs under request:)"]
+    assert not oracle_verdict(body)
+
+    body["request"]["extra"] = body.pop("extra")
     assert schema.submission_errors(body) == []
     assert oracle_verdict(body)

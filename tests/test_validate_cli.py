@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunCli
+from tests.job_texts import MINIMAL_JOB_YAML
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,13 +37,7 @@ request:
     maxDuration: 2d
 """
 
-VALID = """\
-name: {name}
-request:
-  resources: {{cpus: 1, gpus: 0, cpuMemoryGb: 1}}
-  docker:
-    image: debian:stable
-"""
+VALID = MINIMAL_JOB_YAML
 
 EXPECTED_TEXT = """\
 jobs.d/train.yaml:5:11: error: request.resources.gpus: 'two' is not of type 'integer'

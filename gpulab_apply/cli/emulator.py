@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from gpulab_apply.emulator import EmulatorConfig, Fault, TLSSettings, serve_in_thread
+from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSettings, serve_in_thread
 from gpulab_apply.emulator.config import default_nodes
-from gpulab_apply.emulator.faults import ALL, ENDPOINTS, ERROR_STATUSES
+from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -20,7 +20,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--db", "db_path", type=_FILE, default=Path(".gpulab-apply/emulator.sqlite3"), show_default=True,
+@click.option("--db", "db_path", type=_FILE, default=LOCAL_DB_PATH, show_default=True,
               help="SQLite file with the emulator's state; it survives restarts.")
 @click.option("--tls-cert", type=_FILE, help="Server certificate (PEM); enables HTTPS with client certificates.")
 @click.option("--tls-key", type=_FILE, help="The server certificate's private key (PEM).")
@@ -29,13 +29,13 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--nodes", type=click.IntRange(min=1), help="Number of simulated GPU nodes (default 2).")
 @click.option("--gpus-per-node", type=click.IntRange(min=0), help="GPUs per simulated node (default 4).")
 @click.option("--config", "config_file", type=_FILE, help="JSON file with emulator settings (see docs/emulator.md).")
-@click.option("--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every answer.")
+@click.option("--latency", type=click.FloatRange(min=0), default=0.0, help="Fault: seconds added to each answer.")
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0,
-              help="Share of requests answered 500/502/504 instead of being processed.")
+              help="Fault: share of requests answered 500/502/504 instead of being processed.")
 @click.option("--drop-after-commit", type=click.FloatRange(0, 1), default=0.0,
-              help="Share of POST jobs that are stored, then the connection is dropped without an answer.")
+              help="Fault: share of requests processed and committed, then the connection is dropped unanswered.")
 @click.option("--fault-endpoint", default=ALL, show_default=True, type=click.Choice((ALL, *ENDPOINTS)),
-              help="Endpoint that --latency and --error-rate apply to.")
+              help="Endpoint the faults apply to, e.g. 'POST jobs'.")
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key: Path | None,
              client_ca: Path | None, speed: float | None, nodes: int | None, gpus_per_node: int | None,
@@ -50,20 +50,16 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         if not path.is_file():
             raise ConfigError(f"file not found: {path}")
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
-    changes: dict[str, object] = {}
     if speed is not None:
-        changes["speed"] = speed
+        config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:
-        changes["nodes"] = default_nodes(nodes or len(config.nodes), gpus_per_node=4 if gpus_per_node is None
-                                         else gpus_per_node)
-    config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, nodes=default_nodes(
+            nodes or len(config.nodes), gpus_per_node=4 if gpus_per_node is None else gpus_per_node))
     with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
                          allow_remote=allow_remote) as running:
-        if latency or error_rate:
+        if latency or error_rate or drop_after_commit:
             running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
-                                                     error_statuses=ERROR_STATUSES))
-        if drop_after_commit:
-            running.faults.set("POST jobs", Fault(drop_after_commit=drop_after_commit))
+                                                     drop_after_commit=drop_after_commit))
         click.echo(f"GPULab emulator serving {running.api_root('3.1')} (also v3.0 and v4.0), state in {db_path}")
         click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')}")
         if tls is None:

@@ -122,6 +122,8 @@ def _verbose_logging(settings: Settings) -> Iterator[None]:
         click.echo(f"gpulab-apply: {name + ':':<13} {value}  [{source}]", err=True)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("gpulab-apply: %(message)s"))
+    # The in-process emulator of --local logs each request it serves; the client's lines say it already.
+    handler.addFilter(lambda record: not record.name.startswith("gpulab_apply.emulator"))
     logger = logging.getLogger("gpulab_apply")
     previous = logger.level
     logger.addHandler(handler)

@@ -23,11 +23,13 @@ from gpulab_apply.emulator.service import Emulator
 from gpulab_apply.emulator.store import Store
 from gpulab_apply.errors import ConfigError
 
-__all__ = ["EmulatorConfig", "Fault", "Faults", "ManualClock", "NodeConfig", "RunningEmulator", "TLSSettings",
-           "open_emulator", "serve_in_thread"]
+__all__ = ["LOCAL_DB_PATH", "EmulatorConfig", "Fault", "Faults", "ManualClock", "NodeConfig", "RunningEmulator",
+           "TLSSettings", "open_emulator", "serve_in_thread"]
 
 #: where the simulated clock was when the server last stopped, so a restart never moves time backwards
 _CLOCK_KEY = "clock"
+#: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the working directory
+LOCAL_DB_PATH = Path(".gpulab-apply") / "emulator.sqlite3"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,13 +69,13 @@ def open_emulator(db_path: Path, config: EmulatorConfig) -> Emulator:
     """The emulator over the database at ``db_path``, its clock resumed where it stopped."""
     store = Store(db_path)
     with store.read() as conn:
-        stopped_at = Store.get_meta(conn, _CLOCK_KEY)
+        # the latest stored change also counts: a killed server did not save its clock
+        known = [float(t) for t in (Store.get_meta(conn, _CLOCK_KEY), Store.last_update(conn)) if t is not None]
     clock: Clock
     if config.clock == "manual":
-        clock = ManualClock(float(stopped_at) if stopped_at else parse_time(config.manual_start))
+        clock = ManualClock(max(known) if known else parse_time(config.manual_start))
     else:
-        clock = ScaledClock(speed=config.speed,
-                            start=None if stopped_at is None else max(float(stopped_at), time.time()))
+        clock = ScaledClock(speed=config.speed, start=max([*known, time.time()]))
     return Emulator(store=store, config=config, clock=clock)
 
 

@@ -41,7 +41,7 @@ def new_record(*, name: str, description: str | None, request: dict[str, Any], p
                                       "wasteNotify")))
     if status == "QUEUED":
         event_times["QUEUED"] = stamp
-    doc = {
+    doc: dict[str, Any] = {
         "uuid": job_uuid,
         "name": name,
         "description": description,
@@ -167,12 +167,12 @@ class Cluster:
         limits = [sim["runtime"] - sim["ran"], duration_seconds(scheduling["maxDuration"]) - sim["ran"]]
         if scheduling["restartable"] and sim["haltAfter"] is not None:
             limits.append(sim["haltAfter"])
-        return max(0.0, min(limits))
+        return max(0.0, float(min(limits)))
 
     def ran_until(self, record: JobRecord, when: float) -> float:
         """Seconds of work done by ``when``, over all runs of this job (restarts included)."""
         started = record.sim["runStarted"]
-        return record.sim["ran"] + (when - started if started is not None else 0.0)
+        return float(record.sim["ran"]) + (when - started if started is not None else 0.0)
 
     def _stop_running(self, conn: sqlite3.Connection, record: JobRecord, when: float) -> None:
         sim = record.sim
@@ -318,9 +318,8 @@ class Cluster:
             return False
         if resources["minCudaVersion"] is not None and node.cuda_major < resources["minCudaVersion"]:
             return False
-        if resources["gpuMemoryGb"] is not None and resources["gpus"] and node.gpu_memory_gb < resources["gpuMemoryGb"]:
-            return False
-        return True
+        return not (resources["gpuMemoryGb"] is not None and resources["gpus"]
+                    and node.gpu_memory_gb < resources["gpuMemoryGb"])
 
     def _could_ever_fit(self, record: JobRecord) -> bool:
         resources = record.doc["request"]["resources"]
@@ -345,14 +344,13 @@ class Cluster:
             if (len(free_gpus) < resources["gpus"] or len(free_cpus) < resources["cpus"]
                     or node.cpu_memory_gb - node_use.memory_gb < memory):
                 continue
-            alloc = {"node": name, "gpuIds": free_gpus[:resources["gpus"]], "cpuIds": free_cpus[:resources["cpus"]],
-                     "memoryGb": memory}
-            node_use.gpus.update(alloc["gpuIds"])
-            node_use.cpus.update(alloc["cpuIds"])
+            gpu_ids, cpu_ids = free_gpus[:resources["gpus"]], free_cpus[:resources["cpus"]]
+            node_use.gpus.update(gpu_ids)
+            node_use.cpus.update(cpu_ids)
             node_use.memory_gb += memory
             if key:
                 buckets[key] = buckets.get(key, 0) + 1
-            return alloc
+            return {"node": name, "gpuIds": gpu_ids, "cpuIds": cpu_ids, "memoryGb": memory}
         return None
 
     def _start(self, record: JobRecord) -> None:

@@ -26,7 +26,8 @@ class Fault:
     ``latency``: seconds added before answering. ``error_rate``: share of requests (0..1) answered with
     one of ``error_statuses`` instead of being processed. ``drop_after_commit``: share of requests
     (0..1) that are processed and committed, then the connection is closed without an answer.
-    ``times``: apply to this many more requests only (None = until cleared).
+    ``times``: apply to this many more requests only (None = until cleared). ``retry_after``: whole
+    seconds sent as ``Retry-After`` with the error answers (for 429 Too Many Requests and 503).
     """
 
     latency: float = 0.0
@@ -34,6 +35,7 @@ class Fault:
     error_statuses: tuple[int, ...] = ERROR_STATUSES
     drop_after_commit: float = 0.0
     times: int | None = None
+    retry_after: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("error_rate", "drop_after_commit"):
@@ -41,8 +43,11 @@ class Fault:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency < 0:
             raise ValueError("latency must not be negative")
-        if not self.error_statuses or any(not 500 <= status <= 599 for status in self.error_statuses):
-            raise ValueError("error_statuses must be 5xx statuses")
+        if not self.error_statuses or any(not (500 <= status <= 599 or status == 429)
+                                          for status in self.error_statuses):
+            raise ValueError("error_statuses must be 429 or 5xx statuses")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after must not be negative")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +57,7 @@ class Decision:
     latency: float = 0.0
     error_status: int | None = None
     drop_after_commit: bool = False
+    retry_after: int | None = None
 
 
 _NOTHING = Decision()
@@ -99,4 +105,5 @@ class Faults:
             if fault.error_rate and self._random.random() < fault.error_rate:
                 error = self._random.choice(fault.error_statuses)
             drop = bool(fault.drop_after_commit) and self._random.random() < fault.drop_after_commit
-            return Decision(latency=fault.latency, error_status=error, drop_after_commit=drop and error is None)
+            return Decision(latency=fault.latency, error_status=error, drop_after_commit=drop and error is None,
+                            retry_after=fault.retry_after if error is not None else None)

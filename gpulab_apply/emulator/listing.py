@@ -74,9 +74,8 @@ def _statuses(query: Mapping[str, Sequence[str]]) -> frozenset[str]:
             statuses.add(status.name)
         return frozenset(statuses)
     flags = {group: flag(query, group) for group in STATE_GROUPS}
-    if all(value is None for value in flags.values()):
-        chosen = DEFAULT_GROUPS
-    else:
+    chosen: tuple[str, ...] = DEFAULT_GROUPS
+    if any(value is not None for value in flags.values()):
         chosen = tuple(group for group, value in flags.items() if value)
     return frozenset(status.name for group in chosen for status in STATE_GROUPS[group])
 

@@ -6,12 +6,14 @@ returns and error messages, which are plain text (GPULab has no error schema).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +32,8 @@ from gpulab_apply.emulator.service import Emulator, Identity
 logger = logging.getLogger("gpulab_apply.emulator")
 
 API_VERSIONS = ("3.0", "3.1", "4.0")
+#: larger request bodies are refused (413); a Job2 body is a few kilobytes
+MAX_BODY_BYTES = 1 << 20
 _PREFIX = re.compile(r"^/api/gpulab/v(?P<version>\d+\.\d+)/(?P<rest>.*?)/?$")
 _UUID = r"(?P<uuid>[^/]+)"
 
@@ -108,14 +112,12 @@ class EmulatorServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for sock in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that fails the TLS handshake or hangs up is routine, not a server error.
-        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+        logger.debug("connection from %s ended with an error: %s", client_address, sys.exc_info()[1])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -133,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the standard library's name
+    def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
     # --- dispatch -----------------------------------------------------------------------------------
@@ -154,22 +156,24 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     def _dispatch(self, method: str) -> None:
-        body = self._read_body()
         url = urlsplit(self.path)
         self.query = parse_qs(url.query, keep_blank_values=True)
-        self.body = body
+        fault_headers: dict[str, str] = {}
         try:
+            self.body = self._read_body()
             handler, self.version, self.uuid, template = self._route(method, url.path)
             decision = self.server.faults.decide(f"{method} {template}")
             if decision.latency:
                 time.sleep(decision.latency)
             if decision.error_status is not None:
+                if decision.retry_after is not None:
+                    fault_headers["Retry-After"] = str(decision.retry_after)
                 phrase = HTTPStatus(decision.error_status).phrase
                 raise HttpError(decision.error_status, f"Emulated fault: {decision.error_status} {phrase}")
             status, content_type, payload, headers = handler()
         except HttpError as error:
             status, content_type, payload, headers = error.status, "text/plain; charset=utf-8", \
-                (error.message + "\n").encode(), {}
+                (error.message + "\n").encode(), fault_headers
             if error.status == 405:
                 headers = {"Allow": self._allowed}
         else:
@@ -199,14 +203,17 @@ class _Handler(BaseHTTPRequestHandler):
         raise HttpError(404, f"No such endpoint: {path}")
 
     def _read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None:
+        text = self.headers.get("Content-Length")
+        if text is None:
             return b""
         try:
-            return self.rfile.read(int(length))
+            length = int(text)
         except ValueError:
-            self.close_connection = True
-            return b""
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            raise HttpError(413 if length > 0 else 400, f"Content-Length must be 0..{MAX_BODY_BYTES}, not {text}")
+        return self.rfile.read(length)
 
     def _send(self, status: int, content_type: str | None, payload: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -226,9 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(self.connection, ssl.SSLSocket):
             return Identity(config.default_user_urn, config.default_user_email)
         certificate = self.connection.getpeercert() or {}
-        names = certificate.get("subjectAltName", ())
-        urns = [value for kind, value in names if kind == "URI"]
-        emails = [value for kind, value in names if kind == "email"]
+        names: Any = certificate.get("subjectAltName", ())  # ((kind, value), ...)
+        urns = [str(value) for kind, value in names if kind == "URI"]
+        emails = [str(value) for kind, value in names if kind == "email"]
         if not urns or not emails:
             raise HttpError(403, "The client certificate has no user URN and e-mail in its subjectAltName")
         return Identity(urns[0], emails[0])

@@ -7,7 +7,9 @@ state of the cluster at that moment of simulated time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +58,13 @@ class Emulator:
                 pass
         return now
 
-    def _write_at(self, now: float) -> Any:
-        return _Transaction(self, now)
+    @contextmanager
+    def _write_at(self, now: float) -> Iterator[sqlite3.Connection]:
+        """A write transaction that first replays the simulation up to ``now``."""
+        with self.store.write() as conn:
+            self.cluster.advance(conn, now)
+            yield conn
+            self._next_wake = Store.next_wake(conn)
 
     # --- jobs ---------------------------------------------------------------------------------------
 
@@ -196,7 +203,7 @@ class Emulator:
                  "newState": wire_status(status, version) if status else None, "msg": message}
                 for time, kind, status, message in events]
 
-    def _own_job(self, conn: Any, job_uuid: str, identity: Identity) -> JobRecord:
+    def _own_job(self, conn: sqlite3.Connection, job_uuid: str, identity: Identity) -> JobRecord:
         record = Store.load(conn, job_uuid)
         if record is None:
             raise HttpError(404, f"Job {job_uuid} not found")
@@ -254,27 +261,6 @@ class Emulator:
         return result
 
 
-class _Transaction:
-    """A write transaction that first replays the simulation up to ``now``, then refreshes the wake time."""
-
-    def __init__(self, emulator: Emulator, now: float) -> None:
-        self._emulator = emulator
-        self._now = now
-        self._context: Any = None
-
-    def __enter__(self) -> Any:
-        self._context = self._emulator.store.write()
-        conn = self._context.__enter__()
-        self._emulator.cluster.advance(conn, self._now)
-        self._conn = conn
-        return conn
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        if exc_info[0] is None:
-            self._emulator._next_wake = Store.next_wake(self._conn)
-        return self._context.__exit__(*exc_info)
-
-
 def _resource(total: int, used: int) -> dict[str, int]:
     return {"systemTotal": total, "acquired": total, "used": used, "available": total - used}
 
@@ -291,7 +277,7 @@ def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(("onhold", "queued", "assigned", "starting", "running", "musthalt", "halting"), 0)
 
 
-def _active_counts(conn: Any) -> dict[str, dict[str, int]]:
+def _active_counts(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {}
     for status, sim_text in conn.execute("SELECT status, sim FROM jobs WHERE status IN "
                                          "('ASSIGNED', 'STARTING', 'RUNNING', 'MUSTHALT', 'HALTING')"):

@@ -246,6 +246,11 @@ class Store:
         return [text for (text,) in cursor]
 
     @staticmethod
+    def last_update(conn: sqlite3.Connection) -> float | None:
+        row = conn.execute("SELECT MAX(updated) FROM jobs").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    @staticmethod
     def next_wake(conn: sqlite3.Connection) -> float | None:
         row = conn.execute("SELECT MIN(wake_at) FROM jobs WHERE wake_at IS NOT NULL").fetchone()
         return None if row[0] is None else float(row[0])

@@ -38,8 +38,7 @@ def _count(number: int, noun: str) -> str:
 
 def report_text(result: ValidationResult, stream: TextIO) -> None:
     """One ``path:line:col: error: json.path: message (hint)`` line per problem, then the summary."""
-    for problem in result.problems:
-        stream.write(f"{problem}\n")
+    stream.writelines(f"{problem}\n" for problem in result.problems)
     stream.write(summary(result) + "\n")
 
 

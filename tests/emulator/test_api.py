@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -64,8 +66,8 @@ def test_returned_job_has_the_server_filled_shape(emulator: RunningEmulator) -> 
     assert request["scheduling"] == {"interactive": False, "minDuration": "1 week", "restartable": False,
                                      "allowHaltWithoutSignal": False, "reservationIds": [], "maxDuration": "2 weeks",
                                      "maxSimultaneousJobs": None, "notBefore": None, "notAfter": None}
-    assert request["extra"] == dict.fromkeys(("sshPubKeys", "emailOnQueue", "emailOnRun", "emailOnEnd",
-                                              "emailOnHalt", "emailOnRestart"), [])
+    assert request["extra"] == {key: [] for key in ("sshPubKeys", "emailOnQueue", "emailOnRun", "emailOnEnd",
+                                                    "emailOnHalt", "emailOnRestart")}
     assert job["restartInfo"] == {"initialJobUuid": uuid, "restartCount": 0}
     state = job["state"]
     assert state["status"] == "QUEUED"
@@ -85,8 +87,8 @@ def test_v4_post_requires_a_project(emulator: RunningEmulator) -> None:
 
 
 @pytest.mark.parametrize(("body", "message"), [
-    (b"{not json", "The request body is not valid JSON: Expecting property name enclosed in double quotes: "
-                   "line 1 column 2 (char 1)\n"),
+    (b"{not json", ("The request body is not valid JSON: Expecting property name enclosed in double quotes: "
+                    "line 1 column 2 (char 1)\n")),
     (json.dumps({**MINIMAL_JOB, "colour": "red"}).encode(),
      "Invalid job: colour: unknown key (allowed here: name, description, request, owner, deploymentEnvironment)\n"),
     (json.dumps([1]).encode(), "Invalid job: the job must be an object\n"),
@@ -175,8 +177,8 @@ def test_unknown_job_path_and_method(emulator: RunningEmulator) -> None:
     response = requests.get(emulator.api_root() + "nothing", timeout=TIMEOUT)
     assert response.status_code == 404
     response = requests.get(emulator.base_url + "gpulab/v2.0/jobs", timeout=TIMEOUT)
-    assert (response.status_code, response.text) == (404, "API version v2.0 is not served; use one of v3.0, v3.1, "
-                                                          "v4.0\n")
+    assert (response.status_code, response.text) == (404, ("API version v2.0 is not served; use one of v3.0, "
+                                                           "v3.1, v4.0\n"))
     response = requests.delete(emulator.api_root() + "jobs", timeout=TIMEOUT)
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
@@ -228,3 +230,14 @@ def test_version_clusters_and_slaves(emulator: RunningEmulator) -> None:
     assert len(clusters) == 1
     assert clusters[0]["gpu"] == {"systemTotal": 8, "acquired": 8, "used": 2, "available": 6}
     assert clusters[0]["slaveCount"] == 2
+
+
+def test_oversized_bodies_are_refused(emulator: RunningEmulator) -> None:
+    url = urlsplit(emulator.api_root())
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=TIMEOUT)
+    # announce a body too large and send none: the answer must not wait for it
+    connection.request("POST", url.path + "jobs", headers={"Content-Length": str(1024 * 1024 + 1)})
+    response = connection.getresponse()
+    assert (response.status, response.read()) == (413, b"Content-Length must be 0..1048576, not 1048577\n")
+    connection.close()
+    assert submit(emulator)  # the server is fine afterwards

@@ -62,5 +62,5 @@ def test_drop_after_commit_stores_the_job_but_never_answers(emulator: RunningEmu
 def test_unknown_endpoint_names_are_rejected(emulator: RunningEmulator) -> None:
     with pytest.raises(ValueError, match="unknown endpoint 'POST job'"):
         emulator.faults.set("POST job", error_rate=1.0)
-    with pytest.raises(ValueError, match="error_statuses must be 5xx statuses"):
+    with pytest.raises(ValueError, match="error_statuses must be 429 or 5xx statuses"):
         Fault(error_rate=1.0, error_statuses=(404,))

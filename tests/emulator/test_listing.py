@@ -44,8 +44,8 @@ def test_v3_caps_max_count(emulator: RunningEmulator) -> None:
     assert len(names(emulator, max_count=50)) == 50
     assert len(names(emulator, max_count=1000)) == 200  # GPULab's maximum
     response = requests.get(emulator.api_root() + "jobs", params={"max_count": "lots"}, timeout=TIMEOUT)
-    assert (response.status_code, response.text) == (400, "Query parameter max_count must be an integer, "
-                                                          "not 'lots'\n")
+    assert (response.status_code, response.text) == (400, ("Query parameter max_count must be an integer, "
+                                                           "not 'lots'\n"))
 
 
 def test_v3_max_hours_window(emulator: RunningEmulator) -> None:

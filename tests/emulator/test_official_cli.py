@@ -73,3 +73,22 @@ def test_official_cli_submits_lists_shows_and_cancels(gpulab_cli: Run, tls_emula
     assert JobStatus.parse(json.loads(tls_emulator.emulator.job_text(uuid, "4.0"))["state"]["status"]) \
         is JobStatus.CANCELLED
     assert "Status: CANCELLED" in gpulab_cli("jobs", uuid).stdout
+
+
+def test_official_cli_holds_releases_logs_halts_and_removes(gpulab_cli: Run, tls_emulator: RunningEmulator) -> None:
+    job = {"name": "oracle-restartable",
+           "request": {"resources": {"cpus": 1, "gpus": 0, "cpuMemoryGb": 2},
+                       "docker": {"image": "debian:stable", "command": "train",
+                                  "environment": {"GPULAB_EMULATOR_RUNTIME": "20 s"}},
+                       "scheduling": {"restartable": True}}}
+    uuid = gpulab_cli("submit", "--project", "myproj", "--hold", stdin=json.dumps(job)).stdout.strip()
+    assert gpulab_cli("release", uuid).stdout.strip() == uuid
+    tls_emulator.advance(25)  # running since 15 s: half of its 20 s of work done
+    assert gpulab_cli("log", uuid).stdout.splitlines()[-1] == "[gpulab-emulator] progress 50% (10 s of 20 s)"
+    assert [line.split(" -> ")[-1] for line in gpulab_cli("debug", uuid).stdout.splitlines()] == [
+        "ONHOLD", "QUEUED", "ASSIGNED", "STARTING", "RUNNING"]
+    assert gpulab_cli("halt", uuid).stdout.strip() == uuid
+    tls_emulator.advance(10)
+    assert "Status: HALTED" in gpulab_cli("jobs", uuid).stdout
+    gpulab_cli("rm", "--finished", uuid)
+    assert "Status: DELETED" in gpulab_cli("jobs", uuid).stdout

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from gpulab_apply.emulator import serve_in_thread
+from gpulab_apply.emulator import open_emulator, serve_in_thread
 from gpulab_apply.errors import ConfigError
 from tests.emulator.test_api import TIMEOUT, get_job, status_of, submit
 from tests.fixtures.emulator import MANUAL, make_job
@@ -56,6 +56,15 @@ def test_concurrent_submissions_are_all_stored(tmp_path: Path) -> None:
 
 
 def test_refuses_non_loopback_addresses() -> None:
-    with pytest.raises(ConfigError, match="refusing to serve the emulator on 0.0.0.0"), \
+    with pytest.raises(ConfigError, match=r"refusing to serve the emulator on 0\.0\.0\.0"), \
             serve_in_thread(host="0.0.0.0", config=MANUAL):
         pass
+
+
+def test_clock_resumes_after_the_latest_change_even_without_a_clean_stop(tmp_path: Path) -> None:
+    database = tmp_path / "e.sqlite3"
+    emulator = open_emulator(database, MANUAL)  # opened and never closed: as if the process were killed
+    later = emulator.clock.now() + 7200
+    emulator.seed([make_job("future")], status="FINISHED", created=later)
+    emulator.store.close()
+    assert open_emulator(database, MANUAL).clock.now() == later

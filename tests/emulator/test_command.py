@@ -1,0 +1,84 @@
+"""``gpulab-apply emulator``: serves until interrupted, with its settings from flags or a config file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+from gpulab_apply.emulator.config import NodeConfig
+from gpulab_apply.errors import ConfigError
+from tests.conftest import RunCli
+from tests.emulator.test_api import TIMEOUT, status_of, submit
+from tests.fixtures.emulator import make_job
+
+
+def test_serves_until_interrupted(tmp_path: Path) -> None:
+    database = tmp_path / "state.sqlite3"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0", "--db", str(database), "--nodes", "1",
+         "--gpus-per-node", "2", "--speed", "10"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("GPULab emulator serving http://127.0.0.1:")
+        root = first.split()[3]
+        assert first == f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {database}\n"
+        slaves = requests.get(root + "slaves", timeout=TIMEOUT).json()
+        assert [(slave["name"], slave["gpu"]["systemTotal"]) for slave in slaves] == [("gpu1", 2)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+    # Read through the same buffered file objects as readline() above: communicate() would read the raw
+    # pipe and lose whatever readline() had already buffered.
+    with process.stdout, process.stderr:
+        out, err = process.stdout.read(), process.stderr.read()
+    assert process.returncode == 0, err
+    assert out.endswith("Press Ctrl-C to stop.\nStopped.\n")
+    assert database.exists()
+
+
+def test_refuses_a_remote_address_without_allow_remote(cli: RunCli) -> None:
+    result = cli("emulator", "--host", "0.0.0.0", "--port", "0")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: refusing to serve the emulator on 0.0.0.0: it is not a loopback address\n"
+                             "Hint: use 127.0.0.1, or allow it explicitly (--allow-remote)\n")
+
+
+def test_tls_flags_go_together(cli: RunCli, tmp_path: Path) -> None:
+    result = cli("emulator", "--tls-cert", str(tmp_path / "c.pem"))
+    assert result.exit_code == 64
+    assert "--tls-cert, --tls-key and --client-ca go together" in result.stderr
+
+
+def test_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "emulator.json"
+    path.write_text(json.dumps({"speed": 5, "nodes": [{"name": "v100", "gpus": 8, "gpu_model": "Tesla V100"}]}))
+    config = EmulatorConfig.from_file(path)
+    assert config.nodes == (NodeConfig(name="v100", gpus=8, gpu_model="Tesla V100"),)
+    assert config.speed == 5
+    path.write_text(json.dumps({"sped": 5}))
+    with pytest.raises(ConfigError, match="unknown emulator setting"):
+        EmulatorConfig.from_file(path)
+    path.write_text("{")
+    with pytest.raises(ConfigError, match=r"emulator.json:1:2: not valid JSON"):
+        EmulatorConfig.from_file(path)
+
+
+def test_sped_up_clock_runs_jobs_in_real_seconds() -> None:
+    # 1 real second = 1 simulated hour: a 10-minute job takes well under a second
+    with serve_in_thread(config=EmulatorConfig(speed=3600)) as emulator:
+        uuid = submit(emulator, make_job(runtime="10 min"))
+        deadline = time.monotonic() + 5
+        while status_of(emulator, uuid) != "FINISHED":
+            assert time.monotonic() < deadline, status_of(emulator, uuid)
+            time.sleep(0.02)

@@ -1,0 +1,124 @@
+"""``gpulab-apply whoami`` through the real entry point, against the emulator over mutual TLS and --local."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gpulab_apply.certificate import load_credentials
+from gpulab_apply.emulator import RunningEmulator
+from tests.conftest import RunCli
+from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("GPULAB_ENDPOINT", "GPULAB_CERT", "GPULAB_CERT_PASSWORD", "GPULAB_CA_BUNDLE", "GPULAB_PROJECT",
+                 "GPULAB_APPLY_SET", "GPULAB_APPLY_CONFIG", "GPULAB_API_VERSION", "GPULAB_APPLY_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_whoami_over_mutual_tls(cli: RunCli, tls_emulator: RunningEmulator, login_pem: Path, ca_file: Path) -> None:
+    identity = load_credentials(login_pem).identity
+    result = cli("whoami", "--endpoint", tls_emulator.base_url, "--api-version", "4.0", "--ca-bundle", str(ca_file),
+                 "--project", "myproj", "--set", "exp-1", env={"GPULAB_CERT": str(login_pem)})
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    days = identity.days_left()
+    assert lines[:-1] == [
+        "User:        urn:publicid:IDN+ilabt.imec.be+user+jdoe",
+        "E-mail:      jdoe@example.com",
+        f"Certificate: {login_pem}",
+        f"Valid until: {identity.not_after:%Y-%m-%d %H:%M} UTC ({days} days left - renew it soon)",
+        f"Endpoint:    {tls_emulator.api_root('4.0')}",
+        "API version: 4.0",
+        "Project:     urn:publicid:IDN+ilabt.imec.be+project+myproj",
+        "Set:         exp-1",
+    ]
+    assert re.fullmatch(r"GPULab accepts this certificate \(checked with a job listing in \d+\.\d\d s\)\.", lines[-1])
+    assert result.stderr == ""
+
+
+def test_whoami_when_gpulab_rejects_the_certificate(
+    cli: RunCli, tls_emulator: RunningEmulator, other_authority: CertificateAuthority, ca_file: Path, tmp_path: Path
+) -> None:
+    pem = LoginPemVariants(other_authority, tmp_path)("stranger.pem")
+    result = cli("whoami", "--endpoint", tls_emulator.base_url, "--cert", str(pem), "--ca-bundle", str(ca_file))
+    assert result.exit_code == 1, result
+    assert result.stdout.startswith("User:        urn:publicid:IDN+ilabt.imec.be+user+jdoe\n")
+    assert "accepts" not in result.stdout
+    # the alert, or a reset that swallowed it (see tests/test_client_tls.py)
+    assert re.match(r"Error: (127\.0\.0\.1 rejected the client certificate during the TLS handshake \("
+                    r"|Could not list jobs: 127\.0\.0\.1 closed every connection right after the TLS handshake)",
+                    result.stderr), result.stderr
+    assert result.stderr.endswith(
+        "Hint: Check --cert / GPULAB_CERT: GPULab accepts iLab.t login certificates only.\n"
+    )
+
+
+def test_verbose_output_never_shows_the_password(
+    cli: RunCli, tls_emulator: RunningEmulator, login_variant: LoginPemVariants, ca_file: Path
+) -> None:
+    secret = "correct horse battery staple"
+    pem = login_variant(password=secret)
+    result = cli("whoami", "--verbose", "--endpoint", tls_emulator.base_url, "--cert", str(pem),
+                 "--ca-bundle", str(ca_file), env={"GPULAB_CERT_PASSWORD": secret})
+    assert result.exit_code == 0, result
+    assert secret not in result.stdout + result.stderr
+    assert "gpulab-apply: password:     (set)  [GPULAB_CERT_PASSWORD]\n" in result.stderr
+    assert f"gpulab-apply: certificate:  {pem}  [--cert]\n" in result.stderr
+    assert re.search(r"gpulab-apply: GET https://127\.0\.0\.1:\d+/api/gpulab/v3\.1/jobs\?max_count=1&max_hours=1 "
+                     r"-> 200 in \d+\.\d\d s \(attempt 1\)", result.stderr), result.stderr
+
+
+def test_wrong_password_from_the_environment(cli: RunCli, login_variant: LoginPemVariants) -> None:
+    pem = login_variant(password="right")
+    result = cli("whoami", "--cert", str(pem), env={"GPULAB_CERT_PASSWORD": "wrong"})
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: Wrong password for the private key in {pem}\n"
+        "Hint: Check GPULAB_CERT_PASSWORD (it is the password of the login certificate).\n"
+    )
+
+
+def test_whoami_local(cli: RunCli, tmp_path: Path) -> None:
+    result = cli("whoami", "--local", "--set", "demo")
+    assert result.exit_code == 0, result
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "User:        urn:publicid:IDN+ilabt.imec.be+user+local",
+        "E-mail:      local@example.com",
+        "Certificate: none (local emulator: every request acts as this user)",
+    ]
+    assert re.fullmatch(r"Endpoint:    http://127\.0\.0\.1:\d+/api/gpulab/v3\.1/", lines[3])
+    assert lines[4:7] == [
+        "API version: 3.1",
+        "Project:     urn:publicid:IDN+ilabt.imec.be+project+local",
+        "Set:         demo",
+    ]
+    assert lines[7].startswith("The emulator accepts the connection (checked with a job listing in ")
+    assert (tmp_path / ".gpulab-apply" / "emulator.db").is_file()
+
+
+def test_whoami_refuses_plain_http_to_a_remote_host(cli: RunCli) -> None:
+    result = cli("whoami", "--endpoint", "http://gpulab.example.org/api/")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: --endpoint: plain http:// is refused for gpulab.example.org")
+
+
+def test_whoami_without_certificate(cli: RunCli) -> None:
+    result = cli("whoami")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: No client certificate: GPULab authenticates with your iLab.t login certificate\n"
+        "Hint: Pass --cert PEM or set GPULAB_CERT (or use --local to try the embedded emulator).\n"
+    )
+
+
+def test_bad_api_version_flag_is_a_usage_error(cli: RunCli) -> None:
+    result = cli("whoami", "--api-version", "5.0")
+    assert result.exit_code == 64
+    assert "Invalid value for '--api-version'" in result.stderr
