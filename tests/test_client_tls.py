@@ -100,7 +100,7 @@ def test_a_ca_bundle_means_only_that_ca(tls_emulator: RunningEmulator, login_pem
 def test_plain_http_client_against_a_tls_server_fails_clearly(tls_emulator: RunningEmulator) -> None:
     root = tls_emulator.api_root("3.1").replace("https://", "http://")
     with GpulabClient(root, api_version="3.1", retry=FAST_RETRY) as client, \
-            pytest.raises(ConnectionFailedError, match="^Could not list jobs: "):
+            pytest.raises(ConnectionFailedError, match=r"^Could not list jobs: "):
         client.list_jobs()
 
 
