@@ -9,9 +9,9 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click._termui_impl import ProgressBar
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.planning import (
@@ -40,6 +40,9 @@ from gpulab_apply.planner import Plan
 from gpulab_apply.reporters import apply as apply_reporters
 from gpulab_apply.reporters import plan as plan_reporters
 from gpulab_apply.settings import Settings
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 FORMATS = ("text", "json", "github")
 
