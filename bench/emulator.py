@@ -36,10 +36,13 @@ JOB = {
 
 def _list(url: str, count: int) -> int:
     with requests.Session() as session:
-        for _ in range(count):
+        for index in range(count):
             response = session.get(url, params={"page_size": STORED_JOBS}, timeout=30)
             response.raise_for_status()
-            assert len(response.json()["items"]) == STORED_JOBS
+            # the answer is checked once per client: parsing 2 MB of JSON costs the client more than the
+            # emulator spends answering, and both share the same 2 cores
+            if index == 0:
+                assert len(response.json()["items"]) == STORED_JOBS
     return count
 
 

@@ -29,7 +29,7 @@ __all__ = ["LOCAL_DB_PATH", "EmulatorConfig", "Fault", "Faults", "ManualClock", 
 #: where the simulated clock was when the server last stopped, so a restart never moves time backwards
 _CLOCK_KEY = "clock"
 #: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the working directory
-LOCAL_DB_PATH = Path(".gpulab-apply") / "emulator.sqlite3"
+LOCAL_DB_PATH = Path(".gpulab-apply") / "emulator.db"
 
 
 @dataclass(frozen=True, kw_only=True)

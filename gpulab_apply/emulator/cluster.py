@@ -141,8 +141,12 @@ class Cluster:
             not_after = record.doc["request"]["scheduling"]["notAfter"]
             if not_after is not None and parse_time(not_after) <= when:
                 self.transition(conn, record, "FAILED", when, "notAfter passed while the job was still queued")
-            elif not_after is not None:
+                return
+            if not_after is not None:
                 record.wake_at = parse_time(not_after)
+            # why it waits, until the scheduler (right after this step) places it
+            record.doc["state"]["scheduling"]["queuedExplanations"] = [
+                NOT_ENOUGH_RESOURCES if self._could_ever_fit(record) else NO_MATCHING_NODE]
         elif status == "ASSIGNED":
             self._start(record)
             self.transition(conn, record, "STARTING", when, f"Pulling image {record.doc['request']['docker']['image']}")
@@ -272,14 +276,24 @@ class Cluster:
 
     def schedule(self, conn: sqlite3.Connection, now: float) -> None:
         """Place QUEUED jobs whose time has come on nodes where they fit, oldest first."""
-        queued = Store.load_where(conn, "status = 'QUEUED' AND eligible_at <= ?", (now,), order="eligible_at, seq")
-        if not queued:
-            return
         use = self.usage(conn)
-        buckets = self._bucket_counts(conn)
-        for record in queued:
-            if not any(node_use.free_cpus() for node_use in use.values()):
+        # Only jobs small enough for the emptiest node are looked at closely (and interactive ones, which
+        # fail when they do not fit): with thousands queued on a full cluster, each pass stays cheap.
+        candidates = list(conn.execute(
+            "SELECT uuid, json_extract(doc, '$.request.resources.gpus'), json_extract(doc, '$.request.resources.cpus'),"
+            " json_extract(doc, '$.request.scheduling.interactive') FROM jobs"
+            " WHERE status = 'QUEUED' AND eligible_at <= ? ORDER BY eligible_at, seq", (now,)))
+        buckets: dict[tuple[str, str], int] | None = None
+        for uuid, gpus, cpus, interactive in candidates:
+            free_gpus = max(len(node_use.free_gpus()) for node_use in use.values())
+            free_cpus = max(len(node_use.free_cpus()) for node_use in use.values())
+            if not free_cpus:
                 break
+            if (gpus > free_gpus or cpus > free_cpus) and not interactive:
+                continue
+            buckets = self._bucket_counts(conn) if buckets is None else buckets
+            record = Store.load(conn, uuid)
+            assert record is not None
             placed = self._place(record, use, buckets)
             if placed is not None:
                 record.sim["alloc"] = placed
@@ -292,10 +306,7 @@ class Cluster:
             elif record.doc["request"]["scheduling"]["interactive"]:
                 self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
             else:
-                explanation = NOT_ENOUGH_RESOURCES if self._could_ever_fit(record) else NO_MATCHING_NODE
-                if record.doc["state"]["scheduling"]["queuedExplanations"] == [explanation]:
-                    continue
-                record.doc["state"]["scheduling"]["queuedExplanations"] = [explanation]
+                continue
             Store.update(conn, record)
 
     def _bucket_counts(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:

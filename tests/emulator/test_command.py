@@ -29,21 +29,21 @@ def test_serves_until_interrupted(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.startswith("GPULab emulator serving http://127.0.0.1:")
-        root = first.split()[3]
-        assert first == f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {database}\n"
+        banner = [process.stdout.readline() for _ in range(4)]
+        root = banner[0].split()[3]
+        assert root.startswith("http://127.0.0.1:")
+        assert banner == [
+            f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {database}\n",
+            f"Use: gpulab-apply plan --endpoint {root}\n",
+            "Plain HTTP: every request acts as urn:publicid:IDN+ilabt.imec.be+user+local\n",
+            "Press Ctrl-C to stop.\n",
+        ]
         slaves = requests.get(root + "slaves", timeout=TIMEOUT).json()
         assert [(slave["name"], slave["gpu"]["systemTotal"]) for slave in slaves] == [("gpu1", 2)]
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
-    # Read through the same buffered file objects as readline() above: communicate() would read the raw
-    # pipe and lose whatever readline() had already buffered.
-    with process.stdout, process.stderr:
-        out, err = process.stdout.read(), process.stderr.read()
-    assert process.returncode == 0, err
-    assert out.endswith("Press Ctrl-C to stop.\nStopped.\n")
+        out, err = process.communicate(timeout=20)
+    assert (process.returncode, out) == (0, "Stopped.\n"), err
     assert database.exists()
 
 

@@ -64,3 +64,11 @@ def test_unknown_endpoint_names_are_rejected(emulator: RunningEmulator) -> None:
         emulator.faults.set("POST job", error_rate=1.0)
     with pytest.raises(ValueError, match="error_statuses must be 429 or 5xx statuses"):
         Fault(error_rate=1.0, error_statuses=(404,))
+
+
+def test_too_many_requests_with_retry_after(emulator: RunningEmulator) -> None:
+    emulator.faults.set("GET jobs", Fault(error_rate=1.0, error_statuses=(429,), retry_after=3, times=1))
+    response = requests.get(emulator.api_root() + "jobs", timeout=TIMEOUT)
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "3")
+    assert response.text == "Emulated fault: 429 Too Many Requests\n"
+    assert listing_status(emulator) == 200
