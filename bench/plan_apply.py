@@ -25,8 +25,7 @@ from ruamel.yaml import YAML
 
 from gpulab_apply.cli import run
 from gpulab_apply.client import GpulabClient
-from gpulab_apply.emulator import EmulatorConfig, Fault, open_emulator, serve_in_thread
-from gpulab_apply.emulator import close_emulator
+from gpulab_apply.emulator import EmulatorConfig, Fault, close_emulator, open_emulator, serve_in_thread
 from gpulab_apply.marker import Marker, spec_hash, with_marker
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"

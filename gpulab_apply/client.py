@@ -22,11 +22,11 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 import requests.adapters
@@ -71,7 +71,6 @@ _NARROWING: Sequence[tuple[JobStatus, ...]] = (
     (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED),
 )
 
-Sleep = Callable[[float], None]
 _DEFAULT_TIMEOUTS = Timeouts()
 _DEFAULT_RETRY = RetryPolicy()
 
@@ -116,7 +115,6 @@ class GpulabClient:
         max_connections: int = 16,
         identity: Identity | None = None,
         project_urn: str | None = None,
-        sleep: Sleep = time.sleep,
     ) -> None:
         self.api_root = api_root if api_root.endswith("/") else api_root + "/"
         self.api_version = api_version
@@ -126,7 +124,6 @@ class GpulabClient:
         self.project_urn = project_urn
         self._timeouts = timeouts
         self._retry = retry
-        self._sleep = sleep
         self._host = urlsplit(self.api_root).hostname or ""
         self._client_certificate = ssl_context is not None
         #: set once GPULab has answered anything over TLS, i.e. accepted the client certificate
@@ -200,8 +197,15 @@ class GpulabClient:
         Retried only when the request provably did not reach GPULab (no connection could be made,
         or 429 Too Many Requests). Raises :class:`AmbiguousSubmitError` when it may have created a
         job (read timeout, connection lost after sending, 5xx, an unreadable success answer), and
-        :class:`ServerError` for a clean refusal (4xx).
+        :class:`ServerError` for a clean refusal (4xx). API v4.0 requires ``owner.projectUrn``; a job
+        without it is refused here, without a round trip.
         """
+        owner = job.get("owner")
+        if self._v4 and not (isinstance(owner, Mapping) and owner.get("projectUrn")):
+            raise ConfigError(
+                f"Job {job.get('name')!r} has no owner.projectUrn, which API v{self.api_version} requires",
+                hint="Set the project with --project / GPULAB_PROJECT, or owner.projectUrn in the job file.",
+            )
         if self._client_certificate and not self._answered:
             # With TLS 1.3 a server refuses a client certificate only after we have sent the request,
             # and the refusal can arrive as a bare hang-up, indistinguishable from a dropped POST.
@@ -250,22 +254,28 @@ class GpulabClient:
         return not self.api_version.startswith("3.")
 
     def _list_v4(self, base: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every page. A page shorter than the first ends the listing; a short *first* page is followed
+        by one more request, because a server that caps ``page_size`` below ours answers short pages
+        that are not the last."""
         states = ",".join(s.name for s in _V4_STATES)
         items: list[dict[str, Any]] = []
-        first_uuid: object = None
+        first: list[dict[str, Any]] = []
         for page in range(1, V4_MAX_PAGES + 1):
-            params = {**base, "allowed_states": states, "page_size": V4_PAGE_SIZE, "page": page}
-            batch = self._list_request(params)
-            if page > 1 and batch and batch[0].get("uuid") == first_uuid:
+            batch = self._list_request({**base, "allowed_states": states, "page_size": V4_PAGE_SIZE, "page": page})
+            if page == 1:
+                first = batch
+            elif batch and first and batch[0].get("uuid") == first[0].get("uuid"):
+                # The server ignores `page`. Fewer jobs than we asked for are all there is; a full page
+                # may be cut off.
+                if len(first) < V4_PAGE_SIZE:
+                    return first
                 raise TruncatedListingError(
-                    "GPULab answered the same jobs for every page: it does not page this way, so the listing "
-                    f"may hold only the first {len(items)} jobs",
+                    "GPULab answers the same jobs for every page (it does not page with `page`), so the listing "
+                    f"may hold only the first {len(first)} jobs",
                     hint="Use API v3.1 (--api-version 3.1), or report this to the gpulab-apply maintainers.",
                 )
-            if page == 1 and batch:
-                first_uuid = batch[0].get("uuid")
             items.extend(batch)
-            if len(batch) < V4_PAGE_SIZE:
+            if not batch or (page > 1 and len(batch) < len(first)):
                 return items
         raise TruncatedListingError(
             f"The listing did not end after {V4_MAX_PAGES} pages of {V4_PAGE_SIZE} jobs",
@@ -378,7 +388,7 @@ class GpulabClient:
                 ) from None
             self._answered = True
             elapsed = time.monotonic() - started
-            log.debug("%s %s -> %s in %.2f s (attempt %d)", method, response.url, response.status_code,
+            log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
                       elapsed, attempt)
             status = response.status_code
             if status < 300 or status in ok:
@@ -397,7 +407,7 @@ class GpulabClient:
         delay = retry_after if retry_after is not None else self._retry.delay(attempt)
         log.info("%s %s failed (%s); retrying in %.2f s (attempt %d of %d)", method, path, reason, delay,
                  attempt + 1, attempts)
-        self._sleep(delay)
+        time.sleep(delay)
 
     def _http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> Exception:
         status = response.status_code
@@ -612,6 +622,9 @@ def _connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
     if isinstance(reason, urllib3.exceptions.ProtocolError):
         inner = reason.args[1] if len(reason.args) > 1 else reason
         return f"the connection was dropped ({type(inner).__name__})"
+    failure = _tls_failure(exc)
+    if failure is not None:
+        return f"the TLS connection failed ({_ssl_reason(failure)})"
     return f"connection failed ({type(reason).__name__})"
 
 
@@ -643,4 +656,5 @@ def _is_hang_up(exc: BaseException) -> bool:
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
-    return str(exc.reason or exc.strerror or exc)
+    # OpenSSL's short reason (CERTIFICATE_VERIFY_FAILED, TLSV1_ALERT_UNKNOWN_CA) when the ssl module set one
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)

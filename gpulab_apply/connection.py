@@ -15,9 +15,6 @@ from gpulab_apply.settings import Settings
 if TYPE_CHECKING:
     from gpulab_apply.client import GpulabClient
 
-#: who the emulator says a plain-HTTP (certificate-less) caller is
-LOCAL_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
-LOCAL_EMAIL = "local@example.com"
 #: connections a client keeps per host; apply submits with at most this many threads
 MAX_CONNECTIONS = 16
 
@@ -67,10 +64,12 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
 
 def local_identity() -> Identity:
     """The emulator's default user, which every certificate-less request acts as."""
+    from gpulab_apply.emulator.config import DEFAULT_USER_EMAIL, DEFAULT_USER_URN
+
     return Identity(
-        user_urn=LOCAL_USER_URN,
-        email=LOCAL_EMAIL,
+        user_urn=DEFAULT_USER_URN,
+        email=DEFAULT_USER_EMAIL,
         not_before=datetime.min.replace(tzinfo=UTC),
         not_after=datetime.max.replace(tzinfo=UTC),
-        authority=LOCAL_USER_URN.split("+")[1],
+        authority=DEFAULT_USER_URN.split("+")[1],
     )

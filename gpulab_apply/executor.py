@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, ServerError
@@ -48,7 +48,7 @@ class ApplyOptions:
     max_cancel: int = DEFAULT_MAX_CANCEL
 
 
-class Result(str, Enum):
+class Result(StrEnum):
     """What happened to one name."""
 
     CREATED = "created"
@@ -220,6 +220,8 @@ class _Run:
                     and marker.spec == wanted[job.name]
                     and (job.status.is_active or job.status is JobStatus.FINISHED)):
                 by_name[job.name].append(job)
+        # duplicates the plan already showed as protected are blocked, not failures
+        held = {job.uuid for entry in self.plan.entries for job in entry.held}
         extra: list[tuple[str, RemoteJob]] = []
         results: list[Outcome] = []
         for outcome in outcomes:
@@ -229,11 +231,17 @@ class _Run:
                                        error=f"submitted job {outcome.created} is missing from the listing"))
         for name, jobs in by_name.items():
             jobs.sort(key=age_key)
-            extra += [(name, job) for job in jobs[1:] if job.status.is_active]
+            extra += [(name, job) for job in jobs[1:] if job.status.is_active and job.uuid not in held]
         results += pool.map(lambda item: self._drop_duplicate(*item), extra)
         return results
 
     def _drop_duplicate(self, name: str, job: RemoteJob) -> Outcome:
+        marker = parse_marker(job.description)
+        if marker is not None and marker.protect and name not in self.plan.options.cancel_protected:
+            # protection wins even over "one job per name": a person decides
+            return Outcome(name=name, result=Result.FAILED, action=Action.CANCEL,
+                           error=f"duplicate {job.uuid} is protected; cancel it by hand or apply with "
+                                 f"--cancel-protected {name}")
         try:
             self._cancel(job.uuid)
         except GpulabApplyError as exc:

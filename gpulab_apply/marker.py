@@ -19,15 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gpulab_apply.errors import ConfigError
-
-#: set names and run ids travel inside the marker, so they must not contain spaces or brackets
-SET_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+#: set names (checked by settings.SET_NAME) and run ids travel inside the marker: no spaces or brackets
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _MARKER_PREFIX = "[gpulab-apply "
 _MARKER_LINE = re.compile(
-    rf"\[gpulab-apply set=(?P<set>{SET_NAME_PATTERN.pattern}) spec=(?P<spec>[0-9a-f]{{16}}) "
-    rf"run=(?P<run>{_RUN_ID})(?P<protect> protect)?\]"
+    rf"\[gpulab-apply set=(?P<set>{_TOKEN}) spec=(?P<spec>[0-9a-f]{{16}}) "
+    rf"run=(?P<run>{_TOKEN})(?P<protect> protect)?\]"
 )
 
 RerunToken = str | int | float | bool | None
@@ -45,17 +42,6 @@ class Marker:
     def __str__(self) -> str:
         protect = " protect" if self.protect else ""
         return f"[gpulab-apply set={self.set_name} spec={self.spec} run={self.run_id}{protect}]"
-
-
-def check_set_name(name: str) -> str:
-    """Return ``name`` if it can be a set name, else raise :class:`ConfigError` saying what is allowed."""
-    if not SET_NAME_PATTERN.fullmatch(name):
-        raise ConfigError(
-            f"invalid set name {name!r}: it travels in every job's description marker",
-            hint="use 1-64 characters from A-Z a-z 0-9 . _ - starting with a letter or digit "
-            "(--set or GPULAB_APPLY_SET)",
-        )
-    return name
 
 
 def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None) -> str:

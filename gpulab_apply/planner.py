@@ -24,8 +24,8 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -34,7 +34,7 @@ from gpulab_apply.masking import mask_value
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What apply does for one name."""
 
     CREATE = "create"
@@ -44,7 +44,7 @@ class Action(str, Enum):
     NONE = "none"
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why an entry has its action."""
 
     NEW = "new"
@@ -111,8 +111,9 @@ class PlanEntry:
     current: RemoteJob | None = None
     #: remote jobs apply cancels for this entry (replace, cancel)
     cancel: tuple[RemoteJob, ...] = ()
-    #: for a protected entry, the action protection blocked
+    #: for a protected entry, the action protection blocked and the jobs it kept from being cancelled
     blocked: Action | None = None
+    held: tuple[RemoteJob, ...] = ()
     diffs: tuple[FieldDiff, ...] = ()
     #: who owns an unmanaged job ("submitted by hand", "set other")
     note: str | None = None
@@ -219,7 +220,7 @@ def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker |
 
 def age_key(job: RemoteJob) -> tuple[datetime, str]:
     """Oldest first: by creation time, then uuid, so concurrent applies agree on which job survives."""
-    return (job.created or datetime.min.replace(tzinfo=timezone.utc), job.uuid)
+    return (job.created or datetime.min.replace(tzinfo=UTC), job.uuid)
 
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
@@ -242,9 +243,15 @@ class _Decider:
 
     def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
         want = desired_spec_hash(spec, self.options.project_urn)
-        base = {"name": spec.name, "desired": spec, "spec": want}
+
+        def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,
+                  cancel: tuple[RemoteJob, ...] = (), diffs: bool = False, note: str | None = None) -> PlanEntry:
+            return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=want,
+                             current=current, cancel=cancel, note=note,
+                             diffs=field_diffs(spec, current, self.options) if diffs and current else ())
+
         if not jobs:
-            return PlanEntry(action=Action.CREATE, reason=Reason.NEW, **base)
+            return entry(Action.CREATE, Reason.NEW)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
         newest = max(jobs, key=age_key)
         if active:
@@ -252,27 +259,21 @@ class _Decider:
             if same:
                 duplicates = tuple(job for job in active if job is not same[0])
                 if not duplicates:
-                    return PlanEntry(action=Action.NONE, reason=Reason.IN_SYNC, current=same[0], **base)
-                return self._guarded(PlanEntry(action=Action.CANCEL, reason=Reason.DUPLICATE, current=same[0],
-                                               cancel=duplicates, **base))
-            current = active[-1]
-            return self._guarded(PlanEntry(action=Action.REPLACE, reason=Reason.CHANGED, current=current,
-                                           cancel=tuple(active), diffs=field_diffs(spec, current, self.options),
-                                           **base))
+                    return entry(Action.NONE, Reason.IN_SYNC, current=same[0])
+                return self._guarded(entry(Action.CANCEL, Reason.DUPLICATE, current=same[0], cancel=duplicates))
+            return self._guarded(entry(Action.REPLACE, Reason.CHANGED, current=active[-1], cancel=tuple(active),
+                                       diffs=True))
         if not self.ours(newest):
             marker = self.markers.get(newest.uuid)
             note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
-            return PlanEntry(action=Action.NONE, reason=Reason.UNMANAGED, current=newest, note=note,
-                             diffs=field_diffs(spec, newest, self.options), **base)
+            return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note, diffs=True)
         if self.spec_of(newest) != want:
-            return PlanEntry(action=Action.CREATE, reason=Reason.CHANGED, current=newest,
-                             diffs=field_diffs(spec, newest, self.options), **base)
+            return entry(Action.CREATE, Reason.CHANGED, current=newest, diffs=True)
         if newest.status is JobStatus.FINISHED:
-            return PlanEntry(action=Action.NONE, reason=Reason.FINISHED, current=newest, **base)
+            return entry(Action.NONE, Reason.FINISHED, current=newest)
         if self.options.rerun_failed:
-            return PlanEntry(action=Action.CREATE, reason=Reason.RERUN_FAILED, current=newest, **base)
-        return PlanEntry(action=Action.NONE, reason=_FINAL_REASON.get(newest.status, Reason.FAILED),
-                         current=newest, **base)
+            return entry(Action.CREATE, Reason.RERUN_FAILED, current=newest)
+        return entry(Action.NONE, _FINAL_REASON.get(newest.status, Reason.FAILED), current=newest)
 
     def removed_entry(self, name: str, jobs: Sequence[RemoteJob]) -> PlanEntry | None:
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
@@ -288,7 +289,8 @@ class _Decider:
         if not protected or entry.name in self.options.cancel_protected:
             return entry
         return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
-                         spec=entry.spec, current=entry.current, blocked=entry.action, diffs=entry.diffs)
+                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel,
+                         diffs=entry.diffs)
 
 
 def _summarise(entries: Sequence[PlanEntry]) -> Summary:
@@ -345,7 +347,7 @@ def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
 
     Applied to both sides before diffing, so it only has to be idempotent, not perfect.
     """
-    result = json.loads(json.dumps(request))  # a deep copy in plain JSON types
+    result: dict[str, Any] = json.loads(json.dumps(request))  # a deep copy in plain JSON types
     docker = result.get("docker")
     if isinstance(docker, dict):
         if isinstance(docker.get("storage"), list):

@@ -132,8 +132,8 @@ class Settings:
             ("set", self.set_name, self.sources.get("set", "default")),
             ("config file", str(self.config_path or "-"), self.sources.get("config", "-")),
             ("timeouts", f"connect {self.timeouts.connect:g} s, read {self.timeouts.read:g} s",
-             self.sources.get("timeout", "default")),
-            ("retries", f"{self.retry.retries}, backoff {self.retry.backoff:g} s", "default"),
+             self.sources.get("timeout", self.sources.get("connect_timeout", "default"))),
+            ("retries", f"{self.retry.retries}, backoff {self.retry.backoff:g} s", self.sources.get("retries", "default")),
         ]
         return rows
 

@@ -67,6 +67,12 @@ def test_unreadable_file(login_variant: LoginPemVariants) -> None:
     assert error_of(path).message == f"Cannot read certificate file {path}: Permission denied"
 
 
+def test_unreadable_path(login_variant: LoginPemVariants) -> None:
+    # A path through a file: unreadable for anyone, root included (who ignores file modes).
+    path = login_variant() / "login.pem"
+    assert error_of(path).message == f"Cannot read certificate file {path}: Not a directory"
+
+
 def test_file_without_certificate(login_variant: LoginPemVariants) -> None:
     path = login_variant(with_certificate=False)
     assert error_of(path).message == f"{path} holds no PEM certificate"

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +19,7 @@ import pytest
 from gpulab_apply.cli import run
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import Fault, RunningEmulator
-from gpulab_apply.marker import parse_marker
+from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_marker
 from gpulab_apply.model import RemoteJob
 from tests.conftest import CliResult, RunCli
 
@@ -395,3 +400,119 @@ def test_v4_api_with_paging(tmp_path: Path, emulator: RunningEmulator, cli: RunC
     result = v4("apply", "jobs.d", "--yes", "--detailed-exitcode")
     assert result.exit_code == 2, result
     assert v4("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_partial_failure_reports_each_outcome_and_exits_1(repo: Repo) -> None:
+    for name in ("a", "b"):
+        repo.write(name)
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "b.yaml").unlink()
+    repo.write("c")
+    repo.emulator.faults.set("PUT jobs/{uuid}/state/status", Fault(error_rate=1.0))
+    Path("gpulab-apply.yaml").write_text("retries: 0\n")  # fail now, not after the client's backoff
+    result = repo("apply", "jobs.d", "--yes")
+    assert result.exit_code == 1, result
+    b = next(job for job in repo.remote() if job.name == "b")
+    assert re.search(rf"\n  x b: FAILED: cancelling {b.uuid}: .*\n", result.stdout), result
+    assert re.search(r"\n  \+ c: created job [0-9a-f]{8}\n", result.stdout)
+    assert result.stdout.endswith("Apply failed: 1 created, 0 replaced, 0 cancelled, 1 failed.\n")
+    assert result.stderr == ("Error: 1 job action(s) failed; the report above says what succeeded\n"
+                             "Hint: fix the cause and run apply again: it only does what is still missing\n")
+    repo.emulator.faults.clear()
+    again = repo("apply", "jobs.d", "--yes")
+    assert again.exit_code == 0 and again.stdout.endswith("Apply complete: 0 created, 0 replaced, 1 cancelled.\n")
+    assert names(repo.active()) == ["a", "c"]
+
+
+def test_apply_json_holds_the_plan_and_the_outcomes(repo: Repo) -> None:
+    repo.write("a")
+    result = repo("apply", "jobs.d", "--yes", "--format", "json")
+    assert result.exit_code == 0, result
+    document = json.loads(result.stdout)
+    assert document["plan"]["summary"]["create"] == 1
+    [outcome] = document["apply"]["outcomes"]
+    assert (outcome["name"], outcome["result"], outcome["error"]) == ("a", "created", None)
+    assert outcome["created"] == repo.remote()[0].uuid
+    assert document["apply"]["ok"] is True and document["apply"]["run_id"]
+
+
+def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:
+    repo.write("a")
+    assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
+    without_set = [arg for arg in repo.connection if arg not in ("--set", "lab")]
+    result = cli("apply", "plan.json", *without_set)
+    assert result.exit_code == 0, result
+    assert "Apply run " in result.stdout and "(set lab):" in result.stdout
+
+
+def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
+    repo.write("a")
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "apply", "jobs.d", *repo.connection],
+                               stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
+    os.close(secondary)
+    seen, deadline = b"", time.monotonic() + 60
+    try:
+        while b"Apply these changes? [y/N]: " not in seen:
+            assert time.monotonic() < deadline and process.poll() is None, seen
+            seen += os.read(primary, 4096)
+        assert repo.remote() == []  # nothing happens before the answer
+        os.write(primary, b"y\n")
+        while process.poll() is None or b"Apply complete" not in seen:
+            assert time.monotonic() < deadline, seen
+            try:
+                seen += os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+    finally:
+        process.kill()
+        process.wait()
+        os.close(primary)
+    text = seen.decode()
+    assert process.returncode == 0, text
+    assert "\x1b[32m  + a\x1b[0m (new)" in text  # colour on a terminal
+    assert "Applying" in text and "1/1" in text  # the progress bar
+    assert "Apply complete: 1 created, 0 replaced, 0 cancelled." in text
+    assert names(repo.remote()) == ["a"]
+
+
+def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
+    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    repo.write("other")
+    # a concurrent apply's copy lands between our plan and our verification
+    racer = {"name": "keep", "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4},
+                                         "docker": {"image": "debian:stable", "command": "train.sh",
+                                                    "environment": {"SEED": 1}}},
+             "owner": {"projectUrn": PROJECT_URN}}
+    marker = Marker(set_name="lab", spec=spec_hash(racer), run_id="racer", protect=True)
+
+    def race() -> None:
+        # as soon as our submission of "other" is stored, the racer's copy of "keep" lands; our listings are
+        # slowed down, so the verification listing is sure to see it
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with repo.emulator.emulator.store.read() as conn:
+                if conn.execute("SELECT count(*) FROM jobs WHERE name = 'other'").fetchone()[0]:
+                    break
+            time.sleep(0.005)
+        repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+
+    repo.emulator.faults.set("GET jobs", Fault(latency=0.3))
+    thread = threading.Thread(target=race)
+    thread.start()
+    result = repo("apply", "jobs.d", "--yes")
+    thread.join()
+    repo.emulator.faults.clear()
+    assert result.exit_code == 1, result
+    [copy] = [job.uuid for job in repo.remote() if parse_marker(job.description) == marker]
+    assert (f"  x keep: FAILED: duplicate {copy} is protected; cancel it by hand or apply with "
+            "--cancel-protected keep\n") in result.stdout
+    # known from now on: the plan shows it blocked, apply leaves it and succeeds
+    again = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
+    assert again.exit_code == 0, again
+    assert "  ! keep (protected: would cancel; `apply --cancel-protected keep` allows it)" in again.stdout
+    assert names(repo.active()) == ["keep", "keep", "other"]
+    result = repo("apply", "jobs.d", "--yes", "--cancel-protected", "keep")
+    assert result.exit_code == 0, result
+    assert [job.uuid for job in repo.active() if job.name == "keep"] != [copy]
+    assert len([job for job in repo.active() if job.name == "keep"]) == 1

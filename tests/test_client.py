@@ -14,6 +14,7 @@ import pytest
 
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator import listing as emulator_listing
 from gpulab_apply.errors import (
     AmbiguousSubmitError,
     ConfigError,
@@ -131,12 +132,22 @@ def test_unknown_job_is_a_404(client: GpulabClient) -> None:
 
 def test_refused_submission_is_a_clean_server_error(client: GpulabClient) -> None:
     with pytest.raises(ServerError) as caught:
-        client.submit({"name": "bad", "request": {"resources": {"cpus": "four"}}})
+        client.submit({"name": "bad", "request": {"resources": {"cpus": "four"}}, "owner": {"projectUrn": PROJECT_URN}})
     error = caught.value
     assert error.status == 400
     assert error.message.startswith("Could not submit job 'bad': GPULab answered 400 Bad Request: ")
     assert "\n" not in error.message
     assert not isinstance(error, AmbiguousSubmitError)
+
+
+def test_v4_submission_without_project_is_refused_before_sending(emulator: RunningEmulator) -> None:
+    with make_client(emulator, "4.0") as client:
+        with pytest.raises(ConfigError) as caught:
+            client.submit(MINIMAL_JOB)
+        assert caught.value.message == "Job 'hello' has no owner.projectUrn, which API v4.0 requires"
+        assert client.list_jobs() == ()
+    with make_client(emulator, "3.1") as client:  # v3.x accepts it, as GPULab's docs show
+        assert client.get_job(client.submit(MINIMAL_JOB)).owner["projectUrn"] == PROJECT_URN
 
 
 def test_illegal_transition_is_reported(client: GpulabClient) -> None:
@@ -198,6 +209,29 @@ def test_v4_listing_reads_every_page(emulator: RunningEmulator) -> None:
         jobs = client.list_jobs()
     assert len(jobs) == 1103
     assert set(seeded) <= {j.uuid for j in jobs}
+
+
+def test_v4_listing_survives_a_server_that_caps_page_size_lower(emulator: RunningEmulator,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # GPULab's page-size cap is not documented: short pages must not be mistaken for the last one.
+    monkeypatch.setattr(emulator_listing, "V4_PAGE_SIZE_CAP", 100)
+    seeded = emulator.seed_jobs([job(f"j{i}") for i in range(250)], status="FINISHED")
+    with make_client(emulator, "4.0") as client:
+        assert {j.uuid for j in client.list_jobs()} == set(seeded)
+
+
+@pytest.mark.parametrize(("stored", "complete"), [(30, True), (600, False)])
+def test_v4_listing_from_a_server_that_ignores_page(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch,
+                                                    stored: int, complete: bool) -> None:
+    paging = emulator_listing._paging
+    monkeypatch.setattr(emulator_listing, "_paging", lambda query, version: (paging(query, version)[0], 0))
+    emulator.seed_jobs([job(f"j{i}") for i in range(stored)], status="FINISHED")
+    with make_client(emulator, "4.0") as client:
+        if complete:  # fewer jobs than a page: that is all of them
+            assert len(client.list_jobs()) == stored
+        else:
+            with pytest.raises(TruncatedListingError, match="may hold only the first 500 jobs"):
+                client.list_jobs()
 
 
 # --- retries ---------------------------------------------------------------------------------------

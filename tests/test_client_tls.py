@@ -11,7 +11,7 @@ import pytest
 from gpulab_apply.certificate import load_credentials
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import RunningEmulator
-from gpulab_apply.errors import CertificateError, ConnectionFailedError
+from gpulab_apply.errors import AmbiguousSubmitError, CertificateError, ConnectionFailedError
 from gpulab_apply.settings import RetryPolicy
 from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants, MakeLoginPem
 from tests.fixtures.emulator import MINIMAL_JOB
@@ -100,7 +100,7 @@ def test_a_ca_bundle_means_only_that_ca(tls_emulator: RunningEmulator, login_pem
 def test_plain_http_client_against_a_tls_server_fails_clearly(tls_emulator: RunningEmulator) -> None:
     root = tls_emulator.api_root("3.1").replace("https://", "http://")
     with GpulabClient(root, api_version="3.1", retry=FAST_RETRY) as client, \
-            pytest.raises(ConnectionFailedError, match="^Could not list jobs: "):
+            pytest.raises(ConnectionFailedError, match=r"^Could not list jobs: "):
         client.list_jobs()
 
 
@@ -109,3 +109,34 @@ def test_two_users_see_their_own_identity(tls_emulator: RunningEmulator, make_lo
     with tls_client(tls_emulator, make_login_pem("ann"), ca_bundle=ca_file) as ann:
         uuid = ann.submit(MINIMAL_JOB)
         assert ann.get_job(uuid).owner["userUrn"] == "urn:publicid:IDN+ilabt.imec.be+user+ann"
+
+
+def test_post_dropped_after_commit_over_tls_is_ambiguous(jdoe: GpulabClient, tls_emulator: RunningEmulator) -> None:
+    job = {**MINIMAL_JOB, "name": "landed"}
+    jdoe.check_access()
+    tls_emulator.faults.set("POST jobs", drop_after_commit=1.0, times=1)
+    with pytest.raises(AmbiguousSubmitError, match="after the request was sent; GPULab may have created the job"):
+        jdoe.submit(job)
+    assert [j.name for j in jdoe.list_jobs()] == ["landed"]
+
+
+def test_every_connection_closed_before_any_answer_points_at_the_certificate(
+    tls_emulator: RunningEmulator, login_pem: Path, ca_file: Path
+) -> None:
+    tls_emulator.faults.set("GET jobs", drop_after_commit=1.0)
+    with tls_client(tls_emulator, login_pem, ca_bundle=ca_file) as client, pytest.raises(CertificateError) as caught:
+        client.list_jobs()
+    assert caught.value.message == (
+        "Could not list jobs: 127.0.0.1 closed every connection right after the TLS handshake without answering "
+        "(3 attempts); it probably does not accept the client certificate"
+    )
+
+
+def test_connections_closed_after_an_answer_are_a_connection_failure(
+    tls_emulator: RunningEmulator, login_pem: Path, ca_file: Path
+) -> None:
+    with tls_client(tls_emulator, login_pem, ca_bundle=ca_file) as client:
+        client.version()
+        tls_emulator.faults.set("GET jobs", drop_after_commit=1.0)
+        with pytest.raises(ConnectionFailedError, match=r"^Could not list jobs: the connection was dropped"):
+            client.list_jobs()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gpulab_apply.marker import Marker
-from gpulab_apply.model import JobSpec, JobStatus, RemoteJob
+from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.planner import (
     Action,
     FieldDiff,
@@ -348,3 +348,13 @@ def test_normalise_request_resolves_aliases_idempotently() -> None:
                                "groupAdd": ["users"]},
                     "scheduling": {"minDuration": "1 hour", "reservationIds": ["r-1"]}}
     assert normalise_request(once) == once
+
+
+def test_protected_duplicates_are_held_not_cancelled() -> None:
+    desired = spec()
+    oldest = remote(status="RUNNING", of=desired, minute=1)
+    copy = remote(status="QUEUED", of=desired, minute=2, protect=True)
+    entry = plan([desired], [oldest, copy]).entries[0]
+    assert (entry.action, entry.reason, entry.blocked) == (Action.NONE, Reason.PROTECTED, Action.CANCEL)
+    assert entry.cancel == () and entry.held == (copy,)
+    assert plan([desired], [oldest, copy]).cancellations == 0

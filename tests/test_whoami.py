@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import re
+import select
+import signal
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -122,3 +128,60 @@ def test_bad_api_version_flag_is_a_usage_error(cli: RunCli) -> None:
     result = cli("whoami", "--api-version", "5.0")
     assert result.exit_code == 64
     assert "Invalid value for '--api-version'" in result.stderr
+
+
+def test_password_is_prompted_for_on_a_terminal(tls_emulator: RunningEmulator, login_variant: LoginPemVariants,
+                                                ca_file: Path, tmp_path: Path) -> None:
+    pem = login_variant(password="s3cret")
+    argv = [sys.executable, "-m", "gpulab_apply", "whoami", "--endpoint", tls_emulator.base_url, "--cert", str(pem),
+            "--ca-bundle", str(ca_file)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GPULAB")}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real entry point, with the pseudo-terminal as its terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, argv, env)
+    output = b""
+    try:
+        output = _read_until(fd, b"Password for the private key in ")
+        os.write(fd, b"s3cret\n")
+        output += _read_until(fd, b"checked with a job listing")
+    finally:
+        status = _reap(pid)
+        os.close(fd)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "s3cret" not in text  # hidden input: not echoed
+    assert "User:        urn:publicid:IDN+ilabt.imec.be+user+jdoe" in text
+    assert "GPULab accepts this certificate" in text
+
+
+def _reap(pid: int, timeout: float = 10.0) -> int:
+    """The child's wait status; a child still running after ``timeout`` seconds is killed (no hang)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 20.0) -> bytes:
+    """What a pseudo-terminal shows until ``marker`` appears (failing after ``timeout`` seconds)."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"{marker!r} did not appear; the terminal showed: {seen!r}")
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"{marker!r} did not appear before the end; the terminal showed: {seen!r}")
+            seen += chunk
+    return seen

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,11 +17,10 @@ from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.planning import (
     DEFAULT_PATHS,
     endpoint_of,
+    is_terminal,
     load_desired,
     make_plan,
     render,
-    stdin_is_terminal,
-    stdout_is_terminal,
 )
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.connection import open_client
@@ -38,6 +40,9 @@ from gpulab_apply.planner import Plan
 from gpulab_apply.reporters import apply as apply_reporters
 from gpulab_apply.reporters import plan as plan_reporters
 from gpulab_apply.settings import Settings
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 FORMATS = ("text", "json", "github")
 
@@ -67,10 +72,13 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     --yes or a plan file; it never prompts in CI.
     """
     saved = load_plan(paths[0]) if len(paths) == 1 and is_plan_file(paths[0]) else None
+    if saved is not None and "set" not in settings.sources:
+        # the default set comes from where the job files are, not from where the plan file is
+        settings = dataclasses.replace(settings, set_name=saved.set_name)
     if saved is not None and (targets or rerun_failed or cancel_protected):
         raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
                                "make a new plan to change them")
-    if saved is None and not yes and not stdin_is_terminal():
+    if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
     desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
@@ -109,11 +117,11 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
 
 def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptions) -> ApplyReport:
     """Execute; a progress bar on stderr only when it is a terminal."""
-    if not stdout_is_terminal():
+    if not is_terminal(sys.stderr):
         return execute(plan, client, options=options)
     lock = threading.Lock()
-    with click.progressbar(length=planned_actions(plan), label="Applying", file=click.get_text_stream("stderr"),
-                           show_pos=True) as bar:
+    bar: ProgressBar[int]
+    with click.progressbar(length=planned_actions(plan), label="Applying", file=sys.stderr, show_pos=True) as bar:
         def advance(_: str) -> None:
             with lock:  # the callback runs on worker threads
                 bar.update(1)

@@ -54,15 +54,8 @@ def endpoint_of(settings: Settings) -> str:
     return "local" if settings.local else (settings.api_root or settings.endpoint)
 
 
-def stdout_is_terminal() -> bool:
-    return _is_terminal(sys.stdout)
-
-
-def stdin_is_terminal() -> bool:
-    return _is_terminal(sys.stdin)
-
-
-def _is_terminal(stream: Any) -> bool:
+def is_terminal(stream: Any) -> bool:
+    """Whether a stream is an interactive terminal (never true under CI or click's test runner)."""
     try:
         return stream is not None and bool(stream.isatty())
     except ValueError:  # a closed stream
@@ -71,7 +64,7 @@ def _is_terminal(stream: Any) -> bool:
 
 def render(reporter: Callable[..., None], *, err: bool = False) -> None:
     """Run a reporter into a buffer and echo it; colour only when the target is a terminal."""
-    color = _is_terminal(sys.stderr if err else sys.stdout)
+    color = is_terminal(sys.stderr if err else sys.stdout)
     buffer = io.StringIO()
     reporter(buffer, color=color)
     click.echo(buffer.getvalue(), nl=False, err=err, color=color)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from gpulab_apply.executor import ApplyReport, Outcome, Result
-from gpulab_apply.reporters.github import annotation
+from gpulab_apply.reporters.github import Level, annotation
 from gpulab_apply.reporters.plan import short
 
 JSON_FORMAT_VERSION = 1
@@ -82,7 +82,7 @@ def report_json(report: ApplyReport, stream: TextIO, *, color: bool = False) -> 
 
 def report_github(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
     for outcome in report.outcomes:
-        level = "error" if outcome.result is Result.FAILED else "notice"
+        level: Level = "error" if outcome.result is Result.FAILED else "notice"
         stream.write(annotation(level, f"{outcome.name}: {describe(outcome)}", title="gpulab-apply apply") + "\n")
     stream.write(annotation("notice" if report.ok else "error", summary_line(report),
                             title="gpulab-apply apply") + "\n")

@@ -80,7 +80,7 @@ def explain(entry: PlanEntry) -> str:
         return f"unmanaged ({entry.note}): {current.status.name} job {short(current.uuid)} is left alone"
     if current is not None:
         return f"{current.status.name} job {short(current.uuid)}; --rerun-failed runs it again"
-    return entry.reason.value
+    return str(entry.reason.value)
 
 
 def value_text(value: Any) -> str:
@@ -106,8 +106,7 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         mark = symbol(entry)
         source = f"  {entry.desired.location}" if entry.desired else ""
         stream.write(_paint(f"{mark:>3} {entry.name}", mark, color) + f" ({explain(entry)}){source}\n")
-        for diff in entry.diffs:
-            stream.write(f"      {diff_line(diff)}\n")
+        stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
     if not plan.has_changes:
@@ -147,6 +146,7 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "spec": entry.spec,
         "current": {"uuid": current.uuid, "status": current.status.name} if current else None,
         "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
+        "held": [{"uuid": job.uuid, "status": job.status.name} for job in entry.held],
         "diffs": [{"path": d.path, "kind": d.kind, "old": d.old, "new": d.new} for d in entry.diffs],
     }
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timezone
 from collections.abc import Callable, Sequence
+from datetime import UTC
 from typing import Any, TextIO
 
 from gpulab_apply.status import StatusRow
@@ -49,9 +49,8 @@ def report_text(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, col
         return
     table = [["NAME", "STATUS", "AGE", "GPUS", "JOB", "FILE"], *(_cells(row) for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
-    for line in table:
-        stream.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
-                     + "  " + line[-1] + "\n")
+    stream.writelines("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+                     + "  " + line[-1] + "\n" for line in table)
 
 
 def report_json(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, color: bool = False) -> None:
@@ -62,7 +61,7 @@ def report_json(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, col
             "name": row.name,
             "uuid": row.job.uuid if row.job else None,
             "status": row.job.status.name if row.job else None,
-            "created": row.job.created.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if row.job and row.job.created else None,
+            "created": row.job.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if row.job and row.job.created else None,
             "age_seconds": row.age_seconds,
             "gpus": row.gpus,
             "in_sync": row.in_sync,

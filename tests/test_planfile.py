@@ -1,0 +1,51 @@
+"""Plan files: written, read back, checked for freshness; unreadable ones are clear errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gpulab_apply.errors import ConfigError, StalePlanError
+from gpulab_apply.planfile import check_fresh, dump_plan, is_plan_file, load_plan
+from tests.test_planner import plan, remote, spec
+
+CREATED = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+
+
+def test_round_trip_and_fresh(tmp_path: Path) -> None:
+    made = plan([spec("a"), spec("b")], [remote(name="b", status="QUEUED", of=spec("b")),
+                                         remote(name="gone", status="RUNNING", of=spec("gone"))],
+                targets=("*",), rerun_failed=True)
+    path = tmp_path / "plan.json"
+    path.write_text(dump_plan(made, endpoint="https://x/api/gpulab/v3.1/", paths=["jobs.d"], created=CREATED))
+    document = json.loads(path.read_text())
+    assert document["created"] == "2026-11-23T20:00:00Z" and document["set"] == "lab"
+    assert [(a["name"], a["action"]) for a in document["actions"]] == [("a", "create"), ("gone", "cancel")]
+    assert "debian" not in path.read_text()  # no job bodies
+    assert is_plan_file(path) and not is_plan_file(tmp_path)
+    saved = load_plan(path)
+    assert saved.paths == ("jobs.d",) and saved.options == made.options
+    check_fresh(saved, made, endpoint="https://x/api/gpulab/v3.1/")
+    with pytest.raises(StalePlanError, match="not set 'lab' at https://y/"):
+        check_fresh(saved, made, endpoint="https://y/")
+    with pytest.raises(StalePlanError, match="GPULab changed since the plan was made"):
+        check_fresh(saved, plan([spec("a"), spec("b")], []), endpoint="https://x/api/gpulab/v3.1/")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "cannot read plan file"),
+        ('{"kind": "something else"}', "is not a gpulab-apply plan file"),
+        ('{"kind": "gpulab-apply-plan", "format_version": 99}', "has plan format 99; this version reads 1"),
+        ('{"kind": "gpulab-apply-plan", "format_version": 1}', "is incomplete (missing 'options')"),
+    ],
+)
+def test_unreadable_plan_files_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_plan(path)
