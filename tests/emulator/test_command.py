@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,16 +24,28 @@ from tests.emulator.test_api import TIMEOUT, status_of, submit
 from tests.fixtures.emulator import make_job
 
 
-def test_serves_until_interrupted(tmp_path: Path) -> None:
-    database = tmp_path / "state.sqlite3"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0", "--db", str(database), "--nodes", "1",
-         "--gpus-per-node", "2", "--speed", "10"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+@contextmanager
+def serving(*options: str) -> Iterator[tuple[str, list[str]]]:
+    """Run ``gpulab-apply emulator --port 0 OPTIONS`` in a child process: (API root, 4 banner lines).
+
+    On exit it sends Ctrl-C and checks that the command stops cleanly.
+    """
+    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0", *options],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         assert process.stdout is not None
         banner = [process.stdout.readline() for _ in range(4)]
-        root = banner[0].split()[3]
+        yield banner[0].split()[3], banner
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert (process.returncode, out) == (0, "Stopped.\n"), err
+
+
+def test_serves_until_interrupted(tmp_path: Path) -> None:
+    database = tmp_path / "state.sqlite3"
+    with serving("--db", str(database), "--nodes", "1", "--gpus-per-node", "2", "--speed", "10") as (root, banner):
         assert root.startswith("http://127.0.0.1:")
         assert banner == [
             f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {database}\n",
@@ -41,10 +55,6 @@ def test_serves_until_interrupted(tmp_path: Path) -> None:
         ]
         slaves = requests.get(root + "slaves", timeout=TIMEOUT).json()
         assert [(slave["name"], slave["gpu"]["systemTotal"]) for slave in slaves] == [("gpu1", 2)]
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
-    assert (process.returncode, out) == (0, "Stopped.\n"), err
     assert database.exists()
 
 
@@ -102,15 +112,8 @@ def test_ipv6_loopback() -> None:
 
 
 def test_tls_banner(tmp_path: Path, server_tls: TLSSettings) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0", "--db", str(tmp_path / "t.db"),
-         "--tls-cert", str(server_tls.cert_file), "--tls-key", str(server_tls.key_file),
-         "--client-ca", str(server_tls.client_ca_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(4)]
-        root = banner[0].split()[3]
+    with serving("--db", str(tmp_path / "t.db"), "--tls-cert", str(server_tls.cert_file), "--tls-key",
+                 str(server_tls.key_file), "--client-ca", str(server_tls.client_ca_file)) as (root, banner):
         assert root.startswith("https://127.0.0.1:")
         assert banner[1:] == [
             (f"Use: gpulab-apply plan --endpoint {root} --cert LOGIN.pem --ca-bundle CA.pem (the CA of the server "
@@ -118,7 +121,3 @@ def test_tls_banner(tmp_path: Path, server_tls: TLSSettings) -> None:
             f"Client certificates must be signed by {server_tls.client_ca_file}; the user is read from them\n",
             "Press Ctrl-C to stop.\n",
         ]
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=20)
-    assert (process.returncode, out) == (0, "Stopped.\n"), err
