@@ -94,7 +94,7 @@ class _ClientCertAdapter(requests.adapters.HTTPAdapter):
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         if self._ssl_context is None:
-            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            super().cert_verify(conn, url, verify, cert)
             return
         conn.cert_reqs = "CERT_REQUIRED"
         conn.ca_certs = None
