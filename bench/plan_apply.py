@@ -140,9 +140,11 @@ def bench_plan(scratch: Path) -> float:
     close_emulator(emulator)
     with emulator_process(database) as api_root:
         common = ["--endpoint", f"{api_root}gpulab/v4.0/", "--set", SET, "--project", "local"]
-        assert cli("plan", str(jobs_dir), *common) == 0
-        plan_time = best_of(3, lambda: cli("plan", str(jobs_dir), *common))
-    parse_time = best_of(3, parse_only)
+        # A whole process, as a user or CI runs it: interpreter start, imports and cold caches included.
+        command = [sys.executable, "-m", "gpulab_apply", "plan", str(jobs_dir), *common]
+        subprocess.run(command, check=True, capture_output=True)
+        plan_time = best_of(5, lambda: subprocess.run(command, check=True, capture_output=True))
+    parse_time = best_of(5, parse_only)
     print(f"plan: 2,000 files vs 5,000 remote jobs: {plan_time:.2f} s; parse-only (C safe loader): "
           f"{parse_time:.2f} s; ratio {plan_time / parse_time:.2f}x (target <= 2x)")
     return plan_time / parse_time

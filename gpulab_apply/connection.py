@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from gpulab_apply.certificate import Identity, load_credentials
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.local import LOCAL_USER_EMAIL, LOCAL_USER_URN
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,12 +65,10 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
 
 def local_identity() -> Identity:
     """The emulator's default user, which every certificate-less request acts as."""
-    from gpulab_apply.emulator.config import DEFAULT_USER_EMAIL, DEFAULT_USER_URN
-
     return Identity(
-        user_urn=DEFAULT_USER_URN,
-        email=DEFAULT_USER_EMAIL,
+        user_urn=LOCAL_USER_URN,
+        email=LOCAL_USER_EMAIL,
         not_before=datetime.min.replace(tzinfo=UTC),
         not_after=datetime.max.replace(tzinfo=UTC),
-        authority=DEFAULT_USER_URN.split("+")[1],
+        authority=LOCAL_USER_URN.split("+")[1],
     )

@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -191,6 +191,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
     for name, jobs in by_name.items():
         if name not in desired_names and (entry := decider.removed_entry(name, jobs)) is not None:
             entries.append(entry)
+    entries = _with_diffs(entries, options)
     entries.sort(key=lambda entry: entry.name)
 
     relevant = [job for name, jobs in by_name.items() for job in jobs
@@ -245,10 +246,9 @@ class _Decider:
         want = desired_spec_hash(spec, self.options.project_urn)
 
         def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,
-                  cancel: tuple[RemoteJob, ...] = (), diffs: bool = False, note: str | None = None) -> PlanEntry:
+                  cancel: tuple[RemoteJob, ...] = (), note: str | None = None) -> PlanEntry:
             return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=want,
-                             current=current, cancel=cancel, note=note,
-                             diffs=field_diffs(spec, current, self.options) if diffs and current else ())
+                             current=current, cancel=cancel, note=note)
 
         if not jobs:
             return entry(Action.CREATE, Reason.NEW)
@@ -261,14 +261,13 @@ class _Decider:
                 if not duplicates:
                     return entry(Action.NONE, Reason.IN_SYNC, current=same[0])
                 return self._guarded(entry(Action.CANCEL, Reason.DUPLICATE, current=same[0], cancel=duplicates))
-            return self._guarded(entry(Action.REPLACE, Reason.CHANGED, current=active[-1], cancel=tuple(active),
-                                       diffs=True))
+            return self._guarded(entry(Action.REPLACE, Reason.CHANGED, current=active[-1], cancel=tuple(active)))
         if not self.ours(newest):
             marker = self.markers.get(newest.uuid)
             note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
-            return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note, diffs=True)
+            return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note)
         if self.spec_of(newest) != want:
-            return entry(Action.CREATE, Reason.CHANGED, current=newest, diffs=True)
+            return entry(Action.CREATE, Reason.CHANGED, current=newest)
         if newest.status is JobStatus.FINISHED:
             return entry(Action.NONE, Reason.FINISHED, current=newest)
         if self.options.rerun_failed:
@@ -289,8 +288,7 @@ class _Decider:
         if not protected or entry.name in self.options.cancel_protected:
             return entry
         return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
-                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel,
-                         diffs=entry.diffs)
+                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel)
 
 
 def _summarise(entries: Sequence[PlanEntry]) -> Summary:
@@ -320,26 +318,60 @@ _SERVER_FILLED = (
 )
 
 
-def field_diffs(spec: JobSpec, remote: RemoteJob, options: PlanOptions) -> tuple[FieldDiff, ...]:
-    """The masked field differences between a remote job and the desired one, server-filled fields ignored."""
+def _shows_diffs(entry: PlanEntry) -> bool:
+    """Whether the entry explains itself with field differences: a changed or unmanaged desired job."""
+    if entry.desired is None or entry.current is None:
+        return False
+    return entry.reason in (Reason.CHANGED, Reason.UNMANAGED) or (
+        entry.reason is Reason.PROTECTED and entry.blocked is Action.REPLACE)
+
+
+def _with_diffs(entries: list[PlanEntry], options: PlanOptions) -> list[PlanEntry]:
+    """The entries, those that show differences with their field diffs filled in."""
+    wanted = [index for index, entry in enumerate(entries) if _shows_diffs(entry)]
+    if not wanted:
+        return entries
+    pairs: list[tuple[JobSpec, RemoteJob]] = []
+    for index in wanted:
+        desired, current = entries[index].desired, entries[index].current
+        assert desired is not None and current is not None  # as _shows_diffs checked
+        pairs.append((desired, current))
+    for index, diffs in zip(wanted, field_diffs(pairs, options), strict=True):
+        entries[index] = replace(entries[index], diffs=diffs)
+    return entries
+
+
+def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], options: PlanOptions) -> list[tuple[FieldDiff, ...]]:
+    """For each (desired, remote) pair, the masked field differences, server-filled fields ignored.
+
+    One DeepDiff call covers every pair (keyed by position): its fixed cost per call, not the size of
+    the trees, dominated a plan that replaces hundreds of jobs.
+    """
     from deepdiff import DeepDiff  # imported only when there is something to diff: it is slow to import
 
-    body = with_owner(spec.job, options.project_urn)
-    desired = {"request": normalise_request(body.get("request") or {}), "owner": dict(body.get("owner") or {})}
-    current = {"request": normalise_request(remote.request), "owner": dict(remote.owner)}
-    current, desired = _without_equal(_without_server_filled(current, desired, ()), desired)
-    diffs = []
-    for kind, levels in DeepDiff(current, desired, view="tree", threshold_to_diff_deeper=0).items():
+    current_trees: dict[int, dict[tuple[str, ...], Any]] = {}
+    desired_trees: dict[int, dict[tuple[str, ...], Any]] = {}
+    for position, (spec, remote) in enumerate(pairs):
+        body = with_owner(spec.job, options.project_urn)
+        desired = {"request": normalise_request(body.get("request") or {}), "owner": dict(body.get("owner") or {})}
+        current = {"request": normalise_request(remote.request), "owner": dict(remote.owner)}
+        current_trees[position], desired_trees[position] = _differing(
+            _without_server_filled(current, desired, ()), desired)
+    found: list[list[FieldDiff]] = [[] for _ in pairs]
+    # each call diffs small trees once: purging DeepDiff's cache as it goes is pure cost
+    difference = DeepDiff(current_trees, desired_trees, view="tree", threshold_to_diff_deeper=0, cache_purge_level=0)
+    for kind, levels in difference.items():
         for level in levels:
-            path = tuple(level.path(output_format="list"))
+            position, field_path, *inside = level.path(output_format="list")
+            path = (*field_path, *inside)
             label = "added" if kind.endswith("_added") else "removed" if kind.endswith("_removed") else "changed"
-            diffs.append(FieldDiff(
+            found[position].append(FieldDiff(
                 path=_dotted(path),
                 kind=label,
                 old=None if label == "added" else mask_value(level.t1, path),
                 new=None if label == "removed" else mask_value(level.t2, path),
             ))
-    return tuple(sorted(diffs, key=lambda diff: diff.path))
+    return [tuple(sorted(diffs, key=lambda diff: diff.path)) for diffs in found]
 
 
 def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,21 +423,30 @@ def _without_server_filled(remote: Any, desired: Any, path: tuple[str, ...]) -> 
     return kept
 
 
-def _without_equal(current: Any, desired: Any) -> tuple[Any, Any]:
-    """Both trees without the keys whose values are equal: deepdiff then only walks what differs (3x faster)."""
-    if not isinstance(current, dict) or not isinstance(desired, dict):
-        return current, desired
-    pruned_current, pruned_desired = {}, {}
+def _differing(current: Mapping[str, Any], desired: Mapping[str, Any],
+               path: tuple[str, ...] = ()) -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]:
+    """The fields whose values differ, keyed by their path, on each side.
+
+    A mapping both sides have is walked; anything else (a scalar, a list, a mapping only one side has)
+    is kept whole. DeepDiff's cost is per level it walks, so it gets one level of differing fields
+    instead of whole jobs (a plan replacing hundreds of jobs spent most of its time there).
+    """
+    old: dict[tuple[str, ...], Any] = {}
+    new: dict[tuple[str, ...], Any] = {}
     for key in current.keys() | desired.keys():
-        if key in current and key in desired:
-            if current[key] == desired[key]:
-                continue
-            pruned_current[key], pruned_desired[key] = _without_equal(current[key], desired[key])
-        elif key in current:
-            pruned_current[key] = current[key]
-        else:
-            pruned_desired[key] = desired[key]
-    return pruned_current, pruned_desired
+        here = (*path, key)
+        if key not in desired:
+            old[here] = current[key]
+        elif key not in current:
+            new[here] = desired[key]
+        elif current[key] != desired[key]:
+            if isinstance(current[key], Mapping) and isinstance(desired[key], Mapping):
+                deeper_old, deeper_new = _differing(current[key], desired[key], here)
+                old.update(deeper_old)
+                new.update(deeper_new)
+            else:
+                old[here], new[here] = current[key], desired[key]
+    return old, new
 
 
 def _server_filled(path: tuple[str, ...], value: Any) -> bool:

@@ -16,10 +16,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+if TYPE_CHECKING:
+    # jsonschema is imported only to explain a job that fails the compiled predicate: importing it and
+    # checking the schema would cost every clean run ~75 ms (the schema's own validity is a test).
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 #: the key holding this tool's own per-job options; never sent to GPULab
 TOOL_KEY = "x-gpulab-apply"
@@ -81,13 +84,20 @@ def _schema() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator(*, submission: bool) -> Draft202012Validator:
+def _variant(*, submission: bool) -> dict[str, Any]:
+    """The schema of a job file, or of a job as submitted (no ``x-gpulab-apply`` block)."""
     schema = job_file_schema()
     if submission:
         del schema["properties"][TOOL_KEY]
-    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@functools.cache
+def _validator(*, submission: bool) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     # No format checker: every format rule the schema needs is a pattern, which is cheaper and portable.
-    return Draft202012Validator(schema)
+    return Draft202012Validator(_variant(submission=submission))
 
 
 def violations(job: Any, *, submission: bool = False) -> list[Violation]:
@@ -201,7 +211,7 @@ _ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "x-
 
 @functools.cache
 def _predicate(*, submission: bool) -> Predicate:
-    schema = _validator(submission=submission).schema
+    schema = _variant(submission=submission)
     compiled: dict[str, Predicate] = {}
 
     def ref(pointer: str) -> Predicate:

@@ -326,6 +326,18 @@ def test_diffs_show_added_removed_and_changed_fields() -> None:
     )
 
 
+def test_diffs_of_many_entries_each_land_on_their_own_entry() -> None:
+    # All entries are diffed in one DeepDiff call; what one job changed must not leak into another.
+    a, b, c = spec("a", gpus=2), spec("b", command="new"), spec("c")
+    jobs = [remote("a", of=spec("a", gpus=1), spec_hash="0" * 16),
+            remote("b", of=spec("b", command="old"), spec_hash="0" * 16),
+            remote("c", of=c, set_name=None)]  # unmanaged, identical: nothing to show
+    entries = {entry.name: entry for entry in plan([a, b, c], jobs).entries}
+    assert entries["a"].diffs == (FieldDiff("request.resources.gpus", "changed", 1, 2),)
+    assert entries["b"].diffs == (FieldDiff("request.docker.command", "changed", "old", "new"),)
+    assert entries["c"].reason is Reason.UNMANAGED and entries["c"].diffs == ()
+
+
 def test_diffs_mask_secrets() -> None:
     job = remote(status="RUNNING", of=spec(image="bob:hunter2@registry.example/x:1", environment={"API_TOKEN": "a"}))
     desired = spec(image="bob:swordfish@registry.example/x:2", environment={"API_TOKEN": "b", "PLAIN": "p"})

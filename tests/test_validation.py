@@ -291,3 +291,56 @@ request:
 """)
     assert problems(validate_paths(["jobs.d"])) == [
         "jobs.d/a.yaml:4:31: error: request.resources.gpus: -2 is less than the minimum of 0"]
+
+
+_checked_by: Path | None = None  # where each process that checks files leaves its pid (set by the test)
+
+
+def _recording_check_files(files: list[str], *, require_project: bool) -> object:
+    # module level: the worker pool sends the function to its processes by reference
+    import os
+
+    from gpulab_apply.validation import _check_file
+
+    assert _checked_by is not None
+    (_checked_by / str(os.getpid())).touch()
+    return [_check_file(path, require_project=require_project) for path in files]
+
+
+def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    from gpulab_apply import validation
+    from gpulab_apply.validation import PARALLEL_MIN_FILES, _check_all
+
+    checked_by = tmp_path / "checked-by"
+    checked_by.mkdir()
+    monkeypatch.setattr(sys.modules[__name__], "_checked_by", checked_by)
+    monkeypatch.setattr(validation, "_check_files", _recording_check_files)
+
+    count = PARALLEL_MIN_FILES + 40
+    for index in range(count):
+        text = JOB.format(name=f"job-{index:03d}")
+        if index % 50 == 7:
+            text = text.replace("gpus: 0", "gpus: two")
+        if index == count - 1:
+            text = JOB.format(name="job-000")  # a duplicate of the first file: the two land in different slices
+        write(jobs / f"job-{index:03d}.yaml", text)
+    files, _ = loader.discover(["jobs.d"])
+    assert len(files) == count
+    in_process = _check_all(files, require_project=False, workers=1)
+    forked = _check_all(files, require_project=False, workers=2)
+    assert forked == in_process
+    assert len({int(p.name) for p in checked_by.iterdir()} - {os.getpid()}) == 2  # two workers did the work
+
+    result = validate_paths(["jobs.d"])
+    assert len(result.jobs) == count - 5 - 2  # 5 invalid documents, and both uses of the duplicated name
+    assert [p.split(": error: ")[1] for p in problems(result) if "duplicate" in p] == [
+        "name: duplicate job name 'job-000', also at jobs.d/job-239.yaml:1:7 (names identify jobs: give each "
+        "job its own name)",
+        "name: duplicate job name 'job-000', also at jobs.d/job-000.yaml:1:7 (names identify jobs: give each "
+        "job its own name)",
+    ]
+    assert sum("'two' is not of type 'integer'" in p for p in problems(result)) == 5

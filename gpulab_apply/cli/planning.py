@@ -5,8 +5,10 @@ Not a command: a helper for the command modules, kept here so that options -> ca
 
 from __future__ import annotations
 
+import importlib
 import io
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,9 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
     """List the project's jobs once and plan against them."""
     options = PlanOptions(project_urn=client.project_urn, rerun_failed=rerun_failed, targets=tuple(targets),
                           cancel_protected=frozenset(cancel_protected))
+    if desired:
+        # The planner's diff library is slow to import; import it while the listing waits on the network.
+        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
     remote = client.list_jobs(project_urn=client.project_urn)
     return build_plan(desired, remote, set_name=settings.set_name, options=options)
 

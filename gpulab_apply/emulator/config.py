@@ -8,10 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.errors import ConfigError
-
-DEFAULT_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
-DEFAULT_USER_EMAIL = "local@example.com"
-DEFAULT_PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
+from gpulab_apply.local import LOCAL_PROJECT_URN, LOCAL_USER_EMAIL, LOCAL_USER_URN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,10 +61,10 @@ class EmulatorConfig:
     #: filled into request.scheduling when a job does not set them (GPULab's documented defaults)
     default_min_duration: str = "1 week"
     default_max_duration: str = "2 weeks"
-    default_user_urn: str = DEFAULT_USER_URN
-    default_user_email: str = DEFAULT_USER_EMAIL
+    default_user_urn: str = LOCAL_USER_URN
+    default_user_email: str = LOCAL_USER_EMAIL
     #: the project of a v3.x job submitted without ``owner``
-    default_project_urn: str = DEFAULT_PROJECT_URN
+    default_project_urn: str = LOCAL_PROJECT_URN
     #: reported by ``GET version`` as ``latest_client_version``
     latest_client_version: str = "3.11.12"
 
