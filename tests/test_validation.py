@@ -337,10 +337,9 @@ def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Pat
 
     result = validate_paths(["jobs.d"])
     assert len(result.jobs) == count - 5 - 2  # 5 invalid documents, and both uses of the duplicated name
+    advice = "(names identify jobs: give each job its own name)"
     assert [p.split(": error: ")[1] for p in problems(result) if "duplicate" in p] == [
-        "name: duplicate job name 'job-000', also at jobs.d/job-239.yaml:1:7 (names identify jobs: give each "
-        "job its own name)",
-        "name: duplicate job name 'job-000', also at jobs.d/job-000.yaml:1:7 (names identify jobs: give each "
-        "job its own name)",
+        f"name: duplicate job name 'job-000', also at jobs.d/job-239.yaml:1:7 {advice}",
+        f"name: duplicate job name 'job-000', also at jobs.d/job-000.yaml:1:7 {advice}",
     ]
     assert sum("'two' is not of type 'integer'" in p for p in problems(result)) == 5
