@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from gpulab_apply.masking import mask_value
+
 if TYPE_CHECKING:
     # jsonschema is imported only to explain a job that fails the compiled predicate: importing it and
     # checking the schema would cost every clean run ~75 ms (the schema's own validity is a test).
@@ -153,13 +155,16 @@ def _explain(error: ValidationError) -> Iterator[Violation]:
         yield Violation((*path, str(key)), message, at_key=True)
         return
     if custom:
-        yield Violation(path, f"{_short_repr(error.instance)} {custom}")
+        yield Violation(path, f"{_shown(error.instance, path)} {custom}")
     elif error.validator == "type":
         types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         expected = " or ".join(repr(t) for t in types)
-        yield Violation(path, f"{_short_repr(error.instance)} is not of type {expected}")
+        yield Violation(path, f"{_shown(error.instance, path)} is not of type {expected}")
     else:
-        yield Violation(path, error.message)
+        masked = mask_value(error.instance, path)
+        message = error.message if masked == error.instance else error.message.replace(repr(error.instance),
+                                                                                       repr(masked))
+        yield Violation(path, message)
 
 
 def _custom_message(error: ValidationError) -> str | None:
@@ -191,6 +196,11 @@ def _key_hint(key: str, allowed: Sequence[str], parent: tuple[str, ...]) -> str:
     if match is not None:
         return f"did you mean `{match}`?"
     return "allowed here: " + ", ".join(allowed) if allowed else "no keys are allowed here"
+
+
+def _shown(value: Any, path: Sequence[str | int]) -> str:
+    """A value as a message shows it: short, and masked where it is a secret (SPEC §7: every output)."""
+    return _short_repr(mask_value(value, path))
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

@@ -343,3 +343,20 @@ def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Pat
         f"name: duplicate job name 'job-000', also at jobs.d/job-000.yaml:1:7 {advice}",
     ]
     assert sum("'two' is not of type 'integer'" in p for p in problems(result)) == 5
+
+
+def test_problems_never_show_secret_values(jobs: Path) -> None:
+    # SPEC §7: secrets are masked in every output, validation messages included
+    write(jobs / "a.yaml", """\
+name: leak
+request:
+  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 2}
+  docker:
+    image: "bob:hunter2@registry.example.com/Upper/x:1"
+    environment: {API_TOKEN: 3.14159, DB_PASSWORD: [s3cret], PLAIN: 2.5}
+""")
+    found = problems(validate_paths(["jobs.d"]))
+    assert not any(secret in line for line in found for secret in ("hunter2", "3.14159", "s3cret")), found
+    assert any("request.docker.environment.API_TOKEN: '***' is not of type" in line for line in found), found
+    assert any("request.docker.image: 'bob:***@registry.example.com/Upper/x:1'" in line for line in found), found
+    assert any("request.docker.environment.PLAIN: 2.5 is not of type" in line for line in found), found
