@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from gpulab_apply import __version__
 from tests.conftest import RunCli
@@ -25,3 +26,21 @@ def test_python_dash_m_runs_the_same_cli() -> None:
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"gpulab-apply, version {__version__}"
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
+    # `gpulab-apply validate | head -1`: more output than a pipe holds, and the reader closes it.
+    # click turns the broken pipe into exit 1; nothing between it and the exit may catch it otherwise.
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for index in range(800):
+        (jobs / f"j{index}.yaml").write_text(f"name: j{index}\nrequest: {{resources: {{gpus: zero}}}}\n")
+    with subprocess.Popen([sys.executable, "-m", "gpulab_apply", "validate", str(jobs)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()
+        error = process.stderr.read()
+        assert process.wait(timeout=60) == 1
+    assert first.startswith(str(jobs))
+    assert "Traceback" not in error, error
