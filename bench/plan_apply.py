@@ -109,12 +109,16 @@ def emulator_process(database: Path) -> Iterator[str]:
         process.wait()
 
 
-def bench_plan(scratch: Path) -> float:
-    jobs_dir = scratch / "jobs.d"
+def write_jobs(jobs_dir: Path, names: list[str]) -> None:
     jobs_dir.mkdir()
-    names = [f"sweep-{i:04d}" for i in range(2000)]
     for index, name in enumerate(names):
         (jobs_dir / f"{name}.yaml").write_text(job_yaml(name, index))
+
+
+def bench_plan(scratch: Path) -> float:
+    jobs_dir = scratch / "jobs.d"
+    names = [f"sweep-{i:04d}" for i in range(2000)]
+    write_jobs(jobs_dir, names)
     files = sorted(jobs_dir.iterdir())
 
     def parse_only() -> None:
@@ -152,10 +156,8 @@ def bench_plan(scratch: Path) -> float:
 
 def bench_apply(scratch: Path) -> float:
     jobs_dir = scratch / "apply.d"
-    jobs_dir.mkdir()
     names = [f"new-{i:03d}" for i in range(500)]
-    for index, name in enumerate(names):
-        (jobs_dir / f"{name}.yaml").write_text(job_yaml(name, index))
+    write_jobs(jobs_dir, names)
     with serve_in_thread(config=EmulatorConfig(clock="manual")) as emulator:
         emulator.faults.set("*", Fault(latency=0.05))
         with GpulabClient(emulator.api_root("4.0"), api_version="4.0") as client:
