@@ -32,6 +32,7 @@ from typing import Any
 from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_owner
 from gpulab_apply.masking import mask_value
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
+from gpulab_apply.problems import format_json_path
 
 
 class Action(StrEnum):
@@ -366,7 +367,7 @@ def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], options: PlanOptions
             path = (*field_path, *inside)
             label = "added" if kind.endswith("_added") else "removed" if kind.endswith("_removed") else "changed"
             found[position].append(FieldDiff(
-                path=_dotted(path),
+                path=format_json_path(path),
                 kind=label,
                 old=None if label == "added" else mask_value(level.t1, path),
                 new=None if label == "removed" else mask_value(level.t2, path),
@@ -456,10 +457,3 @@ def _server_filled(path: tuple[str, ...], value: Any) -> bool:
            for pattern in _SERVER_FILLED):
         return True
     return isinstance(value, dict) and all(_server_filled((*path, k), v) for k, v in value.items())
-
-
-def _dotted(path: Sequence[Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text

@@ -6,6 +6,7 @@ Lines and columns are 1-based, as editors and GitHub annotations count them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,3 +53,15 @@ class Problem:
         where = f"{self.json_path}: " if self.json_path else ""
         text = f"{self.location}: {self.severity.value}: {where}{self.message}"
         return f"{text} ({self.hint})" if self.hint else text
+
+
+def format_json_path(path: Sequence[str | int]) -> str:
+    """A path inside a job as problems and diffs show it: ``("request", "docker", "storage", 2)`` ->
+    ``request.docker.storage[2]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

@@ -19,6 +19,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.masking import mask_value
+from gpulab_apply.problems import format_json_path
 
 if TYPE_CHECKING:
     # jsonschema is imported only to explain a job that fails the compiled predicate: importing it and
@@ -60,17 +61,6 @@ class Violation:
         where = f"{self.json_path}: " if self.path else ""
         hint = f" ({self.hint})" if self.hint else ""
         return f"{where}{self.message}{hint}"
-
-
-def format_json_path(path: Sequence[str | int]) -> str:
-    """``("request", "docker", "storage", 2)`` -> ``request.docker.storage[2]``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
 
 
 def job_file_schema() -> dict[str, Any]:
