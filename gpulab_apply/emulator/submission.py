@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gpulab_apply.checks import parse_duration
 from gpulab_apply.emulator.clock import format_time, parse_time
 from gpulab_apply.emulator.http_error import HttpError
 
@@ -19,28 +20,16 @@ RUNTIME_VARIABLE = "GPULAB_EMULATOR_RUNTIME"
 EXIT_CODE_VARIABLE = "GPULAB_EMULATOR_EXIT_CODE"
 HALT_AFTER_VARIABLE = "GPULAB_EMULATOR_HALT_AFTER"
 
-_DURATION = re.compile(r"^([0-9.]+) *([a-zA-Z]+)$")
-_UNIT_SECONDS = {
-    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hour", "hours"), 3600),
-    **dict.fromkeys(("day", "days"), 86400),
-    **dict.fromkeys(("week", "weeks"), 7 * 86400),
-}
 _PROJECT_URN = re.compile(r"^urn:publicid:IDN\+([^+]+?)(?::[^+]+)?\+project\+([^+]+)$")
 _TOP_LEVEL_KEYS = frozenset({"name", "description", "request", "owner", "deploymentEnvironment", "restartInfo"})
 
 
 def duration_seconds(text: str) -> float:
-    """GPULab's duration strings (``"30 s"``, ``"1.5 hours"``, ``"2 weeks"``) in seconds."""
-    match = _DURATION.match(text.strip())
-    unit = _UNIT_SECONDS.get(match.group(2).lower()) if match else None
-    if match is None or unit is None:
+    """GPULab's duration strings (``"30 s"``, ``"1.5 hours"``, ``"2 weeks"``) in seconds; ValueError if not one."""
+    seconds = parse_duration(text.strip())
+    if seconds is None:
         raise ValueError(f"not a GPULab duration: {text!r} (use a number and a unit such as '30 min', '2 days')")
-    try:
-        return float(match.group(1)) * unit
-    except ValueError:
-        raise ValueError(f"not a GPULab duration: {text!r}") from None
+    return seconds
 
 
 def project_name(project_urn: str) -> str | None:
