@@ -44,8 +44,9 @@ from gpulab_apply.errors import (
     ServerError,
     TruncatedListingError,
 )
+from gpulab_apply.local import is_loopback
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.settings import RetryPolicy, Timeouts, is_loopback
+from gpulab_apply.settings import RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ here talks to the network or imports ``requests``.
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply.certificate import Identity, PasswordPrompt
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.local import is_loopback
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
 DEFAULT_API_VERSION = "3.1"
@@ -257,16 +257,6 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
-
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or ``localhost``."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:

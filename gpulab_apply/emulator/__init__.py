@@ -18,10 +18,11 @@ from typing import Any
 from gpulab_apply.emulator.clock import Clock, ManualClock, ScaledClock, parse_time
 from gpulab_apply.emulator.config import EmulatorConfig, NodeConfig, TLSSettings
 from gpulab_apply.emulator.faults import Fault, Faults
-from gpulab_apply.emulator.server import EmulatorServer, is_loopback, server_ssl_context
+from gpulab_apply.emulator.server import EmulatorServer, server_ssl_context
 from gpulab_apply.emulator.service import Emulator
 from gpulab_apply.emulator.store import Store
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.local import is_loopback
 
 __all__ = ["LOCAL_DB_PATH", "EmulatorConfig", "Fault", "Faults", "ManualClock", "NodeConfig", "RunningEmulator",
            "TLSSettings", "open_emulator", "serve_in_thread"]

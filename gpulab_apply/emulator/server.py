@@ -7,7 +7,6 @@ returns and error messages, which are plain text (GPULab has no error schema).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import logging
 import re
@@ -58,15 +57,6 @@ _ROUTES = tuple(
         (f"jobs/{_UUID}/debug", "jobs/{uuid}/debug", {"GET": "_get_debug"}),
     )
 )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def server_ssl_context(tls: TLSSettings) -> ssl.SSLContext:
