@@ -18,6 +18,7 @@ from typing import Any
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import ConfigError, StalePlanError
+from gpulab_apply.model import format_timestamp
 from gpulab_apply.planner import Plan, PlanEntry, PlanOptions
 
 FORMAT_VERSION = 1
@@ -62,7 +63,7 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "tool_version": __version__,
-        "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": format_timestamp(created),
         "set": plan.set_name,
         "endpoint": endpoint,
         "paths": list(paths),

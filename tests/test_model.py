@@ -37,3 +37,13 @@ def test_remote_job_from_minimal_json() -> None:
     assert job.status is JobStatus.QUEUED
     assert job.created is not None and job.created.isoformat() == "2024-03-17T09:59:19+00:00"
     assert job.request == {}
+
+
+def test_timestamps_are_written_as_gpulab_writes_them_in_utc() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from gpulab_apply.model import format_timestamp, parse_timestamp
+
+    brussels = datetime(2024, 3, 17, 10, 59, 19, tzinfo=timezone(timedelta(hours=1)))
+    assert format_timestamp(brussels) == "2024-03-17T09:59:19Z"
+    assert parse_timestamp(format_timestamp(brussels)) == brussels

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC
 from typing import Any, TextIO
 
+from gpulab_apply.model import format_timestamp
 from gpulab_apply.status import StatusRow
 
 JSON_FORMAT_VERSION = 1
@@ -61,7 +61,7 @@ def report_json(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, col
             "name": row.name,
             "uuid": row.job.uuid if row.job else None,
             "status": row.job.status.name if row.job else None,
-            "created": row.job.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if row.job and row.job.created else None,
+            "created": format_timestamp(row.job.created) if row.job and row.job.created else None,
             "age_seconds": row.age_seconds,
             "gpus": row.gpus,
             "in_sync": row.in_sync,
