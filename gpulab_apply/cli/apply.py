@@ -75,23 +75,22 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     if saved is not None and "set" not in settings.sources:
         # the default set comes from where the job files are, not from where the plan file is
         settings = dataclasses.replace(settings, set_name=saved.set_name)
-    if saved is not None and (targets or rerun_failed or cancel_protected):
-        raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
-                               "make a new plan to change them")
+    if saved is not None:
+        if targets or rerun_failed or cancel_protected:
+            raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
+                                   "make a new plan to change them")
+        targets, rerun_failed = saved.options.targets, saved.options.rerun_failed
+        cancel_protected = tuple(sorted(saved.options.cancel_protected))
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
     desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
                            fmt=fmt)
     with open_client(settings) as client:
+        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
+                           cancel_protected=cancel_protected)
         if saved is not None:
-            result = make_plan(desired, client, settings, targets=saved.options.targets,
-                               rerun_failed=saved.options.rerun_failed,
-                               cancel_protected=sorted(saved.options.cancel_protected))
             check_fresh(saved, result, endpoint=endpoint_of(settings))
-        else:
-            result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
-                               cancel_protected=cancel_protected)
         if fmt != "json":
             render(lambda stream, color: plan_reporters.REPORTERS[fmt](result, stream, color=color))
         if not result.has_changes:
