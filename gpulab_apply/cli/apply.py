@@ -14,14 +14,8 @@ from typing import TYPE_CHECKING
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.planning import (
-    DEFAULT_PATHS,
-    endpoint_of,
-    is_terminal,
-    load_desired,
-    make_plan,
-    render,
-)
+from gpulab_apply.cli.output import is_terminal, render
+from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ApplyFailedError, ExitStatus

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, overload
 
 import click
 
+from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.settings import API_VERSIONS, ENV_VARS, Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +77,7 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
                 flags=flags,
                 env=os.environ,
                 job_paths=_paths(kwargs.get(paths_param)),
-                password_prompt=_prompt_for_password if _stdin_is_terminal() else None,
+                password_prompt=_prompt_for_password if is_terminal(sys.stdin) else None,
             )
             with _verbose_logging(settings):
                 return function(*args, settings=settings, **kwargs)
@@ -97,13 +98,6 @@ def _paths(value: object) -> list[Path]:
     if isinstance(value, Iterable):
         return [Path(str(item)) for item in value]
     return []
-
-
-def _stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except ValueError:  # closed stream
-        return False
 
 
 def _prompt_for_password(path: Path) -> str:

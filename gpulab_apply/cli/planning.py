@@ -6,15 +6,11 @@ Not a command: a helper for the command modules, kept here so that options -> ca
 from __future__ import annotations
 
 import importlib
-import io
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import click
-
+from gpulab_apply.cli.output import render
 from gpulab_apply.client import GpulabClient
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.model import JobSpec
@@ -57,19 +53,3 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
 def endpoint_of(settings: Settings) -> str:
     """The endpoint a plan file records: the API root, or ``local`` for the embedded emulator."""
     return "local" if settings.local else (settings.api_root or settings.endpoint)
-
-
-def is_terminal(stream: Any) -> bool:
-    """Whether a stream is an interactive terminal (never true under CI or click's test runner)."""
-    try:
-        return stream is not None and bool(stream.isatty())
-    except ValueError:  # a closed stream
-        return False
-
-
-def render(reporter: Callable[..., None], *, err: bool = False) -> None:
-    """Run a reporter into a buffer and echo it; colour only when the target is a terminal."""
-    color = is_terminal(sys.stderr if err else sys.stdout)
-    buffer = io.StringIO()
-    reporter(buffer, color=color)
-    click.echo(buffer.getvalue(), nl=False, err=err, color=color)

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.planning import DEFAULT_PATHS, load_desired, render
+from gpulab_apply.cli.output import render
+from gpulab_apply.cli.planning import DEFAULT_PATHS, load_desired
 from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters.status import REPORTERS

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
 import click
 
+from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters.problems import REPORTERS
 from gpulab_apply.validation import validate_paths
@@ -23,7 +22,5 @@ def validate(paths: tuple[str, ...], output_format: str) -> int:
     Exits 0 when every job is valid, 1 when there is a problem.
     """
     result = validate_paths(paths or (DEFAULT_PATH,))
-    report = io.StringIO()
-    REPORTERS[output_format](result, report)
-    click.echo(report.getvalue(), nl=False)
+    render(lambda stream, color: REPORTERS[output_format](result, stream))
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
