@@ -19,8 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
+from gpulab_apply.gpulab.client import GpulabClient
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
 JOB = {

@@ -24,9 +24,9 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from gpulab_apply.cli import run
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import EmulatorConfig, Fault, close_emulator, open_emulator, serve_in_thread
-from gpulab_apply.marker import Marker, spec_hash, with_marker
+from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.reconcile.marker import Marker, spec_hash, with_marker
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
 SET = "bench"

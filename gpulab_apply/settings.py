@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gpulab_apply.certificate import Identity, PasswordPrompt
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.local import is_loopback
+from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
+from gpulab_apply.gpulab.local import is_loopback
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
 DEFAULT_API_VERSION = "3.1"

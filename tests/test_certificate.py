@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gpulab_apply.certificate import Identity, load_credentials
 from gpulab_apply.errors import CertificateError
+from gpulab_apply.gpulab.certificate import Identity, load_credentials
 from tests.fixtures.certificates import JDOE_EMAIL, JDOE_URN, LoginPemVariants
 
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.cli import run
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import Fault, RunningEmulator
-from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_marker
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
+from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_marker
 from tests.conftest import CliResult, RunCli
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator import listing as emulator_listing
 from gpulab_apply.errors import (
@@ -22,6 +21,7 @@ from gpulab_apply.errors import (
     ServerError,
     TruncatedListingError,
 )
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import JobStatus
 from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
@@ -48,7 +48,7 @@ def client(request: pytest.FixtureRequest, emulator: RunningEmulator) -> Iterato
 
 @pytest.fixture
 def retries_logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="gpulab_apply.client")
+    caplog.set_level(logging.INFO, logger="gpulab_apply.gpulab.client")
     return caplog
 
 

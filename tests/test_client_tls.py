@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gpulab_apply.certificate import load_credentials
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import AmbiguousSubmitError, CertificateError, ConnectionFailedError
+from gpulab_apply.gpulab.certificate import load_credentials
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.settings import RetryPolicy
 from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants, MakeLoginPem
 from tests.fixtures.emulator import MINIMAL_JOB

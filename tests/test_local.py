@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpulab_apply.local import is_loopback
+from gpulab_apply.gpulab.local import is_loopback
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "127.0.0.1", "127.5.6.7", "::1", "[::1]"])

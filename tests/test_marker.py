@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gpulab_apply.marker import Marker, new_run_id, parse_marker, spec_hash, with_marker, with_owner
+from gpulab_apply.reconcile.marker import Marker, new_run_id, parse_marker, spec_hash, with_marker, with_owner
 
 JOB = {"name": "train", "description": "seed 1",
        "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4}, "docker": {"image": "debian:stable"}},

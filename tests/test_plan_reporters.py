@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from gpulab_apply.planner import Plan
+from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters.plan import MARKDOWN_BUDGET, REPORTERS
 from tests.test_planner import plan, remote, spec
 

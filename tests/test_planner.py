@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from gpulab_apply.marker import Marker
 from gpulab_apply.model import JobSpec, RemoteJob
-from gpulab_apply.planner import (
+from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.marker import Marker
+from gpulab_apply.reconcile.planner import (
     Action,
     FieldDiff,
     Plan,
@@ -19,7 +20,6 @@ from gpulab_apply.planner import (
     desired_spec_hash,
     normalise_request,
 )
-from gpulab_apply.problems import Location
 
 SET = "lab"
 PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+p"

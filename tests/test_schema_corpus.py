@@ -22,8 +22,8 @@ from imecilabt.gpulab.schemas.job2 import NewJobV4CLI
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from gpulab_apply import schema
-from gpulab_apply.checks import job_violations
+from gpulab_apply.jobfiles import schema
+from gpulab_apply.jobfiles.checks import job_violations
 
 FULL_JOB: dict[str, Any] = {
     "name": "train-resnet",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gpulab_apply import loader
+from gpulab_apply.jobfiles import loader
+from gpulab_apply.jobfiles.validation import ValidationResult, locate, validate_paths
 from gpulab_apply.problems import Location
-from gpulab_apply.validation import ValidationResult, locate, validate_paths
 from tests.job_texts import MINIMAL_JOB_YAML
 
 JOB = MINIMAL_JOB_YAML
@@ -300,7 +300,7 @@ def _recording_check_files(files: list[str], *, require_project: bool) -> object
     # module level: the worker pool sends the function to its processes by reference
     import os
 
-    from gpulab_apply.validation import _check_file
+    from gpulab_apply.jobfiles.validation import _check_file
 
     assert _checked_by is not None
     (_checked_by / str(os.getpid())).touch()
@@ -312,8 +312,8 @@ def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Pat
     import os
     import sys
 
-    from gpulab_apply import validation
-    from gpulab_apply.validation import PARALLEL_MIN_FILES, _check_all
+    from gpulab_apply.jobfiles import validation
+    from gpulab_apply.jobfiles.validation import PARALLEL_MIN_FILES, _check_all
 
     checked_by = tmp_path / "checked-by"
     checked_by.mkdir()

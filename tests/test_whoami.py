@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from gpulab_apply.certificate import load_credentials
 from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.gpulab.certificate import load_credentials
 from tests.conftest import RunCli
 from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants
 

@@ -16,10 +16,10 @@ import click
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal, render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
-from gpulab_apply.client import GpulabClient
-from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
-from gpulab_apply.executor import (
+from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.reconcile.executor import (
     DEFAULT_MAX_CANCEL,
     DEFAULT_PARALLELISM,
     ApplyOptions,
@@ -28,9 +28,9 @@ from gpulab_apply.executor import (
     execute,
     planned_actions,
 )
-from gpulab_apply.marker import new_run_id
-from gpulab_apply.planfile import check_fresh, is_plan_file, load_plan
-from gpulab_apply.planner import Plan
+from gpulab_apply.reconcile.marker import new_run_id
+from gpulab_apply.reconcile.planfile import check_fresh, is_plan_file, load_plan
+from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters import apply as apply_reporters
 from gpulab_apply.reporters import plan as plan_reporters
 from gpulab_apply.settings import Settings

@@ -10,9 +10,9 @@ import click
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
-from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ConfigError, ExitStatus
-from gpulab_apply.planfile import dump_plan
+from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.reporters.plan import REPORTERS
 from gpulab_apply.settings import Settings
 

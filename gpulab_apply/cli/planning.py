@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gpulab_apply.cli.output import render
-from gpulab_apply.client import GpulabClient
 from gpulab_apply.errors import InvalidJobsError
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import JobSpec
-from gpulab_apply.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.settings import Settings
 
 DEFAULT_PATHS = (Path("jobs.d"),)
@@ -23,8 +23,8 @@ DEFAULT_PATHS = (Path("jobs.d"),)
 def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text") -> tuple[JobSpec, ...]:
     """Validate the job files; any problem prints the validate report (in ``fmt`` where validate has it,
     so CI gets annotations) and stops with exit 1 before any network."""
+    from gpulab_apply.jobfiles.validation import validate_paths
     from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
-    from gpulab_apply.validation import validate_paths
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = settings.api_version.startswith("4") and not settings.project and not settings.local

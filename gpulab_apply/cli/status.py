@@ -10,11 +10,11 @@ import click
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, load_desired
-from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ExitStatus
+from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.reconcile.status import status_rows
 from gpulab_apply.reporters.status import REPORTERS
 from gpulab_apply.settings import Settings
-from gpulab_apply.status import status_rows
 
 
 @click.command()

@@ -6,8 +6,8 @@ import click
 
 from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ExitStatus
+from gpulab_apply.jobfiles.validation import validate_paths
 from gpulab_apply.reporters.problems import REPORTERS
-from gpulab_apply.validation import validate_paths
 
 DEFAULT_PATH = "jobs.d"
 

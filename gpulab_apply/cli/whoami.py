@@ -7,8 +7,8 @@ import time
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.connection import open_client
 from gpulab_apply.errors import ExitStatus
+from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reporters.identity import render_access, render_identity
 from gpulab_apply.settings import Settings
 

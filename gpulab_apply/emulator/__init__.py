@@ -22,7 +22,7 @@ from gpulab_apply.emulator.server import EmulatorServer, server_ssl_context
 from gpulab_apply.emulator.service import Emulator
 from gpulab_apply.emulator.store import Store
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.local import is_loopback
+from gpulab_apply.gpulab.local import is_loopback
 
 __all__ = ["LOCAL_DB_PATH", "EmulatorConfig", "Fault", "Faults", "ManualClock", "NodeConfig", "RunningEmulator",
            "TLSSettings", "open_emulator", "serve_in_thread"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.local import LOCAL_PROJECT_URN, LOCAL_USER_EMAIL, LOCAL_USER_URN
+from gpulab_apply.gpulab.local import LOCAL_PROJECT_URN, LOCAL_USER_EMAIL, LOCAL_USER_URN
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,8 +20,8 @@ from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.render import wire_status
 from gpulab_apply.emulator.store import JobQuery, JobRecord, Store
 from gpulab_apply.emulator.submission import normalise
+from gpulab_apply.jobfiles.schema import submission_errors
 from gpulab_apply.model import FINAL_STATUSES, JobStatus
-from gpulab_apply.schema import submission_errors
 
 _FINAL = frozenset(status.name for status in FINAL_STATUSES)
 _EVENT_TYPES = {"STATUS_CHANGE": "Status Change", "DEBUG": "Debug", "INFO": "Info", "WARN": "Warning",

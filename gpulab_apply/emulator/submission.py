@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gpulab_apply.checks import parse_duration
 from gpulab_apply.emulator.clock import format_time, parse_time
 from gpulab_apply.emulator.http_error import HttpError
+from gpulab_apply.jobfiles.checks import parse_duration
 
 #: reserved ``request.docker.environment`` variables read by the emulator (never by GPULab)
 RUNTIME_VARIABLE = "GPULAB_EMULATOR_RUNTIME"

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from gpulab_apply.executor import ApplyReport, Outcome, Result
+from gpulab_apply.reconcile.executor import ApplyReport, Outcome, Result
 from gpulab_apply.reporters.github import Level, annotation
 from gpulab_apply.reporters.plan import short
 

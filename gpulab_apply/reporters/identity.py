@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
-    from gpulab_apply.client import GpulabClient
+    from gpulab_apply.gpulab.client import GpulabClient
 
 #: fewer days left than this and whoami says to renew
 RENEW_WITHIN_DAYS = 14

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from gpulab_apply.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
+from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters.github import Level, annotation
 
 #: version of the ``--format json`` document; bumped on any incompatible change (docs/plan-apply.md)

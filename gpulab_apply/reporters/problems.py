@@ -9,9 +9,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from gpulab_apply.jobfiles.validation import ValidationResult
 from gpulab_apply.problems import Location, Problem
 from gpulab_apply.reporters.github import annotation
-from gpulab_apply.validation import ValidationResult
 
 #: version of the ``--format json`` document; bumped only for incompatible changes (docs/validate.md)
 JSON_VERSION = 1

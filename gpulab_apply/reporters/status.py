@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from gpulab_apply.model import format_timestamp
-from gpulab_apply.status import StatusRow
+from gpulab_apply.reconcile.status import StatusRow
 
 JSON_FORMAT_VERSION = 1
 

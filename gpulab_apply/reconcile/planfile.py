@@ -19,7 +19,7 @@ from typing import Any
 from gpulab_apply import __version__
 from gpulab_apply.errors import ConfigError, StalePlanError
 from gpulab_apply.model import format_timestamp
-from gpulab_apply.planner import Plan, PlanEntry, PlanOptions
+from gpulab_apply.reconcile.planner import Plan, PlanEntry, PlanOptions
 
 FORMAT_VERSION = 1
 #: the first bytes of every plan file, so apply can tell a plan file from a job directory

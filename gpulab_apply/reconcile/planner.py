@@ -1,7 +1,7 @@
 """The plan: what apply would do, decided by name from the desired jobs and one remote listing (SPEC §5).
 
 :func:`build_plan` is pure: no I/O, no clock. Decisions use the spec hash in each job's ownership marker
-(:mod:`gpulab_apply.marker`), never a field-by-field comparison, so server-side normalisation cannot cause
+(:mod:`gpulab_apply.reconcile.marker`), never a field-by-field comparison, so server-side normalisation cannot cause
 phantom changes; field differences are computed only to *show* why something changes.
 
 How one name is decided (the table of SPEC §5):
@@ -29,10 +29,10 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Any
 
-from gpulab_apply.marker import Marker, parse_marker, spec_hash, with_owner
 from gpulab_apply.masking import mask_value
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
 from gpulab_apply.problems import format_json_path
+from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_owner
 
 
 class Action(StrEnum):

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gpulab_apply.marker import parse_marker
 from gpulab_apply.model import JobSpec, RemoteJob
-from gpulab_apply.planner import age_key, desired_spec_hash
 from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.marker import parse_marker
+from gpulab_apply.reconcile.planner import age_key, desired_spec_hash
 
 
 @dataclass(frozen=True, kw_only=True)

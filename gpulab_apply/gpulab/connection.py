@@ -8,13 +8,13 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from gpulab_apply.certificate import Identity, load_credentials
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.local import LOCAL_USER_EMAIL, LOCAL_USER_URN
+from gpulab_apply.gpulab.certificate import Identity, load_credentials
+from gpulab_apply.gpulab.local import LOCAL_USER_EMAIL, LOCAL_USER_URN
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
-    from gpulab_apply.client import GpulabClient
+    from gpulab_apply.gpulab.client import GpulabClient
 
 #: connections a client keeps per host; apply submits with at most this many threads
 MAX_CONNECTIONS = 16
@@ -29,7 +29,7 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
     certificate (asking for its password through ``settings.password_prompt`` if needed) before
     any request is made.
     """
-    from gpulab_apply.client import GpulabClient
+    from gpulab_apply.gpulab.client import GpulabClient
 
     with ExitStack() as stack:
         context: ssl.SSLContext | None = None

@@ -1,8 +1,8 @@
 """Validating a set of job files: the desired jobs, and every problem with them, each at file:line:col.
 
 This is what ``gpulab-apply validate`` reports and what ``plan`` and ``apply`` start from. It reads
-files (:mod:`gpulab_apply.loader`), checks each document against the Job2 schema
-(:mod:`gpulab_apply.schema`) and GPULab's cross-field rules (:mod:`gpulab_apply.checks`), then checks
+files (:mod:`gpulab_apply.jobfiles.loader`), checks each document against the Job2 schema
+(:mod:`gpulab_apply.jobfiles.schema`) and GPULab's cross-field rules (:mod:`gpulab_apply.jobfiles.checks`), then checks
 the set: job names are identities, so a name may appear only once.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.checks import job_violations
-from gpulab_apply.loader import Document, discover, locate, position, read
+from gpulab_apply.jobfiles.checks import job_violations
+from gpulab_apply.jobfiles.loader import Document, discover, locate, position, read
+from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
-from gpulab_apply.schema import TOOL_KEY, Violation, violations
 
 __all__ = ["ValidationResult", "locate", "validate_paths"]
 

@@ -17,17 +17,17 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, ServerError
-from gpulab_apply.marker import Marker, parse_marker, with_marker, with_owner
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.planner import Action, Plan, PlanEntry, age_key
+from gpulab_apply.reconcile.marker import Marker, parse_marker, with_marker, with_owner
+from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 
 DEFAULT_PARALLELISM = 8
 DEFAULT_MAX_CANCEL = 10
 
 
 class JobApi(Protocol):
-    """What apply needs from a GPULab client (``gpulab_apply.client.GpulabClient`` provides it)."""
+    """What apply needs from a GPULab client (``gpulab_apply.gpulab.client.GpulabClient`` provides it)."""
 
     def list_jobs(self, *, project_urn: str | None = None) -> Sequence[RemoteJob]: ...
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from gpulab_apply.jobfiles.schema import Violation, job_file_schema
 from gpulab_apply.model import parse_timestamp
-from gpulab_apply.schema import Violation, job_file_schema
 
 #: GPULab stops a job with a shorter maximum at once; its job model rejects it
 MIN_MAX_DURATION_SECONDS = 60

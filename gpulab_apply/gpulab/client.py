@@ -34,7 +34,6 @@ import requests.utils
 import urllib3.exceptions
 
 from gpulab_apply import __version__
-from gpulab_apply.certificate import Identity
 from gpulab_apply.errors import (
     AmbiguousSubmitError,
     CertificateError,
@@ -44,7 +43,8 @@ from gpulab_apply.errors import (
     ServerError,
     TruncatedListingError,
 )
-from gpulab_apply.local import is_loopback
+from gpulab_apply.gpulab.certificate import Identity
+from gpulab_apply.gpulab.local import is_loopback
 from gpulab_apply.model import JobStatus, RemoteJob
 from gpulab_apply.settings import RetryPolicy, Timeouts
 
