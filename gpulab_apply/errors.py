@@ -14,7 +14,7 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
-    """Exit codes, the same for every command (SPEC §7)."""
+    """Exit codes, the same for every command (docs/plan-apply.md#exit-codes)."""
 
     OK = 0
     ERROR = 1

@@ -1,4 +1,4 @@
-"""Secret masking for everything this tool shows (SPEC §7).
+"""Secret masking for everything this tool shows (docs/plan-apply.md#secrets).
 
 Two kinds of secret appear in jobs: environment variables whose *names* look secret (``*TOKEN*``,
 ``*SECRET*``, ``*PASSWORD*``, ``*KEY*``, any case) and registry credentials in an image reference

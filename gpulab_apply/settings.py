@@ -1,6 +1,6 @@
 """Settings: where GPULab is, who we are, and how patiently we talk to it.
 
-Resolved once per command, flag > environment variable > config file > default (SPEC §3). The config
+Resolved once per command, flag > environment variable > config file > default (docs/client.md#settings). The config
 file is ``gpulab-apply.yaml`` beside the job directory (or ``--config``), read with the safe YAML
 loader. Every value remembers where it came from, so errors and ``--verbose`` can say so. Nothing
 here talks to the network or imports ``requests``.
@@ -30,7 +30,7 @@ LOCAL_ENDPOINT = "local"
 LOCAL_PROJECT = "local"
 STATE_DIR_NAME = ".gpulab-apply"
 
-#: environment variable per setting (SPEC §3); the password has no flag, on purpose (argv is public)
+#: environment variable per setting (docs/client.md#settings); the password has no flag, on purpose (argv is public)
 ENV_VARS: Mapping[str, str] = {
     "endpoint": "GPULAB_ENDPOINT",
     "api_version": "GPULAB_API_VERSION",

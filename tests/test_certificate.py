@@ -132,7 +132,8 @@ def test_password_from_settings_wins_over_the_prompt(login_variant: LoginPemVari
     def prompt(path: Path) -> str:
         raise AssertionError("prompted although a password was given")
 
-    load_credentials(login_variant(password="s3cret"), password="s3cret", prompt=prompt)
+    credentials = load_credentials(login_variant(password="s3cret"), password="s3cret", prompt=prompt)
+    assert credentials.password == b"s3cret"
 
 
 def test_expired_certificate(login_variant: LoginPemVariants) -> None:

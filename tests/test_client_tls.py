@@ -56,6 +56,9 @@ def test_encrypted_key_over_tls(tls_emulator: RunningEmulator, login_variant: Lo
     pem = login_variant(password="s3cret", traditional=True)
     with tls_client(tls_emulator, pem, ca_bundle=ca_file, password="s3cret", version=version) as client:
         client.check_access()
+        uuid = client.submit({**MINIMAL_JOB, "owner": {"projectUrn": client.project_urn}})
+        # the server saw the decrypted key's certificate: the job is jdoe's
+        assert client.get_job(uuid).owner["userUrn"] == "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
 
 
 def test_certificate_from_another_ca_is_rejected_by_the_server(

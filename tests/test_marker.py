@@ -1,4 +1,4 @@
-"""The ownership marker and spec hash (SPEC §4)."""
+"""The ownership marker and spec hash (docs/plan-apply.md#ownership)."""
 
 from __future__ import annotations
 

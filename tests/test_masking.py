@@ -1,4 +1,4 @@
-"""Secret masking (SPEC §7)."""
+"""Secret masking (docs/plan-apply.md#exit-codes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure planner: every row of SPEC §5, duplicates, restarts, rerun tokens, protection, targets."""
+"""The pure planner: every row of docs/plan-apply.md's decision table, duplicates, restarts, rerun tokens, protection, targets."""
 
 from __future__ import annotations
 

@@ -346,7 +346,7 @@ def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Pat
 
 
 def test_problems_never_show_secret_values(jobs: Path) -> None:
-    # SPEC §7: secrets are masked in every output, validation messages included
+    # docs/plan-apply.md#secrets: secrets are masked in every output, validation messages included
     write(jobs / "a.yaml", """\
 name: leak
 request:

@@ -1,4 +1,4 @@
-"""``gpulab-apply apply``: submit missing jobs, cancel removed ones, then verify (SPEC §6)."""
+"""``gpulab-apply apply``: submit missing jobs, cancel removed ones, then verify (docs/plan-apply.md#apply)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 One ``requests.Session`` with a client-certificate TLS context, timeouts on every call, retries with
 exponential backoff and jitter for idempotent requests (GET/PUT/DELETE) on connection errors and
 429/500/502/503/504, and never a blind retry of a POST: a submission that may have reached the server
-raises :class:`AmbiguousSubmitError`, so the caller can look for its marker (SPEC §6).
+raises :class:`AmbiguousSubmitError`, so the caller can look for its marker (docs/plan-apply.md#apply).
 
 Thread safety: one client may be shared by threads. Requests only read the session's settings, and
 urllib3's pool hands each thread its own connection; ``max_connections`` connections are kept per

@@ -1,4 +1,4 @@
-"""Job files: finding them (SPEC §2) and reading their YAML documents safely and fast.
+"""Job files: finding them (docs/validate.md#which-files) and reading their YAML documents safely and fast.
 
 Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
 node graph, which knows where every key and value is, is kept beside the values, so a problem can be
@@ -69,7 +69,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
     """The job files under ``paths`` (files as given, directories searched recursively), sorted.
 
     In directories, names starting with ``.`` are skipped and names starting with ``_`` are reserved
-    for tool files (SPEC §2). A file named explicitly is always read. Paths keep the user's spelling,
+    for tool files (docs/validate.md#which-files). A file named explicitly is always read. Paths keep the user's spelling,
     with posix separators (``jobs.d/train.yaml``).
     """
     found: list[str] = []

@@ -189,7 +189,7 @@ def _key_hint(key: str, allowed: Sequence[str], parent: tuple[str, ...]) -> str:
 
 
 def _shown(value: Any, path: Sequence[str | int]) -> str:
-    """A value as a message shows it: short, and masked where it is a secret (SPEC §7: every output)."""
+    """A value as a message shows it: short, and masked where it is a secret (docs/plan-apply.md#secrets: every output)."""
     return _short_repr(mask_value(value, path))
 
 

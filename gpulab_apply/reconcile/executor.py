@@ -1,4 +1,4 @@
-"""Apply: carry out a plan against GPULab, safely, and verify the result (SPEC §6).
+"""Apply: carry out a plan against GPULab, safely, and verify the result (docs/plan-apply.md#apply).
 
 Order: cancellations for replacements, then creations (in parallel, bounded), then removals. A POST that
 may or may not have created a job is never retried blindly: the executor lists again and looks for this

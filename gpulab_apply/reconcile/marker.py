@@ -1,4 +1,4 @@
-"""The ownership marker: the line in a job's ``description`` that says which set submitted it (SPEC §4).
+"""The ownership marker: the line in a job's ``description`` that says which set submitted it (docs/plan-apply.md#ownership).
 
 GPULab has no labels, so every job this tool submits ends its description with::
 

@@ -1,4 +1,4 @@
-"""Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, bound to the remote state it saw (SPEC §6).
+"""Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, bound to the remote state it saw (docs/plan-apply.md#apply).
 
 A plan file holds no job bodies (so no secrets): the job directories, the options, a fingerprint of the
 remote jobs the plan depended on, a fingerprint of the desired specs, and the actions. ``apply FILE``

@@ -1,10 +1,10 @@
-"""The plan: what apply would do, decided by name from the desired jobs and one remote listing (SPEC §5).
+"""The plan: what apply would do, decided by name from the desired jobs and one remote listing (docs/plan-apply.md#plan-what-happens-to-each-name).
 
 :func:`build_plan` is pure: no I/O, no clock. Decisions use the spec hash in each job's ownership marker
 (:mod:`gpulab_apply.reconcile.marker`), never a field-by-field comparison, so server-side normalisation cannot cause
 phantom changes; field differences are computed only to *show* why something changes.
 
-How one name is decided (the table of SPEC §5):
+How one name is decided (the table in docs/plan-apply.md):
 
 * jobs of this set that are still active decide first: one with the desired spec is kept (the oldest; the
   others are duplicates and get cancelled); none with it means *replace* (cancel them all, then create);
