@@ -17,18 +17,17 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
 DEFAULT_API_VERSION = "3.1"
-API_VERSIONS = ("3.0", "3.1", "4.0")
 CONFIG_FILE_NAME = "gpulab-apply.yaml"
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
-STATE_DIR_NAME = ".gpulab-apply"
 
 #: environment variable per setting (docs/client.md#settings); the password has no flag, on purpose (argv is public)
 ENV_VARS: Mapping[str, str] = {

@@ -27,7 +27,8 @@ from typing import Any, TypeVar, overload
 import click
 
 from gpulab_apply.cli.output import is_terminal
-from gpulab_apply.settings import API_VERSIONS, ENV_VARS, Settings, resolve_settings
+from gpulab_apply.gpulab.api import API_VERSIONS
+from gpulab_apply.settings import ENV_VARS, Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
