@@ -2,7 +2,8 @@
 
 Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
 node graph, which knows where every key and value is, is kept beside the values, so a problem can be
-placed at ``file:line:col`` without reading the file again (:func:`position`, :func:`locate`).
+placed at ``file:line:col`` without reading the file again: each document's
+:class:`~gpulab_apply.jobfiles.sourcemap.SourceMap`.
 
 Reading is defensive: a size limit, strict UTF-8, duplicate keys as errors, no tags beyond YAML's
 standard ones (no code execution), timestamps kept as strings, and a bound on how far aliases may
@@ -21,9 +22,10 @@ from typing import Any
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
 
 #: job files are a few kilobytes; anything this big is almost certainly not one
@@ -33,7 +35,6 @@ MAX_EXPANDED_NODES = 100_000
 JOB_FILE_SUFFIXES = (".yaml", ".yml")
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _SafeConstructor(SafeConstructor):
@@ -47,13 +48,13 @@ _SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_
 class Document:
     """One YAML document of a job file: its index in the file, where it starts, and its plain data.
 
-    ``node`` is the parser's node graph of the document, kept to place problems inside it.
+    ``source`` places values inside it, on the parser's node graph (kept for that).
     """
 
     index: int
     location: Location
     data: Any
-    node: Node = field(repr=False, compare=False)
+    source: NodeSourceMap = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +120,7 @@ def read(path: str) -> JobFile:
                 problems.append(too_big)
             else:
                 documents.append(Document(index=index, location=location, data=loader.construct_document(node),
-                                          node=node))
+                                          source=NodeSourceMap(location, index, node)))
             index += 1
     except YAMLError as exc:
         problems.append(_yaml_problem(path, exc))
@@ -226,72 +227,3 @@ def _children(node: Node) -> Iterator[Node]:
             yield value
     elif isinstance(node, SequenceNode):
         yield from node.value
-
-
-# --- positions inside documents -----------------------------------------------------------------
-
-
-def position(document: Document, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
-    """Where ``json_path`` is in ``document``, found on the node graph the parser already built.
-
-    Points at the value, or at its key when ``at_key`` or when the value is a mapping or list (so
-    ``request.resources`` points at ``resources:``). Where the path stops existing (a missing key),
-    it points at the deepest part that exists. A key that comes from a merge (``<<: *base``) points
-    where it is written in the merged mapping.
-    """
-    node: Node = document.node
-    mark = node.start_mark
-    for index, part in enumerate(json_path):
-        last = index == len(json_path) - 1
-        if isinstance(node, MappingNode):
-            pair = _pair(node, str(part))
-            if pair is None:
-                break
-            key, node = pair
-            point_at_key = (at_key and last) or isinstance(node, (MappingNode, SequenceNode))
-            mark = key.start_mark if point_at_key else node.start_mark
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            mark = node.start_mark
-        else:
-            break
-    return Location(document.location.path, mark.line + 1, mark.column + 1)
-
-
-def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
-    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
-    merged: list[Node] = []
-    for key, value in mapping.value:
-        if key.tag == _MERGE_TAG:
-            merged.extend(value.value if isinstance(value, SequenceNode) else [value])
-        elif isinstance(key, ScalarNode) and key.value == name:
-            return key, value
-    for source in merged:
-        if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
-            return pair
-    return None
-
-
-def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
-    """Where ``json_path`` is in document ``doc_index`` (0-based) of the job file ``path``.
-
-    For reports about a job after validation (a field that differs from GPULab's copy): parses the
-    file again (C parser, no construction; cached while the file is unchanged) and applies
-    :func:`position`. A file or document that is gone gives a location without a line.
-    """
-    name = Path(path).as_posix()
-    try:
-        stat = os.stat(name)
-    except OSError:
-        return Location(name)
-    documents = _documents(name, stat.st_mtime_ns, stat.st_size)
-    if not 0 <= doc_index < len(documents):
-        return Location(name)
-    return position(documents[doc_index], json_path, at_key=at_key)
-
-
-@functools.lru_cache(maxsize=64)
-def _documents(path: str, mtime_ns: int, size: int) -> tuple[Document, ...]:
-    # Keyed by modification time and size too, so a changed file is read again.
-    del mtime_ns, size
-    return read(path).documents
