@@ -19,11 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
+from ruamel.yaml.docinfo import DocInfo
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.parser import Parser, ParserError
+from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scanner import Scanner, ScannerError
 
 from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
@@ -32,7 +37,8 @@ from gpulab_apply.problems import Location, Problem
 MAX_FILE_BYTES = 1024 * 1024
 #: how many values a document may hold once aliases are expanded (a big job has a few hundred)
 MAX_EXPANDED_NODES = 100_000
-JOB_FILE_SUFFIXES = (".yaml", ".yml")
+#: job file names end with one of these, in any case (``FT.YAML``); GPULab's own jobs are JSON
+JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -98,18 +104,42 @@ def _walk(root: Path) -> Iterator[str]:
         subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
         base = Path(directory)
         for name in files:
-            if name.endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
+            if name.lower().endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
                 yield (base / name).as_posix()
 
 
 def read(path: str) -> JobFile:
-    """Read one job file: every document in it, or the problems that stop it being read."""
+    """Read one job file: every document in it, or the problems that stop it being read.
+
+    The C parser reads almost every file. It implements YAML 1.1's syntax and refuses some YAML 1.2
+    that people write all the time (``{image: debian:stable}``, ``[http://example.com/x]``), so a file it
+    refuses is read again by ruamel's pure-Python YAML 1.2 parser, and is an error only if that refuses it
+    too. A file with a ``%YAML`` directive goes to the pure parser directly: it honours the directive
+    (``%YAML 1.1`` reads ``yes`` as true and ``0777`` as octal), which the C parser ignores.
+    """
     text, problem = _read_text(path)
     if problem is not None:
         return JobFile(path=path, documents=(), problems=(problem,))
+    if "%YAML" in text:
+        return _parse(path, text, _PureLoader).job_file
+    fast = _parse(path, text, _FastLoader)
+    if not fast.syntax_error:
+        return fast.job_file
+    return _parse(path, text, _PureLoader).job_file
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    job_file: JobFile
+    #: the parser refused the text (as opposed to a problem with what it means: a duplicate key, a bad tag)
+    syntax_error: bool
+
+
+def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) -> _Attempt:
     documents: list[Document] = []
     problems: list[Problem] = []
-    loader = _FastLoader(text)
+    syntax_error = False
+    loader = loader_class(text)
     may_alias = "&" in text and "*" in text
     try:
         index = 0
@@ -122,13 +152,16 @@ def read(path: str) -> JobFile:
                 documents.append(Document(index=index, location=location, data=loader.construct_document(node),
                                           source=NodeSourceMap(location, index, node)))
             index += 1
+    except (ScannerError, ParserError, ReaderError) as exc:
+        syntax_error = True
+        problems.append(_yaml_problem(path, exc, text))
     except YAMLError as exc:
-        problems.append(_yaml_problem(path, exc))
+        problems.append(_yaml_problem(path, exc, text))
     except RecursionError:
         problems.append(Problem(Location(path), "document nests too deeply to be a job"))
     finally:
         loader.dispose()
-    return JobFile(path=path, documents=tuple(documents), problems=tuple(problems))
+    return _Attempt(JobFile(path=path, documents=tuple(documents), problems=tuple(problems)), syntax_error)
 
 
 def _read_text(path: str) -> tuple[str, Problem | None]:
@@ -163,7 +196,8 @@ class _FastLoader(CParser, _SafeConstructor, VersionedResolver):  # type: ignore
 
     ``YAML(typ="safe")`` creates a loader class per stream and asks for the YAML version (raising and
     catching two exceptions) for every scalar: a third of the parse time of a job file. Job files
-    are YAML 1.2, ruamel's default, so the rules are fixed here (a ``%YAML 1.1`` directive is ignored).
+    are YAML 1.2, ruamel's default, so the rules are fixed here (files with a ``%YAML`` directive are
+    read by :class:`_PureLoader`).
     """
 
     def __init__(self, text: str) -> None:
@@ -177,18 +211,42 @@ class _FastLoader(CParser, _SafeConstructor, VersionedResolver):  # type: ignore
         return _yaml_1_2_resolvers()
 
 
-def _yaml_problem(path: str, exc: YAMLError) -> Problem:
+class _PureLoader(Reader, Scanner, Parser, Composer, _SafeConstructor, VersionedResolver):
+    """ruamel's pure-Python YAML 1.2 parser, for what the C parser refuses; honours ``%YAML`` directives."""
+
+    def __init__(self, text: str) -> None:
+        self.comment_handling = None
+        self.max_depth = None  # depth is bounded by _depth_problem, for both parsers alike
+        self.doc_infos = [DocInfo()]  # where the scanner records a %YAML directive
+        Reader.__init__(self, text, loader=self)
+        Scanner.__init__(self, loader=self)
+        Parser.__init__(self, loader=self)
+        Composer.__init__(self, loader=self)
+        _SafeConstructor.__init__(self, loader=self)
+        VersionedResolver.__init__(self, None, loader=self)
+
+
+def _yaml_problem(path: str, exc: YAMLError, text: str) -> Problem:
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
+        if _indents_with_tab(text, mark.line, mark.column):
+            return Problem(Location(path, mark.line + 1, mark.column + 1),
+                           "YAML: a tab indents this line; YAML indents with spaces only",
+                           hint="replace the tab with spaces")
         message = str(exc.problem or exc.context or "invalid YAML")
         if exc.context and exc.problem and exc.context_mark is not None:
             message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        hint = None
-        if "unexpected ':'" in message:
-            # libyaml refuses `image: debian:stable` inside { }, the commonest surprise in a job file
-            hint = "quote a value that contains ':' inside { } or [ ], e.g. {image: \"debian:stable\"}"
-        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}", hint=hint)
+        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}")
     return Problem(Location(path), f"YAML: {exc}")
+
+
+def _indents_with_tab(text: str, line: int, column: int) -> bool:
+    """Whether the parser stopped at a tab in the leading white space of its line."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    indent = lines[line][: len(lines[line]) - len(lines[line].lstrip(" \t"))]
+    return "\t" in indent and column <= len(indent)
 
 
 def _alias_problem(root: Node, location: Location) -> Problem | None:
