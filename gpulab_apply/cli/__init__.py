@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "status": "gpulab_apply.cli.status:status",
     "whoami": "gpulab_apply.cli.whoami:whoami",
     "emulator": "gpulab_apply.cli.emulator:emulator",
+    "schema": "gpulab_apply.cli.schema:schema",
 }
 
 
