@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "whoami": "gpulab_apply.cli.whoami:whoami",
     "emulator": "gpulab_apply.cli.emulator:emulator",
     "schema": "gpulab_apply.cli.schema:schema",
+    "completion": "gpulab_apply.cli.completion:completion",
 }
 
 
