@@ -20,7 +20,7 @@ import http.client
 import logging
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -112,6 +112,27 @@ class Transport:
                 headers: Mapping[str, str] | None = None, idempotent: bool = True,
                 ok: Sequence[int] = ()) -> requests.Response:
         """Send one request with timeouts, retrying what is safe to retry; return a 2xx (or ``ok``) answer."""
+        response = self._exchange(method, path, what=what, params=params, json_body=json_body, data=data,
+                                  headers=headers, idempotent=idempotent, ok=ok, confirm=None)
+        assert response is not None  # only a confirmation ends the exchange without an answer
+        return response
+
+    def change(self, method: str, path: str, *, what: str, confirm: Callable[[], bool],
+               params: Mapping[str, Any] | None = None, data: bytes | None = None,
+               headers: Mapping[str, str] | None = None) -> None:
+        """An idempotent change (PUT, DELETE) whose answer may be lost after GPULab made it.
+
+        When the connection fails after the request was sent, ``confirm()`` (a read of the job) says
+        whether the change took effect: if so, that is the answer; if not, the request is retried.
+        Without this, a lost answer would be retried into a refusal or reported as a failure although
+        GPULab did what was asked.
+        """
+        self._exchange(method, path, what=what, params=params, json_body=None, data=data, headers=headers,
+                       idempotent=True, ok=(), confirm=confirm)
+
+    def _exchange(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None,
+                  json_body: Mapping[str, Any] | None, data: bytes | None, headers: Mapping[str, str] | None,
+                  idempotent: bool, ok: Sequence[int], confirm: Callable[[], bool] | None) -> requests.Response | None:
         url = self.api_root + path
         attempts = self._retry.retries + 1
         for attempt in range(1, attempts + 1):
@@ -122,6 +143,9 @@ class Transport:
                     timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if confirm is not None and self._confirmed(exc, confirm):
+                    log.info("%s %s: the answer was lost, but GPULab made the change", method, path)
+                    return None
                 failure = self._connection_failure(exc, what, idempotent=idempotent, last=attempt == attempts,
                                                    attempts=attempts)
                 if failure is not None:
@@ -158,6 +182,10 @@ class Transport:
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
 
     # --- failures -----------------------------------------------------------------------------------
+
+    def _confirmed(self, exc: Exception, confirm: Callable[[], bool]) -> bool:
+        """Whether a change whose answer was lost took effect (a TLS refusal is not a lost answer)."""
+        return self._tls_error(exc) is None and may_have_reached_server(exc) and confirm()
 
     def _connection_failure(self, exc: Exception, what: str, *, idempotent: bool, last: bool,
                             attempts: int) -> GpulabApplyError | None:
