@@ -24,7 +24,7 @@ from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -339,9 +339,14 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
+        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
+                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{source}: plain http:// is refused for {parts.hostname}: the certificate and jobs would "
+            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )

@@ -41,7 +41,7 @@ from gpulab_apply.errors import (
 )
 from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 from gpulab_apply.settings import RetryPolicy, Timeouts
 
@@ -88,7 +88,7 @@ class Transport:
                  timeouts: Timeouts, retry: RetryPolicy, max_connections: int) -> None:
         self.api_root = api_root
         self.api_version = api_version
-        self.host = urlsplit(api_root).hostname or ""
+        self.host = _judged_host(api_root)
         self.client_certificate = ssl_context is not None
         #: set once GPULab has answered anything, i.e. (over TLS) accepted the client certificate
         self.answered = False
@@ -278,6 +278,21 @@ class Transport:
             return CertificateError(f"{self.host} rejected the client certificate during the TLS handshake ({reason})",
                                     hint=_CERT_HINT)
         return None
+
+
+def _judged_host(api_root: str) -> str:
+    """The host requests go to; refuses an ambiguous URL, and plain HTTP anywhere but loopback.
+
+    Settings check this first, with a located message; this is the last line for other callers.
+    """
+    https = urlsplit(api_root).scheme == "https"
+    try:
+        host = request_host(api_root, allow_user=https)
+    except ValueError as exc:
+        raise ConfigError(f"The API root is ambiguous: {exc}") from None
+    if not https and not is_loopback(host):
+        raise ConfigError(f"Plain http:// is refused for {host}: only https://, or http:// to this machine")
+    return host
 
 
 # --- reading failures -------------------------------------------------------------------------------
