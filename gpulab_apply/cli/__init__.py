@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import click
 
 from gpulab_apply import __version__
+from gpulab_apply.cli import output
 from gpulab_apply.errors import ExitStatus, GpulabApplyError
 
 #: allocations between two young-generation collections (CPython's default is 700)
@@ -72,6 +73,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # With the default threshold the cyclic collector rescans them over and over: about a quarter of a
     # plan's time. A higher one still collects cycles, in the long-running emulator too.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    output.reset()
     try:
         result = cli.main(args=list(argv) if argv is not None else None, prog_name="gpulab-apply",
                           standalone_mode=False)
@@ -87,15 +89,24 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return ExitStatus.ERROR
     except GpulabApplyError as exc:
-        click.secho(f"Error: {exc.message}", err=True, fg="red")
+        # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
+        output.fail(exc)
+        click.secho(f"Error: {printable(exc.message)}", err=True, fg="red")
         if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
+            click.echo(f"Hint: {printable(exc.hint)}", err=True)
         return exc.exit_status
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
+
+
+def printable(text: str) -> str:
+    """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
+    from gpulab_apply.masking import mask_text, safe
+
+    return safe(mask_text(text))
 
 
 def main() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import sys
 import threading
 from datetime import UTC, datetime
@@ -14,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import is_terminal, render
+from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
@@ -31,14 +29,11 @@ from gpulab_apply.reconcile.executor import (
 from gpulab_apply.reconcile.marker import new_run_id
 from gpulab_apply.reconcile.planfile import check_fresh, is_plan_file, load_plan
 from gpulab_apply.reconcile.planner import Plan
-from gpulab_apply.reporters import apply as apply_reporters
-from gpulab_apply.reporters import plan as plan_reporters
+from gpulab_apply.reporters.apply import ApplyResult
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
-
-FORMATS = ("text", "json", "github")
 
 
 @click.command()
@@ -55,7 +50,7 @@ FORMATS = ("text", "json", "github")
 @click.option("--target", "targets", multiple=True, metavar="NAME_GLOB",
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @connection_options
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
@@ -78,18 +73,19 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
-                           fmt=fmt)
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
+    output = current()
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings))
-        if fmt != "json":
-            render(lambda stream, color: plan_reporters.REPORTERS[fmt](result, stream, color=color))
+        if output is not None:
+            output.partial = result
+            if not output.is_document:  # the plan, before the question and the actions
+                emit(result, kind="plan", final=False)
         if not result.has_changes:
-            if fmt == "json":
-                _render_json(result, None)
+            emit(ApplyResult(plan=result, report=None))
             return ExitStatus.OK
         check_guards(result, allow_empty=allow_empty, max_cancel=max_cancel)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
@@ -97,10 +93,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism,
                                allow_empty=allow_empty, max_cancel=max_cancel)
         report = _execute_with_progress(result, client, options)
-    if fmt == "json":
-        _render_json(result, report)
-    else:
-        render(lambda stream, color: apply_reporters.REPORTERS[fmt](report, stream, color=color))
+    emit(ApplyResult(plan=result, report=report))
     if not report.ok:
         failed = sum(1 for outcome in report.outcomes if not outcome.ok)
         raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",
@@ -120,11 +113,3 @@ def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptio
                 bar.update(1)
 
         return execute(plan, client, options=options, progress=advance)
-
-
-def _render_json(plan: Plan, report: ApplyReport | None) -> None:
-    document = {"plan": plan_reporters.plan_document(plan),
-                "apply": apply_reporters.apply_document(report) if report else None}
-    buffer = io.StringIO()
-    json.dump(document, buffer, indent=2, ensure_ascii=False)
-    click.echo(buffer.getvalue())
