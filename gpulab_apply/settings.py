@@ -22,17 +22,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
 DEFAULT_API_VERSION = "3.1"
-API_VERSIONS = ("3.0", "3.1", "4.0")
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
-STATE_DIR_NAME = ".gpulab-apply"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
 SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
