@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
 
-@click.command()
+@click.command(short_help="Submit missing jobs, cancel removed ones, verify.",
+               epilog="\b\nExample:\n  gpulab-apply apply jobs.d\n  gpulab-apply apply --yes --target 'sweep-*'\n  gpulab-apply apply plan.json")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR...|PLANFILE]")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")

@@ -17,7 +17,8 @@ from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.settings import Settings
 
 
-@click.command()
+@click.command(short_help="Show what apply would do, read-only.",
+               epilog="\b\nExample:\n  gpulab-apply plan jobs.d\n  gpulab-apply plan --format markdown > plan.md\n  gpulab-apply plan --out plan.json && gpulab-apply apply plan.json")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option("plan", "text (Terraform-like), json (versioned), markdown (a pull-request comment), "
                "github (annotations).")

@@ -17,7 +17,8 @@ from gpulab_apply.reporters.status import StatusReport
 from gpulab_apply.settings import Settings
 
 
-@click.command()
+@click.command(short_help="List the jobs of this set and their state.",
+               epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --watch --interval 10\n  gpulab-apply status --format json")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option("status", "text (a table), json (versioned), markdown (a pull-request comment).")
 @connection_options

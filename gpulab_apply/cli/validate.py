@@ -11,7 +11,8 @@ from gpulab_apply.jobfiles.validation import validate_paths
 DEFAULT_PATH = "jobs.d"
 
 
-@click.command()
+@click.command(short_help="Check job files against GPULab's rules, offline.",
+               epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @format_option("validate", "text for people, json for programs, github for workflow annotations.")
 def validate(paths: tuple[str, ...], fmt: str) -> int:

@@ -15,7 +15,8 @@ from gpulab_apply.reporters.identity import IdentityReport
 from gpulab_apply.settings import Settings
 
 
-@click.command()
+@click.command(short_help="Show who the certificate says you are.",
+               epilog="\b\nExample:\n  gpulab-apply whoami --cert ~/.gpulab/login.pem\n  gpulab-apply whoami --local")
 @format_option("whoami", "text for people, json for programs.")
 @connection_options
 def whoami(*, fmt: str, settings: Settings) -> int:
