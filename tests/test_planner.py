@@ -370,3 +370,42 @@ def test_protected_duplicates_are_held_not_cancelled() -> None:
     assert (entry.action, entry.reason, entry.blocked) == (Action.NONE, Reason.PROTECTED, Action.CANCEL)
     assert entry.cancel == () and entry.held == (copy,)
     assert plan([desired], [oldest, copy]).cancellations == 0
+
+
+# --- ownership: set and user ------------------------------------------------------------------------------------
+
+ME = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
+ALICE = "urn:publicid:IDN+ilabt.imec.be+user+alice"
+
+
+def owned_by(job: RemoteJob, user: str) -> RemoteJob:
+    return RemoteJob.from_json({**job.raw, "owner": {**job.owner, "userUrn": user}})
+
+
+def test_another_users_job_of_this_set_is_never_in_sync_nor_cancelled() -> None:
+    desired = spec("a")
+    theirs = owned_by(remote("a", of=desired), ALICE)
+    theirs_removed = owned_by(remote("gone", of=spec("gone")), ALICE)
+    p = plan([desired], [theirs, theirs_removed], user_urn=ME)
+    assert only(p) == (Action.CREATE, Reason.NEW)
+    assert p.entries[0].others == (theirs,)
+    assert p.cancellations == 0 and p.managed_active_count == 0
+    assert any(ALICE in warning and "other users" in warning for warning in p.warnings)
+
+
+def test_my_own_job_of_this_set_is_managed_whoever_else_shares_the_set() -> None:
+    desired = spec("a")
+    mine = remote("a", of=desired, minute=1)
+    theirs = owned_by(remote("a", of=desired, minute=2), ALICE)
+    p = plan([desired], [mine, theirs], user_urn=ME)
+    assert only(p) == (Action.NONE, Reason.IN_SYNC) and p.entries[0].current == mine
+
+
+def test_desired_names_held_by_another_set_of_mine_suggest_that_set() -> None:
+    jobs = [remote(name, of=spec(name), set_name="proj") for name in ("a", "b")]
+    p = plan([spec("a"), spec("b")], jobs, user_urn=ME)
+    assert {e.reason for e in p.entries} == {Reason.UNMANAGED}
+    assert p.warnings == (("2 desired job(s) already run as your jobs of set 'proj', not 'lab': did you mean "
+                           "--set proj? (pin it with `set: proj` in gpulab-apply.yaml)"),)
+    # someone else's set is not a hint about mine
+    assert plan([spec("a")], [owned_by(jobs[0], ALICE)], user_urn=ME).warnings == ()

@@ -30,6 +30,6 @@ def status(paths: tuple[Path, ...], *, fmt: str, settings: Settings) -> int:
     with open_client(settings) as client:
         remote = client.list_jobs(project_urn=client.project_urn)
         rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn,
-                           now=datetime.now(UTC))
+                           now=datetime.now(UTC), user_urn=client.identity.user_urn if client.identity else None)
     render(lambda stream, color: REPORTERS[fmt](rows, stream, set_name=settings.set_name, color=color))
     return ExitStatus.OK

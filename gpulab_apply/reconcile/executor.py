@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, ServerError
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.reconcile.marker import Marker, parse_marker, with_marker, with_owner
+from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 
 DEFAULT_PARALLELISM = 8
@@ -216,8 +216,9 @@ class _Run:
                             error=f"listing jobs to verify: {exc.message}")]
         for job in listing:
             marker = parse_marker(job.description)
-            if (job.name in wanted and marker is not None and marker.set_name == self.plan.set_name
-                    and marker.spec == wanted[job.name]
+            if (job.name in wanted and marker is not None and marker.spec == wanted[job.name]
+                    and manages(marker, job.owner, set_name=self.plan.set_name,
+                                user_urn=self.plan.options.user_urn)
                     and (job.status.is_active or job.status is JobStatus.FINISHED)):
                 by_name[job.name].append(job)
         # duplicates the plan already showed as protected are blocked, not failures

@@ -76,6 +76,19 @@ def parse_marker(description: str | None) -> Marker | None:
     return None
 
 
+def manages(marker: Marker | None, owner: Mapping[str, Any], *, set_name: str, user_urn: str | None) -> bool:
+    """Whether a job with this marker and ``owner`` is this user's to manage in ``set_name``.
+
+    Both must hold: the marker names the set, and the job belongs to the certificate's user (``user_urn``;
+    None when the caller has no identity to compare, e.g. a plan built in a test). A team that shares one
+    CI certificate is one user, so it keeps working; two people who happen to share a set name never
+    touch each other's jobs (docs/plan-apply.md#ownership).
+    """
+    if marker is None or marker.set_name != set_name:
+        return False
+    return user_urn is None or owner.get("userUrn") == user_urn
+
+
 def with_owner(job: Mapping[str, Any], project_urn: str | None) -> dict[str, Any]:
     """The job with ``owner.projectUrn`` filled from ``--project`` when the file does not set one."""
     body = dict(job)

@@ -30,7 +30,7 @@ from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
-from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_owner
+from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, spec_hash, with_owner
 
 __all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
            "desired_spec_hash", "remote_fingerprint"]
@@ -83,6 +83,8 @@ class PlanOptions:
     """Choices that change the plan. ``targets`` are name globs (empty: every name)."""
 
     project_urn: str | None = None
+    #: the certificate's user: only their jobs of the set are managed (None: any user's, for tests and tools)
+    user_urn: str | None = None
     rerun_failed: bool = False
     targets: tuple[str, ...] = ()
     cancel_protected: frozenset[str] = frozenset()
@@ -108,6 +110,8 @@ class PlanEntry:
     diffs: tuple[FieldDiff, ...] = ()
     #: who owns an unmanaged job ("submitted by hand", "set other")
     note: str | None = None
+    #: jobs with this name and this set's marker that belong to another user: reported, never touched
+    others: tuple[RemoteJob, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -150,6 +154,8 @@ class Plan:
     desired_count: int
     #: how many active jobs of this set (within the targets) the listing held
     managed_active_count: int
+    #: things a person should read before applying (another set holds these names, other users' jobs, ...)
+    warnings: tuple[str, ...] = ()
     summary: Summary = field(init=False)
 
     def __post_init__(self) -> None:
@@ -194,7 +200,26 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         remote_fingerprint=remote_fingerprint(relevant, markers),
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
+        warnings=tuple(_ownership_warnings(entries, decider)),
     )
+
+
+def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
+    """Say loudly when the desired names live in another set of this user, or other users share the set."""
+    elsewhere: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        if entry.reason is Reason.UNMANAGED and entry.current is not None and decider.mine(entry.current):
+            marker = decider.markers.get(entry.current.uuid)
+            if marker is not None:
+                elsewhere[marker.set_name] += 1
+    for other, count in sorted(elsewhere.items(), key=lambda item: (-item[1], item[0])):
+        yield (f"{count} desired job(s) already run as your jobs of set {other!r}, not {decider.set_name!r}: "
+               f"did you mean --set {other}? (pin it with `set: {other}` in gpulab-apply.yaml)")
+    others = sorted({str(job.owner.get("userUrn") or "?") for entry in entries for job in entry.others})
+    if others:
+        count = sum(len(entry.others) for entry in entries)
+        yield (f"{count} job(s) with set {decider.set_name!r} belong to other users ({', '.join(others)}): they "
+               "are left alone and never count as in sync; choose another --set to tell the sets apart")
 
 
 def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
@@ -226,14 +251,29 @@ class _Decider:
     markers: Mapping[str, Marker | None]
 
     def ours(self, job: RemoteJob) -> bool:
+        """This set's and this user's: the only jobs apply may cancel (docs/plan-apply.md#ownership)."""
+        return manages(self.markers.get(job.uuid), job.owner, set_name=self.set_name,
+                       user_urn=self.options.user_urn)
+
+    def foreign(self, job: RemoteJob) -> bool:
+        """This set's marker, another user's job."""
         marker = self.markers.get(job.uuid)
-        return marker is not None and marker.set_name == self.set_name
+        return marker is not None and marker.set_name == self.set_name and not self.ours(job)
+
+    def mine(self, job: RemoteJob) -> bool:
+        """Submitted by this user (any set, or by hand)."""
+        return self.options.user_urn is not None and job.owner.get("userUrn") == self.options.user_urn
 
     def spec_of(self, job: RemoteJob) -> str | None:
         marker = self.markers.get(job.uuid)
         return marker.spec if marker else None
 
     def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
+        others = tuple(job for job in jobs if self.foreign(job))
+        entry = self._decide(spec, [job for job in jobs if not self.foreign(job)] if others else jobs)
+        return replace(entry, others=others) if others else entry
+
+    def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
         want = desired_spec_hash(spec, self.options.project_urn)
 
         def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,

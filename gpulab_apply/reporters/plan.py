@@ -109,10 +109,15 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
+    stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
     if not plan.has_changes:
-        stream.write("No changes: GPULab matches the job files.\n")
+        stream.write(_no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
     stream.write(summary_line(plan.summary) + "\n")
+
+
+def _no_changes(plan: Plan) -> str:
+    return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -123,6 +128,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "set": plan.set_name,
         "has_changes": plan.has_changes,
         "remote_fingerprint": plan.remote_fingerprint,
+        "warnings": list(plan.warnings),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replace_running": summary.replace_running,
             "cancel": summary.cancel, "cancel_running": summary.cancel_running, "unchanged": summary.unchanged,
@@ -176,10 +182,10 @@ def report_markdown(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
         f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
         f"{s.unmanaged} | {s.unchanged} |\n\n"
-    )
+    ) + "".join(f"> **Warning:** {_md(warning)}\n\n" for warning in plan.warnings)
     entries = shown(plan)
     if not entries:
-        stream.write(head + "No changes: GPULab matches the job files.\n")
+        stream.write(head + _no_changes(plan) + "\n")
         return
     rows = [f"| `{symbol(e)}` | {_md(e.name)} | {_md(explain(e))} | "
             f"{_md(str(e.desired.location)) if e.desired else ''} |\n" for e in entries]
@@ -219,6 +225,7 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
             message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
+    stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
 
 
