@@ -356,7 +356,7 @@ def test_normal_request_resolves_aliases_idempotently() -> None:
     once = normal_request(request)
     assert once == {"docker": {"storage": [{"hostPath": "/a/", "containerPath": "/a/"},
                                            {"hostPath": "/c/", "containerPath": "/c/"},
-                                           {"hostPath": "tmpfs", "containerPath": "/r", "sizeGb": 1}],
+                                           {"hostPath": "tmpfs", "containerPath": "/r/", "sizeGb": 1}],
                                "groupAdd": ["users"]},
                     "scheduling": {"minDuration": "1 hour", "reservationIds": ["r-1"]}}
     assert normal_request(once) == once

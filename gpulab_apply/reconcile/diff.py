@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gpulab_apply.gpulab.normal_form import normal_request as gpulab_normal_request
 from gpulab_apply.masking import mask_value
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import format_json_path
@@ -71,40 +72,11 @@ def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], *,
 
 
 def normal_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """A request in the form GPULab returns it (storage as mounts with ``/``-terminated paths, aliases resolved).
+    """A request in the form GPULab returns it: GPULab's one normal form (:mod:`gpulab_apply.gpulab.normal_form`).
 
-    Applied to both sides before diffing, so it only has to be idempotent, not perfect. This is the one
-    place the diff knows how GPULab normalises a request.
+    Applied to both sides before diffing; absent fields stay absent (the server fills its own defaults).
     """
-    result: dict[str, Any] = json.loads(json.dumps(request))  # a deep copy in plain JSON types
-    docker = result.get("docker")
-    if isinstance(docker, dict):
-        if isinstance(docker.get("storage"), list):
-            docker["storage"] = [_normal_mount(mount) for mount in docker["storage"]]
-        if isinstance(docker.get("groupAdd"), str):
-            docker["groupAdd"] = [docker["groupAdd"]]
-    scheduling = result.get("scheduling")
-    if isinstance(scheduling, dict):
-        if "killableAfter" in scheduling:
-            scheduling.setdefault("minDuration", scheduling.pop("killableAfter"))
-        if "reservationId" in scheduling:
-            reservation = scheduling.pop("reservationId")
-            scheduling.setdefault("reservationIds", reservation if isinstance(reservation, list) else [reservation])
-    return result
-
-
-def _normal_mount(mount: Any) -> Any:
-    if isinstance(mount, str):
-        mount = {"hostPath": mount}
-    if not isinstance(mount, dict) or mount.get("hostPath") == "tmpfs":
-        return mount
-    host, container = mount.get("hostPath"), mount.get("containerPath")
-    mount = {**mount, "hostPath": host or container, "containerPath": container or host}
-    for key in ("hostPath", "containerPath"):
-        value = mount[key]
-        if isinstance(value, str) and value.startswith("/") and not value.endswith("/"):
-            mount[key] = value + "/"
-    return mount
+    return gpulab_normal_request(json.loads(json.dumps(request)))  # a deep copy in plain JSON types
 
 
 def _without_server_filled(remote: Any, desired: Any, path: tuple[str, ...]) -> Any:
