@@ -30,10 +30,10 @@ from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
-from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, spec_hash, with_owner
+from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
 
 __all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
-           "desired_spec_hash", "remote_fingerprint"]
+           "desired_hashes", "desired_spec_hash", "remote_fingerprint"]
 
 
 class Action(StrEnum):
@@ -100,6 +100,8 @@ class PlanEntry:
     desired: JobSpec | None = None
     #: the desired job's spec hash (as it would be submitted), None when not desired
     spec: str | None = None
+    #: every spec hash the desired job may carry (older marker versions too), None when not desired
+    hashes: SpecHashes | None = field(default=None, compare=False, repr=False)
     #: the remote job the decision is about (kept, replaced, rerun or left alone), if any
     current: RemoteJob | None = None
     #: remote jobs apply cancels for this entry (replace, cancel)
@@ -223,8 +225,14 @@ def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iter
 
 
 def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
-    """The spec hash a desired job gets when submitted with ``--project`` ``project_urn``."""
-    return spec_hash(with_owner(spec.job, project_urn), rerun=spec.rerun)
+    """The spec hash a desired job gets when submitted (with ``--project`` ``project_urn``, which since marker
+    version 2 does not enter the hash)."""
+    return desired_hashes(spec, project_urn).current
+
+
+def desired_hashes(spec: JobSpec, project_urn: str | None) -> SpecHashes:
+    """Every spec hash a job submitted from ``spec`` may carry, by marker version."""
+    return SpecHashes(spec.job, project_urn=project_urn, rerun=spec.rerun)
 
 
 def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> str:
@@ -238,6 +246,11 @@ def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker |
 def age_key(job: RemoteJob) -> tuple[datetime, str]:
     """Oldest first: by creation time, then uuid, so concurrent applies agree on which job survives."""
     return (job.created or datetime.min.replace(tzinfo=UTC), job.uuid)
+
+
+def _project_of(job: RemoteJob) -> str | None:
+    project = job.owner.get("projectUrn")
+    return project if isinstance(project, str) else None
 
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
@@ -264,9 +277,10 @@ class _Decider:
         """Submitted by this user (any set, or by hand)."""
         return self.options.user_urn is not None and job.owner.get("userUrn") == self.options.user_urn
 
-    def spec_of(self, job: RemoteJob) -> str | None:
+    def carries(self, job: RemoteJob, hashes: SpecHashes) -> bool:
+        """Whether the job was submitted from the desired job with these hashes."""
         marker = self.markers.get(job.uuid)
-        return marker.spec if marker else None
+        return marker is not None and hashes.matches(marker, project_urn=_project_of(job))
 
     def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
         others = tuple(job for job in jobs if self.foreign(job))
@@ -274,19 +288,19 @@ class _Decider:
         return replace(entry, others=others) if others else entry
 
     def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
-        want = desired_spec_hash(spec, self.options.project_urn)
+        hashes = desired_hashes(spec, self.options.project_urn)
 
         def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,
                   cancel: tuple[RemoteJob, ...] = (), note: str | None = None) -> PlanEntry:
-            return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=want,
-                             current=current, cancel=cancel, note=note)
+            return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=hashes.current,
+                             hashes=hashes, current=current, cancel=cancel, note=note)
 
         if not jobs:
             return entry(Action.CREATE, Reason.NEW)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
         newest = max(jobs, key=age_key)
         if active:
-            same = [job for job in active if self.spec_of(job) == want]
+            same = [job for job in active if self.carries(job, hashes)]
             if same:
                 duplicates = tuple(job for job in active if job is not same[0])
                 if not duplicates:
@@ -297,7 +311,7 @@ class _Decider:
             marker = self.markers.get(newest.uuid)
             note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
             return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note)
-        if self.spec_of(newest) != want:
+        if not self.carries(newest, hashes):
             return entry(Action.CREATE, Reason.CHANGED, current=newest)
         if newest.status is JobStatus.FINISHED:
             return entry(Action.NONE, Reason.FINISHED, current=newest)
@@ -319,7 +333,8 @@ class _Decider:
         if not protected or entry.name in self.options.cancel_protected:
             return entry
         return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
-                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel)
+                         spec=entry.spec, hashes=entry.hashes, current=entry.current, blocked=entry.action,
+                         held=entry.cancel)
 
 
 def _summarise(entries: Sequence[PlanEntry]) -> Summary:

@@ -9,7 +9,7 @@ from datetime import datetime
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.marker import manages, parse_marker
-from gpulab_apply.reconcile.planner import age_key, desired_spec_hash
+from gpulab_apply.reconcile.planner import age_key, desired_hashes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,7 +45,8 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
             name=job.name,
             job=job,
             source=spec.location if spec else None,
-            in_sync=marker.spec == desired_spec_hash(spec, project_urn) if spec else None,
+            in_sync=desired_hashes(spec, project_urn).matches(marker, project_urn=job.owner.get("projectUrn"))
+            if spec else None,
             age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
             gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
         ))
