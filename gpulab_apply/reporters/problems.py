@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
-from gpulab_apply.problems import Location, Problem
+from gpulab_apply.problems import Location, Problem, Severity
 from gpulab_apply.reporters.github import annotation
 
 #: version of the ``--format json`` document; bumped only for incompatible changes (docs/validate.md)
@@ -20,16 +20,19 @@ Reporter = Callable[[ValidationResult, TextIO], None]
 
 
 def summary(result: ValidationResult) -> str:
-    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``"""
+    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``, warnings counted when there are any."""
     files = _count(result.files, "file")
+    warnings = sum(problem.severity is Severity.WARNING for problem in result.problems)
     if result.ok:
         verb = "is" if len(result.jobs) == 1 else "are"
-        return f"{_count(len(result.jobs), 'job')} in {files} {verb} valid."
-    errors = _count(len(result.problems), "error")
+        noted = f", with {_count(warnings, 'warning')}" if warnings else ""
+        return f"{_count(len(result.jobs), 'job')} in {files} {verb} valid{noted}."
+    errors = [problem for problem in result.problems if problem.severity is Severity.ERROR]
+    found = _count(len(errors), "error") + (f" and {_count(warnings, 'warning')}" if warnings else "")
     if not result.files:
-        return f"Found {errors}; no job file was read."
-    bad_files = len({problem.location.path for problem in result.problems})
-    return f"Found {errors} in {bad_files} of {files}."
+        return f"Found {found}; no job file was read."
+    bad_files = len({problem.location.path for problem in errors})
+    return f"Found {found} in {bad_files} of {files}."
 
 
 def _count(number: int, noun: str) -> str:
