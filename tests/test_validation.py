@@ -242,7 +242,7 @@ def test_oversized_file(jobs: Path) -> None:
 def test_a_deeply_nested_document_is_a_problem_not_a_crash(jobs: Path) -> None:
     write(jobs / "a.yaml", "name: " + "[" * 5000 + "]" * 5000 + "\n")
     assert problems(validate_paths(["jobs.d"])) == [
-        "jobs.d/a.yaml:1:1: error: document nests too deeply to be a job"]
+        "jobs.d/a.yaml:1:106: error: values nest more than 100 levels deep here; a job is a few levels deep"]
 
 
 # --- source maps: where a value was written --------------------------------------------------------

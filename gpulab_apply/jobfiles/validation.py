@@ -12,6 +12,7 @@ import functools
 import multiprocessing
 import os
 import sys
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -138,10 +139,25 @@ def _document_violations(data: Any, *, require_project: bool) -> list[Violation]
     except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
         return [Violation((), "document nests too deeply to be a job")]
     found.extend(job_violations(data))
+    if isinstance(name := data.get("name"), str) and (bad := _unprintable(name)):
+        found.append(Violation(("name",), f"contains the control character U+{ord(bad):04X}; a name is printed in "
+                                          "plans, logs and CI annotations, where it could forge lines",
+                               hint="use printable characters only"))
     if require_project and not _has_project(data):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
                                hint="set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT"))
     return found
+
+
+#: line and paragraph separators and the bidirectional overrides ("Trojan Source") besides the Cc controls
+_UNPRINTABLE = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _unprintable(name: str) -> str | None:
+    """The first character of ``name`` that must not be printed raw, or None (docs/validate.md#what-is-checked)."""
+    if name.isprintable():  # the usual case, in C: no control, separator or format character at all
+        return None
+    return next((char for char in name if unicodedata.category(char) == "Cc" or char in _UNPRINTABLE), None)
 
 
 def _has_project(data: Mapping[str, Any]) -> bool:
