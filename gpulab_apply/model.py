@@ -126,15 +126,22 @@ class RemoteJob:
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """Parse GPULab's RFC 3339 timestamps (``2024-03-17T09:59:19Z``); None for absent or unreadable."""
+    """Parse GPULab's RFC 3339 timestamps (``2024-03-17T09:59:19Z``, any case, ``Z`` or an offset).
+
+    None for absent or unreadable text, and for a time without a zone (it names no moment).
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else None
 
 
-def format_timestamp(moment: datetime) -> str:
-    """A time as GPULab writes it: RFC 3339 in UTC with ``Z`` (``2024-03-17T09:59:19Z``)."""
+def format_timestamp(moment: datetime | float) -> str:
+    """A time (a datetime, or POSIX seconds) as GPULab writes it: RFC 3339 in UTC with ``Z``, whole
+    seconds (``2024-03-17T09:59:19Z``)."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(int(moment), UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

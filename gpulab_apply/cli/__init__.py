@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "status": "gpulab_apply.cli.status:status",
     "whoami": "gpulab_apply.cli.whoami:whoami",
     "emulator": "gpulab_apply.cli.emulator:emulator",
+    "schema": "gpulab_apply.cli.schema:schema",
+    "completion": "gpulab_apply.cli.completion:completion",
 }
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal, render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
@@ -47,12 +48,12 @@ FORMATS = ("text", "json", "github")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
               help="Refuse (exit 3) a plan that cancels more jobs than this.")
-@click.option("--cancel-protected", multiple=True, metavar="NAME",
+@click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
               help="Allow cancelling or replacing this protected job (repeatable).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
               help="Submissions and cancellations in flight at once.")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
-@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB",
+@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)

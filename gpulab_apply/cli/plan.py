@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
@@ -24,7 +25,7 @@ from gpulab_apply.settings import Settings
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Save the plan, bound to the remote jobs it saw, for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
-@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB",
+@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
 @connection_options

@@ -1,0 +1,66 @@
+"""Shell completion: ``gpulab-apply completion SHELL`` prints the script, and job names complete from the
+local job files (no network), for ``--target``, ``logs`` and ``wait`` (docs/editors.md#shell-completion).
+
+Click does the protocol: the shell calls ``gpulab-apply`` with ``_GPULAB_APPLY_COMPLETE=<shell>_complete``
+and the words so far, and reads the candidates back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.shell_completion import CompletionItem, get_completion_class
+
+from gpulab_apply.errors import ExitStatus
+
+SHELLS = ("bash", "zsh", "fish")
+PROG_NAME = "gpulab-apply"
+#: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
+COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
+_DEFAULT_PATHS = ("jobs.d",)
+
+
+def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """The job names in the job files under ``paths``, sorted; files that cannot be read are skipped."""
+    from gpulab_apply.jobfiles.loader import discover, read
+
+    files, _ = discover(paths)
+    names: set[str] = set()
+    for path in files:
+        for document in read(path).documents:
+            name = document.data.get("name") if isinstance(document.data, dict) else None
+            if isinstance(name, str) and name:
+                names.add(name)
+    return sorted(names)
+
+
+def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Candidates for a job name: the names in the command's job directories (default: jobs.d)."""
+    # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
+    given = ctx.params.get("paths") or ctx.args
+    paths = [str(path) for path in given if Path(path).exists()] or list(_DEFAULT_PATHS)
+    try:
+        names = job_names(paths)
+    except OSError:  # completion must never print a traceback into the shell
+        return []
+    already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()
+    return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]
+
+
+@click.command(short_help="Print the shell completion script.")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> int:
+    """Print the completion script for SHELL: commands, options, and job names from jobs.d.
+
+    \b
+    bash (~/.bashrc):  eval "$(gpulab-apply completion bash)"
+    zsh (~/.zshrc):    eval "$(gpulab-apply completion zsh)"
+    fish:              gpulab-apply completion fish > ~/.config/fish/completions/gpulab-apply.fish
+    """
+    from gpulab_apply.cli import cli
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the Choice allows only shells click knows
+    click.echo(completer(cli, {}, PROG_NAME, COMPLETE_VAR).source(), nl=False)
+    return ExitStatus.OK

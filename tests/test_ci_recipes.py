@@ -1,0 +1,356 @@
+"""The CI recipes in docs/ci/ run as written: their shell steps, with the real ``gpulab-apply`` entry point,
+against the emulator over mutual TLS.
+
+A small runner plays GitHub Actions (``run:`` steps in bash with ``$GITHUB_ENV``/``$GITHUB_OUTPUT``) and GitLab CI
+(``before_script`` + ``script`` in one bash session, the merge-request note posted to a fake GitLab on loopback).
+Only what needs the internet is left out: ``uses:`` actions and the ``pip install`` of the pinned requirement
+(whose pin is checked instead). The one addition is where GPULab is: ``GPULAB_ENDPOINT`` and ``GPULAB_CA_BUNDLE``
+point at the emulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from gpulab_apply import __version__
+from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.gpulab.certificate import load_credentials
+from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.reconcile.marker import parse_marker
+from tests.fixtures.certificates import MakeLoginPem
+from tests.job_texts import MINIMAL_JOB_YAML
+
+ROOT = Path(__file__).resolve().parent.parent
+CI_DOCS = ROOT / "docs" / "ci"
+BIN = Path(sys.executable).parent
+REQUIREMENT = f"gpulab-apply @ git+https://github.com/gpulab-apply/gpulab-apply@v{__version__}"
+PASSWORD = "correct horse"
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None or not (BIN / "gpulab-apply").exists(),
+                                reason="needs bash and the installed gpulab-apply script")
+
+
+def load(name: str) -> Any:
+    return YAML(typ="safe").load((CI_DOCS / name).read_text(encoding="utf-8"))
+
+
+def job_file(name: str) -> str:
+    return MINIMAL_JOB_YAML.format(name=name)
+
+
+@dataclass
+class Workspace:
+    """A job repository checked out for a CI job, and the environment the runner gives every step."""
+
+    root: Path
+    env: dict[str, str]
+    ran: list[str] = field(default_factory=list)
+
+    def write_jobs(self, *names: str) -> None:
+        jobs = self.root / "jobs.d"
+        shutil.rmtree(jobs, ignore_errors=True)
+        jobs.mkdir()
+        for name in names:
+            (jobs / f"{name}.yaml").write_text(job_file(name), encoding="utf-8")
+
+    def bash(self, script: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        self.ran.append(script)
+        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                              check=False, cwd=self.root, env=dict(env), capture_output=True, text=True,
+                              timeout=120)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, tls_emulator: RunningEmulator, ca_file: Path) -> Workspace:
+    root = tmp_path / "repo"
+    root.mkdir()
+    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path / "home"),
+           "LANG": "C.UTF-8", "GPULAB_ENDPOINT": tls_emulator.api_root("3.1"), "GPULAB_CA_BUNDLE": str(ca_file)}
+    return Workspace(root, env)
+
+
+def test_recipes_pin_an_installable_release_not_pypi() -> None:
+    github = load("github-actions.yml")
+    gitlab = load("gitlab-ci.yml")
+    assert github["env"]["GPULAB_APPLY_REQUIREMENT"] == REQUIREMENT
+    assert gitlab["variables"]["GPULAB_APPLY_REQUIREMENT"] == REQUIREMENT
+    for text in ((CI_DOCS / "github-actions.yml").read_text(), (CI_DOCS / "gitlab-ci.yml").read_text()):
+        assert "pip install gpulab-apply" not in text
+        assert 'pip install --quiet "$GPULAB_APPLY_REQUIREMENT"' in text or 'pip install "$GPULAB_APPLY_REQUIREMENT"' \
+            in text
+
+
+def test_applies_are_serialised() -> None:
+    github = load("github-actions.yml")
+    assert github["jobs"]["apply"]["concurrency"] == {"group": "gpulab-apply", "cancel-in-progress": False}
+    assert load("gitlab-ci.yml")["apply"]["resource_group"] == "gpulab-apply"
+
+
+# --- GitHub Actions --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class GithubRun:
+    ok: bool
+    outputs: dict[str, dict[str, str]]
+    comment: Path | None
+    logs: str
+
+
+def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str]) -> GithubRun:
+    """Run one job of the workflow as a runner would for ``event``; stop at the first failing step."""
+    workflow = load("github-actions.yml")
+    job = workflow["jobs"][job_name]
+    assert job["if"] == f"github.event_name == '{event}'"
+    runner_temp = workspace.root.parent / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
+    env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event}
+    env.update(_github_values(workflow.get("env", {}), secrets))
+    env.update(_github_values(job.get("env", {}), secrets))
+    outputs: dict[str, dict[str, str]] = {}
+    comment: Path | None = None
+    logs = []
+    for step in job["steps"]:
+        if "uses" in step:
+            if step["uses"].startswith("marocchino/sticky-pull-request-comment@"):
+                assert step["with"]["header"] and "if" not in step
+                comment = workspace.root / step["with"]["path"]
+                assert comment.is_file(), "the comment step needs the plan file"
+            continue
+        script = step["run"]
+        assert "${{" not in script, "expressions in run: scripts are injection-prone; pass them through env:"
+        if 'pip install "$GPULAB_APPLY_REQUIREMENT"' in script:
+            assert script.strip() == 'pip install "$GPULAB_APPLY_REQUIREMENT"'
+            continue
+        github_env, github_output = runner_temp / "env", runner_temp / "output"
+        github_env.write_text("")
+        github_output.write_text("")
+        step_env = {**env, **_github_values(step.get("env", {}), secrets), "GITHUB_ENV": str(github_env),
+                    "GITHUB_OUTPUT": str(github_output)}
+        result = workspace.bash(script, step_env)
+        logs.append(result.stdout + result.stderr)
+        env.update(_key_values(github_env.read_text()))
+        if "id" in step:
+            outputs[step["id"]] = _key_values(github_output.read_text())
+        if result.returncode != 0:
+            return GithubRun(False, outputs, comment, "".join(logs))
+    return GithubRun(True, outputs, comment, "".join(logs))
+
+
+def _github_values(values: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, str]:
+    def substitute(match: re.Match[str]) -> str:
+        expression = match[1]
+        assert expression.startswith("secrets."), f"unexpected expression {expression}"
+        return secrets.get(expression.removeprefix("secrets."), "")
+
+    return {key: _EXPRESSION.sub(substitute, str(value)) for key, value in values.items()}
+
+
+def _key_values(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def test_github_pull_request_plans_comments_and_annotates(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                                          managed: Managed) -> None:
+    workspace.write_jobs("train-a", "train-b")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe", password=PASSWORD).read_text(),
+               "GPULAB_CERT_PASSWORD": PASSWORD}
+    run = run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
+    assert run.ok, run.logs
+    assert run.outputs["plan"]["exitcode"] == "2"  # changes
+    assert run.comment is not None
+    comment = run.comment.read_text()
+    assert "gpulab-apply plan for set `my-experiments`" in comment and "train-a" in comment
+    assert "::notice file=jobs.d/train-a.yaml,line=" in run.logs
+    pem = workspace.root.parent / "runner-temp" / "login.pem"
+    assert pem.stat().st_mode & 0o777 == 0o600
+    assert managed() == []  # a plan submits nothing
+
+
+def test_github_pull_request_with_a_broken_file_still_comments_then_fails(
+        workspace: Workspace, make_login_pem: MakeLoginPem) -> None:
+    workspace.write_jobs("train-a")
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    run = run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
+    assert not run.ok
+    assert run.outputs["plan"]["exitcode"] == "1"
+    assert run.comment is not None and run.comment.read_text()  # the comment step was reached with the plan file
+    assert "::error file=jobs.d/broken.yaml,line=" in run.logs
+
+
+def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                     managed: Managed) -> None:
+    workspace.write_jobs("train-a", "train-b")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    run = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
+    workspace.write_jobs("train-a")
+    run = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("train-a", "my-experiments")]
+
+
+Managed = Callable[[], list[tuple[str, str]]]
+
+
+@pytest.fixture
+def managed(tls_emulator: RunningEmulator, login_pem: Path, ca_file: Path) -> Managed:
+    """(name, set) of the active managed jobs, as jdoe sees them."""
+
+    def listing() -> list[tuple[str, str]]:
+        context = load_credentials(login_pem).ssl_context(ca_bundle=ca_file)
+        with GpulabClient(tls_emulator.api_root("3.1"), api_version="3.1", ssl_context=context) as client:
+            jobs = client.list_jobs()
+        return sorted((job.name, marker.set_name) for job in jobs
+                      if job.status.is_active and (marker := parse_marker(job.description)) is not None)
+
+    return listing
+
+
+# --- GitLab CI --------------------------------------------------------------------------------------------------
+
+
+class FakeGitlab:
+    """Just GitLab's merge-request notes API: list, create, update; it checks the token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.notes: list[dict[str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, value: Any) -> None:
+                payload = json.dumps(value).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def _handle(self) -> None:
+                if self.headers.get("PRIVATE-TOKEN") != fake.token:
+                    self._answer(401, {"message": "401 Unauthorized"})
+                    return
+                path = self.path.split("?")[0]
+                match = re.fullmatch(r"/api/v4/projects/42/merge_requests/7/notes(?:/(\d+))?", path)
+                if match is None:
+                    self._answer(404, {"message": "404 Not found"})
+                    return
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
+                if self.command == "GET":
+                    self._answer(200, fake.notes)
+                elif self.command == "POST":
+                    fake.notes.append({"id": len(fake.notes) + 100, "body": body["body"]})
+                    self._answer(201, fake.notes[-1])
+                else:
+                    note = next(n for n in fake.notes if n["id"] == int(match[1]))
+                    note["body"] = body["body"]
+                    self._answer(200, note)
+
+            do_GET = do_POST = do_PUT = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v4"
+
+
+@pytest.fixture
+def gitlab() -> Iterator[FakeGitlab]:
+    fake = FakeGitlab("glpat-test")
+    fake.notes.append({"id": 1, "body": "Looks good to me"})
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+def run_gitlab_job(workspace: Workspace, job_name: str, variables: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """One job as the runner runs it: the variables, then before_script and script in one bash session."""
+    pipeline = load("gitlab-ci.yml")
+    job = pipeline[job_name]
+    template = pipeline[job["extends"]]
+    lines = [*template["before_script"], *job["script"]]
+    installs = [line for line in lines if "pip install" in line]
+    assert installs == ['pip install --quiet "$GPULAB_APPLY_REQUIREMENT"']
+    script = "\n".join(line for line in lines if line not in installs)
+    env = {**workspace.env, **{k: str(v) for k, v in pipeline["variables"].items()}, **variables}
+    return workspace.bash(script, env)
+
+
+def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
+    rules = load("gitlab-ci.yml")["plan"]["rules"]
+    assert rules[0]["if"] == '$CI_PIPELINE_SOURCE == "merge_request_event"'
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+                 "GPULAB_NOTES_TOKEN": gitlab.token}
+    workspace.write_jobs("train-a")
+    first = run_gitlab_job(workspace, "plan", variables)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert len(gitlab.notes) == 2 and "train-a" in gitlab.notes[1]["body"]
+    workspace.write_jobs("train-a", "train-b")
+    second = run_gitlab_job(workspace, "plan", variables)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(gitlab.notes) == 2, "the plan note is edited, not posted again"
+    assert "train-b" in gitlab.notes[1]["body"] and gitlab.notes[0]["body"] == "Looks good to me"
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")
+    broken = run_gitlab_job(workspace, "plan", variables)
+    assert broken.returncode != 0  # the pipeline fails on an error, after updating the note
+    assert len(gitlab.notes) == 2 and "train-b" not in gitlab.notes[1]["body"]
+
+
+def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                                    managed: Managed) -> None:
+    rules = load("gitlab-ci.yml")["apply"]["rules"]
+    assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in rules[0]["if"]
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()}
+    workspace.write_jobs("train-a", "train-b")
+    result = run_gitlab_job(workspace, "apply", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Apply complete" in result.stdout
+    assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
+
+
+def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                                          gitlab: FakeGitlab) -> None:
+    """No command line of a recipe escapes the tests above: each is in a step this runner executes."""
+    workspace.write_jobs("train-a")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
+    run_github_job(workspace, "apply", event="push", secrets=secrets)
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+                 "GPULAB_NOTES_TOKEN": gitlab.token}
+    run_gitlab_job(workspace, "plan", variables)
+    run_gitlab_job(workspace, "apply", variables)
+    executed = "\n".join(workspace.ran)
+    for name in ("github-actions.yml", "gitlab-ci.yml"):
+        commands = [line.strip(" -") for line in (CI_DOCS / name).read_text().splitlines()
+                    if re.search(r"\bgpulab-apply (validate|plan|apply|status|wait|logs)\b", line)
+                    and not line.lstrip().startswith("#")]
+        assert commands, name
+        for command in commands:
+            command = command.removeprefix("run: ")
+            assert command in executed, f"{name}: {command!r} was not run"

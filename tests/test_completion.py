@@ -1,0 +1,93 @@
+"""Shell completion through the real entry point, with click's environment-variable protocol."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.job_texts import MINIMAL_JOB_YAML
+
+BIN = Path(sys.executable).parent
+SCRIPT = BIN / "gpulab-apply"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    jobs = tmp_path / "jobs.d"
+    (jobs / "sweep").mkdir(parents=True)
+    (jobs / "train-a.yaml").write_text(MINIMAL_JOB_YAML.format(name="train-a"))
+    (jobs / "sweep" / "train-b.yaml").write_text(MINIMAL_JOB_YAML.format(name="train-b") + "---\n"
+                                                 + MINIMAL_JOB_YAML.format(name="eval"))
+    (jobs / "broken.yaml").write_text("name: [\n")  # unreadable files are skipped, not a traceback
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.yaml").write_text(MINIMAL_JOB_YAML.format(name="elsewhere"))
+    return tmp_path
+
+
+def complete(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
+    """What the shell's completion function receives: one candidate per line."""
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword),
+           "_GPULAB_APPLY_COMPLETE": f"{shell}_complete"}
+    result = subprocess.run([str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, check=False,
+                            timeout=60)
+    assert result.returncode == 0 and not result.stderr, result
+    return result.stdout.splitlines()
+
+
+def test_bash_completes_commands_and_target_names(repo: Path) -> None:
+    assert "plain,completion" in complete(repo, "bash", "gpulab-apply ", 1)
+    assert complete(repo, "bash", "gpulab-apply plan --target ", 3) == [
+        "plain,eval", "plain,train-a", "plain,train-b"]
+    assert complete(repo, "bash", "gpulab-apply apply --target train", 3) == ["plain,train-a", "plain,train-b"]
+    assert complete(repo, "bash", "gpulab-apply apply --cancel-protected ev", 3) == ["plain,eval"]
+
+
+def test_names_come_from_the_directories_on_the_command_line(repo: Path) -> None:
+    assert complete(repo, "bash", "gpulab-apply plan other --target ", 4) == ["plain,elsewhere"]
+
+
+def test_zsh_and_fish_get_the_same_names(repo: Path) -> None:
+    # zsh: type, value and help on separate lines ("_" for no help)
+    assert complete(repo, "zsh", "gpulab-apply plan --target tr", 3) == [
+        "plain", "train-a", "_", "plain", "train-b", "_"]
+    # fish: COMP_CWORD is the word being completed
+    assert complete(repo, "fish", "gpulab-apply plan --target tr", "tr") == ["plain,train-a", "plain,train-b"]
+
+
+def test_completion_prints_a_script_for_each_shell(cli: RunCli) -> None:
+    for shell, marker in (("bash", "complete -o nosort -F _gpulab_apply_completion gpulab-apply"),
+                          ("zsh", "compdef _gpulab_apply_completion gpulab-apply"),
+                          ("fish", "complete --no-files --command gpulab-apply")):
+        result = cli("completion", shell)
+        assert result.exit_code == 0, result
+        assert marker in result.stdout and "_GPULAB_APPLY_COMPLETE" in result.stdout
+    assert cli("completion", "tcsh").exit_code == 64
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_bash_script_completes_in_bash(repo: Path) -> None:
+    """The documented set-up, in bash itself: eval the script, then run its completion function."""
+    script = ('eval "$(gpulab-apply completion bash)"\n'
+              'COMP_WORDS=(gpulab-apply apply --target t); COMP_CWORD=3\n'
+              '_gpulab_apply_completion gpulab-apply\n'
+              'printf "%s\\n" "${COMPREPLY[@]}"\n')
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(["bash", "--norc", "-c", script], cwd=repo, env=env, capture_output=True, text=True,
+                            check=False, timeout=60)
+    assert result.stdout.splitlines() == ["train-a", "train-b"], result
+
+
+def test_the_completion_command_prints_what_the_protocol_sources(repo: Path, cli: RunCli) -> None:
+    for shell in ("bash", "zsh", "fish"):
+        env = {**os.environ, "_GPULAB_APPLY_COMPLETE": f"{shell}_source"}
+        sourced = subprocess.run([str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, check=False,
+                                 timeout=60)
+        assert sourced.returncode == 0 and sourced.stdout
+        assert cli("completion", shell).stdout == sourced.stdout

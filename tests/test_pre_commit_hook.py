@@ -1,0 +1,64 @@
+"""The pre-commit hook in .pre-commit-hooks.yaml: its entry runs, on the whole set, as pre-commit would run it."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tests.job_texts import MINIMAL_JOB_YAML
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def hook() -> dict[str, Any]:
+    (only,) = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert isinstance(only, dict)
+    return only
+
+
+def run_hook(repo: Path, *changed: str) -> subprocess.CompletedProcess[str]:
+    """What pre-commit does for a commit touching ``changed``: skip when no file matches, else run the entry
+    (with its args and no file names: ``pass_filenames: false``) at the repository's top level."""
+    definition = hook()
+    matching = [name for name in changed if re.search(definition["files"], name)
+                and name.endswith((".yaml", ".yml"))]
+    if not matching:
+        return subprocess.CompletedProcess([], 0, "(skipped)", "")
+    command = shlex.split(definition["entry"]) + list(definition.get("args", []))
+    command[0] = str(BIN / command[0])  # the console script pip installs into the hook's environment
+    return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_the_hook_is_well_formed() -> None:
+    definition = hook()
+    assert definition["id"] == "gpulab-apply-validate"
+    assert definition["language"] == "python"
+    assert definition["pass_filenames"] is False
+    assert shlex.split(definition["entry"]) == ["gpulab-apply", "validate"]
+
+
+def test_the_hook_checks_the_whole_set_so_duplicates_across_files_fail(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name="train"))
+    (jobs / "b.yaml").write_text(MINIMAL_JOB_YAML.format(name="other"))
+    assert run_hook(tmp_path, "jobs.d/b.yaml").returncode == 0
+    # only b.yaml changes, but its new name collides with a.yaml's: the whole set is what gets checked
+    (jobs / "b.yaml").write_text(MINIMAL_JOB_YAML.format(name="train"))
+    result = run_hook(tmp_path, "jobs.d/b.yaml")
+    assert result.returncode == 1
+    assert "jobs.d/b.yaml:1" in result.stdout and "train" in result.stdout
+
+
+def test_the_hook_runs_only_when_a_job_file_changes(tmp_path: Path) -> None:
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "broken.yaml").write_text("name: [\n")
+    assert run_hook(tmp_path, "README.md", "src/config.yaml").stdout == "(skipped)"
+    assert run_hook(tmp_path, "jobs.d/broken.yaml").returncode == 1
