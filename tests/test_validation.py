@@ -41,7 +41,7 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def test_discovery_is_recursive_sorted_and_skips_dot_and_underscore_names(jobs: Path) -> None:
-    for name in ["b.yaml", "a.yml", "sub/c.yaml", ".hidden.yaml", "_defaults.yaml", ".git/x.yaml",
+    for name in ["b.yaml", "a.yml", "sub/c.yaml", ".hidden.yaml", "_template.yaml", ".git/x.yaml",
                  "_drafts/y.yaml", "notes.txt", "sub/deeper/d.YML.bak"]:
         write(jobs / name, JOB.format(name=name.replace("/", "-").replace(".", "-")))
     result = validate_paths(["jobs.d"])
@@ -314,7 +314,7 @@ request:
 _checked_by: Path | None = None  # where each process that checks files leaves its pid (set by the test)
 
 
-def _recording_check_files(files: list[str], *, require_project: bool) -> object:
+def _recording_check_files(files: list[str], *, require_project: bool, **options: object) -> object:
     # module level: the worker pool sends the function to its processes by reference
     import os
 

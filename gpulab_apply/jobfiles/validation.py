@@ -16,14 +16,18 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gpulab_apply.jobfiles.checks import job_violations
+from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
+from gpulab_apply.jobfiles.matrix import MatrixExpansion
 from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
+from gpulab_apply.jobfiles.variables import Variables
+from gpulab_apply.masking import register_secret
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -54,6 +58,8 @@ class _Candidate:
     name: str | None
     name_location: Location
     spec: JobSpec | None  # None when the document has problems of its own
+    #: values the job took from the environment
+    secrets: frozenset[str] = frozenset()
 
 
 def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False) -> ValidationResult:
@@ -64,13 +70,19 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
-    for file_problems, file_candidates in _check_all(files, require_project=require_project):
+    for file_problems, file_candidates in _check_all(files, require_project=require_project,
+                                                     given=tuple(str(p) for p in paths)):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
+    for candidate in candidates:
+        for secret in candidate.secrets:  # masked in every output of this process from now on
+            register_secret(secret)
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
-    return ValidationResult(jobs=jobs, problems=tuple(sorted(problems, key=_problem_order)), files=len(files))
+    # a problem in a shared defaults file is found once per job file it reaches: report it once
+    unique = sorted(set(problems), key=_problem_order)
+    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files))
 
 
 #: below this many files a worker process costs more than it saves
@@ -79,7 +91,8 @@ PARALLEL_MIN_FILES = 200
 _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
-def _check_all(files: Sequence[str], *, require_project: bool, workers: int | None = None) -> list[_FileResult]:
+def _check_all(files: Sequence[str], *, require_project: bool, given: Sequence[str] = (),
+               workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
@@ -87,22 +100,24 @@ def _check_all(files: Sequence[str], *, require_project: bool, workers: int | No
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return _check_files(files, require_project=require_project, given=given)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return _check_files(files, require_project=require_project, given=given)
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project)
+    check = functools.partial(_check_files, require_project=require_project, given=given)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool) -> list[_FileResult]:
-    return [_check_file(path, require_project=require_project) for path in files]
+def _check_files(files: Sequence[str], *, require_project: bool, given: Sequence[str] = ()) -> list[_FileResult]:
+    defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
+    return [_check_file(path, require_project=require_project, given=given, defaults=defaults) for path in files]
 
 
-def _check_file(path: str, *, require_project: bool) -> _FileResult:
+def _check_file(path: str, *, require_project: bool, given: Sequence[str] = (),
+                defaults: dict[str, Any] | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     job_file = read(path)
     problems = list(job_file.problems)
@@ -111,7 +126,7 @@ def _check_file(path: str, *, require_project: bool) -> _FileResult:
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
-    transforms = _transforms(path)
+    transforms = _transforms(path, given, {} if defaults is None else defaults)
     for document in documents:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
@@ -120,14 +135,15 @@ def _check_file(path: str, *, require_project: bool) -> _FileResult:
             problems.extend(_problem(draft, violation) for violation in found)
             name = draft.data.get("name") if isinstance(draft.data, Mapping) else None
             candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
-                                         None if found else _job_spec(draft)))
+                                         None if found else _job_spec(draft), draft.secrets))
     return problems, candidates
 
 
-def _transforms(path: str) -> list[Transform]:
-    """The authoring steps between reading ``path`` and checking its jobs (docs/authoring.md)."""
-    del path
-    return []
+def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> list[Transform]:
+    """The authoring steps between reading ``path`` and checking its jobs, in the order of
+    docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
+    value from the environment is never read as an expression)."""
+    return [DefaultsOverlay(path, top_directory(path, given), defaults), MatrixExpansion(), Variables()]
 
 
 def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
@@ -166,21 +182,20 @@ def _has_project(data: Mapping[str, Any]) -> bool:
 
 
 def _problem(draft: Draft, violation: Violation) -> Problem:
-    """A violation placed where its value was written; a value written elsewhere (a defaults file, a sweep's
-    shared template) names the job it broke."""
-    where = draft.source.locate(violation.path, at_key=violation.at_key)
-    message = violation.message
-    if draft.member is not None or where.path != draft.origin.path:
-        name = draft.member or (draft.data.get("name") if isinstance(draft.data, Mapping) else None)
-        message += f" (in job {name!r} of {draft.origin})" if isinstance(name, str) else f" (in {draft.origin})"
-    return Problem(where, message, json_path=violation.json_path, hint=violation.hint)
+    problem = draft.problem(violation.path, violation.message, at_key=violation.at_key, hint=violation.hint)
+    return replace(problem, json_path=violation.json_path)
 
 
 def _job_spec(draft: Draft) -> JobSpec:
     data = dict(draft.data)
     options = data.pop(TOOL_KEY, None) or {}
+    hashed = None
+    if draft.hashed is not None:  # variables: the hash sees ${VAR}, never the value
+        hashed = {key: value for key, value in draft.hashed.items() if key != TOOL_KEY}
+        hashed["name"] = data["name"]
+        options = draft.hashed.get(TOOL_KEY) or {}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -199,7 +199,8 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
 
 def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
     """The spec hash a desired job gets when submitted with ``--project`` ``project_urn``."""
-    return spec_hash(with_owner(spec.job, project_urn), rerun=spec.rerun)
+    body = spec.hashed if spec.hashed is not None else spec.job  # ${VAR}, never a value from the environment
+    return spec_hash(with_owner(body, project_urn), rerun=spec.rerun)
 
 
 def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> str:
