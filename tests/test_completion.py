@@ -91,3 +91,8 @@ def test_the_completion_command_prints_what_the_protocol_sources(repo: Path, cli
                                  timeout=60)
         assert sourced.returncode == 0 and sourced.stdout
         assert cli("completion", shell).stdout == sourced.stdout
+
+
+def test_logs_completes_job_names(repo: Path) -> None:
+    assert complete(repo, "bash", "gpulab-apply logs tr", 2) == ["plain,train-a", "plain,train-b"]
+    assert complete(repo, "bash", "gpulab-apply logs --jobs other ", 4) == ["plain,elsewhere"]
