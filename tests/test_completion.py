@@ -96,3 +96,7 @@ def test_the_completion_command_prints_what_the_protocol_sources(repo: Path, cli
 def test_logs_completes_job_names(repo: Path) -> None:
     assert complete(repo, "bash", "gpulab-apply logs tr", 2) == ["plain,train-a", "plain,train-b"]
     assert complete(repo, "bash", "gpulab-apply logs --jobs other ", 4) == ["plain,elsewhere"]
+
+
+def test_wait_completes_names_not_given_yet(repo: Path) -> None:
+    assert complete(repo, "bash", "gpulab-apply wait train-a t", 3) == ["plain,train-b"]

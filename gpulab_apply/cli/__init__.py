@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "schema": "gpulab_apply.cli.schema:schema",
     "completion": "gpulab_apply.cli.completion:completion",
     "logs": "gpulab_apply.cli.logs:logs",
+    "wait": "gpulab_apply.cli.wait:wait",
 }
 
 

@@ -17,6 +17,7 @@ from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal, render
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.wait import wait_after_apply, wait_options
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
@@ -57,10 +58,14 @@ FORMATS = ("text", "json", "github")
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--wait", "wait_jobs", is_flag=True,
+              help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
+@wait_options
 @connection_options
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
-          detailed_exitcode: bool, fmt: str, settings: Settings) -> int:
+          detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
+          interval: float, settings: Settings) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
 
     Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
@@ -106,6 +111,9 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         failed = sum(1 for outcome in report.outcomes if not outcome.ok)
         raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",
                                hint="fix the cause and run apply again: it only does what is still missing")
+    if wait_jobs:
+        wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
+                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
     return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
 
 
