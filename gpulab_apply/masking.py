@@ -18,6 +18,13 @@ _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
 # user:pass@ before the registry; a docker reference has no other '@' (digests are rejected by GPULab)
 _IMAGE_CREDENTIALS = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]+)@")
 
+# the userinfo of a URL (``https://user:pass@host``, ``https://token@host``): all of it may be a secret
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*)@")
+# what must never reach a terminal or a CI log raw: C0 and C1 controls, DEL, the line and paragraph
+# separators, and the bidirectional overrides that reorder what a reader sees
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
 PathPart = str | int
 
 
@@ -27,8 +34,31 @@ def is_secret_name(name: str) -> bool:
 
 
 def mask_text(text: str) -> str:
-    """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``."""
-    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", text)
+    """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``,
+    and the userinfo of URLs -> ``***@``."""
+    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(text))
+
+
+def mask_url(text: str) -> str:
+    """Every URL's userinfo (``https://user:pass@host/``) -> ``https://***@host/``; other text unchanged."""
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
+
+
+def safe(text: str) -> str:
+    """``text`` fit to print anywhere: control characters escaped (a newline shows as ``\\n``).
+
+    User strings (job names, paths, server messages) pass through this before any reporter prints them,
+    so that none can start a new line in a terminal or a CI log: no forged ``::error::`` workflow
+    command, no broken table row, no escape sequence that repaints the terminal.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def mask_value(value: Any, path: Sequence[PathPart] = ()) -> Any:

@@ -9,9 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.problems import Location
+
+if TYPE_CHECKING:
+    from gpulab_apply.jobfiles.sourcemap import SourceMap
 
 
 class JobStatus(Enum):
@@ -78,7 +81,9 @@ class JobSpec:
     """One desired job, as loaded from a job file.
 
     ``job`` is the Job2 body exactly as it will be submitted (plain JSON types, ``x-gpulab-apply``
-    removed); ``rerun`` and ``protect`` are this tool's options from ``x-gpulab-apply``.
+    removed); ``rerun`` and ``protect`` are this tool's options from ``x-gpulab-apply``. ``source`` says
+    where each value of ``job`` was written (docs/authoring.md#provenance); ``sweep`` names the matrix
+    sweep the job is a member of.
     """
 
     name: str
@@ -86,6 +91,8 @@ class JobSpec:
     location: Location
     rerun: str | int | float | bool | None = None
     protect: bool = False
+    sweep: str | None = None
+    source: SourceMap | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,15 +126,22 @@ class RemoteJob:
 
 
 def parse_timestamp(value: object) -> datetime | None:
-    """Parse GPULab's RFC 3339 timestamps (``2024-03-17T09:59:19Z``); None for absent or unreadable."""
+    """Parse GPULab's RFC 3339 timestamps (``2024-03-17T09:59:19Z``, any case, ``Z`` or an offset).
+
+    None for absent or unreadable text, and for a time without a zone (it names no moment).
+    """
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else None
 
 
-def format_timestamp(moment: datetime) -> str:
-    """A time as GPULab writes it: RFC 3339 in UTC with ``Z`` (``2024-03-17T09:59:19Z``)."""
+def format_timestamp(moment: datetime | float) -> str:
+    """A time (a datetime, or POSIX seconds) as GPULab writes it: RFC 3339 in UTC with ``Z``, whole
+    seconds (``2024-03-17T09:59:19Z``)."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(int(moment), UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

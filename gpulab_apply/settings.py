@@ -4,62 +4,160 @@ Resolved once per command, flag > environment variable > config file > default (
 file is ``gpulab-apply.yaml`` beside the job directory (or ``--config``), read with the safe YAML
 loader. Every value remembers where it came from, so errors and ``--verbose`` can say so. Nothing
 here talks to the network or imports ``requests``.
+
+:data:`SETTINGS` is the one table of settings: the command-line options (``cli/options.py``), the
+environment variables, the config-file keys and the ``--verbose`` report are all derived from it, so a
+new setting is one line there.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
 DEFAULT_API_VERSION = "3.1"
-API_VERSIONS = ("3.0", "3.1", "4.0")
-CONFIG_FILE_NAME = "gpulab-apply.yaml"
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
-STATE_DIR_NAME = ".gpulab-apply"
-
-#: environment variable per setting (docs/client.md#settings); the password has no flag, on purpose (argv is public)
-ENV_VARS: Mapping[str, str] = {
-    "endpoint": "GPULAB_ENDPOINT",
-    "api_version": "GPULAB_API_VERSION",
-    "cert": "GPULAB_CERT",
-    "password": "GPULAB_CERT_PASSWORD",
-    "ca_bundle": "GPULAB_CA_BUNDLE",
-    "project": "GPULAB_PROJECT",
-    "set": "GPULAB_APPLY_SET",
-    "config": "GPULAB_APPLY_CONFIG",
-    "timeout": "GPULAB_APPLY_TIMEOUT",
-}
-#: keys a config file may hold -> setting name; secrets are deliberately not among them
-CONFIG_KEYS: Mapping[str, str] = {
-    "endpoint": "endpoint",
-    "api-version": "api_version",
-    "cert": "cert",
-    "ca-bundle": "ca_bundle",
-    "project": "project",
-    "set": "set",
-    "timeout": "timeout",
-    "connect-timeout": "connect_timeout",
-    "retries": "retries",
-}
-_FLAG_NAMES: Mapping[str, str] = {
-    "endpoint": "--endpoint", "api_version": "--api-version", "cert": "--cert", "ca_bundle": "--ca-bundle",
-    "project": "--project", "set": "--set", "config": "--config", "timeout": "--timeout",
-}
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
 SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _text(value: object, source: str) -> str:
+    return str(value)
+
+
+def _path_value(value: object, source: str) -> Path:
+    return value if isinstance(value, Path) else Path(str(value)).expanduser()
+
+
+def _api_version(value: object, source: str) -> str:
+    version = str(value).strip().lstrip("vV")
+    if version not in API_VERSIONS:
+        raise ConfigError(f"{source}: API version {value!r} is not supported",
+                          hint=f"Use one of {', '.join(API_VERSIONS)}.")
+    return version
+
+
+def _project(value: object, source: str) -> str | None:
+    return str(value).strip() or None
+
+
+def _set_name(value: object, source: str) -> str:
+    name = str(value)
+    if not SET_NAME.match(name):
+        raise ConfigError(
+            f"{source}: invalid set name {name!r}",
+            hint="A set name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+        )
+    return name
+
+
+def _seconds(what: str) -> Callable[[object, str], float]:
+    def parse(value: object, source: str) -> float:
+        try:
+            number = float(str(value))
+        except ValueError:
+            number = -1.0
+        if not number > 0:
+            raise ConfigError(f"{source}: {what} must be a positive number of seconds, not {value!r}")
+        return number
+    return parse
+
+
+def _count(value: object, source: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"{source}: retries must be a whole number >= 0, not {value!r}")
+    return number
+
+
+def _switch(value: object, source: str) -> bool:
+    return bool(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
+
+    #: the name ``resolve_settings`` and the CLI use (also the click parameter name)
+    name: str
+    #: command-line option, e.g. ``--endpoint`` (``-v/--verbose`` gives a short form too)
+    flag: str | None
+    #: environment variable
+    env: str | None
+    #: key in ``gpulab-apply.yaml``; secrets never have one
+    key: str | None
+    #: turns a raw value (a string, a YAML scalar, a click value) into the setting's value; ``source`` is
+    #: where the raw value came from, for the error message
+    parse: Callable[[object, str], Any] = _text
+    #: used when no source gives a value (None: computed by resolve_settings, or absent)
+    default: Any = None
+    #: the name ``--verbose`` shows it under (None: not shown)
+    label: str | None = None
+    #: ``--help`` text; the environment variable and ``default_help`` are appended
+    help: str = ""
+    default_help: str | None = None
+    metavar: str | None = None
+    choices: tuple[str, ...] | None = None
+    is_flag: bool = False
+    #: a file path: relative to the config file when it comes from there, else to the working directory
+    is_path: bool = False
+    #: shown by ``--verbose`` only as "(set)" or "(not set)"
+    secret: bool = False
+
+
+# One line per setting (docs/client.md#settings). The password has no flag, on purpose: argv is public.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("endpoint", "--endpoint", "GPULAB_ENDPOINT", "endpoint", label="endpoint", metavar="URL",
+            help="GPULab API root, or 'local'", default_help="production v3.1"),
+    Setting("api_version", "--api-version", "GPULAB_API_VERSION", "api-version", _api_version, label="api version",
+            choices=API_VERSIONS,
+            help="API version for an endpoint without /vX.Y/"),
+    Setting("cert", "--cert", "GPULAB_CERT", "cert", _path_value, label="certificate", metavar="PEM",
+            is_path=True,
+            help="Login certificate: one PEM with certificate and key"),
+    Setting("password", None, "GPULAB_CERT_PASSWORD", None, label="password", secret=True),
+    Setting("ca_bundle", "--ca-bundle", "GPULAB_CA_BUNDLE", "ca-bundle", _path_value, label="CA bundle", metavar="PEM",
+            is_path=True,
+            help="Trust only these CAs for the server"),
+    Setting("project", "--project", "GPULAB_PROJECT", "project", _project, label="project", metavar="NAME",
+            help="Project for jobs without owner.projectUrn"),
+    Setting("set", "--set", "GPULAB_APPLY_SET", "set", _set_name, label="set", metavar="NAME",
+            help="Ownership set", default_help="the git repository's name"),
+    Setting("local", "--local", None, None, _switch, False, is_flag=True,
+            help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
+    Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
+            metavar="FILE",
+            help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
+    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", _seconds("timeout"), 30.0,
+            label="read timeout", metavar="SECONDS",
+            help="Seconds to wait for each answer", default_help="30"),
+    Setting("connect_timeout", None, None, "connect-timeout", _seconds("connect-timeout"), label="conn timeout"),
+    Setting("retries", None, None, "retries", _count, 5, label="retries"),
+    Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
+            help="Show the settings and each request on stderr (never secrets)."),
+)
+#: setting name -> its row
+SETTINGS_BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
+#: config-file key -> setting name; secrets are deliberately not among them
+CONFIG_KEYS: Mapping[str, str] = {s.key: s.name for s in SETTINGS if s.key}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,21 +218,29 @@ class Settings:
         project = self.project or (LOCAL_PROJECT if self.local else None)
         return identity.project_urn(project) if project else None
 
+    def value(self, name: str) -> object:
+        """The effective value of the setting ``name`` of :data:`SETTINGS`."""
+        values: dict[str, object] = {
+            "endpoint": self.api_root or self.endpoint, "api_version": self.api_version, "cert": self.cert_path,
+            "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
+            "local": self.local, "config": self.config_path, "timeout": self.timeouts.read,
+            "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
+        }
+        return values[name]
+
     def describe(self) -> list[tuple[str, str, str]]:
-        """(setting, value, source) rows for ``--verbose``; the password is never shown."""
-        rows = [
-            ("endpoint", self.api_root or self.endpoint, self.sources.get("endpoint", "default")),
-            ("api version", self.api_version, self.sources.get("api_version", "default")),
-            ("certificate", str(self.cert_path or "-"), self.sources.get("cert", "default")),
-            ("password", "(set)" if self.password else "(not set)", self.sources.get("password", "-")),
-            ("CA bundle", str(self.ca_bundle or "system store"), self.sources.get("ca_bundle", "default")),
-            ("project", self.project or "-", self.sources.get("project", "default")),
-            ("set", self.set_name, self.sources.get("set", "default")),
-            ("config file", str(self.config_path or "-"), self.sources.get("config", "-")),
-            ("timeouts", f"connect {self.timeouts.connect:g} s, read {self.timeouts.read:g} s",
-             self.sources.get("timeout", self.sources.get("connect_timeout", "default"))),
-            ("retries", f"{self.retry.retries}, backoff {self.retry.backoff:g} s", self.sources.get("retries", "default")),
-        ]
+        """(setting, value, source) rows for ``--verbose``, one per setting; secrets show as "(set)"."""
+        from gpulab_apply.masking import mask_url, safe
+
+        rows = []
+        for setting in (s for s in SETTINGS if s.label):
+            value = self.value(setting.name)
+            if setting.secret:
+                shown = "(set)" if value else "(not set)"
+            else:
+                shown = "-" if value is None else mask_url(f"{value:g}" if isinstance(value, float) else str(value))
+            source = self.sources.get(setting.name, "-" if value is None else "default")
+            rows.append((setting.label or setting.name, safe(shown), source))
         return rows
 
 
@@ -148,67 +254,73 @@ def resolve_settings(
 ) -> Settings:
     """Resolve settings, flag > environment > config file > default.
 
-    ``flags`` holds the command-line values by setting name (None = not given): ``endpoint``,
-    ``api_version``, ``cert``, ``ca_bundle``, ``project``, ``set``, ``config``, ``timeout``,
-    ``local``, ``verbose``. ``job_paths`` are the job directories (the config file and the default
-    set name are found from them).
+    ``flags`` holds the command-line values by setting name (None = not given), as :data:`SETTINGS`
+    names them. ``job_paths`` are the job directories (the config file and the default set name are
+    found from them).
     """
     cwd = cwd or Path.cwd()
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    raw: dict[str, tuple[object, str]] = {}
 
-    def take(name: str, value: Any, source: str) -> None:
-        if name not in values and value is not None and value != "":
-            values[name] = value
-            sources[name] = source
+    def take(name: str, value: object, source: str) -> None:
+        if name not in raw and value is not None and value != "":
+            raw[name] = (value, source)
 
-    for name, flag in _FLAG_NAMES.items():
-        take(name, flags.get(name), flag)
-    for name, variable in ENV_VARS.items():
-        take(name, env.get(variable), variable)
-    config_path = _config_path(values.get("config"), job_paths, cwd)
+    for setting in SETTINGS:
+        if setting.flag:
+            take(setting.name, flags.get(setting.name), setting.flag.split("/")[-1])
+        if setting.env:
+            take(setting.name, env.get(setting.env), setting.env)
+    config_path = find_config(raw["config"][0] if "config" in raw else None, job_paths, cwd)
     if config_path is not None:
-        base = config_path.parent
-        for name, value in _read_config(config_path).items():
-            if name in ("cert", "ca_bundle"):
-                value = base / Path(str(value)).expanduser()
+        for name, value in read_config(config_path, CONFIG_KEYS).items():
+            if SETTINGS_BY_NAME[name].is_path:
+                value = config_path.parent / Path(str(value)).expanduser()
             take(name, value, str(config_path))
+    values = {name: SETTINGS_BY_NAME[name].parse(value, source) for name, (value, source) in raw.items()}
+    values |= {s.name: s.default for s in SETTINGS if s.name not in values and s.default is not None}
+    for setting in SETTINGS:
+        if setting.is_path and values.get(setting.name) is not None:
+            values[setting.name] = cwd / values[setting.name]
+    sources = {name: source for name, (_, source) in raw.items()}
+    return _build(values, sources, flags=flags, job_paths=job_paths, cwd=cwd, config_path=config_path,
+                  password_prompt=password_prompt)
 
+
+def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[str, Any], job_paths: Sequence[Path],
+           cwd: Path, config_path: Path | None, password_prompt: PasswordPrompt | None) -> Settings:
+    """The settings whose values depend on each other: endpoint and API version, the two timeouts, the set."""
     local = bool(flags.get("local")) or str(values.get("endpoint", "")).strip().lower() == LOCAL_ENDPOINT
     if flags.get("local") and sources.get("endpoint") == "--endpoint" and values["endpoint"] != LOCAL_ENDPOINT:
         raise ConfigError("--local and --endpoint contradict each other", hint="Give one of them.")
-    api_version = _api_version(values.get("api_version"), sources.get("api_version"))
+    api_version: str | None = values.get("api_version")
     if local:
         if flags.get("local"):
             sources["endpoint"] = "--local"
-        api_root = None
-        endpoint = LOCAL_ENDPOINT
-        version = api_version or DEFAULT_API_VERSION
+        api_root, endpoint, version = None, LOCAL_ENDPOINT, api_version or DEFAULT_API_VERSION
     else:
         endpoint = str(values.get("endpoint", DEFAULT_ENDPOINT))
         api_root, version = normalise_endpoint(
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
-    read_timeout = _positive(values.get("timeout", Timeouts.read), sources.get("timeout"), "timeout")
-    connect_timeout = _positive(values.get("connect_timeout", min(Timeouts.connect, read_timeout)),
-                                sources.get("connect_timeout"), "connect-timeout")
-    retries = _count(values.get("retries", RetryPolicy.retries), sources.get("retries"))
+    read_timeout = values["timeout"]
+    # the connect timeout never exceeds the read timeout unless set
+    connect_timeout = values.get("connect_timeout", min(Timeouts.connect, read_timeout))
     return Settings(
         endpoint=endpoint,
         api_root=api_root,
         api_version=version,
-        cert_path=_path(values.get("cert"), cwd),
+        cert_path=values.get("cert"),
         password=values.get("password"),
         password_prompt=password_prompt,
-        ca_bundle=_path(values.get("ca_bundle"), cwd),
-        project=_project(values.get("project")),
-        set_name=_set_name(values.get("set"), sources.get("set"), job_paths, cwd),
+        ca_bundle=values.get("ca_bundle"),
+        project=values.get("project"),
+        set_name=values.get("set") or default_set_name(job_paths, cwd),
         local=local,
         state_dir=cwd / STATE_DIR_NAME,
         config_path=config_path,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
-        retry=RetryPolicy(retries=retries),
-        verbose=bool(flags.get("verbose")),
+        retry=RetryPolicy(retries=values["retries"]),
+        verbose=bool(values.get("verbose")),
         sources=sources,
     )
 
@@ -275,110 +387,3 @@ def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
             break
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-._")[:64]
     return name or "default"
-
-
-def _api_version(value: object, source: str | None) -> str | None:
-    if value is None:
-        return None
-    version = str(value).strip().lstrip("vV")
-    if version not in API_VERSIONS:
-        raise ConfigError(f"{source}: API version {value!r} is not supported",
-                          hint=f"Use one of {', '.join(API_VERSIONS)}.")
-    return version
-
-
-def _config_path(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path | None:
-    if explicit is not None:
-        path = cwd / Path(str(explicit)).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"Config file not found: {path}")
-        return path
-    found: list[Path] = []
-    for job_path in job_paths:
-        directory = cwd / job_path
-        directory = directory if directory.is_dir() else directory.parent
-        candidate = (directory.resolve().parent / CONFIG_FILE_NAME)
-        if candidate.is_file() and candidate not in found:
-            found.append(candidate)
-    if len(found) > 1:
-        raise ConfigError(
-            f"The job directories have different config files: {', '.join(map(str, found))}",
-            hint="Pass the one to use with --config.",
-        )
-    if found:
-        return found[0]
-    fallback = cwd / CONFIG_FILE_NAME
-    return fallback if fallback.is_file() else None
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    """The settings in a config file, by setting name; unknown keys are errors (typos are silent otherwise)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        data = YAML(typ="safe").load(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: {exc.problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
-    result: dict[str, Any] = {}
-    for key, value in data.items():
-        name = CONFIG_KEYS.get(str(key))
-        if name is None:
-            hint = "Known keys: " + ", ".join(CONFIG_KEYS) + "."
-            if "password" in str(key).lower():
-                hint = "Secrets do not belong in a file in git: use GPULAB_CERT_PASSWORD."
-            raise ConfigError(f"{path}: unknown setting {key!r}", hint=hint)
-        if isinstance(value, dict | list):
-            raise ConfigError(f"{path}: {key} must be a single value")
-        result[name] = value
-    return result
-
-
-def _path(value: object, cwd: Path) -> Path | None:
-    return None if value is None else cwd / Path(str(value)).expanduser()
-
-
-def _project(value: object) -> str | None:
-    return None if value is None else str(value).strip() or None
-
-
-def _set_name(value: object, source: str | None, job_paths: Sequence[Path], cwd: Path) -> str:
-    if value is None:
-        return default_set_name(job_paths, cwd)
-    name = str(value)
-    if not SET_NAME.match(name):
-        raise ConfigError(
-            f"{source}: invalid set name {name!r}",
-            hint="A set name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-        )
-    return name
-
-
-def _positive(value: object, source: str | None, what: str) -> float:
-    try:
-        number = float(str(value))
-    except ValueError:
-        number = -1.0
-    if not number > 0:
-        raise ConfigError(f"{source or what}: {what} must be a positive number of seconds, not {value!r}")
-    return number
-
-
-def _count(value: object, source: str | None) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise ConfigError(f"{source or 'retries'}: retries must be a whole number >= 0, not {value!r}")
-    return number

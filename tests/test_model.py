@@ -47,3 +47,15 @@ def test_timestamps_are_written_as_gpulab_writes_them_in_utc() -> None:
     brussels = datetime(2024, 3, 17, 10, 59, 19, tzinfo=timezone(timedelta(hours=1)))
     assert format_timestamp(brussels) == "2024-03-17T09:59:19Z"
     assert parse_timestamp(format_timestamp(brussels)) == brussels
+
+
+def test_one_rfc3339_pair_serves_the_emulator_too() -> None:
+    from gpulab_apply.emulator.clock import format_time, parse_time
+    from gpulab_apply.model import format_timestamp, parse_timestamp
+
+    assert format_time(1710669559.9) == format_timestamp(1710669559) == "2024-03-17T09:59:19Z"
+    assert parse_time("2024-03-17t09:59:19z") == 1710669559.0
+    # a time without a zone names no moment: the client ignores it, the emulator refuses it
+    assert parse_timestamp("2024-03-17T09:59:19") is None
+    with pytest.raises(ValueError):
+        parse_time("2024-03-17T09:59:19")

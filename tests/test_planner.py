@@ -9,6 +9,7 @@ import pytest
 
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.diff import normal_request
 from gpulab_apply.reconcile.marker import Marker
 from gpulab_apply.reconcile.planner import (
     Action,
@@ -18,7 +19,6 @@ from gpulab_apply.reconcile.planner import (
     Reason,
     build_plan,
     desired_spec_hash,
-    normalise_request,
 )
 
 SET = "lab"
@@ -349,17 +349,17 @@ def test_diffs_mask_secrets() -> None:
     )
 
 
-def test_normalise_request_resolves_aliases_idempotently() -> None:
+def test_normal_request_resolves_aliases_idempotently() -> None:
     request = {"docker": {"storage": ["/a", {"containerPath": "/c"}, {"hostPath": "tmpfs", "containerPath": "/r",
                                                                        "sizeGb": 1}], "groupAdd": "users"},
                "scheduling": {"killableAfter": "1 hour", "reservationId": "r-1"}}
-    once = normalise_request(request)
+    once = normal_request(request)
     assert once == {"docker": {"storage": [{"hostPath": "/a/", "containerPath": "/a/"},
                                            {"hostPath": "/c/", "containerPath": "/c/"},
-                                           {"hostPath": "tmpfs", "containerPath": "/r", "sizeGb": 1}],
+                                           {"hostPath": "tmpfs", "containerPath": "/r/", "sizeGb": 1}],
                                "groupAdd": ["users"]},
                     "scheduling": {"minDuration": "1 hour", "reservationIds": ["r-1"]}}
-    assert normalise_request(once) == once
+    assert normal_request(once) == once
 
 
 def test_protected_duplicates_are_held_not_cancelled() -> None:

@@ -258,3 +258,38 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
         delays = [policy.delay(attempt) for _ in range(200)]
         assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
         assert len(set(delays)) > 1
+
+
+def test_every_setting_is_derived_from_the_one_table(repo: Path, cli: Any) -> None:
+    """Each row of SETTINGS is a flag, an environment variable and a config key at once, and --verbose shows it."""
+    from gpulab_apply.settings import CONFIG_KEYS, SETTINGS
+
+    help_text = cli("plan", "--help").stdout
+    for setting in SETTINGS:
+        if setting.flag:
+            assert setting.flag.split("/")[-1] in help_text
+        if setting.env and setting.flag:
+            assert setting.env in " ".join(help_text.split())
+    assert set(CONFIG_KEYS) == {s.key for s in SETTINGS if s.key}
+    assert "password" not in CONFIG_KEYS  # secrets never come from a file in git
+    values = {"project": "p1", "set": "s1", "timeout": "7", "retries": "2", "connect_timeout": "3"}
+    by_env = resolve(repo, env={s.env: values[s.name] for s in SETTINGS if s.env and s.name in values})
+    (repo / "gpulab-apply.yaml").write_text("".join(f"{s.key}: {values[s.name]}\n" for s in SETTINGS
+                                                    if s.key and s.name in values))
+    by_file = resolve(repo)
+    for settings, sources in ((by_env, {s.name: s.env for s in SETTINGS}),
+                              (by_file, {s.name: str(repo / "gpulab-apply.yaml") for s in SETTINGS})):
+        for name, given in values.items():
+            if sources[name] is None:
+                continue
+            assert str(settings.value(name)).rstrip("0").rstrip(".") == given
+            assert settings.sources[name] == sources[name]
+    shown = {label: (value, source) for label, value, source in by_file.describe()}
+    assert shown["conn timeout"] == ("3", str(repo / "gpulab-apply.yaml"))
+    assert shown["retries"] == ("2", str(repo / "gpulab-apply.yaml"))
+
+
+def test_verbose_masks_a_password_in_the_endpoint(repo: Path) -> None:
+    settings = resolve(repo, flags={"endpoint": "https://alice:hunter2@gpulab.example.org/api/gpulab/v3.1/"})
+    assert "hunter2" not in str(settings.describe())
+    assert ("endpoint", "https://***@gpulab.example.org/api/gpulab/v3.1/", "--endpoint") in settings.describe()

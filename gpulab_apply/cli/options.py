@@ -27,39 +27,33 @@ from typing import Any, TypeVar, overload
 import click
 
 from gpulab_apply.cli.output import is_terminal
-from gpulab_apply.settings import API_VERSIONS, ENV_VARS, Settings, resolve_settings
+from gpulab_apply.settings import SETTINGS, SETTINGS_BY_NAME, Setting, Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_OPTIONS: tuple[Callable[[F], F], ...] = (
-    click.option("--endpoint", metavar="URL",
-                 help=f"GPULab API root, or 'local' [env {ENV_VARS['endpoint']}; default: production v3.1]."),
-    click.option("--api-version", type=click.Choice(API_VERSIONS),
-                 help=f"API version for an endpoint without /vX.Y/ [env {ENV_VARS['api_version']}]."),
-    click.option("--cert", metavar="PEM",
-                 help=f"Login certificate: one PEM with certificate and key [env {ENV_VARS['cert']}]. "
-                 f"Its password comes from {ENV_VARS['password']}, or a prompt on a terminal."),
-    click.option("--ca-bundle", metavar="PEM",
-                 help=f"Trust only these CAs for the server [env {ENV_VARS['ca_bundle']}]."),
-    click.option("--project", metavar="NAME",
-                 help=f"Project for jobs without owner.projectUrn [env {ENV_VARS['project']}]."),
-    click.option("--set", "set_name", metavar="NAME",
-                 help=f"Ownership set [env {ENV_VARS['set']}; default: the git repository's name]."),
-    click.option("--local", is_flag=True, default=None,
-                 help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
-    click.option("--config", metavar="FILE",
-                 help=f"Config file [env {ENV_VARS['config']}; default: gpulab-apply.yaml beside the job directory]."),
-    click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-                 help=f"Seconds to wait for each answer [env {ENV_VARS['timeout']}; default 30]."),
-    click.option("-v", "--verbose", is_flag=True, default=None,
-                 help="Show the settings and each request on stderr (never secrets)."),
-)
-#: option parameter name -> setting name in resolve_settings
-_FLAG_NAMES = {
-    "endpoint": "endpoint", "api_version": "api_version", "cert": "cert", "ca_bundle": "ca_bundle",
-    "project": "project", "set_name": "set", "local": "local", "config": "config", "timeout": "timeout",
-    "verbose": "verbose",
-}
+
+def _option(setting: Setting) -> Callable[[F], F]:
+    """The click option of one row of the settings table; its help names the environment variable."""
+    assert setting.flag is not None
+    notes = [f"env {setting.env}"] if setting.env else []
+    if setting.default_help:
+        notes.append(f"default: {setting.default_help}")
+    help_text = setting.help + (f" [{'; '.join(notes)}]." if notes else "")
+    if setting.name == "cert":
+        password = SETTINGS_BY_NAME["password"].env
+        help_text += f" Its password comes from {password}, or a prompt on a terminal."
+    declarations = [*setting.flag.split("/"), setting.name]
+    if setting.is_flag:
+        return click.option(*declarations, is_flag=True, default=None, help=help_text)
+    # values reach resolve_settings as given: the table's parser checks them, whichever source they come from
+    kind = click.Choice(setting.choices) if setting.choices else None
+    return click.option(*declarations, type=kind, metavar=setting.metavar, help=help_text)
+
+
+#: one click option per setting that has a flag, in the table's order
+_OPTIONS: tuple[Callable[[F], F], ...] = tuple(_option(setting) for setting in SETTINGS if setting.flag)
+#: the click parameters that are settings (the others belong to the command)
+_SETTING_PARAMS = tuple(setting.name for setting in SETTINGS if setting.flag)
 
 
 @overload
@@ -72,7 +66,7 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            flags = {setting: kwargs.pop(option) for option, setting in _FLAG_NAMES.items()}
+            flags = {name: kwargs.pop(name) for name in _SETTING_PARAMS}
             settings = resolve_settings(
                 flags=flags,
                 env=os.environ,

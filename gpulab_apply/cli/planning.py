@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gpulab_apply.cli.output import render
 from gpulab_apply.errors import InvalidJobsError
+from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
@@ -27,7 +28,7 @@ def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text"
     from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
-    require_project = settings.api_version.startswith("4") and not settings.project and not settings.local
+    require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(paths, require_project=require_project)
     if not result.ok:
         reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])

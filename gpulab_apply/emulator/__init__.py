@@ -22,15 +22,13 @@ from gpulab_apply.emulator.server import EmulatorServer, server_ssl_context
 from gpulab_apply.emulator.service import Emulator
 from gpulab_apply.emulator.store import Store
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import LOCAL_DB_PATH, is_loopback
 
 __all__ = ["LOCAL_DB_PATH", "EmulatorConfig", "Fault", "Faults", "ManualClock", "NodeConfig", "RunningEmulator",
            "TLSSettings", "open_emulator", "serve_in_thread"]
 
 #: where the simulated clock was when the server last stopped, so a restart never moves time backwards
 _CLOCK_KEY = "clock"
-#: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the working directory
-LOCAL_DB_PATH = Path(".gpulab-apply") / "emulator.db"
 
 
 @dataclass(frozen=True, kw_only=True)

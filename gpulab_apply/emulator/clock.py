@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Protocol
+
+from gpulab_apply.model import format_timestamp, parse_timestamp
 
 
 class Clock(Protocol):
@@ -48,13 +49,14 @@ class ManualClock:
 
 
 def format_time(seconds: float) -> str:
-    """RFC 3339 in UTC with whole seconds, as GPULab serialises its timestamps."""
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """POSIX seconds as GPULab serialises its timestamps (:func:`gpulab_apply.model.format_timestamp`)."""
+    return format_timestamp(seconds)
 
 
 def parse_time(text: str) -> float:
-    """Parse an RFC 3339 timestamp with a zone (``Z`` or an offset) to POSIX seconds."""
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {text}")
+    """An RFC 3339 timestamp with a zone as POSIX seconds (:func:`gpulab_apply.model.parse_timestamp`);
+    ValueError for anything else, which the emulator turns into a 400 answer."""
+    parsed = parse_timestamp(text)
+    if parsed is None:
+        raise ValueError(f"not an RFC 3339 time with a zone: {text!r}")
     return parsed.timestamp()

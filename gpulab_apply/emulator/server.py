@@ -26,11 +26,12 @@ from gpulab_apply.emulator.config import TLSSettings
 from gpulab_apply.emulator.faults import Faults
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.listing import flag, parse_listing
-from gpulab_apply.emulator.service import Emulator, Identity
+from gpulab_apply.emulator.service import Emulator
+from gpulab_apply.gpulab.api import API_VERSIONS
+from gpulab_apply.gpulab.identity import Identity
 
 logger = logging.getLogger("gpulab_apply.emulator")
 
-API_VERSIONS = ("3.0", "3.1", "4.0")
 #: larger request bodies are refused (413); a Job2 body is a few kilobytes
 MAX_BODY_BYTES = 1 << 20
 _PREFIX = re.compile(r"^/api/gpulab/v(?P<version>\d+\.\d+)/(?P<rest>.*?)/?$")

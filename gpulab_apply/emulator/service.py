@@ -10,7 +10,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from gpulab_apply.emulator.clock import Clock, format_time
@@ -20,20 +19,14 @@ from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.render import wire_status
 from gpulab_apply.emulator.store import JobQuery, JobRecord, Store
 from gpulab_apply.emulator.submission import normalise
+from gpulab_apply.gpulab.api import ApiVersion
+from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.jobfiles.schema import submission_errors
 from gpulab_apply.model import FINAL_STATUSES, JobStatus
 
 _FINAL = frozenset(status.name for status in FINAL_STATUSES)
 _EVENT_TYPES = {"STATUS_CHANGE": "Status Change", "DEBUG": "Debug", "INFO": "Info", "WARN": "Warning",
                 "ERROR": "Error"}
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who makes a request: from the client certificate, or the configured default user."""
-
-    user_urn: str
-    email: str
 
 
 class Emulator:
@@ -76,12 +69,12 @@ class Emulator:
                 raise HttpError(400, f"Invalid job: {errors[0]}" + (f" (and {len(errors) - 1} more problem(s))"
                                                                    if len(errors) > 1 else ""))
         submission = normalise(
-            body, default_project_urn=None if version == "4.0" else self.config.default_project_urn,
+            body, default_project_urn=None if ApiVersion(version).is_v4 else self.config.default_project_urn,
             default_runtime=self.config.default_runtime, default_min_duration=self.config.default_min_duration,
             default_max_duration=self.config.default_max_duration)
         now = self.clock.now()
         record = new_record(name=submission.name, description=submission.description, request=submission.request,
-                            project_urn=submission.project_urn, user_urn=identity.user_urn, user_email=identity.email,
+                            project_urn=submission.project_urn, user_urn=identity.user_urn, user_email=identity.email or "",
                             simulation=submission.simulation, now=now, status="ONHOLD" if hold else "QUEUED")
         with self._write_at(now) as conn:
             if not hold:

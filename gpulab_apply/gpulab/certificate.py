@@ -23,15 +23,17 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from gpulab_apply.errors import CertificateError
+from gpulab_apply.gpulab.identity import URN_PREFIX, Identity
+from gpulab_apply.gpulab.tls import ssl_reason
 
-URN_PREFIX = "urn:publicid:IDN+"
+__all__ = ["Credentials", "Identity", "PasswordPrompt", "check_validity", "identity_of", "load_credentials"]
+
 #: GPULab refuses the old iMinds Virtual Wall accounts, as its official CLI does
 LEGACY_AUTHORITY = "wall2.ilabt.iminds.be"
 
 _KEY_BLOCK = re.compile(
     rb"-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL
 )
-_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 #: asks the user for the key's password (the CLI prompts, only on a terminal); None when it cannot
 PasswordPrompt = Callable[[Path], str]
@@ -40,40 +42,6 @@ _HINT_DOWNLOAD = (
     "Download your login certificate (PEM with certificate and key) from the iLab.t account portal "
     "and pass it with --cert or GPULAB_CERT."
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class Identity:
-    """Who a login certificate says its holder is."""
-
-    user_urn: str
-    email: str | None
-    not_before: datetime
-    not_after: datetime
-    #: the URN authority (``ilabt.imec.be``), also the authority of the user's projects
-    authority: str
-
-    @property
-    def username(self) -> str:
-        return self.user_urn.rsplit("+", 1)[-1]
-
-    def days_left(self, now: datetime | None = None) -> int:
-        """Whole days until the certificate expires (negative once expired)."""
-        return (self.not_after - (now or datetime.now(UTC))).days
-
-    def project_urn(self, project: str) -> str:
-        """The project URN for a project name, under the user's authority (as GPULab's CLI builds it).
-
-        A full project URN is returned unchanged.
-        """
-        if project.startswith(URN_PREFIX):
-            return project
-        if not _PROJECT_NAME.match(project):
-            raise CertificateError(
-                f"Invalid project name {project!r}",
-                hint="A project name is letters, digits, '-', '_' and '.', or a full project URN.",
-            )
-        return f"{URN_PREFIX}{self.authority}+project+{project}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +62,7 @@ class Credentials:
             context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
         except (OSError, ssl.SSLError) as exc:
             raise CertificateError(
-                f"Cannot use the CA bundle {ca_bundle}: {_ssl_reason(exc)}",
+                f"Cannot use the CA bundle {ca_bundle}: {ssl_reason(exc)}",
                 hint="--ca-bundle / GPULAB_CA_BUNDLE must be a PEM file of CA certificates.",
             ) from None
         if ca_bundle is None:
@@ -110,7 +78,7 @@ class Credentials:
             context.load_cert_chain(str(self.path), str(self.path), password=provide_password)
         except (ssl.SSLError, OSError) as exc:
             raise CertificateError(
-                f"OpenSSL cannot use the certificate and key in {self.path}: {_ssl_reason(exc)}",
+                f"OpenSSL cannot use the certificate and key in {self.path}: {ssl_reason(exc)}",
                 hint=_HINT_DOWNLOAD,
             ) from None
         return context
@@ -263,11 +231,6 @@ def _load_certifi(context: ssl.SSLContext) -> None:
     except ImportError:
         return
     context.load_verify_locations(certifi.where())
-
-
-def _ssl_reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason or getattr(exc, "strerror", None) or exc)
 
 
 def _day(moment: datetime) -> str:

@@ -43,16 +43,15 @@ from gpulab_apply.errors import (
     ServerError,
     TruncatedListingError,
 )
-from gpulab_apply.gpulab.certificate import Identity
+from gpulab_apply.gpulab.api import V3_MAX_COUNT, V3_MAX_HOURS, ApiVersion
+from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 from gpulab_apply.model import JobStatus, RemoteJob
 from gpulab_apply.settings import RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
-#: GPULab's own client limits (reference §1.4): v3.x answers at most 200 jobs of at most 744 hours
-V3_MAX_COUNT = 200
-MAX_HOURS = 744
 V4_PAGE_SIZE = 500
 #: a bound on paging, so a server that ignores ``page`` cannot keep us looping
 V4_MAX_PAGES = 1000
@@ -118,7 +117,10 @@ class GpulabClient:
         project_urn: str | None = None,
     ) -> None:
         self.api_root = api_root if api_root.endswith("/") else api_root + "/"
-        self.api_version = api_version
+        version = ApiVersion.parse(api_version)
+        if version is None:
+            raise ConfigError(f"API version {api_version!r} is not supported")
+        self.api_version = version
         #: who the certificate says we are (None without a certificate, e.g. the local emulator)
         self.identity = identity
         #: ``owner.projectUrn`` for jobs that do not name one (None: not configured)
@@ -162,7 +164,7 @@ class GpulabClient:
 
     def check_access(self) -> None:
         """A cheap authenticated call (a one-job listing): raises if GPULab does not accept us."""
-        params = {"page_size": 1} if self._v4 else {"max_count": 1, "max_hours": 1}
+        params = {"page_size": 1} if self.api_version.is_v4 else {"max_count": 1, "max_hours": 1}
         self._json(self._request("GET", "jobs", params=params, what="list jobs"), "jobs")
 
     def list_jobs(self, *, project_urn: str | None = None) -> tuple[RemoteJob, ...]:
@@ -172,10 +174,10 @@ class GpulabClient:
         that long, the listing is split by state group, then by single status, and only if a part is
         still at the cap does it raise :class:`TruncatedListingError`.
         """
-        base: dict[str, Any] = {"max_hours": MAX_HOURS}
+        base: dict[str, Any] = {"max_hours": V3_MAX_HOURS}
         if project_urn:
             base["project_urn"] = project_urn
-        raw = self._list_v4(base) if self._v4 else self._list_v3(base)
+        raw = self._list_v4(base) if self.api_version.is_v4 else self._list_v3(base)
         jobs: dict[str, RemoteJob] = {}
         for item in raw:
             job = self._remote_job(item)
@@ -202,7 +204,7 @@ class GpulabClient:
         without it is refused here, without a round trip.
         """
         owner = job.get("owner")
-        if self._v4 and not (isinstance(owner, Mapping) and owner.get("projectUrn")):
+        if self.api_version.is_v4 and not (isinstance(owner, Mapping) and owner.get("projectUrn")):
             raise ConfigError(
                 f"Job {job.get('name')!r} has no owner.projectUrn, which API v{self.api_version} requires",
                 hint="Set the project with --project / GPULAB_PROJECT, or owner.projectUrn in the job file.",
@@ -250,10 +252,6 @@ class GpulabClient:
 
     # --- listing ----------------------------------------------------------------------------------
 
-    @property
-    def _v4(self) -> bool:
-        return not self.api_version.startswith("3.")
-
     def _list_v4(self, base: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every page. A page shorter than the first ends the listing; a short *first* page is followed
         by one more request, because a server that caps ``page_size`` below ours answers short pages
@@ -297,7 +295,7 @@ class GpulabClient:
                     if single is None:
                         raise TruncatedListingError(
                             f"GPULab lists at most {V3_MAX_COUNT} jobs per request and there are at least that "
-                            f"many {status.name} jobs in the last {MAX_HOURS} hours, so the listing may be "
+                            f"many {status.name} jobs in the last {V3_MAX_HOURS} hours, so the listing may be "
                             "incomplete (a present job could look missing and be submitted again)",
                             hint="Use API v4.0 (--api-version 4.0), which pages, or delete old jobs "
                             "(GPULab's web site or `gpulab-cli rm`).",
@@ -454,7 +452,7 @@ class GpulabClient:
         return None
 
     def _other_version_hint(self) -> str:
-        other = "3.1" if self._v4 else "4.0"
+        other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
 
@@ -464,10 +462,10 @@ class GpulabClient:
         Other TLS failures (a connection dropped mid-stream) are left to the connection-error path, so
         a POST whose connection dropped after sending stays ambiguous.
         """
-        failure = _tls_failure(exc)
+        failure = tls_failure(exc)
         if failure is None:
             return None
-        reason = _ssl_reason(failure)
+        reason = ssl_reason(failure)
         upper = reason.upper()
         if isinstance(failure, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in upper:
             detail = getattr(failure, "verify_message", None) or reason
@@ -623,30 +621,15 @@ def _connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
     if isinstance(reason, urllib3.exceptions.ProtocolError):
         inner = reason.args[1] if len(reason.args) > 1 else reason
         return f"the connection was dropped ({type(inner).__name__})"
-    failure = _tls_failure(exc)
+    failure = tls_failure(exc)
     if failure is not None:
-        return f"the TLS connection failed ({_ssl_reason(failure)})"
+        return f"the TLS connection failed ({ssl_reason(failure)})"
     return f"connection failed ({type(reason).__name__})"
-
-
-def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl.SSLError somewhere in an exception's causes and arguments, if any."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return current
-        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
-    return None
 
 
 def _is_hang_up(exc: BaseException) -> bool:
     """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
-    if isinstance(_tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+    if isinstance(tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return True
     cause = exc.args[0] if exc.args else None
     reason = getattr(cause, "reason", None) or cause
@@ -654,8 +637,3 @@ def _is_hang_up(exc: BaseException) -> bool:
         inner = reason.args[1] if len(reason.args) > 1 else None
         return isinstance(inner, ConnectionResetError | http.client.RemoteDisconnected)
     return False
-
-
-def _ssl_reason(exc: ssl.SSLError) -> str:
-    # OpenSSL's short reason (CERTIFICATE_VERIFY_FAILED, TLSV1_ALERT_UNKNOWN_CA) when the ssl module set one
-    return str(getattr(exc, "reason", None) or exc.strerror or exc)

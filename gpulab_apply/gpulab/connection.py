@@ -5,12 +5,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.gpulab.certificate import Identity, load_credentials
-from gpulab_apply.gpulab.local import LOCAL_USER_EMAIL, LOCAL_USER_URN
+from gpulab_apply.gpulab.certificate import load_credentials
+from gpulab_apply.gpulab.identity import Identity
+from gpulab_apply.gpulab.local import LOCAL_DB_PATH, LOCAL_USER_EMAIL, LOCAL_USER_URN
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
             from gpulab_apply.emulator import serve_in_thread
 
             settings.state_dir.mkdir(parents=True, exist_ok=True)
-            emulator = stack.enter_context(serve_in_thread(db_path=settings.state_dir / "emulator.db"))
+            emulator = stack.enter_context(serve_in_thread(db_path=settings.state_dir / LOCAL_DB_PATH.name))
             api_root, identity = emulator.api_root(settings.api_version), local_identity()
         elif settings.api_root is None:  # only local settings lack a root
             raise ConfigError("No GPULab endpoint configured")
@@ -65,10 +65,4 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
 
 def local_identity() -> Identity:
     """The emulator's default user, which every certificate-less request acts as."""
-    return Identity(
-        user_urn=LOCAL_USER_URN,
-        email=LOCAL_USER_EMAIL,
-        not_before=datetime.min.replace(tzinfo=UTC),
-        not_after=datetime.max.replace(tzinfo=UTC),
-        authority=LOCAL_USER_URN.split("+")[1],
-    )
+    return Identity(LOCAL_USER_URN, LOCAL_USER_EMAIL)

@@ -8,10 +8,15 @@ Shared by the emulator (which binds only to loopback and acts for that user) and
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 LOCAL_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
 LOCAL_USER_EMAIL = "local@example.com"
 LOCAL_PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
+#: the folder, beside the job files, where this tool keeps local state (the ``--local`` emulator's database)
+STATE_DIR_NAME = ".gpulab-apply"
+#: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the working directory
+LOCAL_DB_PATH = Path(STATE_DIR_NAME) / "emulator.db"
 
 
 def is_loopback(host: str) -> bool:

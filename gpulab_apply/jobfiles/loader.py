@@ -2,7 +2,8 @@
 
 Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
 node graph, which knows where every key and value is, is kept beside the values, so a problem can be
-placed at ``file:line:col`` without reading the file again (:func:`position`, :func:`locate`).
+placed at ``file:line:col`` without reading the file again: each document's
+:class:`~gpulab_apply.jobfiles.sourcemap.SourceMap`.
 
 Reading is defensive: a size limit, strict UTF-8, duplicate keys as errors, no tags beyond YAML's
 standard ones (no code execution), timestamps kept as strings, and a bound on how far aliases may
@@ -18,22 +19,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
+from ruamel.yaml.docinfo import DocInfo
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.parser import Parser, ParserError
+from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scanner import Scanner, ScannerError
 
+from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
 
 #: job files are a few kilobytes; anything this big is almost certainly not one
 MAX_FILE_BYTES = 1024 * 1024
 #: how many values a document may hold once aliases are expanded (a big job has a few hundred)
 MAX_EXPANDED_NODES = 100_000
-JOB_FILE_SUFFIXES = (".yaml", ".yml")
+#: job file names end with one of these, in any case (``FT.YAML``); GPULab's own jobs are JSON
+JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _SafeConstructor(SafeConstructor):
@@ -47,13 +54,13 @@ _SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_
 class Document:
     """One YAML document of a job file: its index in the file, where it starts, and its plain data.
 
-    ``node`` is the parser's node graph of the document, kept to place problems inside it.
+    ``source`` places values inside it, on the parser's node graph (kept for that).
     """
 
     index: int
     location: Location
     data: Any
-    node: Node = field(repr=False, compare=False)
+    source: NodeSourceMap = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,18 +104,42 @@ def _walk(root: Path) -> Iterator[str]:
         subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
         base = Path(directory)
         for name in files:
-            if name.endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
+            if name.lower().endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
                 yield (base / name).as_posix()
 
 
 def read(path: str) -> JobFile:
-    """Read one job file: every document in it, or the problems that stop it being read."""
+    """Read one job file: every document in it, or the problems that stop it being read.
+
+    The C parser reads almost every file. It implements YAML 1.1's syntax and refuses some YAML 1.2
+    that people write all the time (``{image: debian:stable}``, ``[http://example.com/x]``), so a file it
+    refuses is read again by ruamel's pure-Python YAML 1.2 parser, and is an error only if that refuses it
+    too. A file with a ``%YAML`` directive goes to the pure parser directly: it honours the directive
+    (``%YAML 1.1`` reads ``yes`` as true and ``0777`` as octal), which the C parser ignores.
+    """
     text, problem = _read_text(path)
     if problem is not None:
         return JobFile(path=path, documents=(), problems=(problem,))
+    if "%YAML" in text:
+        return _parse(path, text, _PureLoader).job_file
+    fast = _parse(path, text, _FastLoader)
+    if not fast.syntax_error:
+        return fast.job_file
+    return _parse(path, text, _PureLoader).job_file
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    job_file: JobFile
+    #: the parser refused the text (as opposed to a problem with what it means: a duplicate key, a bad tag)
+    syntax_error: bool
+
+
+def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) -> _Attempt:
     documents: list[Document] = []
     problems: list[Problem] = []
-    loader = _FastLoader(text)
+    syntax_error = False
+    loader = loader_class(text)
     may_alias = "&" in text and "*" in text
     try:
         index = 0
@@ -119,15 +150,18 @@ def read(path: str) -> JobFile:
                 problems.append(too_big)
             else:
                 documents.append(Document(index=index, location=location, data=loader.construct_document(node),
-                                          node=node))
+                                          source=NodeSourceMap(location, index, node)))
             index += 1
+    except (ScannerError, ParserError, ReaderError) as exc:
+        syntax_error = True
+        problems.append(_yaml_problem(path, exc, text))
     except YAMLError as exc:
-        problems.append(_yaml_problem(path, exc))
+        problems.append(_yaml_problem(path, exc, text))
     except RecursionError:
         problems.append(Problem(Location(path), "document nests too deeply to be a job"))
     finally:
         loader.dispose()
-    return JobFile(path=path, documents=tuple(documents), problems=tuple(problems))
+    return _Attempt(JobFile(path=path, documents=tuple(documents), problems=tuple(problems)), syntax_error)
 
 
 def _read_text(path: str) -> tuple[str, Problem | None]:
@@ -162,7 +196,8 @@ class _FastLoader(CParser, _SafeConstructor, VersionedResolver):  # type: ignore
 
     ``YAML(typ="safe")`` creates a loader class per stream and asks for the YAML version (raising and
     catching two exceptions) for every scalar: a third of the parse time of a job file. Job files
-    are YAML 1.2, ruamel's default, so the rules are fixed here (a ``%YAML 1.1`` directive is ignored).
+    are YAML 1.2, ruamel's default, so the rules are fixed here (files with a ``%YAML`` directive are
+    read by :class:`_PureLoader`).
     """
 
     def __init__(self, text: str) -> None:
@@ -176,18 +211,42 @@ class _FastLoader(CParser, _SafeConstructor, VersionedResolver):  # type: ignore
         return _yaml_1_2_resolvers()
 
 
-def _yaml_problem(path: str, exc: YAMLError) -> Problem:
+class _PureLoader(Reader, Scanner, Parser, Composer, _SafeConstructor, VersionedResolver):
+    """ruamel's pure-Python YAML 1.2 parser, for what the C parser refuses; honours ``%YAML`` directives."""
+
+    def __init__(self, text: str) -> None:
+        self.comment_handling = None
+        self.max_depth = None  # depth is bounded by _depth_problem, for both parsers alike
+        self.doc_infos = [DocInfo()]  # where the scanner records a %YAML directive
+        Reader.__init__(self, text, loader=self)
+        Scanner.__init__(self, loader=self)
+        Parser.__init__(self, loader=self)
+        Composer.__init__(self, loader=self)
+        _SafeConstructor.__init__(self, loader=self)
+        VersionedResolver.__init__(self, None, loader=self)
+
+
+def _yaml_problem(path: str, exc: YAMLError, text: str) -> Problem:
     if isinstance(exc, MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
+        if _indents_with_tab(text, mark.line, mark.column):
+            return Problem(Location(path, mark.line + 1, mark.column + 1),
+                           "YAML: a tab indents this line; YAML indents with spaces only",
+                           hint="replace the tab with spaces")
         message = str(exc.problem or exc.context or "invalid YAML")
         if exc.context and exc.problem and exc.context_mark is not None:
             message += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        hint = None
-        if "unexpected ':'" in message:
-            # libyaml refuses `image: debian:stable` inside { }, the commonest surprise in a job file
-            hint = "quote a value that contains ':' inside { } or [ ], e.g. {image: \"debian:stable\"}"
-        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}", hint=hint)
+        return Problem(Location(path, mark.line + 1, mark.column + 1), f"YAML: {message}")
     return Problem(Location(path), f"YAML: {exc}")
+
+
+def _indents_with_tab(text: str, line: int, column: int) -> bool:
+    """Whether the parser stopped at a tab in the leading white space of its line."""
+    lines = text.splitlines()
+    if not 0 <= line < len(lines):
+        return False
+    indent = lines[line][: len(lines[line]) - len(lines[line].lstrip(" \t"))]
+    return "\t" in indent and column <= len(indent)
 
 
 def _alias_problem(root: Node, location: Location) -> Problem | None:
@@ -226,72 +285,3 @@ def _children(node: Node) -> Iterator[Node]:
             yield value
     elif isinstance(node, SequenceNode):
         yield from node.value
-
-
-# --- positions inside documents -----------------------------------------------------------------
-
-
-def position(document: Document, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
-    """Where ``json_path`` is in ``document``, found on the node graph the parser already built.
-
-    Points at the value, or at its key when ``at_key`` or when the value is a mapping or list (so
-    ``request.resources`` points at ``resources:``). Where the path stops existing (a missing key),
-    it points at the deepest part that exists. A key that comes from a merge (``<<: *base``) points
-    where it is written in the merged mapping.
-    """
-    node: Node = document.node
-    mark = node.start_mark
-    for index, part in enumerate(json_path):
-        last = index == len(json_path) - 1
-        if isinstance(node, MappingNode):
-            pair = _pair(node, str(part))
-            if pair is None:
-                break
-            key, node = pair
-            point_at_key = (at_key and last) or isinstance(node, (MappingNode, SequenceNode))
-            mark = key.start_mark if point_at_key else node.start_mark
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            mark = node.start_mark
-        else:
-            break
-    return Location(document.location.path, mark.line + 1, mark.column + 1)
-
-
-def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
-    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
-    merged: list[Node] = []
-    for key, value in mapping.value:
-        if key.tag == _MERGE_TAG:
-            merged.extend(value.value if isinstance(value, SequenceNode) else [value])
-        elif isinstance(key, ScalarNode) and key.value == name:
-            return key, value
-    for source in merged:
-        if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
-            return pair
-    return None
-
-
-def locate(path: str | Path, doc_index: int, json_path: Sequence[str | int], *, at_key: bool = False) -> Location:
-    """Where ``json_path`` is in document ``doc_index`` (0-based) of the job file ``path``.
-
-    For reports about a job after validation (a field that differs from GPULab's copy): parses the
-    file again (C parser, no construction; cached while the file is unchanged) and applies
-    :func:`position`. A file or document that is gone gives a location without a line.
-    """
-    name = Path(path).as_posix()
-    try:
-        stat = os.stat(name)
-    except OSError:
-        return Location(name)
-    documents = _documents(name, stat.st_mtime_ns, stat.st_size)
-    if not 0 <= doc_index < len(documents):
-        return Location(name)
-    return position(documents[doc_index], json_path, at_key=at_key)
-
-
-@functools.lru_cache(maxsize=64)
-def _documents(path: str, mtime_ns: int, size: int) -> tuple[Document, ...]:
-    # Keyed by modification time and size too, so a changed file is read again.
-    del mtime_ns, size
-    return read(path).documents

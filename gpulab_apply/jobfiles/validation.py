@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.jobfiles.checks import job_violations
-from gpulab_apply.jobfiles.loader import Document, discover, locate, position, read
+from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
+from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
-__all__ = ["ValidationResult", "locate", "validate_paths"]
+__all__ = ["ValidationResult", "validate_paths"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,13 +110,23 @@ def _check_file(path: str, *, require_project: bool) -> _FileResult:
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
+    transforms = _transforms(path)
     for document in documents:
-        found = _document_violations(document.data, require_project=require_project)
-        problems.extend(_problem(document, violation) for violation in found)
-        name = document.data.get("name") if isinstance(document.data, Mapping) else None
-        candidates.append(_Candidate(name if isinstance(name, str) else None, position(document, ("name",)),
-                                     None if found else _job_spec(document)))
+        expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
+        problems.extend(expansion.problems)
+        for draft in expansion.drafts:
+            found = _document_violations(draft.data, require_project=require_project)
+            problems.extend(_problem(draft, violation) for violation in found)
+            name = draft.data.get("name") if isinstance(draft.data, Mapping) else None
+            candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
+                                         None if found else _job_spec(draft)))
     return problems, candidates
+
+
+def _transforms(path: str) -> list[Transform]:
+    """The authoring steps between reading ``path`` and checking its jobs (docs/authoring.md)."""
+    del path
+    return []
 
 
 def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
@@ -138,15 +149,21 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _problem(document: Document, violation: Violation) -> Problem:
-    where = position(document, violation.path, at_key=violation.at_key)
-    return Problem(where, violation.message, json_path=violation.json_path, hint=violation.hint)
+def _problem(draft: Draft, violation: Violation) -> Problem:
+    """A violation placed where its value was written; a value written elsewhere (a defaults file, a sweep's
+    shared template) names the job it broke."""
+    where = draft.source.locate(violation.path, at_key=violation.at_key)
+    message = violation.message
+    if draft.member is not None or where.path != draft.origin.path:
+        name = draft.member or (draft.data.get("name") if isinstance(draft.data, Mapping) else None)
+        message += f" (in job {name!r} of {draft.origin})" if isinstance(name, str) else f" (in {draft.origin})"
+    return Problem(where, message, json_path=violation.json_path, hint=violation.hint)
 
 
-def _job_spec(document: Document) -> JobSpec:
-    data = dict(document.data)
+def _job_spec(draft: Draft) -> JobSpec:
+    data = dict(draft.data)
     options = data.pop(TOOL_KEY, None) or {}
-    return JobSpec(name=data["name"], job=data, location=document.location,
+    return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
                    rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 

@@ -27,12 +27,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import Any
 
-from gpulab_apply.masking import mask_value
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
-from gpulab_apply.problems import format_json_path
+from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_owner
+
+__all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
+           "desired_spec_hash", "remote_fingerprint"]
 
 
 class Action(StrEnum):
@@ -85,17 +86,6 @@ class PlanOptions:
     rerun_failed: bool = False
     targets: tuple[str, ...] = ()
     cancel_protected: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class FieldDiff:
-    """One field that differs between the remote job (``old``) and the desired job (``new``); masked."""
-
-    path: str
-    #: "changed", "added" (only desired has it) or "removed" (only the remote job has it)
-    kind: str
-    old: Any = None
-    new: Any = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,16 +299,6 @@ def _summarise(entries: Sequence[PlanEntry]) -> Summary:
     )
 
 
-# --- field differences (shown, never decided on) ------------------------------------------------------------
-
-#: paths the server fills in when the user leaves them out ("*" matches any key)
-_SERVER_FILLED = (
-    ("request", "scheduling", "minDuration"),
-    ("request", "scheduling", "maxDuration"),
-    ("owner", "*"),
-)
-
-
 def _shows_diffs(entry: PlanEntry) -> bool:
     """Whether the entry explains itself with field differences: a changed or unmanaged desired job."""
     if entry.desired is None or entry.current is None:
@@ -337,123 +317,6 @@ def _with_diffs(entries: list[PlanEntry], options: PlanOptions) -> list[PlanEntr
         desired, current = entries[index].desired, entries[index].current
         assert desired is not None and current is not None  # as _shows_diffs checked
         pairs.append((desired, current))
-    for index, diffs in zip(wanted, field_diffs(pairs, options), strict=True):
+    for index, diffs in zip(wanted, field_diffs(pairs, project_urn=options.project_urn), strict=True):
         entries[index] = replace(entries[index], diffs=diffs)
     return entries
-
-
-def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], options: PlanOptions) -> list[tuple[FieldDiff, ...]]:
-    """For each (desired, remote) pair, the masked field differences, server-filled fields ignored.
-
-    One DeepDiff call covers every pair (keyed by position): its fixed cost per call, not the size of
-    the trees, dominated a plan that replaces hundreds of jobs.
-    """
-    from deepdiff import DeepDiff  # imported only when there is something to diff: it is slow to import
-
-    current_trees: dict[int, dict[tuple[str, ...], Any]] = {}
-    desired_trees: dict[int, dict[tuple[str, ...], Any]] = {}
-    for position, (spec, remote) in enumerate(pairs):
-        body = with_owner(spec.job, options.project_urn)
-        desired = {"request": normalise_request(body.get("request") or {}), "owner": dict(body.get("owner") or {})}
-        current = {"request": normalise_request(remote.request), "owner": dict(remote.owner)}
-        current_trees[position], desired_trees[position] = _differing(
-            _without_server_filled(current, desired, ()), desired)
-    found: list[list[FieldDiff]] = [[] for _ in pairs]
-    # each call diffs small trees once: purging DeepDiff's cache as it goes is pure cost
-    difference = DeepDiff(current_trees, desired_trees, view="tree", threshold_to_diff_deeper=0, cache_purge_level=0)
-    for kind, levels in difference.items():
-        for level in levels:
-            position, field_path, *inside = level.path(output_format="list")
-            path = (*field_path, *inside)
-            label = "added" if kind.endswith("_added") else "removed" if kind.endswith("_removed") else "changed"
-            found[position].append(FieldDiff(
-                path=format_json_path(path),
-                kind=label,
-                old=None if label == "added" else mask_value(level.t1, path),
-                new=None if label == "removed" else mask_value(level.t2, path),
-            ))
-    return [tuple(sorted(diffs, key=lambda diff: diff.path)) for diffs in found]
-
-
-def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """A request in the form GPULab returns it (storage as mounts with ``/``-terminated paths, aliases resolved).
-
-    Applied to both sides before diffing, so it only has to be idempotent, not perfect.
-    """
-    result: dict[str, Any] = json.loads(json.dumps(request))  # a deep copy in plain JSON types
-    docker = result.get("docker")
-    if isinstance(docker, dict):
-        if isinstance(docker.get("storage"), list):
-            docker["storage"] = [_normalise_mount(mount) for mount in docker["storage"]]
-        if isinstance(docker.get("groupAdd"), str):
-            docker["groupAdd"] = [docker["groupAdd"]]
-    scheduling = result.get("scheduling")
-    if isinstance(scheduling, dict):
-        if "killableAfter" in scheduling:
-            scheduling.setdefault("minDuration", scheduling.pop("killableAfter"))
-        if "reservationId" in scheduling:
-            reservation = scheduling.pop("reservationId")
-            scheduling.setdefault("reservationIds", reservation if isinstance(reservation, list) else [reservation])
-    return result
-
-
-def _normalise_mount(mount: Any) -> Any:
-    if isinstance(mount, str):
-        mount = {"hostPath": mount}
-    if not isinstance(mount, dict) or mount.get("hostPath") == "tmpfs":
-        return mount
-    host, container = mount.get("hostPath"), mount.get("containerPath")
-    mount = {**mount, "hostPath": host or container, "containerPath": container or host}
-    for key in ("hostPath", "containerPath"):
-        value = mount[key]
-        if isinstance(value, str) and value.startswith("/") and not value.endswith("/"):
-            mount[key] = value + "/"
-    return mount
-
-
-def _without_server_filled(remote: Any, desired: Any, path: tuple[str, ...]) -> Any:
-    """``remote`` without the keys the user did not set and the server filled (defaults, empties)."""
-    if not isinstance(remote, dict) or not isinstance(desired, dict):
-        return remote
-    kept = {}
-    for key, value in remote.items():
-        if key in desired:
-            kept[key] = _without_server_filled(value, desired[key], (*path, key))
-        elif not _server_filled((*path, key), value):
-            kept[key] = value
-    return kept
-
-
-def _differing(current: Mapping[str, Any], desired: Mapping[str, Any],
-               path: tuple[str, ...] = ()) -> tuple[dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]:
-    """The fields whose values differ, keyed by their path, on each side.
-
-    A mapping both sides have is walked; anything else (a scalar, a list, a mapping only one side has)
-    is kept whole. DeepDiff's cost is per level it walks, so it gets one level of differing fields
-    instead of whole jobs (a plan replacing hundreds of jobs spent most of its time there).
-    """
-    old: dict[tuple[str, ...], Any] = {}
-    new: dict[tuple[str, ...], Any] = {}
-    for key in current.keys() | desired.keys():
-        here = (*path, key)
-        if key not in desired:
-            old[here] = current[key]
-        elif key not in current:
-            new[here] = desired[key]
-        elif current[key] != desired[key]:
-            if isinstance(current[key], Mapping) and isinstance(desired[key], Mapping):
-                deeper_old, deeper_new = _differing(current[key], desired[key], here)
-                old.update(deeper_old)
-                new.update(deeper_new)
-            else:
-                old[here], new[here] = current[key], desired[key]
-    return old, new
-
-
-def _server_filled(path: tuple[str, ...], value: Any) -> bool:
-    if value is None or value is False or value == [] or value == {}:
-        return True
-    if any(len(pattern) == len(path) and all(p in ("*", k) for p, k in zip(pattern, path, strict=True))
-           for pattern in _SERVER_FILLED):
-        return True
-    return isinstance(value, dict) and all(_server_filled((*path, k), v) for k, v in value.items())

@@ -1,0 +1,73 @@
+"""Reading ``gpulab-apply.yaml``: where it is, and the settings it holds (docs/client.md#settings).
+
+Which keys it may hold is :data:`gpulab_apply.settings.CONFIG_KEYS`, derived from the settings table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gpulab_apply.errors import ConfigError
+
+CONFIG_FILE_NAME = "gpulab-apply.yaml"
+
+
+def find_config(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path | None:
+    """The config file: ``explicit`` (``--config``), else ``gpulab-apply.yaml`` beside the job directories,
+    else in the working directory; None when there is none."""
+    if explicit is not None:
+        path = cwd / Path(str(explicit)).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"Config file not found: {path}")
+        return path
+    found: list[Path] = []
+    for job_path in job_paths:
+        directory = cwd / job_path
+        directory = directory if directory.is_dir() else directory.parent
+        candidate = (directory.resolve().parent / CONFIG_FILE_NAME)
+        if candidate.is_file() and candidate not in found:
+            found.append(candidate)
+    if len(found) > 1:
+        raise ConfigError(
+            f"The job directories have different config files: {', '.join(map(str, found))}",
+            hint="Pass the one to use with --config.",
+        )
+    if found:
+        return found[0]
+    fallback = cwd / CONFIG_FILE_NAME
+    return fallback if fallback.is_file() else None
+
+
+def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
+    """The settings in a config file, by setting name (``keys`` maps its keys to them); unknown keys are errors (typos are silent otherwise)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        data = YAML(typ="safe").load(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: {exc.problem}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, found {type(data).__name__}")
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        name = keys.get(str(key))
+        if name is None:
+            hint = "Known keys: " + ", ".join(keys) + "."
+            if "password" in str(key).lower():
+                hint = "Secrets do not belong in a file in git: use GPULAB_CERT_PASSWORD."
+            raise ConfigError(f"{path}: unknown setting {key!r}", hint=hint)
+        if isinstance(value, dict | list):
+            raise ConfigError(f"{path}: {key} must be a single value")
+        result[name] = value
+    return result

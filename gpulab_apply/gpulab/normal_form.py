@@ -1,0 +1,449 @@
+"""How GPULab reads a submitted Job2 document: one normal form for validate, the planner, the emulator and import.
+
+GPULab's job model (pydantic, lax mode) accepts more than the canonical JSON: snake_case keys and old
+names (``killableAfter``), numbers as text (``cpus: "4"``), words for booleans (``interactive: yes``),
+a single value for a list, timestamps without seconds or as Unix numbers, e-mail addresses with a
+display name. It converts each to one canonical value before it stores the job. Two steps mirror that:
+
+* :func:`canonical_job` rewrites every such form to the canonical JSON and says where and why (validate
+  shows each as a warning). A canonical job comes back unchanged. It is what gpulab-apply submits and
+  hashes, so writing ``"4"`` or ``4`` is never a change.
+* :func:`normal_request` is the request as GPULab then stores and serves it: storage paths ending in
+  ``/`` with each other as default (``.ssh`` and ``/root/.ssh/`` paired), ports as mappings, times in
+  UTC, e-mail domains lower-cased and, with ``fill_defaults``, every absent field at its default.
+
+Values GPULab would refuse are left as they are, for the schema and the checks to report.
+(docs/validate.md#what-gpulab-accepts lists each rule.)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+Path = tuple[str | int, ...]
+
+# --- GPULab's field table --------------------------------------------------------------------------
+# Kinds of value: how GPULab's model coerces what it is given.
+INT, BOOL, TEXT, DURATION, TIME, WORDS, LIST, EMAILS, ENV, PORTS, STORAGE, ANY = (
+    "int", "bool", "text", "duration", "time", "words", "list", "emails", "env", "ports", "storage", "any")
+
+#: each object's fields in GPULab's order, with their kind (or the object they hold)
+OBJECTS: Mapping[str, Mapping[str, str]] = {
+    "job": {"name": TEXT, "request": "request", "description": TEXT, "state": ANY, "restartInfo": ANY,
+            "owner": "owner", "deploymentEnvironment": TEXT},
+    "owner": {"projectUrn": TEXT, "userUrn": TEXT, "userEmail": TEXT, "userDetails": ANY},
+    "request": {"resources": "resources", "docker": "docker", "scheduling": "scheduling", "extra": "extra"},
+    "resources": {"cpus": INT, "gpus": INT, "cpuMemoryGb": INT, "gpuMemoryGb": INT, "features": WORDS,
+                  "gpuModel": WORDS, "minCudaVersion": INT, "clusterId": INT, "slaveName": TEXT,
+                  "slaveInstanceId": TEXT},
+    "docker": {"image": TEXT, "command": ANY, "environment": ENV, "storage": STORAGE, "portMappings": PORTS,
+               "projectGidVariableName": TEXT, "workingDir": TEXT, "groupAdd": LIST, "user": TEXT},
+    "directoryMount": {"containerPath": TEXT, "hostPath": TEXT},
+    "tmpfsMount": {"hostPath": TEXT, "containerPath": TEXT, "sizeGb": INT},
+    "portMapping": {"containerPort": INT, "hostPort": INT, "hostIp": TEXT},
+    "scheduling": {"interactive": BOOL, "minDuration": DURATION, "restartable": BOOL, "allowHaltWithoutSignal": BOOL,
+                   "reservationIds": LIST, "maxDuration": DURATION, "maxSimultaneousJobs": "bucket",
+                   "notBefore": TIME, "notAfter": TIME},
+    "bucket": {"bucketName": TEXT, "bucketMax": INT},
+    "extra": {"sshPubKeys": ANY, "emailOnQueue": EMAILS, "emailOnRun": EMAILS, "emailOnEnd": EMAILS,
+              "emailOnHalt": EMAILS, "emailOnRestart": EMAILS},
+}
+
+#: old names GPULab still reads, per object
+OLD_NAMES: Mapping[str, Mapping[str, str]] = {
+    "scheduling": {"killableAfter": "minDuration", "reservationId": "reservationIds"}}
+
+#: what a field is when absent, as GPULab stores a new job (the server adds its own duration defaults)
+DEFAULTS: Mapping[str, Callable[[], Any]] = {
+    WORDS: list, LIST: list, EMAILS: list, ENV: dict, PORTS: list, STORAGE: list, BOOL: lambda: False}
+_LIST_DEFAULTS = frozenset({"command", "sshPubKeys"})
+
+_SNAKE = re.compile(r"(?<!^)([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """The Python name GPULab's model also accepts for a camelCase key: ``cpuMemoryGb`` -> ``cpu_memory_gb``."""
+    return _SNAKE.sub(r"_\1", name).lower()
+
+
+# --- canonical values --------------------------------------------------------------------------------
+_INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+#: RFC 3339 as the schema wants it; other forms GPULab reads are rewritten to UTC
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
+_LAX_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt _]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
+                       r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))")
+_UNIX_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+#: beyond this a Unix time is in milliseconds (pydantic's rule)
+_MILLISECONDS_FROM = 2e10
+
+
+def lax_int(value: Any) -> int | None:
+    """The integer GPULab reads from ``value`` (``"4"``, ``4.0``, ``true``), or None if it refuses it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        return int(value.strip().split(".")[0])
+    return None
+
+
+def lax_bool(value: Any) -> bool | None:
+    """The boolean GPULab reads from ``value`` (``yes``, ``"off"``, ``1``), or None if it refuses it."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.lower()
+        return True if word in _TRUE else False if word in _FALSE else None
+    return None
+
+
+def lax_time(value: Any) -> datetime | None:
+    """The time GPULab reads from ``value``: RFC 3339-like text with a zone, or a Unix time; None if refused."""
+    if isinstance(value, str) and _UNIX_TEXT.fullmatch(value):
+        value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            return None
+        seconds = value / 1000 if abs(value) > _MILLISECONDS_FROM else value
+        try:
+            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+        except OverflowError:
+            return None
+    if not isinstance(value, str):
+        return None
+    match = _LAX_TIME.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction, utc, sign, zone_hours, zone_minutes = match.groups()
+    if int(zone_hours or 0) > 23 or int(zone_minutes or 0) > 59:
+        return None
+    zone = UTC if utc else timezone(timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+                                    * (-1 if sign == "-" else 1))
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                        int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone)
+    except ValueError:  # month 13, February 30, hour 24
+        return None
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as GPULab stores it: UTC, whole seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_PRETTY_EMAIL = re.compile(r"\s*(?:((?:[\w.!#$%&'*+\-/=?^_`{|}~]+\s+)*[\w.!#$%&'*+\-/=?^_`{|}~]+)|\"((?:[^\"]|\")+)\")?"
+                           r"\s*<(.+)>\s*")
+
+
+def bare_email(text: str) -> str:
+    """The address GPULab takes from an e-mail field: ``"Jo <jo@x.be>"`` -> ``jo@x.be``, spaces trimmed."""
+    match = _PRETTY_EMAIL.fullmatch(text) if "\r" not in text and "\n" not in text else None
+    return (match.group(3) if match else text).strip()
+
+
+def email_problem(text: str) -> str | None:
+    """Why GPULab refuses an e-mail field (its checker: email-validator's syntax rules, no DNS); None if it accepts it."""
+    if "\r" in text or "\n" in text:
+        return "line breaks are not allowed in an e-mail address"
+    if len(text) > 2048:
+        return "longer than 2048 characters"
+    import email_validator  # only jobs with e-mail addresses pay for the import
+
+    try:
+        email_validator.validate_email(bare_email(text), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+def normal_email(text: str) -> str:
+    """An accepted e-mail address as GPULab stores it (domain lower-cased, IDNA and Unicode normalised)."""
+    import email_validator
+
+    try:
+        return str(email_validator.validate_email(bare_email(text), check_deliverability=False).normalized)
+    except email_validator.EmailNotValidError:
+        return text
+
+
+# --- canonical_job -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One non-canonical form in a job: where it is written, what GPULab reads it as, and the canonical JSON."""
+
+    path: Path
+    message: str
+    canonical: Any
+    at_key: bool = False
+
+
+@dataclass
+class CanonicalJob:
+    """A job rewritten to canonical JSON, with each rewrite and a map back to where things were written."""
+
+    job: Any
+    rewrites: list[Rewrite] = field(default_factory=list)
+    #: canonical path prefix -> the path where it is written in the document
+    moved: dict[Path, Path] = field(default_factory=dict)
+
+    def source_path(self, path: Path) -> Path:
+        """Where the value at ``path`` of the canonical job is written in the document."""
+        for cut in range(len(path), 0, -1):
+            written = self.moved.get(path[:cut])
+            if written is not None:
+                return (*written, *path[cut:])
+        return path
+
+
+def canonical_job(job: Any) -> CanonicalJob:
+    """``job`` in canonical JSON, every rewrite GPULab's lax reading would make noted; canonical input is unchanged.
+
+    Keys outside GPULab's format (``x-gpulab-apply``) are kept as they are.
+    """
+    result = CanonicalJob(job)
+    if isinstance(job, Mapping):
+        result.job = _object(job, "job", (), (), result)
+    return result
+
+
+def _object(value: Mapping[str, Any], kind: str, path: Path, source: Path, out: CanonicalJob) -> dict[str, Any]:
+    fields = OBJECTS[kind]
+    other_names = {snake_case(name): name for name in fields if snake_case(name) != name}
+    other_names.update(OLD_NAMES.get(kind, {}))
+    taken = {name for name in value if name in fields}
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key
+        if key not in fields and other_names.get(key) in fields and other_names[key] not in taken:
+            name = other_names[key]
+            taken.add(name)
+            if kind == "directoryMount" and name == "hostPath" and item == "tmpfs":
+                item = "tmpfs/"  # GPULab picks the mount type by the camelCase key: this is a directory
+            out.rewrites.append(Rewrite((*source, key), f"GPULab reads {key} as {name}", name, at_key=True))
+            out.moved[(*path, name)] = (*source, key)
+        result[name] = _value(item, fields.get(name, ANY), (*path, name), (*source, key), out)
+    if kind == "job" and result.get("state", 0) is None:
+        del result["state"]
+    if kind == "job" and result.get("restartInfo", 0) is None:
+        del result["restartInfo"]
+    return result
+
+
+#: kinds whose converters note each rewrite themselves, item by item
+_NOTE_THEIR_OWN = frozenset({WORDS, LIST, EMAILS, ENV, PORTS, STORAGE})
+
+
+def _value(value: Any, kind: str, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if kind in OBJECTS:
+        return _object(value, kind, path, source, out) if isinstance(value, Mapping) else value
+    canonical = _CONVERT[kind](value, path, source, out) if kind in _CONVERT else value
+    if kind not in _NOTE_THEIR_OWN and (canonical != value or type(canonical) is not type(value)):
+        out.rewrites.append(Rewrite(source, f"{_short(value)} is read by GPULab as {_json(canonical)}", canonical))
+    return canonical
+
+
+def _int(value: Any, *_: Any) -> Any:
+    number = lax_int(value)
+    return value if number is None or value is None else number
+
+
+def _bool(value: Any, *_: Any) -> Any:
+    truth = lax_bool(value)
+    return value if truth is None else truth
+
+
+def _duration(value: Any, *_: Any) -> Any:
+    # GPULab's duration check is Python's re.match(...$), which also matches before one final newline
+    return value[:-1] if isinstance(value, str) and value.endswith("\n") and not value.endswith("\n\n") else value
+
+
+def _time(value: Any, *_: Any) -> Any:
+    if value is None or (isinstance(value, str) and _RFC3339.fullmatch(value)):
+        return value
+    moment = lax_time(value)
+    return value if moment is None else utc_text(moment) if not moment.microsecond \
+        else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _single(value: Any, path: Path, source: Path, out: CanonicalJob, *, none: bool = False) -> Any:
+    if value is None and none:
+        out.rewrites.append(Rewrite(source, "null is read by GPULab as an empty list", []))
+        return []
+    if isinstance(value, list) or value is None or (not none and not isinstance(value, str)):
+        return value
+    out.rewrites.append(Rewrite(source, f"a single value is read by GPULab as a list: {_json([value])}", [value]))
+    out.moved[(*path, 0)] = source
+    return [value]
+
+
+def _words(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    return _single(value, path, source, out)
+
+
+def _list(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    return _single(value, path, source, out, none=True)
+
+
+def _emails(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if not isinstance(value, list):
+        return value
+    result = []
+    for index, item in enumerate(value):
+        bare = bare_email(item) if isinstance(item, str) else item
+        if bare != item:
+            out.rewrites.append(Rewrite((*source, index), f"{_short(item)} is read by GPULab as {_json(bare)}", bare))
+        result.append(bare)
+    return result
+
+
+def _environment(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    result = {}
+    for name, item in value.items():
+        if isinstance(item, float) and lax_int(item) is not None:
+            out.rewrites.append(Rewrite((*source, name), f"{item!r} is read by GPULab as {lax_int(item)}",
+                                        lax_int(item)))
+            item = lax_int(item)
+        result[name] = item
+    return result
+
+
+def _ports(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if not isinstance(value, list):
+        return value
+    result: list[Any] = []
+    for index, item in enumerate(value):
+        if isinstance(item, bool):
+            out.rewrites.append(Rewrite((*source, index), f"{_json(item)} is read by GPULab as port {int(item)}",
+                                        int(item)))
+            item = int(item)
+        elif isinstance(item, Mapping):
+            item = _object(item, "portMapping", (*path, index), (*source, index), out)
+        result.append(item)
+    return result
+
+
+def _storage(value: Any, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if not isinstance(value, list):
+        return value
+    result: list[Any] = []
+    for index, item in enumerate(value):
+        if isinstance(item, Mapping):
+            kind = "tmpfsMount" if item.get("hostPath") == "tmpfs" else "directoryMount"
+            item = _object(item, kind, (*path, index), (*source, index), out)
+        result.append(item)
+    return result
+
+
+_CONVERT: Mapping[str, Callable[[Any, Path, Path, CanonicalJob], Any]] = {
+    INT: _int, BOOL: _bool, DURATION: _duration, TIME: _time, WORDS: _words, LIST: _list, EMAILS: _emails,
+    ENV: _environment, PORTS: _ports, STORAGE: _storage}
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# --- normal_request --------------------------------------------------------------------------------------
+
+
+def normal_request(request: Mapping[str, Any], *, fill_defaults: bool = False) -> dict[str, Any]:
+    """A (valid) request as GPULab stores and serves it; idempotent, so it may be applied to both sides of a diff.
+
+    ``fill_defaults`` adds every absent field at GPULab's default (a new job as stored); without it,
+    only what is there is normalised (for a diff against a server that fills its own defaults).
+    """
+    canonical = canonical_job({"request": request}).job.get("request")
+    if not isinstance(canonical, Mapping):
+        return dict(request)
+    result: dict[str, Any] = {}
+    for part in OBJECTS["request"]:
+        section = canonical.get(part, {} if fill_defaults else None)
+        if isinstance(section, Mapping):
+            result[part] = _normal_section(part, section, fill_defaults)
+        elif part in canonical:
+            result[part] = section
+    result.update({key: value for key, value in canonical.items() if key not in result})  # left for the schema
+    return result
+
+
+def _normal_section(kind: str, section: Mapping[str, Any], fill_defaults: bool) -> dict[str, Any]:
+    fields = OBJECTS[kind]
+    result: dict[str, Any] = {}
+    for name, field_kind in fields.items():
+        if name in section:
+            result[name] = _normal_value(field_kind, section[name])
+        elif fill_defaults:
+            result[name] = [] if name in _LIST_DEFAULTS else DEFAULTS.get(field_kind, lambda: None)()
+    result.update({key: value for key, value in section.items() if key not in fields})  # left for the schema
+    return result
+
+
+def _normal_value(kind: str, value: Any) -> Any:
+    if kind == TIME and value is not None:
+        moment = lax_time(value.upper() if isinstance(value, str) else value)
+        return value if moment is None else utc_text(moment)
+    if kind == EMAILS and isinstance(value, list):
+        return [normal_email(item) if isinstance(item, str) else item for item in value]
+    if kind == STORAGE and isinstance(value, list):
+        return [normal_mount(item) for item in value]
+    if kind == PORTS and isinstance(value, list):
+        return [_normal_port(item) for item in value]
+    if kind == "bucket" and isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
+def _normal_port(port: Any) -> Any:
+    if isinstance(port, int):
+        port = {"containerPort": port}
+    if not isinstance(port, Mapping):
+        return port
+    return {"containerPort": port.get("containerPort"), "hostPort": port.get("hostPort"),
+            "hostIp": port.get("hostIp")}
+
+
+def _directory(path: str) -> str:
+    return path if path.endswith("/") else path + "/"
+
+
+def normal_mount(mount: Any) -> Any:
+    """One storage entry as GPULab stores it (its ``JobStorage`` rules; idempotent)."""
+    if isinstance(mount, str):
+        mount = {"hostPath": mount}
+    if not isinstance(mount, Mapping):
+        return mount
+    if mount.get("hostPath") == "tmpfs":
+        container = mount.get("containerPath")
+        return {"hostPath": "tmpfs", "containerPath": _directory(container) if isinstance(container, str)
+                else container, "sizeGb": mount.get("sizeGb")}
+    host, container = mount.get("hostPath"), mount.get("containerPath")
+    host = _directory(host) if isinstance(host, str) else None
+    container = _directory(container) if isinstance(container, str) else None
+    if host == ".ssh/" and not container:
+        container = "/root/.ssh/"
+    if container == "/root/.ssh/" and not host:
+        host = ".ssh/"
+    return {"containerPath": container or host, "hostPath": host or container}

@@ -1,0 +1,72 @@
+"""The step between reading a document and checking it, where authoring transforms sit.
+
+A :class:`Draft` is a job on its way from a file to the checks: its data and the
+:class:`~gpulab_apply.jobfiles.sourcemap.SourceMap` that places every value of it. A
+:class:`Transform` turns one draft into zero or more drafts (a defaults overlay gives one, a matrix
+gives one per member) and reports problems, located through the draft's source map. The checks then
+locate their own problems through the same map, so they never need to know how a job was made.
+check-jsonschema's ``Transform`` (applied to each instance between loading and validating) is the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from gpulab_apply.jobfiles.sourcemap import SourceMap
+from gpulab_apply.problems import Location, Problem
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """One job between reading and checking.
+
+    ``member`` is the job's name when it differs from what the document says (a sweep member), so a
+    problem in a shared value can say which job it broke. ``sweep`` names the sweep a member belongs to.
+    ``hashed`` is the data as the spec hash sees it when it differs from ``data`` (values taken from the
+    environment stay ``${VAR}`` there); ``secrets`` are the values that came from the environment.
+    """
+
+    data: Any
+    source: SourceMap
+    member: str | None = None
+    sweep: str | None = None
+    hashed: Any = None
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @property
+    def origin(self) -> Location:
+        return self.source.origin
+
+    def evolve(self, **changes: Any) -> Draft:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """What a transform made of one draft: the drafts that go on, and problems found on the way."""
+
+    drafts: Sequence[Draft]
+    problems: Sequence[Problem] = ()
+
+
+class Transform(Protocol):
+    """One step of the pipeline: a draft in, drafts and problems out. Must not raise for bad input."""
+
+    def __call__(self, draft: Draft) -> Expansion: ...
+
+
+def run_transforms(draft: Draft, transforms: Sequence[Transform]) -> Expansion:
+    """Every transform in order over every draft the previous one made; a draft with problems stops."""
+    drafts = [draft]
+    problems: list[Problem] = []
+    for transform in transforms:
+        next_drafts: list[Draft] = []
+        for item in drafts:
+            expansion = transform(item)
+            problems.extend(expansion.problems)
+            if not expansion.problems:
+                next_drafts.extend(expansion.drafts)
+        drafts = next_drafts
+    return Expansion(drafts, problems)

@@ -1,0 +1,95 @@
+"""Every valid YAML 1.2 document is read (the C parser's refusals fall back to the pure 1.2 parser),
+``%YAML 1.1`` is honoured, tabs get a message that says so, and GPULab's JSON jobs are job files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gpulab_apply.jobfiles import loader
+from gpulab_apply.jobfiles.validation import validate_paths
+from gpulab_apply.problems import Location
+from tests.job_texts import MINIMAL_JOB_YAML
+
+
+@pytest.fixture
+def jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.d").mkdir()
+    return tmp_path / "jobs.d"
+
+
+def problems_of(paths: list[str]) -> list[str]:
+    return [str(problem) for problem in validate_paths(paths).problems]
+
+
+@pytest.mark.parametrize(("text", "path", "value"), [
+    ("name: a\nrequest:\n  docker: {image: debian:stable, command: echo hi}\n",
+     ("request", "docker"), {"image": "debian:stable", "command": "echo hi"}),
+    ("name: a\nx: [a:b]\n", ("x",), ["a:b"]),
+    ("name: a\nx: [http://example.com/x]\n", ("x",), ["http://example.com/x"]),
+    ("name: a\nx: one\x85two\n", ("x",), "one two"),
+])
+def test_yaml_1_2_that_the_c_parser_refuses_is_read(jobs: Path, text: str, path: tuple[str, ...],
+                                                    value: object) -> None:
+    (jobs / "a.yaml").write_text(text, encoding="utf-8")
+    job_file = loader.read("jobs.d/a.yaml")
+    assert job_file.problems == ()
+    data = job_file.documents[0].data
+    for part in path:
+        data = data[part]
+    assert data == value
+
+
+def test_a_file_read_by_the_fallback_parser_keeps_positions(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("name: a\nrequest:\n  resources: {cpus: 1, gpus: -1, cpuMemoryGb: 2}\n"
+                                 "  docker: {image: debian:stable, command: echo hi}\n", encoding="utf-8")
+    assert problems_of(["jobs.d"]) == [
+        "jobs.d/a.yaml:3:30: error: request.resources.gpus: -1 is less than the minimum of 0"]
+
+
+def test_what_both_parsers_refuse_is_one_located_error(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("name: a\nrequest: {docker: [}\n", encoding="utf-8")
+    [problem] = problems_of(["jobs.d"])
+    assert problem.startswith("jobs.d/a.yaml:2:")
+    assert "YAML:" in problem
+
+
+def test_a_yaml_1_1_directive_is_honoured(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("%YAML 1.1\n---\nname: a\nx: yes\nmode: 0777\nz: off\n", encoding="utf-8")
+    [document] = loader.read("jobs.d/a.yaml").documents
+    assert document.data == {"name": "a", "x": True, "mode": 511, "z": False}
+    assert document.source.locate(["mode"]) == Location("jobs.d/a.yaml", 5, 7)
+
+
+def test_without_a_directive_yaml_1_2_rules_apply(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("name: a\nx: yes\nmode: 0777\n", encoding="utf-8")
+    assert loader.read("jobs.d/a.yaml").documents[0].data == {"name": "a", "x": "yes", "mode": 777}
+
+
+def test_a_tab_used_for_indentation_says_so(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("name: a\nrequest:\n\tresources: {cpus: 1}\n", encoding="utf-8")
+    assert problems_of(["jobs.d"]) == [("jobs.d/a.yaml:3:1: error: YAML: a tab indents this line; YAML indents "
+                                        "with spaces only (replace the tab with spaces)")]
+
+
+def test_json_job_files_are_job_files_with_positions(jobs: Path) -> None:
+    job = {"name": "from-json", "request": {"resources": {"cpus": 1, "gpus": 0, "cpuMemoryGb": 2},
+                                            "docker": {"image": "debian:stable"}}}
+    (jobs / "good.json").write_text(json.dumps(job, indent="\t"), encoding="utf-8")
+    job["name"] = "bad"
+    job["request"]["resources"]["gpus"] = "two"  # type: ignore[index]
+    (jobs / "bad.JSON").write_text(json.dumps(job, indent=2), encoding="utf-8")
+    result = validate_paths(["jobs.d"])
+    assert [str(p) for p in result.problems] == [
+        "jobs.d/bad.JSON:6:15: error: request.resources.gpus: 'two' is not of type 'integer'"]
+    assert [spec.name for spec in result.jobs] == ["from-json"]
+    assert result.files == 2
+
+
+def test_extensions_are_matched_in_any_case(jobs: Path) -> None:
+    for name in ["FT.YAML", "b.Yml", "c.yaml.bak", "d.JSONL"]:
+        (jobs / name).write_text(MINIMAL_JOB_YAML.format(name=name.split(".")[0].lower()), encoding="utf-8")
+    assert loader.discover(["jobs.d"])[0] == ["jobs.d/FT.YAML", "jobs.d/b.Yml"]
