@@ -81,11 +81,12 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                    "make a new plan to change them")
         targets, rerun_failed = saved.options.targets, saved.options.rerun_failed
         cancel_protected = tuple(sorted(saved.options.cancel_protected))
+    # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
+                           fmt=fmt)
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
-                           fmt=fmt)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected)

@@ -56,6 +56,8 @@ V4_PAGE_SIZE = 500
 #: a bound on paging, so a server that ignores ``page`` cannot keep us looping
 V4_MAX_PAGES = 1000
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: how every GPULab API root's path ends (the version part is judged separately)
+_GPULAB_ROOT_PATH = re.compile(r"/api/gpulab/v[^/]*/$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 #: TLS alerts by which a server says it does not accept our client certificate
 _REJECTION_ALERTS = ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REQUIRED",
@@ -452,6 +454,11 @@ class GpulabClient:
         return None
 
     def _other_version_hint(self) -> str:
+        path = urlsplit(self.api_root).path
+        if not _GPULAB_ROOT_PATH.search(path):
+            # a typo in the path (/api/gpulb/v3.1/) is far likelier than a version the server lacks
+            return (f"GPULab's API lives under /api/gpulab/vX.Y/, but the endpoint's path is {path}: check it "
+                    "for a typo (e.g. https://gpulab.ilabt.imec.be/api/gpulab/v3.1/).")
         other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
