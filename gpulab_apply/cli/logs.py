@@ -12,6 +12,7 @@ from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.masking import safe
 from gpulab_apply.model import JobStatus, RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
 from gpulab_apply.settings import Settings
@@ -54,18 +55,18 @@ def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], s
                 out.write(chunk)
                 out.flush()
                 if not chunk:
-                    _note(f"{shown(name)} ({job.uuid}) is {tail.status.name if tail.status else '?'} "
+                    _note(f"{safe(name)} ({job.uuid}) is {tail.status.name if tail.status else '?'} "
                           "and has no log yet")
                 return ExitStatus.OK
-            _note(f"following the log of {shown(name)} ({job.uuid}); Ctrl-C stops")
+            _note(f"following the log of {safe(name)} ({job.uuid}); Ctrl-C stops")
             for chunk in tail.follow(interval=interval):
                 out.write(chunk)
                 out.flush()
             successor = _restart_of(client, settings.set_name, job) if tail.status is JobStatus.HALTED else None
             if successor is None:
-                _note(f"{shown(name)} ended: {tail.status.name if tail.status else '?'}")
+                _note(f"{safe(name)} ended: {tail.status.name if tail.status else '?'}")
                 return ExitStatus.OK
-            _note(f"{shown(name)} was halted; GPULab restarted it as {successor.uuid}")
+            _note(f"{safe(name)} was halted; GPULab restarted it as {successor.uuid}")
             job = successor
 
 
@@ -78,18 +79,13 @@ def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     others = sum(1 for candidate in remote if candidate.name == name)
     hint = (f"{others} job(s) named so are not in set {set_name!r}: pass --set to name their set"
             if others else "check the name (`gpulab-apply status` lists the set's jobs), or apply first")
-    raise JobNotFoundError(f"set {set_name!r} has no job named {shown(name)!r}", hint=hint)
+    raise JobNotFoundError(f"set {set_name!r} has no job named {safe(name)!r}", hint=hint)
 
 
 def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> RemoteJob | None:
     """The job that continues a HALTED one: the name's current job, if it is newer."""
     current = current_job(client, set_name, halted.name)
     return current if current.uuid != halted.uuid else None
-
-
-def shown(text: str) -> str:
-    """A job name as printed on a terminal: control characters escaped, never interpreted."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _note(message: str) -> None:

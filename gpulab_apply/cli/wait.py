@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from gpulab_apply.cli.completion import complete_job_names, job_names
-from gpulab_apply.cli.logs import jobs_option, shown
+from gpulab_apply.cli.logs import jobs_option
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
 from gpulab_apply.settings import Settings
 
@@ -84,7 +85,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
             missing = [name for name in names if name not in current]
             if missing:
                 raise JobNotFoundError(f"set {settings.set_name!r} has no job named "
-                                       + ", ".join(repr(shown(name)) for name in missing),
+                                       + ", ".join(repr(safe(name)) for name in missing),
                                        hint="check the names (`gpulab-apply status`), or apply first")
         else:
             names = tuple(name for name in job_names([str(p) for p in paths] or list(_DEFAULT_PATHS))
@@ -123,8 +124,8 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
 
 def job_lines(state: WaitState) -> list[str]:
     """``name  STATUS  uuid`` per job, aligned."""
-    width = max(len(shown(name)) for name in state.jobs)
-    return [f"{shown(name).ljust(width)}  {_status(state, name):<10}  {job.uuid if job else '-'}\n"
+    width = max(len(safe(name)) for name in state.jobs)
+    return [f"{safe(name).ljust(width)}  {_status(state, name):<10}  {job.uuid if job else '-'}\n"
             for name, job in state.jobs.items()]
 
 
@@ -165,7 +166,7 @@ class ChangeLines(Display):
             status = _status(state, name)
             if self.seen.get(name) != status:
                 self.seen[name] = status
-                self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {shown(name)}: {status}\n")
+                self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n")
         self.stream.flush()
 
 
@@ -203,7 +204,7 @@ def _goal(wait_for: WaitFor) -> str:
 
 
 def _listing(state: WaitState, names: Sequence[str], limit: int = 10) -> str:
-    shown_names = [f"{shown(name)} ({_status(state, name)})" for name in names[:limit]]
+    shown_names = [f"{safe(name)} ({_status(state, name)})" for name in names[:limit]]
     return ", ".join(shown_names) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
