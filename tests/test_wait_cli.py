@@ -137,3 +137,15 @@ def test_on_a_terminal_the_wait_redraws_one_block(lab: Lab) -> None:
     assert "\x1b[2F\x1b[J" in text  # the block (summary + one job) is erased and drawn again
     assert "1 running, 0 waiting" in text and "gpulab-apply: all 1 job(s) running" in text
     assert "gpulab-apply: [" not in text  # no change lines on a terminal
+
+
+def test_names_are_printed_escaped(fast_lab: Lab) -> None:
+    (fast_lab.jobs / "x.yaml").write_text('name: "bad\\e[2Jname"\nrequest:\n  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 2}\n'
+                                          "  docker:\n    image: debian:stable\n")
+    fast_lab.apply()
+    result = fast_lab("wait", *FAST)
+    assert result.exit_code == 0, result
+    assert "bad\\x1b[2Jname" in result.stdout and "bad\\x1b[2Jname: RUNNING" in result.stderr
+    assert "\x1b" not in result.stdout + result.stderr
+    missing = fast_lab("logs", "no\x1bpe")
+    assert "no job named 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr

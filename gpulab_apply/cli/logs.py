@@ -79,7 +79,7 @@ def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     others = sum(1 for candidate in remote if candidate.name == name)
     hint = (f"{others} job(s) named so are not in set {set_name!r}: pass --set to name their set"
             if others else "check the name (`gpulab-apply status` lists the set's jobs), or apply first")
-    raise JobNotFoundError(f"set {set_name!r} has no job named {safe(name)!r}", hint=hint)
+    raise JobNotFoundError(f"set {set_name!r} has no job named '{safe(name)}'", hint=hint)
 
 
 def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> RemoteJob | None:

@@ -85,7 +85,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
             missing = [name for name in names if name not in current]
             if missing:
                 raise JobNotFoundError(f"set {settings.set_name!r} has no job named "
-                                       + ", ".join(repr(safe(name)) for name in missing),
+                                       + ", ".join(f"'{safe(name)}'" for name in missing),
                                        hint="check the names (`gpulab-apply status`), or apply first")
         else:
             names = tuple(name for name in job_names([str(p) for p in paths] or list(_DEFAULT_PATHS))
