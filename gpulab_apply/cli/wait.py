@@ -178,11 +178,14 @@ class LiveBlock(Display):
         self.drawn = 0
 
     def update(self, state: WaitState) -> None:
-        room = max(3, shutil.get_terminal_size().lines - 3)
+        size = shutil.get_terminal_size()
+        room = max(3, size.lines - 3)
         order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, name))
         lines = [summary(state), *(f"  {line.rstrip()}" for line in job_lines(_only(state, order[:room])))]
         if len(order) > room:
             lines.append(f"  … and {len(order) - room} more")
+        # a line longer than the terminal would wrap, and the erase below would count it as one
+        lines = [line if len(line) < size.columns else line[:size.columns - 2] + "…" for line in lines]
         erase = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""
         self.stream.write(erase + "\n".join(lines) + "\n")
         self.stream.flush()
