@@ -25,7 +25,8 @@ FOLLOW_INTERVAL = 1.0
 
 jobs_option = click.option(
     "--jobs", "paths", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
-    help="Job directory, for the config file and the default set name (repeatable; default: jobs.d).")
+    help="Job directory (repeatable; default: jobs.d): where the config file, the default set name and, for "
+    "wait without NAME, the names come from.")
 
 
 @click.command(short_help="Print a job's log; --follow until the job ends.")

@@ -72,7 +72,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     """Wait until the current jobs NAME... of this set are running, or done with --wait-for done.
 
     Without names: every job named in the job files that has been submitted. Exits 0 when all got there,
-    1 as soon as all have settled and one of them failed (FAILED, CANCELLED, deleted), 4 on --wait-timeout.
+    1 when all have settled and one of them failed (FAILED, CANCELLED, deleted), 4 on --wait-timeout.
 
     \b
     Examples:
