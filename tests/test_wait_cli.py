@@ -61,7 +61,7 @@ def test_apply_wait_with_json_keeps_stdout_one_document(fast_lab: Lab) -> None:
     fast_lab.write("a", runtime="1 hour")
     result = fast_lab("apply", "jobs.d", "--yes", "--wait", "--format", "json", *FAST)
     assert result.exit_code == 0, result
-    assert json.loads(result.stdout)["apply"]["summary"]["created"] == 1
+    assert json.loads(result.stdout)["summary"]["created"] == 1
 
 
 def test_apply_wait_waits_for_nothing_when_nothing_was_submitted(lab: Lab) -> None:

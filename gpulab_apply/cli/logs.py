@@ -42,7 +42,7 @@ def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], s
     name, so after a restart it is the restart's log.
 
     \b
-    Examples:
+    Example:
       gpulab-apply logs train-resnet50
       gpulab-apply logs train-resnet50 --follow
     """

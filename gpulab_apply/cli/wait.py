@@ -75,7 +75,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     1 when all have settled and one of them failed (FAILED, CANCELLED, deleted), 4 on --wait-timeout.
 
     \b
-    Examples:
+    Example:
       gpulab-apply wait train-resnet50 --wait-timeout 30m
       gpulab-apply wait --wait-for done
     """
