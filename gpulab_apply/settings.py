@@ -421,18 +421,10 @@ def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
-    """The name of the git repository holding the first job directory, else that directory's name.
+    """The git repository's name (its ``origin`` remote's), else its folder's, else the job directory's.
 
-    The repository's top level is found by walking up to a ``.git`` entry (a directory, or a file
-    in worktrees and submodules); no git process is run. Characters outside the set charset become
-    ``-``.
+    See :mod:`gpulab_apply.reconcile.set_name`: the same in every clone, whatever the checkout folder is called.
     """
-    start = (cwd / job_paths[0]) if job_paths else cwd
-    start = start.resolve()
-    directory = start if start.is_dir() or not start.exists() else start.parent
-    for candidate in (directory, *directory.parents):
-        if (candidate / ".git").exists():
-            directory = candidate
-            break
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-._")[:64]
-    return name or "default"
+    from gpulab_apply.reconcile.set_name import repository_set_name
+
+    return repository_set_name((cwd / job_paths[0]) if job_paths else cwd)
