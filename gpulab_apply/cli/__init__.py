@@ -100,9 +100,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def printable(text: str) -> str:
     """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
-    from gpulab_apply.masking import mask_text, safe
+    from gpulab_apply.masking import mask_message, safe
 
-    return safe(mask_text(text))
+    return safe(mask_message(text))
 
 
 def _fast_path(args: list[str]) -> int | None:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
+from gpulab_apply.masking import mask_message
 from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,7 +101,9 @@ def fail(error: GpulabApplyError) -> None:
     output.done = True
     problems = error.problems if isinstance(error, InvalidJobsError) else ()
     files = error.files if isinstance(error, InvalidJobsError) else 0
-    failure = Failure(kind=output.kind, message=error.message, hint=error.hint, exit_status=int(error.exit_status),
+    hint = mask_message(error.hint) if error.hint else None
+    failure = Failure(kind=output.kind, message=mask_message(error.message), hint=hint,
+                      exit_status=int(error.exit_status),
                       problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
     buffer = io.StringIO()
     report(output.kind, output.fmt, failure, buffer)
