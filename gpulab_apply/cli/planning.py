@@ -39,7 +39,8 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
               targets: Sequence[str] = (), rerun_failed: bool = False,
               cancel_protected: Sequence[str] = ()) -> Plan:
     """List the project's jobs once and plan against them."""
-    options = PlanOptions(project_urn=client.project_urn, rerun_failed=rerun_failed, targets=tuple(targets),
+    options = PlanOptions(project_urn=client.project_urn,
+                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed, targets=tuple(targets),
                           cancel_protected=frozenset(cancel_protected))
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.

@@ -31,6 +31,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, settings: Settings) -> int:
     with open_client(settings) as client:
         remote = client.list_jobs(project_urn=client.project_urn)
         now = datetime.now(UTC)
-        rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now)
+        rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
+                           user_urn=client.identity.user_urn if client.identity else None)
     emit(StatusReport.of(rows, set_name=settings.set_name, now=now))
     return ExitStatus.OK

@@ -15,11 +15,14 @@ DEFAULT_PATH = "jobs.d"
                epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @format_option("validate", "text for people, json for programs, github for workflow annotations.")
-def validate(paths: tuple[str, ...], fmt: str) -> int:
+@click.option("--strict", is_flag=True, default=False,
+              help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "
+                   "not warnings.")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> int:
     """Check job files (default: jobs.d) and report every problem with file:line:col. No network.
 
-    Exits 0 when every job is valid, 1 when there is a problem.
+    Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
-    result = validate_paths(paths or (DEFAULT_PATH,))
+    result = validate_paths(paths or (DEFAULT_PATH,), strict=strict)
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR

@@ -15,14 +15,19 @@ import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.jobfiles.checks import job_violations
+from gpulab_apply.gpulab.normal_form import canonical_job
+from gpulab_apply.jobfiles.checks import judge
+from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
-from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
+from gpulab_apply.jobfiles.matrix import MatrixExpansion
+from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
+from gpulab_apply.jobfiles.variables import Variables
+from gpulab_apply.masking import register_secret
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -53,23 +58,33 @@ class _Candidate:
     name: str | None
     name_location: Location
     spec: JobSpec | None  # None when the document has problems of its own
+    #: values the job took from the environment
+    secrets: frozenset[str] = frozenset()
 
 
-def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False) -> ValidationResult:
+def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
+                   strict: bool = False) -> ValidationResult:
     """Read and check every job file under ``paths``; never raises for a problem in a file.
 
     ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
-    error at that job. Large sets are checked on every core (see :func:`_check_all`).
+    error at that job. ``strict``: a form GPULab accepts but that is not canonical is an error, not a
+    warning. Large sets are checked on every core (see :func:`_check_all`).
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
-    for file_problems, file_candidates in _check_all(files, require_project=require_project):
+    for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
+                                                     given=tuple(str(p) for p in paths)):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
+    for candidate in candidates:
+        for secret in candidate.secrets:  # masked in every output of this process from now on
+            register_secret(secret)
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
-    return ValidationResult(jobs=jobs, problems=tuple(sorted(problems, key=_problem_order)), files=len(files))
+    # a problem in a shared defaults file is found once per job file it reaches: report it once
+    unique = sorted(set(problems), key=_problem_order)
+    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files))
 
 
 #: below this many files a worker process costs more than it saves
@@ -78,7 +93,8 @@ PARALLEL_MIN_FILES = 200
 _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
-def _check_all(files: Sequence[str], *, require_project: bool, workers: int | None = None) -> list[_FileResult]:
+def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
+               workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
@@ -86,22 +102,26 @@ def _check_all(files: Sequence[str], *, require_project: bool, workers: int | No
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return _check_files(files, require_project=require_project, strict=strict, given=given)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return _check_files(files, require_project=require_project, strict=strict, given=given)
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project)
+    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool) -> list[_FileResult]:
-    return [_check_file(path, require_project=require_project) for path in files]
+def _check_files(files: Sequence[str], *, require_project: bool, strict: bool = False,
+                 given: Sequence[str] = ()) -> list[_FileResult]:
+    defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
+    return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults)
+            for path in files]
 
 
-def _check_file(path: str, *, require_project: bool) -> _FileResult:
+def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
+                defaults: dict[str, Any] | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     job_file = read(path)
     problems = list(job_file.problems)
@@ -110,38 +130,42 @@ def _check_file(path: str, *, require_project: bool) -> _FileResult:
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
-    transforms = _transforms(path)
+    transforms = _transforms(path, given, {} if defaults is None else defaults)
     for document in documents:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
         for draft in expansion.drafts:
-            found = _document_violations(draft.data, require_project=require_project)
-            problems.extend(_problem(draft, violation) for violation in found)
-            name = draft.data.get("name") if isinstance(draft.data, Mapping) else None
+            found, canonical = _document_violations(draft.data, require_project=require_project)
+            errors = [v for v in found if strict or not v.warning]
+            problems.extend(_problem(draft, violation, warning=violation.warning and not strict)
+                            for violation in found)
+            name = canonical.get("name") if isinstance(canonical, Mapping) else None
             candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
-                                         None if found else _job_spec(draft)))
+                                         None if errors else _job_spec(draft, canonical), draft.secrets))
     return problems, candidates
 
 
-def _transforms(path: str) -> list[Transform]:
-    """The authoring steps between reading ``path`` and checking its jobs (docs/authoring.md)."""
-    del path
-    return []
+def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> list[Transform]:
+    """The authoring steps between reading ``path`` and checking its jobs, in the order of
+    docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
+    value from the environment is never read as an expression)."""
+    return [DefaultsOverlay(path, top_directory(path, given), defaults), MatrixExpansion(), Variables()]
 
 
-def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
+def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
+    """The document's errors and warnings (paths as written), and the job in canonical form."""
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
+        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")], data
     try:
-        found = violations(data)
+        judgement = judge(data)
     except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
-        return [Violation((), "document nests too deeply to be a job")]
-    found.extend(job_violations(data))
-    if require_project and not _has_project(data):
+        return [Violation((), "document nests too deeply to be a job")], data
+    found = [*judgement.errors, *judgement.warnings]
+    if require_project and not _has_project(judgement.job):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
                                hint="set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT"))
-    return found
+    return found, judgement.job
 
 
 def _has_project(data: Mapping[str, Any]) -> bool:
@@ -149,22 +173,23 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _problem(draft: Draft, violation: Violation) -> Problem:
-    """A violation placed where its value was written; a value written elsewhere (a defaults file, a sweep's
-    shared template) names the job it broke."""
-    where = draft.source.locate(violation.path, at_key=violation.at_key)
-    message = violation.message
-    if draft.member is not None or where.path != draft.origin.path:
-        name = draft.member or (draft.data.get("name") if isinstance(draft.data, Mapping) else None)
-        message += f" (in job {name!r} of {draft.origin})" if isinstance(name, str) else f" (in {draft.origin})"
-    return Problem(where, message, json_path=violation.json_path, hint=violation.hint)
+def _problem(draft: Draft, violation: Violation, *, warning: bool = False) -> Problem:
+    problem = draft.problem(violation.path, violation.message, at_key=violation.at_key, hint=violation.hint)
+    return replace(problem, json_path=violation.json_path, severity=Severity.WARNING if warning else Severity.ERROR)
 
 
-def _job_spec(draft: Draft) -> JobSpec:
-    data = dict(draft.data)
+def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
+    """The job as it is submitted and hashed: in canonical form (docs/validate.md#warnings-and---strict)."""
+    data = dict(canonical)
     options = data.pop(TOOL_KEY, None) or {}
+    hashed = None
+    if draft.hashed is not None:  # variables: the hash sees ${VAR}, never the value
+        # in canonical form too, so that rewriting "4" as 4 is never a change
+        hashed = {key: value for key, value in canonical_job(dict(draft.hashed)).job.items() if key != TOOL_KEY}
+        hashed["name"] = data["name"]
+        options = draft.hashed.get(TOOL_KEY) or {}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -111,10 +111,15 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
+    stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
     if not plan.has_changes:
-        stream.write("No changes: GPULab matches the job files.\n")
+        stream.write(no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
     stream.write(summary_line(plan.summary) + "\n")
+
+
+def no_changes(plan: Plan) -> str:
+    return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
 
 
 def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
@@ -124,6 +129,7 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "set": plan.set_name,
         "hasChanges": plan.has_changes,
         "remoteFingerprint": plan.remote_fingerprint,
+        "warnings": list(plan.warnings),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
@@ -165,4 +171,5 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
             message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
+    stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")

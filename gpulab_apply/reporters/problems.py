@@ -11,27 +11,30 @@ from typing import TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
 from gpulab_apply.masking import mask_message, safe
-from gpulab_apply.problems import Problem
+from gpulab_apply.problems import Problem, Severity
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import annotation
 
 
 def summary(result: ValidationResult) -> str:
-    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``"""
+    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``, warnings counted when there are any."""
     return summary_of(result.problems, files=result.files, jobs=len(result.jobs))
 
 
 def summary_of(problems: Sequence[Problem], *, files: int, jobs: int = 0) -> str:
     """The summary line from its parts (also for a plan that stopped at invalid files)."""
     files_text = _count(files, "file")
-    if not problems:
+    warnings = sum(problem.severity is Severity.WARNING for problem in problems)
+    errors = [problem for problem in problems if problem.severity is Severity.ERROR]
+    if not errors:
         verb = "is" if jobs == 1 else "are"
-        return f"{_count(jobs, 'job')} in {files_text} {verb} valid."
-    errors = _count(len(problems), "error")
+        noted = f", with {_count(warnings, 'warning')}" if warnings else ""
+        return f"{_count(jobs, 'job')} in {files_text} {verb} valid{noted}."
+    found = _count(len(errors), "error") + (f" and {_count(warnings, 'warning')}" if warnings else "")
     if not files:
-        return f"Found {errors}; no job file was read."
-    bad_files = len({problem.location.path for problem in problems})
-    return f"Found {errors} in {bad_files} of {files_text}."
+        return f"Found {found}; no job file was read."
+    bad_files = len({problem.location.path for problem in errors})
+    return f"Found {found} in {bad_files} of {files_text}."
 
 
 def _count(number: int, noun: str) -> str:
