@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import threading
 from pathlib import Path
@@ -64,22 +65,33 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         logger = logging.getLogger("gpulab_apply.emulator")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
-                         allow_remote=allow_remote) as running:
-        if latency or error_rate or drop_after_commit:
-            running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
-                                                     drop_after_commit=drop_after_commit))
-        click.echo(f"GPULab emulator serving {running.api_root('3.1')} (also v3.0 and v4.0), state in {db_path}")
-        if tls is None:
-            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')}")
-            click.echo("Plain HTTP: every request acts as " + config.default_user_urn)
-        else:
-            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')} --cert LOGIN.pem "
-                       "--ca-bundle CA.pem (the CA of the server certificate)")
-            click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
-        click.echo("Press Ctrl-C to stop.")
-        try:
+    try:
+        with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
+                             allow_remote=allow_remote) as running:
+            if latency or error_rate or drop_after_commit:
+                running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
+                                                         drop_after_commit=drop_after_commit))
+            # the banner inside the try: Ctrl-C right after "Press Ctrl-C" still stops cleanly
+            _banner(running.api_root("3.1"), db_path=db_path, tls=tls, client_ca=client_ca,
+                    user=config.default_user_urn)
             threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("Stopped.")
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise ConfigError(f"port {port} on {host} is in use (another emulator, or another program)",
+                          hint="Stop that program, pick another --port, or use --port 0 for any free port.") from None
     return ExitStatus.OK
+
+
+def _banner(root: str, *, db_path: Path, tls: TLSSettings | None, client_ca: Path | None, user: str) -> None:
+    click.echo(f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {db_path}")
+    if tls is None:
+        click.echo(f"Use: gpulab-apply plan --endpoint {root}")
+        click.echo("Plain HTTP: every request acts as " + user)
+    else:
+        click.echo(f"Use: gpulab-apply plan --endpoint {root} --cert LOGIN.pem "
+                   "--ca-bundle CA.pem (the CA of the server certificate)")
+        click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
+    click.echo("Press Ctrl-C to stop.")
