@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gpulab_apply.cli.output import render
@@ -15,7 +16,9 @@ from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import JobSpec
+from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 
 DEFAULT_PATHS = (Path("jobs.d"),)
@@ -40,16 +43,24 @@ def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text"
 
 def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = ()) -> Plan:
-    """List the project's jobs once and plan against them."""
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+    """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
+    evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
+    window = client.api_version.max_hours
     options = PlanOptions(project_urn=client.project_urn,
-                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed, targets=tuple(targets),
-                          cancel_protected=frozenset(cancel_protected))
+                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
+                          targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
+                          window_hours=window, guards=guards or Guards())
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.
         threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
     remote = client.list_jobs(project_urn=client.project_urn)
-    return build_plan(desired, remote, set_name=settings.set_name, options=options)
+    plan = build_plan(desired, remote, set_name=settings.set_name, options=options)
+    if window is not None and (files := plan.unproven_files()):
+        # the window is measured on GPULab's clock; ours only if it is ahead
+        now = max(datetime.now(UTC), client.server_time or datetime.now(UTC))
+        plan = plan.with_evidence(proven_new(files, window_hours=window, now=now, cwd=Path.cwd()))
+    return plan
 
 
 def endpoint_of(settings: Settings) -> str:

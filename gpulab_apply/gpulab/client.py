@@ -125,6 +125,9 @@ class GpulabClient:
         self.identity = identity
         #: ``owner.projectUrn`` for jobs that do not name one (None: not configured)
         self.project_urn = project_urn
+        #: GPULab's clock, from the ``Date`` header of its last answer (None before any answer): the listing
+        #: window (v3.x) is measured on it, not on ours (docs/plan-apply.md#limits-per-api-version)
+        self.server_time: datetime | None = None
         self._timeouts = timeouts
         self._retry = retry
         self._host = urlsplit(self.api_root).hostname or ""
@@ -390,6 +393,7 @@ class GpulabClient:
             log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
                       elapsed, attempt)
             status = response.status_code
+            self.server_time = _date_header(response) or self.server_time
             if status < 300 or status in ok:
                 return response
             if status in RETRY_STATUSES and (idempotent or status == 429) and attempt < attempts:
@@ -558,6 +562,14 @@ def _segment(value: str) -> str:
 
 def _status_text(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason or ''}".strip()
+
+
+def _date_header(response: requests.Response) -> datetime | None:
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date") or "")
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _retry_after(response: requests.Response) -> float | None:

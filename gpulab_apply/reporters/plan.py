@@ -62,7 +62,8 @@ def explain(entry: PlanEntry) -> str:
     jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
     lost = ", its work is lost" if entry.work_lost else ""
     if entry.reason is Reason.NEW:
-        return "new"
+        return "new; no job in the listing, but one may exist beyond GPULab's listing window" if entry.unseen \
+            else "new"
     if entry.action is Action.REPLACE:
         return f"changed; cancels {jobs}{lost}"
     if entry.reason is Reason.CHANGED and current is not None:
@@ -110,6 +111,8 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     if shown(plan):
         stream.write("\n")
     stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
+    stream.writelines(_paint(f"Apply will refuse: {r.message}", "-", color) + f"\n  Hint: {r.hint}\n"
+                      for r in plan.refusals)
     if not plan.has_changes:
         stream.write(_no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
@@ -129,6 +132,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "has_changes": plan.has_changes,
         "remote_fingerprint": plan.remote_fingerprint,
         "warnings": list(plan.warnings),
+        "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
         "summary": {
             "create": summary.create, "replace": summary.replace, "replace_running": summary.replace_running,
             "cancel": summary.cancel, "cancel_running": summary.cancel_running, "unchanged": summary.unchanged,
@@ -148,6 +152,7 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "blocked": entry.blocked.value if entry.blocked else None,
         "work_lost": entry.work_lost,
         "note": entry.note,
+        "unseen": entry.unseen,
         "source": {"file": location.path, "line": location.line} if location else None,
         "spec": entry.spec,
         "current": {"uuid": current.uuid, "status": current.status.name} if current else None,
@@ -182,7 +187,8 @@ def report_markdown(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
         f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
         f"{s.unmanaged} | {s.unchanged} |\n\n"
-    ) + "".join(f"> **Warning:** {_md(warning)}\n\n" for warning in plan.warnings)
+    ) + "".join(f"> **Warning:** {_md(warning)}\n\n" for warning in plan.warnings) + "".join(
+        f"> **Apply will refuse:** {_md(r.message)}. {_md(r.hint)}\n\n" for r in plan.refusals)
     entries = shown(plan)
     if not entries:
         stream.write(head + _no_changes(plan) + "\n")
@@ -226,6 +232,8 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
     stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
+    stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
+                      + "\n" for r in plan.refusals)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
 
 
