@@ -26,8 +26,8 @@ from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
 from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
-DEFAULT_API_VERSION = "3.1"
+DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
+DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project

@@ -66,10 +66,10 @@ def test_git_history_proves_young_files_new_and_not_old_ones(tmp_path: Path) -> 
     (tmp_path / "jobs.d" / "edited.yaml").write_text(job_yaml("edited", gpus=2))  # uncommitted: new content
     (tmp_path / "jobs.d" / "untracked.yaml").write_text(job_yaml("untracked"))
     files = [f"jobs.d/{name}.yaml" for name in ("old", "edited", "young", "untracked")]
-    assert proven_new(files, window_hours=WINDOW, now=now, cwd=tmp_path) == {
+    assert proven_new(files, since=now - timedelta(hours=WINDOW), cwd=tmp_path) == {
         "jobs.d/edited.yaml", "jobs.d/young.yaml", "jobs.d/untracked.yaml"}
     # measured on GPULab's clock: 40 days on, the young file is old too
-    later = proven_new(files, window_hours=WINDOW, now=now + timedelta(days=40), cwd=tmp_path)
+    later = proven_new(files, since=now + timedelta(days=40) - timedelta(hours=WINDOW), cwd=tmp_path)
     assert later == {"jobs.d/edited.yaml", "jobs.d/untracked.yaml"}
 
 
@@ -87,8 +87,8 @@ def test_a_shallow_clone_does_not_prove_anything_it_cannot_see(tmp_path: Path) -
     git("clone", "-q", "--depth", "1", f"file://{origin}", str(tmp_path / "ci"), cwd=tmp_path)
     files = ["jobs.d/old.yaml", "jobs.d/young.yaml"]
     # the boundary commit seems to add both files: neither age is known
-    assert proven_new(files, window_hours=WINDOW, now=now, cwd=tmp_path / "ci") == frozenset()
-    assert proven_new(files, window_hours=WINDOW, now=now, cwd=origin) == {"jobs.d/young.yaml"}
+    assert proven_new(files, since=now - timedelta(hours=WINDOW), cwd=tmp_path / "ci") == frozenset()
+    assert proven_new(files, since=now - timedelta(hours=WINDOW), cwd=origin) == {"jobs.d/young.yaml"}
 
 
 def test_outside_git_the_modification_time_is_the_age(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_outside_git_the_modification_time_is_the_age(tmp_path: Path) -> None:
     stale.write_text(job_yaml("stale"))
     old = time.time() - 40 * DAY
     os.utime(stale, (old, old))
-    assert proven_new(["fresh.yaml", "stale.yaml"], window_hours=WINDOW, now=datetime.now(UTC),
+    assert proven_new(["fresh.yaml", "stale.yaml"], since=datetime.now(UTC) - timedelta(hours=WINDOW),
                       cwd=tmp_path) == {"fresh.yaml"}
 
 
@@ -137,7 +137,6 @@ def test_on_v3_1_jobs_beyond_the_window_are_not_submitted_again(aged: list[str],
     assert "--allow-unseen" in refused.stderr
 
 
-@pytest.mark.xfail(reason="the client still sends max_hours=744 on v4.0 (helper client's fix)", strict=False)
 def test_on_v4_0_the_same_jobs_are_seen(aged: list[str], cli: RunCli, emulator_now: RunningEmulator) -> None:
     with_v4 = cli("plan", "jobs.d", "--detailed-exitcode", *aged, "--endpoint", emulator_now.api_root("4.0"))
     assert with_v4.exit_code == 0, with_v4  # v4.0 sees every job: in sync and finished

@@ -8,10 +8,8 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from gpulab_apply.cli.output import render
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
@@ -24,20 +22,18 @@ from gpulab_apply.settings import Settings
 DEFAULT_PATHS = (Path("jobs.d"),)
 
 
-def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text") -> tuple[JobSpec, ...]:
-    """Validate the job files; any problem prints the validate report (in ``fmt`` where validate has it,
-    so CI gets annotations) and stops with exit 1 before any network."""
+def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:
+    """Validate the job files; any problem stops the command with exit 1 before any network, and the CLI
+    reports the problems in the command's format (a Markdown plan that says it failed, annotations in CI)."""
     from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(paths, require_project=require_project)
     if not result.ok:
-        reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])
-        render(lambda stream, color: reporter(result, stream))
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
-                               hint="fix them and run the command again")
+                               hint="fix them and run the command again", problems=result.problems,
+                               files=result.files)
     return tuple(result.jobs)
 
 
@@ -46,20 +42,19 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
               cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
     """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
     evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
-    window = client.api_version.max_hours
-    options = PlanOptions(project_urn=client.project_urn,
-                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
-                          targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
-                          window_hours=window, guards=guards or Guards())
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.
         threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
     remote = client.list_jobs(project_urn=client.project_urn)
+    window = remote.window
+    options = PlanOptions(project_urn=client.project_urn,
+                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
+                          targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
+                          window_hours=None if window is None else int(window.total_seconds() // 3600),
+                          guards=guards or Guards())
     plan = build_plan(desired, remote, set_name=settings.set_name, options=options)
-    if window is not None and (files := plan.unproven_files()):
-        # the window is measured on GPULab's clock; ours only if it is ahead
-        now = max(datetime.now(UTC), client.server_time or datetime.now(UTC))
-        plan = plan.with_evidence(proven_new(files, window_hours=window, now=now, cwd=Path.cwd()))
+    if remote.complete_since is not None and (files := plan.unproven_files()):
+        plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
 
 

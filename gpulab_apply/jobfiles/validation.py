@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.jobfiles.checks import job_violations
+from gpulab_apply.jobfiles.checks import judge
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
-from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
+from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -55,15 +55,17 @@ class _Candidate:
     spec: JobSpec | None  # None when the document has problems of its own
 
 
-def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False) -> ValidationResult:
+def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
+                   strict: bool = False) -> ValidationResult:
     """Read and check every job file under ``paths``; never raises for a problem in a file.
 
     ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
-    error at that job. Large sets are checked on every core (see :func:`_check_all`).
+    error at that job. ``strict``: a form GPULab accepts but that is not canonical is an error, not a
+    warning. Large sets are checked on every core (see :func:`_check_all`).
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
-    for file_problems, file_candidates in _check_all(files, require_project=require_project):
+    for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
     duplicate_problems, duplicated = _duplicate_names(candidates)
@@ -78,7 +80,8 @@ PARALLEL_MIN_FILES = 200
 _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
-def _check_all(files: Sequence[str], *, require_project: bool, workers: int | None = None) -> list[_FileResult]:
+def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False,
+               workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
@@ -86,22 +89,22 @@ def _check_all(files: Sequence[str], *, require_project: bool, workers: int | No
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return [_check_file(path, require_project=require_project, strict=strict) for path in files]
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return [_check_file(path, require_project=require_project) for path in files]
+        return [_check_file(path, require_project=require_project, strict=strict) for path in files]
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project)
+    check = functools.partial(_check_files, require_project=require_project, strict=strict)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool) -> list[_FileResult]:
-    return [_check_file(path, require_project=require_project) for path in files]
+def _check_files(files: Sequence[str], *, require_project: bool, strict: bool) -> list[_FileResult]:
+    return [_check_file(path, require_project=require_project, strict=strict) for path in files]
 
 
-def _check_file(path: str, *, require_project: bool) -> _FileResult:
+def _check_file(path: str, *, require_project: bool, strict: bool = False) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     job_file = read(path)
     problems = list(job_file.problems)
@@ -115,11 +118,13 @@ def _check_file(path: str, *, require_project: bool) -> _FileResult:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
         for draft in expansion.drafts:
-            found = _document_violations(draft.data, require_project=require_project)
-            problems.extend(_problem(draft, violation) for violation in found)
-            name = draft.data.get("name") if isinstance(draft.data, Mapping) else None
+            found, canonical = _document_violations(draft.data, require_project=require_project)
+            errors = [v for v in found if strict or not v.warning]
+            problems.extend(_problem(draft, violation, warning=violation.warning and not strict)
+                            for violation in found)
+            name = canonical.get("name") if isinstance(canonical, Mapping) else None
             candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
-                                         None if found else _job_spec(draft)))
+                                         None if errors else _job_spec(draft, canonical)))
     return problems, candidates
 
 
@@ -129,19 +134,20 @@ def _transforms(path: str) -> list[Transform]:
     return []
 
 
-def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
+def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
+    """The document's errors and warnings (paths as written), and the job in canonical form."""
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
+        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")], data
     try:
-        found = violations(data)
+        judgement = judge(data)
     except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
-        return [Violation((), "document nests too deeply to be a job")]
-    found.extend(job_violations(data))
-    if require_project and not _has_project(data):
+        return [Violation((), "document nests too deeply to be a job")], data
+    found = [*judgement.errors, *judgement.warnings]
+    if require_project and not _has_project(judgement.job):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
                                hint="set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT"))
-    return found
+    return found, judgement.job
 
 
 def _has_project(data: Mapping[str, Any]) -> bool:
@@ -149,7 +155,7 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _problem(draft: Draft, violation: Violation) -> Problem:
+def _problem(draft: Draft, violation: Violation, *, warning: bool = False) -> Problem:
     """A violation placed where its value was written; a value written elsewhere (a defaults file, a sweep's
     shared template) names the job it broke."""
     where = draft.source.locate(violation.path, at_key=violation.at_key)
@@ -157,11 +163,13 @@ def _problem(draft: Draft, violation: Violation) -> Problem:
     if draft.member is not None or where.path != draft.origin.path:
         name = draft.member or (draft.data.get("name") if isinstance(draft.data, Mapping) else None)
         message += f" (in job {name!r} of {draft.origin})" if isinstance(name, str) else f" (in {draft.origin})"
-    return Problem(where, message, json_path=violation.json_path, hint=violation.hint)
+    return Problem(where, message, json_path=violation.json_path, hint=violation.hint,
+                   severity=Severity.WARNING if warning else Severity.ERROR)
 
 
-def _job_spec(draft: Draft) -> JobSpec:
-    data = dict(draft.data)
+def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
+    """The job as it is submitted and hashed: in canonical form (docs/validate.md#warnings-and---strict)."""
+    data = dict(canonical)
     options = data.pop(TOOL_KEY, None) or {}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
                    rerun=options.get("rerun"), protect=bool(options.get("protect", False)))

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 #: how long git may take to answer before the evidence counts as missing
 _GIT_TIMEOUT = 30.0
 
 
-def proven_new(files: Iterable[str], *, window_hours: int, now: datetime, cwd: Path) -> frozenset[str]:
-    """Those of ``files`` (paths as the job specs name them) whose content is younger than the window."""
+def proven_new(files: Iterable[str], *, since: datetime, cwd: Path) -> frozenset[str]:
+    """Those of ``files`` (paths as the job specs name them) whose content is younger than ``since``, the
+    moment before which the listing may miss jobs (GPULab's clock minus 744 hours on v3.x)."""
     wanted = {str(name): (cwd / name).resolve() for name in files}
     if not wanted:
         return frozenset()
@@ -34,7 +35,7 @@ def proven_new(files: Iterable[str], *, window_hours: int, now: datetime, cwd: P
             by_top.setdefault(top, []).append(name)
         else:
             outside.append(name)
-    cutoff = now.timestamp() - timedelta(hours=window_hours).total_seconds()
+    cutoff = since.timestamp()
     young = {name for name in outside if _modified(wanted[name]) > cutoff}
     for top, names in by_top.items():
         ages = _change_times(top, [wanted[name] for name in names])
