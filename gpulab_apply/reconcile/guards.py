@@ -34,10 +34,11 @@ class Refusal:
 
 
 def refusals(guards: Guards, *, set_name: str, desired_count: int, managed_active: int, cancellations: int,
-             unseen: int, window_hours: int | None, gpu_hours: float) -> tuple[Refusal, ...]:
-    """Every guard the plan trips, in a fixed order."""
+             unseen: int, window_hours: int | None, gpu_hours: float, named: bool = False) -> tuple[Refusal, ...]:
+    """Every guard the plan trips, in a fixed order. ``named``: the person named every change explicitly
+    (``--target NAME --cancel-protected NAME``), so an empty desired set is what they meant."""
     found: list[Refusal] = []
-    if desired_count == 0 and managed_active and not guards.allow_empty:
+    if desired_count == 0 and managed_active and not guards.allow_empty and not named:
         found.append(Refusal(
             f"the desired set is empty but set {set_name!r} has {managed_active} active job(s); applying would "
             "cancel them all",

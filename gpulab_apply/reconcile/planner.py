@@ -176,7 +176,14 @@ class Plan:
             self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
             managed_active=self.managed_active_count, cancellations=self.cancellations,
             unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
-            gpu_hours=0.0))
+            gpu_hours=0.0, named=self._names_every_change()))
+
+    def _names_every_change(self) -> bool:
+        """Whether the person named each change: ``--target`` globs and ``--cancel-protected`` names cover
+        every entry that changes something (so an empty desired set is meant)."""
+        changes = [entry.name for entry in self.entries if entry.has_changes]
+        return bool(self.options.targets and changes) and all(
+            name in self.options.cancel_protected for name in changes)
 
     def unproven_files(self) -> tuple[str, ...]:
         """The job files of creates that may exist beyond the listing window (see :func:`with_evidence`)."""
