@@ -85,7 +85,9 @@ def test_fresh_apply_creates_all_and_a_second_apply_is_a_no_op(repo: Repo) -> No
         "  + b (new)  jobs.d/b.yaml:1:1\n"
         "  + c (new)  jobs.d/c.yaml:1:1\n\n"
         "Unchanged: 0 in sync or done.\n"
-        "Plan: 3 to create, 0 to replace, 0 to cancel.\n")
+        "Plan: 3 to create, 0 to replace, 0 to cancel.\n"
+        "Cost: 1008 GPU-hours requested (3 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n")
     assert repo.remote() == []  # plan is read-only
 
     applied = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
@@ -134,7 +136,9 @@ def test_editing_a_running_job_replaces_it_and_says_work_is_lost(repo: Repo) -> 
         f"-/+ a (changed; cancels RUNNING job {old.uuid[:8]}, its work is lost)  jobs.d/a.yaml:1:1\n"
         "      ~ request.resources.gpus: 1 => 2\n\n"
         "Unchanged: 0 in sync or done.\n"
-        "Plan: 0 to create, 1 to replace (1 running), 0 to cancel.\n"), planned
+        "Plan: 0 to create, 1 to replace (1 running), 0 to cancel.\n"
+        "Cost: 672 GPU-hours requested (1 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n"), planned
     result = repo("apply", "jobs.d", "--yes")
     assert result.exit_code == 0, result
     [new] = repo.active()

@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
               help="Refuse (exit 3) a plan that cancels more jobs than this.")
+@click.option("--max-gpu-hours", type=click.FloatRange(min=0), metavar="HOURS",
+              help="Refuse (exit 3) a plan requesting more GPU-hours than this (config: max-gpu-hours).")
 @click.option("--allow-unseen", is_flag=True,
               help="On API v3.x, create jobs with no evidence they are new (one may exist beyond the 744 h listing).")
 @click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @connection_options
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
+          max_gpu_hours: float | None,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
           detailed_exitcode: bool, fmt: str, settings: Settings) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
@@ -80,7 +83,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
     output = current()
     with open_client(settings) as client:
-        guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen)
+        guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
+                        max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours)
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected, guards=guards)
         if saved is not None:

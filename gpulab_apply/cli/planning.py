@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gpulab_apply.errors import InvalidJobsError
@@ -51,8 +52,9 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
-                          guards=guards or Guards())
-    plan = build_plan(desired, remote, set_name=settings.set_name, options=options)
+                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
+    now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
+    plan = build_plan(desired, remote, set_name=settings.set_name, options=options, now=now)
     if remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan

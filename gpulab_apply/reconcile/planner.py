@@ -29,6 +29,7 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
+from gpulab_apply.reconcile.cost import GpuHours, plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
@@ -166,6 +167,8 @@ class Plan:
     managed_active_count: int
     #: things a person should read before applying (another set holds these names, other users' jobs, ...)
     warnings: tuple[str, ...] = ()
+    #: GPU-hours requested by the jobs it submits, and of running work it cancels (docs/plan-apply.md#cost)
+    cost: GpuHours = field(default_factory=GpuHours)
     summary: Summary = field(init=False)
     #: what apply would refuse (exit 3), with the options' guards
     refusals: tuple[Refusal, ...] = field(init=False)
@@ -176,7 +179,7 @@ class Plan:
             self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
             managed_active=self.managed_active_count, cancellations=self.cancellations,
             unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
-            gpu_hours=0.0, named=self._names_every_change()))
+            gpu_hours=self.cost.requested, named=self._names_every_change()))
 
     def _names_every_change(self) -> bool:
         """Whether the person named each change: ``--target`` globs and ``--cancel-protected`` names cover
@@ -206,8 +209,11 @@ class Plan:
 
 
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-               options: PlanOptions) -> Plan:
-    """Decide, for every desired name and every name with active jobs of this set, what apply does."""
+               options: PlanOptions, now: datetime | None = None) -> Plan:
+    """Decide, for every desired name and every name with active jobs of this set, what apply does.
+
+    ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
+    """
     desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
@@ -235,6 +241,8 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
         warnings=tuple(_ownership_warnings(entries, decider)),
+        cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
+                       (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
 
 

@@ -29,12 +29,12 @@ def md(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
-    from gpulab_apply.reporters.plan import explain, no_changes, shown, summary_line, symbol
+    from gpulab_apply.reporters.plan import cost_line, explain, no_changes, shown, summary_line, symbol
 
     s = plan.summary
     head = (
         f"### gpulab-apply plan for set `{md(plan.set_name)}`\n\n"
-        f"**{summary_line(s)}**\n\n"
+        f"**{summary_line(s)}**\n\n" + (f"{cost}\n\n" if (cost := cost_line(plan)) else "") +
         "| create | replace | cancel | protected | unmanaged | unchanged |\n"
         "|---:|---:|---:|---:|---:|---:|\n"
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "

@@ -29,6 +29,16 @@ def summary_line(summary: Summary) -> str:
     return f"Plan: {summary.create} to create, {replace}, {cancel}."
 
 
+def cost_line(plan: Plan) -> str | None:
+    """``Cost: 672 GPU-hours requested (2 jobs at GPULab's default maxDuration), 3.5 GPU-hours of running work
+    lost.`` (docs/plan-apply.md#cost); None when the plan submits and loses nothing."""
+    cost = plan.cost
+    if not cost.requested and not cost.lost:
+        return None
+    default = f" ({cost.defaulted} job(s) at GPULab's default maxDuration, 2 weeks)" if cost.defaulted else ""
+    return f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
+
+
 def unchanged_line(summary: Summary) -> str:
     """What is left alone: ``Unchanged: 4 in sync or done, 1 protected, 1 unmanaged.``"""
     parts = [f"{summary.unchanged} in sync or done"]
@@ -119,6 +129,8 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.write(no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
     stream.write(summary_line(plan.summary) + "\n")
+    if (cost := cost_line(plan)) is not None:
+        stream.write(cost + "\n")
 
 
 def no_changes(plan: Plan) -> str:
@@ -134,6 +146,8 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "remoteFingerprint": plan.remote_fingerprint,
         "warnings": list(plan.warnings),
         "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
+        "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
+                     "defaultedMaxDuration": plan.cost.defaulted},
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
