@@ -92,6 +92,19 @@ def _switch(value: object, source: str) -> bool:
     return bool(value)
 
 
+_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def _boolean(value: object, source: str) -> bool:
+    """A yes/no setting from a flag, a YAML boolean or the text of an environment variable."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise ConfigError(f"{source}: {value!r} is not true or false")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
@@ -151,6 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Seconds to wait for each answer", default_help="30"),
     Setting("connect_timeout", None, None, "connect-timeout", _seconds("connect-timeout"), label="conn timeout"),
     Setting("retries", None, None, "retries", _count, 5, label="retries"),
+    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", _boolean, False, is_flag=True, label="strict",
+            help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),
     Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
             help="Show the settings and each request on stderr (never secrets)."),
 )
@@ -210,6 +225,8 @@ class Settings:
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
     verbose: bool = False
+    #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
+    strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -225,6 +242,7 @@ class Settings:
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
             "local": self.local, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
+            "strict": self.strict,
         }
         return values[name]
 
@@ -321,6 +339,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
         verbose=bool(values.get("verbose")),
+        strict=bool(values.get("strict")),
         sources=sources,
     )
 

@@ -29,7 +29,7 @@ def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text"
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
-    result = validate_paths(paths, require_project=require_project)
+    result = validate_paths(paths, require_project=require_project, strict=settings.strict)
     if not result.ok:
         reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])
         render(lambda stream, color: reporter(result, stream))

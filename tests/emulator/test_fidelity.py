@@ -144,3 +144,28 @@ def test_emulator_gives_gpulabs_verdict_and_serves_only_jobs_gpulab_can_parse(em
         for key in ("minDuration", "maxDuration"):
             scheduling[key] = (scheduling[key] or item["request"]["scheduling"][key]).removesuffix("\n")
         assert item["request"] == expected["request"], item["name"]
+
+
+def test_every_shipped_example_runs_on_the_default_cluster(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ruamel.yaml import YAML
+
+    from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+
+    examples = sorted(Path(__file__).resolve().parents[2].joinpath("jobs.d").glob("*.yaml"))
+    assert len(examples) >= 3
+    with serve_in_thread(config=EmulatorConfig(clock="manual")) as emulator:  # the default cluster
+        clusters = {c["clusterId"] for c in requests.get(emulator.api_root("4.0") + "clusters", timeout=TIMEOUT).json()}
+        assert len(clusters) >= 3
+        uuids = {}
+        for path in examples:
+            job = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            job.pop("x-gpulab-apply", None)
+            job.setdefault("owner", {"projectUrn": PROJECT_URN})
+            uuids[path.name] = submit(emulator, job, version="4.0")
+        emulator.advance(30)
+        for name, uuid in uuids.items():
+            served = requests.get(emulator.api_root("4.0") + f"jobs/{uuid}", timeout=TIMEOUT).json()
+            assert served["state"]["status"] == "RUNNING", (name, served["state"]["scheduling"]["queuedExplanations"])
+            job2.Job.model_validate(served)
