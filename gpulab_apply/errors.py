@@ -10,7 +10,12 @@ Messages say what happened and, in ``hint``, what to do about it. They never con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gpulab_apply.problems import Problem
 
 
 class ExitStatus(IntEnum):
@@ -22,6 +27,8 @@ class ExitStatus(IntEnum):
     CHANGES = 2
     #: refused by a guard (``--allow-empty``, ``--max-cancel``)
     REFUSED = 3
+    #: ``wait`` / ``apply --wait`` gave up: a job had not reached what was waited for in ``--wait-timeout``
+    TIMEOUT = 4
     #: usage error; click's own 2 is remapped so that 2 only ever means "changes"
     USAGE = 64
 
@@ -48,7 +55,17 @@ class ConfigError(GpulabApplyError):
 
 
 class InvalidJobsError(GpulabApplyError):
-    """Job files have problems; raised by commands that need valid jobs before going further."""
+    """Job files have problems; raised by commands that need valid jobs before going further.
+
+    It carries the problems, so that the CLI reports them in the command's own format.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, problems: Sequence[Problem] = (),
+                 files: int = 0) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        #: job files read
+        self.files = files
 
 
 # --- credentials --------------------------------------------------------------------------------
@@ -100,3 +117,20 @@ class GuardError(GpulabApplyError):
 
 class ApplyFailedError(GpulabApplyError):
     """Apply ran but some actions failed; the report says which."""
+
+
+# --- jobs after apply ---------------------------------------------------------------------------
+
+
+class JobNotFoundError(GpulabApplyError):
+    """No job of this set has the name asked for (``logs``, ``wait``)."""
+
+
+class JobsFailedError(GpulabApplyError):
+    """A job waited for ended without doing its work: FAILED, CANCELLED or deleted."""
+
+
+class WaitTimeoutError(GpulabApplyError):
+    """Jobs had not reached what ``wait`` waited for when its time was up."""
+
+    exit_status = ExitStatus.TIMEOUT

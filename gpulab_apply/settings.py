@@ -26,8 +26,8 @@ from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
 from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
-DEFAULT_API_VERSION = "3.1"
+DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
+DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
@@ -105,6 +105,17 @@ def _boolean(value: object, source: str) -> bool:
     raise ConfigError(f"{source}: {value!r} is not true or false")
 
 
+def _factor(value: object, source: str) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{source}: the speed must be a positive number (simulated seconds per real second), "
+                          f"not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
@@ -156,6 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Ownership set", default_help="the git repository's name"),
     Setting("local", "--local", None, None, _switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
+    Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _factor, label="local speed", metavar="FACTOR",
+            help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
@@ -220,6 +233,9 @@ class Settings:
     project: str | None = None
     set_name: str
     local: bool = False
+    #: with ``local``: how much faster than real time the embedded emulator's clock runs (None: real time)
+    speed: float | None = None
+    #: ``.gpulab-apply/`` of the repository (see :func:`find_state_dir`)
     state_dir: Path
     config_path: Path | None = None
     timeouts: Timeouts = Timeouts()
@@ -240,7 +256,7 @@ class Settings:
         values: dict[str, object] = {
             "endpoint": self.api_root or self.endpoint, "api_version": self.api_version, "cert": self.cert_path,
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
-            "local": self.local, "config": self.config_path, "timeout": self.timeouts.read,
+            "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
             "strict": self.strict,
         }
@@ -320,6 +336,9 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         api_root, version = normalise_endpoint(
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
+    if not local and sources.get("speed") == "--speed":
+        raise ConfigError("--speed sets the clock of the embedded emulator, so it needs --local",
+                          hint="Add --local, or drop --speed (a real GPULab runs in real time).")
     read_timeout = values["timeout"]
     # the connect timeout never exceeds the read timeout unless set
     connect_timeout = values.get("connect_timeout", min(Timeouts.connect, read_timeout))
@@ -334,7 +353,8 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         project=values.get("project"),
         set_name=values.get("set") or default_set_name(job_paths, cwd),
         local=local,
-        state_dir=cwd / STATE_DIR_NAME,
+        speed=values.get("speed"),
+        state_dir=find_state_dir(job_paths, cwd),
         config_path=config_path,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
@@ -390,19 +410,40 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
 
 
-def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
-    """The name of the git repository holding the first job directory, else that directory's name.
+def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
+    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
+    from a subdirectory finds the same emulator state as from the top.
 
-    The repository's top level is found by walking up to a ``.git`` entry (a directory, or a file
-    in worktrees and submodules); no git process is run. Characters outside the set charset become
-    ``-``.
+    The directories from the first job directory (or the working directory) up to the git repository's
+    top level (outside a repository: up to the working directory) are searched for an existing
+    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
+    the repository (outside one: in the working directory).
     """
-    start = (cwd / job_paths[0]) if job_paths else cwd
-    start = start.resolve()
-    directory = start if start.is_dir() or not start.exists() else start.parent
-    for candidate in (directory, *directory.parents):
+    here = cwd.resolve()
+    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    start = start if start.is_dir() or not start.exists() else start.parent
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
         if (candidate / ".git").exists():
-            directory = candidate
             break
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-._")[:64]
-    return name or "default"
+    else:
+        # outside a repository: never wander above the working directory
+        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    for candidate in walk:
+        if (candidate / STATE_DIR_NAME).is_dir():
+            return candidate / STATE_DIR_NAME
+    for candidate in walk:
+        if (candidate / "jobs.d").is_dir():
+            return candidate / STATE_DIR_NAME
+    return walk[-1] / STATE_DIR_NAME
+
+
+def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
+    """The git repository's name (its ``origin`` remote's), else its folder's, else the job directory's.
+
+    See :mod:`gpulab_apply.reconcile.set_name`: the same in every clone, whatever the checkout folder is called.
+    """
+    from gpulab_apply.reconcile.set_name import repository_set_name
+
+    return repository_set_name((cwd / job_paths[0]) if job_paths else cwd)

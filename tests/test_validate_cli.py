@@ -94,21 +94,23 @@ def test_json_document(cli: RunCli, project: Path) -> None:
     result = cli("validate", "--format", "json")
     assert result.exit_code == 1, result
     assert json.loads(result.stdout) == {
-        "version": 1,
-        "valid": False,
+        "version": 2,
+        "kind": "validate",
+        "ok": False,
         "files": 2,
         "summary": "Found 2 errors in 1 of 2 files.",
         "jobs": [
-            {"name": "ok", "path": "jobs.d/ok.yaml", "line": 1, "column": 1},
-            {"name": "eval", "path": "jobs.d/train.yaml", "line": 14, "column": 1},
+            {"name": "ok", "location": {"file": "jobs.d/ok.yaml", "line": 1, "column": 1}},
+            {"name": "eval", "location": {"file": "jobs.d/train.yaml", "line": 14, "column": 1}},
         ],
         "problems": [
-            {"path": "jobs.d/train.yaml", "line": 5, "column": 11, "severity": "error",
+            {"location": {"file": "jobs.d/train.yaml", "line": 5, "column": 11}, "severity": "error",
              "jsonPath": "request.resources.gpus", "message": "'two' is not of type 'integer'", "hint": None},
-            {"path": "jobs.d/train.yaml", "line": 12, "column": 9, "severity": "error",
+            {"location": {"file": "jobs.d/train.yaml", "line": 12, "column": 9}, "severity": "error",
              "jsonPath": "request.docker.storage[1].sizeGb", "message": "unknown key",
              "hint": "a directory mount takes only hostPath and containerPath; sizeGb is for hostPath: tmpfs"},
         ],
+        "error": None,
     }
 
 
@@ -121,7 +123,7 @@ def test_valid_set_exits_0(cli: RunCli, project: Path) -> None:
     result = cli("validate", "--format", "json")
     assert result.exit_code == 0, result
     document = json.loads(result.stdout)
-    assert (document["valid"], document["problems"], document["summary"]) == (True, [], "2 jobs in 2 files are valid.")
+    assert (document["ok"], document["problems"], document["summary"]) == (True, [], "2 jobs in 2 files are valid.")
 
 
 def test_the_example_jobs_are_valid(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:

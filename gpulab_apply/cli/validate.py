@@ -8,29 +8,28 @@ from pathlib import Path
 
 import click
 
-from gpulab_apply.cli.output import render
+from gpulab_apply.cli.output import emit, format_option
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.jobfiles.validation import validate_paths
-from gpulab_apply.reporters.problems import REPORTERS
 
 DEFAULT_PATH = "jobs.d"
 
 
-@click.command()
+@click.command(short_help="Check job files against GPULab's rules, offline.",
+               epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
-@click.option("--format", "output_format", type=click.Choice(list(REPORTERS)), default="text", show_default=True,
-              help="text for people, json for programs, github for workflow annotations.")
+@format_option("validate", "text for people, json for programs, github for workflow annotations.")
 @click.option("--strict", is_flag=True, default=None,
               help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "
                    "not warnings. Also GPULAB_APPLY_STRICT or strict: true in gpulab-apply.yaml.")
-def validate(paths: tuple[str, ...], output_format: str, strict: bool | None) -> int:
+def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
     """Check job files (default: jobs.d) and report every problem with file:line:col. No network.
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
     paths = paths or (DEFAULT_PATH,)
     result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
-    render(lambda stream, color: REPORTERS[output_format](result, stream))
+    emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
