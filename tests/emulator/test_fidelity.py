@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -169,3 +171,33 @@ def test_every_shipped_example_runs_on_the_default_cluster(tmp_path: object) -> 
             served = requests.get(emulator.api_root("4.0") + f"jobs/{uuid}", timeout=TIMEOUT).json()
             assert served["state"]["status"] == "RUNNING", (name, served["state"]["scheduling"]["queuedExplanations"])
             job2.Job.model_validate(served)
+
+
+def test_the_official_cli_lists_every_job_the_emulator_accepted(tls_emulator: RunningEmulator, login_pem: object,
+                                                                 ca_file: object, tmp_path: object) -> None:
+    # GPULab's own CLI parses the whole listing with its Job model: one job it cannot parse fails it all
+    from tests.emulator.test_official_cli import GPULAB_CLI
+    from tests.fidelity_corpus import cases, oracle_verdict, postable
+
+    if not GPULAB_CLI.exists():
+        pytest.skip(f"the official GPULab CLI is not installed at {GPULAB_CLI}")
+    import os
+    import subprocess
+
+    accepted = [case for case in cases() if postable(case) and oracle_verdict(case.job, owner_required=True)]
+    with requests.Session() as session:
+        session.cert = str(login_pem)
+        for case in accepted[::5]:  # a fifth of them: every field still appears, at a fifth of the cost
+            # verify= on each call: REQUESTS_CA_BUNDLE would override a Session's (psf/requests#3829)
+            response = session.post(tls_emulator.api_root("4.0") + "jobs", json=case.job, verify=str(ca_file),
+                                    timeout=TIMEOUT)
+            assert response.status_code == 200, (case.id, response.text)
+    tls_emulator.advance(30)
+    home = Path(str(tmp_path)) / "home"
+    home.mkdir()
+    result = subprocess.run(
+        [str(GPULAB_CLI), "--cert", str(login_pem), "--custom-master-url", tls_emulator.base_url, "jobs", "-c", "200"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "REQUESTS_CA_BUNDLE": str(ca_file)})
+    assert result.returncode == 0 and "Could not parse" not in result.stdout + result.stderr, result.stderr
+    assert result.stdout.count("\n") > len(accepted[::5])  # a header line and one line per job
