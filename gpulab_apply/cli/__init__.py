@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "gpulab_apply.cli.emulator:emulator",
     "schema": "gpulab_apply.cli.schema:schema",
     "completion": "gpulab_apply.cli.completion:completion",
+    "render": "gpulab_apply.cli.render:render",
 }
 
 
