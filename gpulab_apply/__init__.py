@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+#: the version, written only here: pyproject.toml reads it (``dynamic = ["version"]``)
 __version__ = "0.1.0"

@@ -10,7 +10,12 @@ Messages say what happened and, in ``hint``, what to do about it. They never con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gpulab_apply.problems import Problem
 
 
 class ExitStatus(IntEnum):
@@ -48,7 +53,17 @@ class ConfigError(GpulabApplyError):
 
 
 class InvalidJobsError(GpulabApplyError):
-    """Job files have problems; raised by commands that need valid jobs before going further."""
+    """Job files have problems; raised by commands that need valid jobs before going further.
+
+    It carries the problems, so that the CLI reports them in the command's own format.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, problems: Sequence[Problem] = (),
+                 files: int = 0) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+        #: job files read
+        self.files = files
 
 
 # --- credentials --------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
 from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
-DEFAULT_API_VERSION = "3.1"
+DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
+DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
@@ -372,18 +372,10 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
-    """The name of the git repository holding the first job directory, else that directory's name.
+    """The git repository's name (its ``origin`` remote's), else its folder's, else the job directory's.
 
-    The repository's top level is found by walking up to a ``.git`` entry (a directory, or a file
-    in worktrees and submodules); no git process is run. Characters outside the set charset become
-    ``-``.
+    See :mod:`gpulab_apply.reconcile.set_name`: the same in every clone, whatever the checkout folder is called.
     """
-    start = (cwd / job_paths[0]) if job_paths else cwd
-    start = start.resolve()
-    directory = start if start.is_dir() or not start.exists() else start.parent
-    for candidate in (directory, *directory.parents):
-        if (candidate / ".git").exists():
-            directory = candidate
-            break
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", directory.name).strip("-._")[:64]
-    return name or "default"
+    from gpulab_apply.reconcile.set_name import repository_set_name
+
+    return repository_set_name((cwd / job_paths[0]) if job_paths else cwd)

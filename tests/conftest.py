@@ -35,7 +35,9 @@ def cli() -> RunCli:
 
     def invoke(*args: str, input: str | None = None, env: Mapping[str, str | None] | None = None) -> CliResult:
         runner = CliRunner()
-        with runner.isolation(input=input, env=dict(env or {}), color=False) as (out, err, _):
+        # --format auto must not turn into github when the suite itself runs under GitHub Actions
+        environment = {"GITHUB_ACTIONS": None, **(env or {})}
+        with runner.isolation(input=input, env=environment, color=False) as (out, err, _):
             code = run(list(args))
         return CliResult(code, out.getvalue().decode(), err.getvalue().decode())
 

@@ -22,7 +22,8 @@ def test_capabilities() -> None:
     assert ApiVersion.V4_0.max_hours is None and ApiVersion.V4_0.max_count is None
     assert ApiVersion.V3_0.other is ApiVersion.V4_0 and ApiVersion.V4_0.other is ApiVersion.V3_1
     # its own wire text, so it can stand where a str did
-    assert ApiVersion.V4_0 == "4.0" and f"v{ApiVersion.V3_1}" == "v3.1"
+    assert str(ApiVersion.V4_0) == "4.0" and f"v{ApiVersion.V3_1}" == "v3.1"
+    assert "4.0" in (ApiVersion.V3_1, ApiVersion.V4_0)
     assert API_VERSIONS == ("3.0", "3.1", "4.0")
 
 

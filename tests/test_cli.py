@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from gpulab_apply import __version__
 from tests.conftest import RunCli
@@ -44,3 +47,76 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
         assert process.wait(timeout=60) == 1
     assert first.startswith(str(jobs))
     assert "Traceback" not in error, error
+
+
+# --- the top-level help, derived from the static command table -------------------------------------------
+
+
+def test_the_static_table_matches_every_command() -> None:
+    """The short help --help shows without importing a command is the command's own, whole."""
+    import importlib
+
+    import click
+
+    from gpulab_apply.cli import COMMANDS
+
+    for entry in COMMANDS:
+        command = getattr(importlib.import_module(entry.module), entry.name)
+        assert isinstance(command, click.Command) and command.name == entry.name
+        assert entry.short_help == command.get_short_help_str(limit=10_000), entry.name
+
+
+def test_top_level_help_lists_every_command_whole(cli: RunCli) -> None:
+    from gpulab_apply.cli import COMMANDS
+
+    result = cli("--help")
+    assert result.exit_code == 0
+    for entry in COMMANDS:
+        assert f"  {entry.name.ljust(12)}{entry.short_help}\n" in result.stdout, entry.name
+    assert "Example:\n    gpulab-apply validate jobs.d\n" in result.stdout
+
+
+@pytest.mark.parametrize("columns", ["50", "60", "80", "200"])
+def test_the_fast_help_is_what_click_prints(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    from gpulab_apply.cli import help_width, top_level_help
+    from gpulab_apply.cli.group import cli as group
+
+    monkeypatch.setenv("COLUMNS", columns)
+    with click.Context(group, info_name="gpulab-apply", **group.context_settings) as ctx:
+        assert top_level_help(help_width()) == group.get_help(ctx) + "\n"
+
+
+def test_help_and_version_import_no_command_and_not_click() -> None:
+    code = ("import sys; from gpulab_apply.cli import run; run(['--help']); run(['--version']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('click', 'requests', 'ruamel') "
+            "or m.startswith('gpulab_apply.cli.')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "[]\n"
+    assert proc.stdout.startswith("Usage: gpulab-apply [OPTIONS] COMMAND [ARGS]...\n")
+
+
+def test_no_command_is_a_usage_error_with_the_help_on_stderr(cli: RunCli) -> None:
+    result = cli()
+    assert result.exit_code == 64 and result.stdout == ""
+    assert result.stderr.startswith("Usage: gpulab-apply [OPTIONS] COMMAND [ARGS]...\n")
+
+
+def test_every_command_help_has_an_example(cli: RunCli) -> None:
+    from gpulab_apply.cli import COMMANDS
+
+    for entry in COMMANDS:
+        result = cli(entry.name, "--help")
+        assert result.exit_code == 0, result
+        assert re.search(r"\n  Example:\n    \S", result.stdout), (entry.name, result.stdout)
+
+
+def test_the_version_is_written_once() -> None:
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    assert "version" not in project and project["dynamic"] == ["version"]
+    assert importlib.metadata.version("gpulab-apply") == __version__

@@ -363,17 +363,18 @@ def test_status_lists_managed_jobs_with_their_files(repo: Repo) -> None:
     result = repo("status", "jobs.d", "--format", "json")
     assert result.exit_code == 0, result
     document = json.loads(result.stdout)
-    assert document["format_version"] == 1 and document["set"] == "lab"
+    assert (document["version"], document["kind"], document["set"]) == (2, "status", "lab")
     rows = {row["name"]: row for row in document["jobs"]}
     assert sorted(rows) == ["a", "b", "c"]
-    assert (rows["a"]["status"], rows["a"]["gpus"], rows["a"]["source"], rows["a"]["in_sync"]) == (
-        "QUEUED", 2, {"file": "jobs.d/a.yaml", "line": 1}, True)
-    assert rows["b"]["source"] is None and rows["b"]["status"] == "QUEUED"
+    assert (rows["a"]["status"], rows["a"]["gpus"], rows["a"]["location"], rows["a"]["inSync"]) == (
+        "QUEUED", 2, {"file": "jobs.d/a.yaml", "line": 1, "column": 1}, True)
+    assert rows["b"]["location"] is None and rows["b"]["status"] == "QUEUED"
     assert rows["c"]["uuid"] is None and rows["c"]["status"] is None
     text = repo("status", "jobs.d").stdout.splitlines()
     assert text[0] == "Set: lab"
     assert re.fullmatch(r"NAME +STATUS +AGE +GPUS +JOB +FILE", text[1])
-    assert re.fullmatch(r"b +QUEUED +\S+ +1 +[0-9a-f-]{36} +\(not in the job files\)", text[3])
+    assert re.fullmatch(r"b +QUEUED +(just now|1 \w+ ago|\d+ \w+s ago) +1 +[0-9a-f-]{36} +\(not in the job files\)",
+                        text[3])
     assert re.fullmatch(r"c +\(not submitted\) +- +1 +- +jobs\.d/c\.yaml:1:1", text[4])
 
 
@@ -429,11 +430,13 @@ def test_apply_json_holds_the_plan_and_the_outcomes(repo: Repo) -> None:
     result = repo("apply", "jobs.d", "--yes", "--format", "json")
     assert result.exit_code == 0, result
     document = json.loads(result.stdout)
+    assert (document["version"], document["kind"]) == (2, "apply")
     assert document["plan"]["summary"]["create"] == 1
-    [outcome] = document["apply"]["outcomes"]
+    [outcome] = document["outcomes"]
     assert (outcome["name"], outcome["result"], outcome["error"]) == ("a", "created", None)
+    assert outcome["location"] == {"file": "jobs.d/a.yaml", "line": 1, "column": 1}
     assert outcome["created"] == repo.remote()[0].uuid
-    assert document["apply"]["ok"] is True and document["apply"]["run_id"]
+    assert document["ok"] is True and document["runId"]
 
 
 def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:

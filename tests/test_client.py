@@ -48,7 +48,7 @@ def client(request: pytest.FixtureRequest, emulator: RunningEmulator) -> Iterato
 
 @pytest.fixture
 def retries_logged(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="gpulab_apply.gpulab.client")
+    caplog.set_level(logging.INFO, logger="gpulab_apply.gpulab")
     return caplog
 
 

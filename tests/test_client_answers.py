@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpulab_apply.gpulab.client import summarize, uuid_from_answer
+from gpulab_apply.gpulab.answers import summarize, uuid_from_answer
 
 UUID = "0ae7f528-ac52-4362-8d2f-ab6756977a1c"
 

@@ -20,6 +20,7 @@ from tests.fake_gpulab import (
     ALREADY_ENDED,
     COMMIT_THEN_DROP,
     DROP,
+    LOST_CANCEL_ANSWER,
     PROJECT,
     REJECT,
     SERVER_ERROR_AFTER_COMMIT,
@@ -185,3 +186,35 @@ def test_a_protected_duplicate_that_appeared_since_the_plan_is_left_and_reported
     failed = outcome(report, "a", Result.FAILED)
     assert "--cancel-protected a" in (failed.error or "")
     assert len(fake.active("a")) == 2  # a person decides
+
+
+def test_after_many_ambiguous_posts_apply_lists_once_not_once_per_post() -> None:
+    names = [f"j{i}" for i in range(20)]
+    fake = FakeGpulab(submit_faults={name: [COMMIT_THEN_DROP if i % 2 else DROP] for i, name in enumerate(names)})
+    report = apply(fake, plan_for(fake, [spec(name) for name in names]))
+    assert report.ok, report.outcomes
+    assert fake.calls.count(("list", "")) == 2  # one to find the unsure submissions, one to verify
+    assert all(len(fake.active(name)) == 1 for name in names)
+    assert sum(outcome(report, name).recovered for name in names) == 10
+
+
+def test_a_second_ambiguous_post_is_settled_by_the_verification_listing() -> None:
+    fake = FakeGpulab(submit_faults={"a": [DROP, COMMIT_THEN_DROP]})
+    report = apply(fake, plan_for(fake, [spec("a")]))
+    assert report.ok and outcome(report, "a").recovered
+    assert fake.calls.count(("submit", "a")) == 2 and len(fake.active("a")) == 1
+
+
+def test_a_cancel_whose_answer_was_lost_is_reported_done() -> None:
+    fake = FakeGpulab()
+    gone = fake.add("gone", description=marker(spec("gone")), status="RUNNING")
+    fake.cancel_faults[gone] = [LOST_CANCEL_ANSWER]
+    report = apply(fake, plan_for(fake, []), allow_empty=True)
+    assert report.ok and outcome(report, "gone").cancelled == (gone,)
+
+
+def test_a_cancel_that_really_failed_is_reported_failed() -> None:
+    fake = FakeGpulab()
+    fake.add("gone", description=marker(spec("gone")), status="RUNNING", user_urn="urn:publicid:IDN+x+user+other")
+    report = apply(fake, plan_for(fake, []), allow_empty=True)
+    assert not report.ok and "another user" in (outcome(report, "gone").error or "")

@@ -19,6 +19,9 @@ def test_a_built_wheel_finds_its_schema(tmp_path: Path) -> None:
                             "-w", str(tmp_path / "dist"), str(REPO)], capture_output=True, text=True, check=False)
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp_path / "dist").glob("gpulab_apply-*.whl")
+    from gpulab_apply import __version__
+
+    assert wheel.name.startswith(f"gpulab_apply-{__version__}-")  # pyproject takes the version from the package
     with zipfile.ZipFile(wheel) as archive:
         assert "gpulab_apply/schemas/job2.schema.json" in archive.namelist()
         archive.extractall(tmp_path / "site")

@@ -6,13 +6,14 @@ import io
 import json
 
 from gpulab_apply.reconcile.planner import Plan
-from gpulab_apply.reporters.plan import MARKDOWN_BUDGET, REPORTERS
+from gpulab_apply.reporters import report
+from gpulab_apply.reporters.markdown import MARKDOWN_BUDGET
 from tests.test_planner import plan, remote, spec
 
 
 def render(p: Plan, fmt: str) -> str:
     stream = io.StringIO()
-    REPORTERS[fmt](p, stream)
+    report("plan", fmt, p, stream)
     return stream.getvalue()
 
 
@@ -63,12 +64,14 @@ def test_text_without_changes() -> None:
 
 def test_json_is_versioned_and_complete() -> None:
     document = json.loads(render(sample(), "json"))
-    assert document["format_version"] == 1 and document["set"] == "lab" and document["has_changes"] is True
-    assert document["summary"] == {"create": 1, "replace": 1, "replace_running": 1, "cancel": 1, "cancel_running": 0,
+    assert document["version"] == 2 and document["kind"] == "plan" and document["ok"] is True
+    assert document["set"] == "lab" and document["hasChanges"] is True
+    assert (document["problems"], document["error"]) == ([], None)
+    assert document["summary"] == {"create": 1, "replace": 1, "replaceRunning": 1, "cancel": 1, "cancelRunning": 0,
                                    "unchanged": 2, "blocked": 1, "unmanaged": 1}
     replace = next(e for e in document["entries"] if e["name"] == "b-replace")
-    assert replace["action"] == "replace" and replace["work_lost"] is True
-    assert replace["source"] == {"file": "jobs.d/b-replace.yaml", "line": 1}
+    assert replace["action"] == "replace" and replace["workLost"] is True
+    assert replace["location"] == {"file": "jobs.d/b-replace.yaml", "line": 1, "column": 1}
     assert replace["cancel"] == [{"uuid": replace["current"]["uuid"], "status": "RUNNING"}]
     assert replace["diffs"] == [
         {"path": "request.docker.environment", "kind": "added", "old": None, "new": {"HF_TOKEN": "***"}},

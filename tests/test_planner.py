@@ -10,7 +10,7 @@ import pytest
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.diff import normal_request
-from gpulab_apply.reconcile.marker import Marker
+from gpulab_apply.reconcile.marker import Marker, spec_hash, with_owner
 from gpulab_apply.reconcile.planner import (
     Action,
     FieldDiff,
@@ -268,12 +268,38 @@ def test_targets_restrict_desired_and_remote_names() -> None:
     assert p.desired_count == 1
 
 
-def test_project_fills_owner_before_hashing() -> None:
+def test_the_project_does_not_enter_the_spec_hash() -> None:
+    """Filled in by --project or written in the file, v3.1 or v4.0: the same job (marker version 2)."""
     desired = spec()
-    assert desired_spec_hash(desired, PROJECT) != desired_spec_hash(desired, None)
+    explicit = JobSpec(name="train", job={**desired.job, "owner": {"projectUrn": PROJECT}}, location=desired.location)
+    assert desired_spec_hash(desired, PROJECT) == desired_spec_hash(desired, None) == desired_spec_hash(explicit, None)
     job = remote(status="QUEUED", of=desired)
     p = build_plan([desired], [job], set_name=SET, options=PlanOptions(project_urn=None))
-    assert only(p) == (Action.REPLACE, Reason.CHANGED)
+    assert only(p) == (Action.NONE, Reason.IN_SYNC)
+
+
+def v1_remote(desired: JobSpec, *, filled: str | None, status: str = "RUNNING") -> RemoteJob:
+    """A job submitted by the previous version: marker version 1, its hash over the owner as submitted."""
+    v1 = spec_hash(with_owner(desired.job, filled), version=1)
+    return remote(desired.name, status=status, description=f"prose\n[gpulab-apply set={SET} spec={v1} run=r0]")
+
+
+@pytest.mark.parametrize("filled", [PROJECT, None])
+@pytest.mark.parametrize("now", [PROJECT, None])
+def test_jobs_made_with_marker_version_1_stay_in_sync(filled: str | None, now: str | None) -> None:
+    desired = spec()
+    job = v1_remote(desired, filled=filled)
+    assert job.description is not None and "v2" not in job.description
+    p = build_plan([desired], [job], set_name=SET, options=PlanOptions(project_urn=now))
+    assert only(p) == (Action.NONE, Reason.IN_SYNC)
+    finished = v1_remote(desired, filled=filled, status="FINISHED")
+    assert only(build_plan([desired], [finished], set_name=SET, options=PlanOptions(project_urn=now))) == (
+        Action.NONE, Reason.FINISHED)
+
+
+def test_a_changed_job_with_a_version_1_marker_is_still_replaced() -> None:
+    job = v1_remote(spec(gpus=1), filled=PROJECT)
+    assert only(plan([spec(gpus=2)], [job])) == (Action.REPLACE, Reason.CHANGED)
 
 
 def test_summary_and_entries_are_sorted_by_name() -> None:
@@ -370,3 +396,42 @@ def test_protected_duplicates_are_held_not_cancelled() -> None:
     assert (entry.action, entry.reason, entry.blocked) == (Action.NONE, Reason.PROTECTED, Action.CANCEL)
     assert entry.cancel == () and entry.held == (copy,)
     assert plan([desired], [oldest, copy]).cancellations == 0
+
+
+# --- ownership: set and user ------------------------------------------------------------------------------------
+
+ME = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
+ALICE = "urn:publicid:IDN+ilabt.imec.be+user+alice"
+
+
+def owned_by(job: RemoteJob, user: str) -> RemoteJob:
+    return RemoteJob.from_json({**job.raw, "owner": {**job.owner, "userUrn": user}})
+
+
+def test_another_users_job_of_this_set_is_never_in_sync_nor_cancelled() -> None:
+    desired = spec("a")
+    theirs = owned_by(remote("a", of=desired), ALICE)
+    theirs_removed = owned_by(remote("gone", of=spec("gone")), ALICE)
+    p = plan([desired], [theirs, theirs_removed], user_urn=ME)
+    assert only(p) == (Action.CREATE, Reason.NEW)
+    assert p.entries[0].others == (theirs,)
+    assert p.cancellations == 0 and p.managed_active_count == 0
+    assert any(ALICE in warning and "other users" in warning for warning in p.warnings)
+
+
+def test_my_own_job_of_this_set_is_managed_whoever_else_shares_the_set() -> None:
+    desired = spec("a")
+    mine = remote("a", of=desired, minute=1)
+    theirs = owned_by(remote("a", of=desired, minute=2), ALICE)
+    p = plan([desired], [mine, theirs], user_urn=ME)
+    assert only(p) == (Action.NONE, Reason.IN_SYNC) and p.entries[0].current == mine
+
+
+def test_desired_names_held_by_another_set_of_mine_suggest_that_set() -> None:
+    jobs = [remote(name, of=spec(name), set_name="proj") for name in ("a", "b")]
+    p = plan([spec("a"), spec("b")], jobs, user_urn=ME)
+    assert {e.reason for e in p.entries} == {Reason.UNMANAGED}
+    assert p.warnings == (("2 desired job(s) already run as your jobs of set 'proj', not 'lab': did you mean "
+                           "--set proj? (pin it with `set: proj` in gpulab-apply.yaml)"),)
+    # someone else's set is not a hint about mine
+    assert plan([spec("a")], [owned_by(jobs[0], ALICE)], user_urn=ME).warnings == ()

@@ -35,8 +35,8 @@ def repo(tmp_path: Path) -> Path:
 def test_defaults(repo: Path) -> None:
     settings = resolve(repo)
     assert settings.endpoint == DEFAULT_ENDPOINT
-    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
-    assert settings.api_version == "3.1"
+    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
+    assert settings.api_version == "4.0"
     assert settings.cert_path is None and settings.password is None and settings.ca_bundle is None
     assert settings.project is None
     assert settings.set_name == "my-experiments"
@@ -65,7 +65,7 @@ def test_flag_beats_environment_beats_config_file_beats_default(repo: Path) -> N
 def test_empty_environment_values_count_as_unset(repo: Path) -> None:
     settings = resolve(repo, env={"GPULAB_PROJECT": "", "GPULAB_ENDPOINT": ""})
     assert settings.project is None
-    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/"
+    assert settings.api_root == "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 
 
 def test_environment_paths_are_relative_to_the_working_directory(repo: Path) -> None:
@@ -146,13 +146,13 @@ def test_empty_config_file(repo: Path) -> None:
         ("https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", None, "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", "3.1"),
         ("https://gpulab.ilabt.imec.be/api/gpulab/v4.0", None, "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
         ("https://gpulab.ilabt.imec.be/api/gpulab/v3.0/", "3.0", "https://gpulab.ilabt.imec.be/api/gpulab/v3.0/", "3.0"),
-        ("https://gpulab.ilabt.imec.be/api/", None, "https://gpulab.ilabt.imec.be/api/gpulab/v3.1/", "3.1"),
+        ("https://gpulab.ilabt.imec.be/api/", None, "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
         ("https://gpulab.ilabt.imec.be/api", "4.0", "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
         ("https://gpulab.ilabt.imec.be", "4.0", "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/", "4.0"),
-        ("https://host:8443/api/gpulab/", None, "https://host:8443/api/gpulab/v3.1/", "3.1"),
-        ("http://127.0.0.1:8080/api/", None, "http://127.0.0.1:8080/api/gpulab/v3.1/", "3.1"),
+        ("https://host:8443/api/gpulab/", None, "https://host:8443/api/gpulab/v4.0/", "4.0"),
+        ("http://127.0.0.1:8080/api/", None, "http://127.0.0.1:8080/api/gpulab/v4.0/", "4.0"),
         ("http://localhost/api/gpulab/v4.0/", None, "http://localhost/api/gpulab/v4.0/", "4.0"),
-        ("http://[::1]:9/api/", None, "http://[::1]:9/api/gpulab/v3.1/", "3.1"),
+        ("http://[::1]:9/api/", None, "http://[::1]:9/api/gpulab/v4.0/", "4.0"),
     ],
 )
 def test_endpoint_normalisation(endpoint: str, version: str | None, root: str, resolved_version: str) -> None:
@@ -194,7 +194,7 @@ def test_local_mode(repo: Path, how: dict[str, Any]) -> None:
     assert settings.local is True
     assert settings.endpoint == "local"
     assert settings.api_root is None
-    assert settings.api_version == "3.1"
+    assert settings.api_version == "4.0"
 
 
 def test_local_flag_beats_an_endpoint_from_the_environment(repo: Path) -> None:

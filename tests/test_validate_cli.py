@@ -28,7 +28,7 @@ request:
 ---
 name: eval
 request:
-  resources: {cpus: 1, gpus: 0, cpu_memory_gb: 4}
+  resources: {cpus: 1, gpus: 0, cpuMemoryGB: 4}
   docker:
     image: debian:stable
     environment:
@@ -44,7 +44,7 @@ jobs.d/train.yaml:5:11: error: request.resources.gpus: 'two' is not of type 'int
 jobs.d/train.yaml:12:9: error: request.docker.storage[1].sizeGb: unknown key (a directory mount takes only hostPath \
 and containerPath; sizeGb is for hostPath: tmpfs)
 jobs.d/train.yaml:16:3: error: request.resources: 'cpuMemoryGb' is a required property
-jobs.d/train.yaml:16:33: error: request.resources.cpu_memory_gb: unknown key (did you mean `cpuMemoryGb`?)
+jobs.d/train.yaml:16:33: error: request.resources.cpuMemoryGB: unknown key (did you mean `cpuMemoryGb`?)
 jobs.d/train.yaml:20:7: error: request.docker.environment.MY-VAR: 'MY-VAR' is not a valid environment variable name \
 (letters, digits and _, not starting with a digit)
 jobs.d/train.yaml:22:18: error: request.scheduling.maxDuration: '2d' is not a duration GPULab accepts: a number and a \
@@ -84,7 +84,7 @@ def test_github_annotations(cli: RunCli, project: Path) -> None:
     assert lines[0] == ("::error file=jobs.d/train.yaml,line=5,col=11,title=gpulab-apply validate::"
                         "request.resources.gpus: 'two' is not of type 'integer'")
     assert lines[3] == ("::error file=jobs.d/train.yaml,line=16,col=33,title=gpulab-apply validate::"
-                        "request.resources.cpu_memory_gb: unknown key (did you mean `cpuMemoryGb`?)")
+                        "request.resources.cpuMemoryGB: unknown key (did you mean `cpuMemoryGb`?)")
     assert len(lines) == 7
     assert lines[-1] == "Found 6 errors in 1 of 2 files."
 
@@ -94,21 +94,23 @@ def test_json_document(cli: RunCli, project: Path) -> None:
     result = cli("validate", "--format", "json")
     assert result.exit_code == 1, result
     assert json.loads(result.stdout) == {
-        "version": 1,
-        "valid": False,
+        "version": 2,
+        "kind": "validate",
+        "ok": False,
         "files": 2,
         "summary": "Found 2 errors in 1 of 2 files.",
         "jobs": [
-            {"name": "ok", "path": "jobs.d/ok.yaml", "line": 1, "column": 1},
-            {"name": "eval", "path": "jobs.d/train.yaml", "line": 14, "column": 1},
+            {"name": "ok", "location": {"file": "jobs.d/ok.yaml", "line": 1, "column": 1}},
+            {"name": "eval", "location": {"file": "jobs.d/train.yaml", "line": 14, "column": 1}},
         ],
         "problems": [
-            {"path": "jobs.d/train.yaml", "line": 5, "column": 11, "severity": "error",
+            {"location": {"file": "jobs.d/train.yaml", "line": 5, "column": 11}, "severity": "error",
              "jsonPath": "request.resources.gpus", "message": "'two' is not of type 'integer'", "hint": None},
-            {"path": "jobs.d/train.yaml", "line": 12, "column": 9, "severity": "error",
+            {"location": {"file": "jobs.d/train.yaml", "line": 12, "column": 9}, "severity": "error",
              "jsonPath": "request.docker.storage[1].sizeGb", "message": "unknown key",
              "hint": "a directory mount takes only hostPath and containerPath; sizeGb is for hostPath: tmpfs"},
         ],
+        "error": None,
     }
 
 
@@ -121,7 +123,7 @@ def test_valid_set_exits_0(cli: RunCli, project: Path) -> None:
     result = cli("validate", "--format", "json")
     assert result.exit_code == 0, result
     document = json.loads(result.stdout)
-    assert (document["valid"], document["problems"], document["summary"]) == (True, [], "2 jobs in 2 files are valid.")
+    assert (document["ok"], document["problems"], document["summary"]) == (True, [], "2 jobs in 2 files are valid.")
 
 
 def test_the_example_jobs_are_valid(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,3 +165,33 @@ def test_validate_of_valid_files_imports_no_network_diff_or_jsonschema_library(t
     proc = subprocess.run([sys.executable, "-c", code, str(REPO / "jobs.d")], capture_output=True, text=True,
                           check=False)
     assert proc.stdout.splitlines()[-1] == "[]", proc.stderr
+
+
+LAX = """\
+name: lax
+request:
+  resources: {cpus: "4", gpus: 0, cpu_memory_gb: 4}
+  docker: {image: "debian:stable"}
+  scheduling: {interactive: yes}
+"""
+
+
+def test_accepted_but_not_canonical_forms_are_warnings_and_strict_makes_them_errors(cli: RunCli, tmp_path: Path,
+                                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "lax.yaml").write_text(LAX)
+    monkeypatch.chdir(tmp_path)
+    expected = [
+        "jobs.d/lax.yaml:3:21: {}: request.resources.cpus: '4' is read by GPULab as 4 (write 4)",
+        ("jobs.d/lax.yaml:3:35: {}: request.resources.cpu_memory_gb: GPULab reads cpu_memory_gb as cpuMemoryGb "
+         "(write cpuMemoryGb)"),
+        "jobs.d/lax.yaml:5:29: {}: request.scheduling.interactive: 'yes' is read by GPULab as true (write true)",
+    ]
+    result = cli("validate")
+    assert result.exit_code == 0, result
+    assert result.stdout.splitlines() == [line.format("warning") for line in expected] + [
+        "1 job in 1 file is valid, with 3 warnings."]
+    strict = cli("validate", "--strict")
+    assert strict.exit_code == 1, strict
+    assert strict.stdout.splitlines() == [line.format("error") for line in expected] + [
+        "Found 3 errors in 1 of 1 file."]

@@ -155,7 +155,8 @@ def test_cross_field_checks_point_at_the_offending_value(jobs: Path) -> None:
         "(an interactive job starts at once or fails)"),
         ("jobs.d/a.yaml:9:15: error: request.scheduling.notAfter: must be after notBefore (2026-01-12T08:00:00Z), "
         "not 2026-01-10T08:00:00Z"),
-        "jobs.d/a.yaml:10:18: error: request.scheduling.minDuration: '2 weeks' is longer than maxDuration '1 week'",
+        ("jobs.d/a.yaml:10:18: warning: request.scheduling.minDuration: '2 weeks' is longer than maxDuration "
+         "'1 week'; GPULab accepts it, but the job can never use its minimum"),
     ]
 
 
@@ -170,7 +171,8 @@ request:
 """)
     assert problems(validate_paths(["jobs.d"])) == [
         "jobs.d/a.yaml:2:1: error: extra: unknown key (extra belongs under request:)",
-        "jobs.d/a.yaml:4:49: error: request.resources.gpu_model: unknown key (did you mean `gpuModel`?)",
+        # GPULab reads snake_case names too: only a warning, with the canonical name
+        "jobs.d/a.yaml:4:49: warning: request.resources.gpu_model: GPULab reads gpu_model as gpuModel (write gpuModel)",
         "jobs.d/a.yaml:5:36: error: request.docker.workdir: unknown key (did you mean `workingDir`?)",
         "jobs.d/a.yaml:5:50: error: request.docker.Environment: unknown key (did you mean `environment`?)",
         "jobs.d/a.yaml:6:16: error: request.scheduling.maxduration: unknown key (did you mean `maxDuration`?)",
@@ -187,7 +189,8 @@ def test_errors_inside_nested_lists_are_located(jobs: Path) -> None:
 """)
     assert problems(validate_paths(["jobs.d"])) == [
         "jobs.d/a.yaml:8:9: error: request.docker.storage[1]: 'sizeGb' is a required property",
-        "jobs.d/a.yaml:10:42: error: request.docker.portMappings[1].containerPort: 0 is less than the minimum of 1",
+        ("jobs.d/a.yaml:10:42: warning: request.docker.portMappings[1].containerPort: 0 is not a TCP port (1-65535); "
+         "GPULab accepts it, but the container cannot use it"),
     ]
 
 
@@ -314,7 +317,8 @@ request:
 _checked_by: Path | None = None  # where each process that checks files leaves its pid (set by the test)
 
 
-def _recording_check_files(files: list[str], *, require_project: bool, **options: object) -> object:
+def _recording_check_files(files: list[str], *, require_project: bool, strict: bool = False,
+                           **options: object) -> object:
     # module level: the worker pool sends the function to its processes by reference
     import os
 
@@ -322,7 +326,7 @@ def _recording_check_files(files: list[str], *, require_project: bool, **options
 
     assert _checked_by is not None
     (_checked_by / str(os.getpid())).touch()
-    return [_check_file(path, require_project=require_project) for path in files]
+    return [_check_file(path, require_project=require_project, strict=strict) for path in files]
 
 
 def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Path, tmp_path: Path,

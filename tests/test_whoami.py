@@ -70,7 +70,7 @@ def test_verbose_output_never_shows_the_password(
 ) -> None:
     secret = "correct horse battery staple"
     pem = login_variant(password=secret)
-    result = cli("whoami", "--verbose", "--endpoint", tls_emulator.base_url, "--cert", str(pem),
+    result = cli("whoami", "--verbose", "--endpoint", tls_emulator.api_root("3.1"), "--cert", str(pem),
                  "--ca-bundle", str(ca_file), env={"GPULAB_CERT_PASSWORD": secret})
     assert result.exit_code == 0, result
     assert secret not in result.stdout + result.stderr
@@ -99,9 +99,9 @@ def test_whoami_local(cli: RunCli, tmp_path: Path) -> None:
         "E-mail:      local@example.com",
         "Certificate: none (local emulator: every request acts as this user)",
     ]
-    assert re.fullmatch(r"Endpoint:    http://127\.0\.0\.1:\d+/api/gpulab/v3\.1/", lines[3])
+    assert re.fullmatch(r"Endpoint:    http://127\.0\.0\.1:\d+/api/gpulab/v4\.0/", lines[3])
     assert lines[4:7] == [
-        "API version: 3.1",
+        "API version: 4.0",
         "Project:     urn:publicid:IDN+ilabt.imec.be+project+local",
         "Set:         demo",
     ]

@@ -1,83 +1,77 @@
 """The command line: a thin layer that turns options into calls and results into output.
 
 Each command lives in its own module (``gpulab_apply.cli.<command>``) and is imported only when it
-runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``. Every error this tool
-raises on purpose is caught here, in :func:`run`, and nowhere else.
+runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``. The top-level ``--help``
+and ``--version`` import no command module and not even click: they are written from :data:`COMMANDS`,
+a static table that a test keeps equal to the commands' own help. Every error this tool raises on
+purpose is caught here, in :func:`run`, and nowhere else.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Sequence
-
-import click
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import ExitStatus, GpulabApplyError
 
+if TYPE_CHECKING:
+    import click
+
 #: allocations between two young-generation collections (CPython's default is 700)
 GC_THRESHOLD = 50_000
-
-#: command name -> "module:attribute"; the module is imported on first use
-COMMANDS: dict[str, str] = {
-    "validate": "gpulab_apply.cli.validate:validate",
-    "plan": "gpulab_apply.cli.plan:plan",
-    "apply": "gpulab_apply.cli.apply:apply",
-    "status": "gpulab_apply.cli.status:status",
-    "whoami": "gpulab_apply.cli.whoami:whoami",
-    "emulator": "gpulab_apply.cli.emulator:emulator",
-    "schema": "gpulab_apply.cli.schema:schema",
-    "completion": "gpulab_apply.cli.completion:completion",
-    "render": "gpulab_apply.cli.render:render",
-}
+PROG_NAME = "gpulab-apply"
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported when used, not when the program starts."""
+class Command(NamedTuple):
+    """One command: its name, the module defining it (as an attribute of the same name), its short help."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, target in COMMANDS.items() if _module_exists(target))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None or not _module_exists(target):
-            return None
-        module_name, attribute = target.split(":")
-        command = getattr(importlib.import_module(module_name), attribute)
-        assert isinstance(command, click.Command)
-        return command
+    name: str
+    module: str
+    short_help: str
 
 
-def _module_exists(target: str) -> bool:
-    return importlib.util.find_spec(target.split(":")[0]) is not None
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="gpulab-apply")
-def cli() -> None:
-    """Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments).
-
-    \b
-    validate  check job files, no network
-    plan      show what apply would do
-    apply     submit missing jobs, cancel removed ones
-    status    the managed jobs and their state
-    """
+#: every command, in the order ``--help`` lists them; the short help must equal the command's own
+#: (tests/test_cli.py checks it), and a new command is one line here
+COMMANDS: tuple[Command, ...] = (
+    Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
+    Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
+    Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
+    Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
+    Command("whoami", "gpulab_apply.cli.whoami", "Show who the certificate says you are."),
+    Command("render", "gpulab_apply.cli.render", "Print the jobs as they would be submitted."),
+    Command("schema", "gpulab_apply.cli.schema", "Print the JSON Schema of a job file."),
+    Command("completion", "gpulab_apply.cli.completion", "Print the shell completion script."),
+    Command("emulator", "gpulab_apply.cli.emulator", "Serve a local GPULab emulator until Ctrl-C."),
+)
+#: the top-level help's text; the group's docstring is this, so both ways of printing it agree
+HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
+EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
+          "  gpulab-apply apply jobs.d\n\nRun 'gpulab-apply COMMAND --help' for a command's options.")
+_OPTIONS = (("--version", "Show the version and exit."), ("-h, --help", "Show this message and exit."))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit status; the one place where errors become messages."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    fast = _fast_path(args)
+    if fast is not None:
+        return fast
+    import click
+
+    from gpulab_apply.cli import output
+    from gpulab_apply.cli.group import cli
+
     # Commands build large, acyclic trees (parsed job files, job listings) that reference counting frees.
     # With the default threshold the cyclic collector rescans them over and over: about a quarter of a
     # plan's time. A higher one still collects cycles, in the long-running emulator too.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    output.reset()
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="gpulab-apply",
-                          standalone_mode=False)
+        result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
     except click.UsageError as exc:
         exc.show()
         return ExitStatus.USAGE
@@ -90,15 +84,78 @@ def run(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return ExitStatus.ERROR
     except GpulabApplyError as exc:
-        click.secho(f"Error: {exc.message}", err=True, fg="red")
+        # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
+        output.fail(exc)
+        click.secho(f"Error: {printable(exc.message)}", err=True, fg="red")
         if exc.hint:
-            click.echo(f"Hint: {exc.hint}", err=True)
+            click.echo(f"Hint: {printable(exc.hint)}", err=True)
         return exc.exit_status
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
+
+
+def printable(text: str) -> str:
+    """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
+    from gpulab_apply.masking import mask_text, safe
+
+    return safe(mask_text(text))
+
+
+def _fast_path(args: list[str]) -> int | None:
+    """``gpulab-apply [--help|-h|--version]``: answered from the static table without importing click; the
+    exit status, or None for everything else. No command at all is a usage error, with the help on stderr."""
+    if os.environ.get("_GPULAB_APPLY_COMPLETE"):  # shell completion asks with no arguments
+        return None
+    if args in (["--help"], ["-h"]):
+        sys.stdout.write(top_level_help(help_width()))
+    elif args == ["--version"]:
+        sys.stdout.write(f"{PROG_NAME}, version {__version__}\n")
+    elif not args:
+        sys.stderr.write(top_level_help(help_width()))
+        sys.stderr.flush()
+        return ExitStatus.USAGE
+    else:
+        return None
+    sys.stdout.flush()
+    return ExitStatus.OK
+
+
+def help_width() -> int:
+    """The width click's help formatter uses: the terminal's (or ``COLUMNS``), at most 80, minus 2, at least 50."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, 80) - 2, 50)
+
+
+def top_level_help(width: int) -> str:
+    """``gpulab-apply --help`` as click would format the group (a test compares the two)."""
+    import textwrap
+
+    def paragraph(text: str) -> str:
+        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ") + "\n"
+
+    def rows(items: Sequence[tuple[str, str]]) -> str:
+        first = min(max(len(term) for term, _ in items), 30) + 2
+        text = ""
+        for term, description in items:
+            lines = textwrap.wrap(description, max(width - first - 2, 10)) or [""]
+            text += f"  {term}".ljust(first + 2) + lines[0] + "\n"
+            text += "".join(" " * (first + 2) + line + "\n" for line in lines[1:])
+        return text
+
+    # click keeps a paragraph that starts with \b as written, and fills the others
+    epilog = "\n".join("".join(f"  {line}\n" for line in block.removeprefix("\b\n").splitlines())
+                       if block.startswith("\b\n") else paragraph(block) for block in EPILOG.split("\n\n"))
+    return (f"Usage: {PROG_NAME} [OPTIONS] COMMAND [ARGS]...\n\n{paragraph(HELP)}\nOptions:\n{rows(_OPTIONS)}\n"
+            f"Commands:\n{rows([(c.name, c.short_help) for c in COMMANDS])}\n{epilog}")
 
 
 def main() -> None:
@@ -109,3 +166,16 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def __getattr__(name: str) -> Any:
+    # ``from gpulab_apply.cli import cli``: the click group, imported only when asked for
+    if name == "cli":
+        from gpulab_apply.cli.group import cli
+
+        return cli
+    raise AttributeError(name)
+
+
+if TYPE_CHECKING:
+    cli: click.Group

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import sys
 import threading
 from datetime import UTC, datetime
@@ -15,7 +13,7 @@ import click
 
 from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import is_terminal, render
+from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
@@ -32,17 +30,15 @@ from gpulab_apply.reconcile.executor import (
 from gpulab_apply.reconcile.marker import new_run_id
 from gpulab_apply.reconcile.planfile import check_fresh, is_plan_file, load_plan
 from gpulab_apply.reconcile.planner import Plan
-from gpulab_apply.reporters import apply as apply_reporters
-from gpulab_apply.reporters import plan as plan_reporters
+from gpulab_apply.reporters.apply import ApplyResult
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-FORMATS = ("text", "json", "github")
 
-
-@click.command()
+@click.command(short_help="Submit missing jobs, cancel removed ones, verify.",
+               epilog="\b\nExample:\n  gpulab-apply apply jobs.d\n  gpulab-apply apply --yes --target 'sweep-*'\n  gpulab-apply apply plan.json")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR...|PLANFILE]")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
@@ -56,7 +52,7 @@ FORMATS = ("text", "json", "github")
 @click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @connection_options
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
@@ -79,18 +75,19 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings,
-                           fmt=fmt)
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
+    output = current()
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings))
-        if fmt != "json":
-            render(lambda stream, color: plan_reporters.REPORTERS[fmt](result, stream, color=color))
+        if output is not None:
+            output.partial = result
+            if not output.is_document:  # the plan, before the question and the actions
+                emit(result, kind="plan", final=False)
         if not result.has_changes:
-            if fmt == "json":
-                _render_json(result, None)
+            emit(ApplyResult(plan=result, report=None))
             return ExitStatus.OK
         check_guards(result, allow_empty=allow_empty, max_cancel=max_cancel)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
@@ -98,10 +95,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism,
                                allow_empty=allow_empty, max_cancel=max_cancel)
         report = _execute_with_progress(result, client, options)
-    if fmt == "json":
-        _render_json(result, report)
-    else:
-        render(lambda stream, color: apply_reporters.REPORTERS[fmt](report, stream, color=color))
+    emit(ApplyResult(plan=result, report=report))
     if not report.ok:
         failed = sum(1 for outcome in report.outcomes if not outcome.ok)
         raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",
@@ -121,11 +115,3 @@ def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptio
                 bar.update(1)
 
         return execute(plan, client, options=options, progress=advance)
-
-
-def _render_json(plan: Plan, report: ApplyReport | None) -> None:
-    document = {"plan": plan_reporters.plan_document(plan),
-                "apply": apply_reporters.apply_document(report) if report else None}
-    buffer = io.StringIO()
-    json.dump(document, buffer, indent=2, ensure_ascii=False)
-    click.echo(buffer.getvalue())

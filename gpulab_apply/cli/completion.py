@@ -48,7 +48,8 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
     return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]
 
 
-@click.command(short_help="Print the shell completion script.")
+@click.command(short_help="Print the shell completion script.",
+               epilog="\b\nExample:\n  eval \"$(gpulab-apply completion bash)\"")
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion(shell: str) -> int:
     """Print the completion script for SHELL: commands, options, and job names from jobs.d.

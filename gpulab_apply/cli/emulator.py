@@ -17,7 +17,8 @@ from gpulab_apply.errors import ConfigError, ExitStatus
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.command()
+@click.command(short_help="Serve a local GPULab emulator until Ctrl-C.",
+               epilog="\b\nExample:\n  gpulab-apply emulator --port 0\n  gpulab-apply plan --endpoint http://127.0.0.1:8443/api/gpulab/v3.1/")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")

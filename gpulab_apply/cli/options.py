@@ -26,7 +26,7 @@ from typing import Any, TypeVar, overload
 
 import click
 
-from gpulab_apply.cli.output import is_terminal
+from gpulab_apply.cli.output import current, is_terminal
 from gpulab_apply.settings import SETTINGS, SETTINGS_BY_NAME, Setting, Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,6 +73,9 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
                 job_paths=_paths(kwargs.get(paths_param)),
                 password_prompt=_prompt_for_password if is_terminal(sys.stdin) else None,
             )
+            output = current()
+            if output is not None:
+                output.set_name = settings.set_name
             with _verbose_logging(settings):
                 return function(*args, settings=settings, **kwargs)
 

@@ -1,16 +1,25 @@
-"""How commands write: whether a stream is a terminal, and a reporter's text echoed in one piece.
+"""How commands write: whether a stream is a terminal, the ``--format`` option, and results through reporters.
 
-Light on purpose (no client, no requests), so every command can use it.
+A command declares its kind of result with :func:`format_option`; from then on the result it
+:func:`emit`\\ s, or the error that stops it (:func:`fail`, called by the CLI's one error boundary), comes
+out in the format asked for. Light on purpose (no client, no requests), so every command can use it.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import click
+
+from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
+from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def is_terminal(stream: Any) -> bool:
@@ -19,6 +28,82 @@ def is_terminal(stream: Any) -> bool:
         return stream is not None and bool(stream.isatty())
     except ValueError:  # a closed stream
         return False
+
+
+@dataclass
+class Output:
+    """What the running command reports, and in which format."""
+
+    kind: Kind
+    fmt: str
+    set_name: str | None = None
+    #: what the command had made so far (the plan before a guard refused it), for a failure report
+    partial: Any = None
+    #: the command's final report was written: a later error is only the CLI's ``Error:`` line
+    done: bool = False
+
+    @property
+    def is_document(self) -> bool:
+        """One whole document per command (JSON, Markdown): nothing else may go to stdout."""
+        return self.fmt in DOCUMENT_FORMATS
+
+
+_current: Output | None = None
+
+
+def current() -> Output | None:
+    return _current
+
+
+def reset() -> None:
+    global _current
+    _current = None
+
+
+def start(kind: Kind, fmt: str) -> Output:
+    """Begin a command's output; ``auto`` becomes ``github`` under GitHub Actions, else ``text``."""
+    global _current
+    _current = Output(kind=kind, fmt=resolve_format(kind, fmt, os.environ))
+    return _current
+
+
+def format_option(kind: Kind, help: str) -> Callable[[F], F]:
+    """``--format`` with the kind's registered formats and ``auto`` (the default); the command gets the
+    resolved name, and failures from here on come out in that format."""
+
+    def begin(ctx: click.Context, param: click.Parameter, value: str) -> str:
+        return start(kind, value).fmt
+
+    return click.option("--format", "fmt", type=click.Choice(formats(kind)), default=AUTO, show_default=True,
+                        is_eager=True, callback=begin,
+                        help=f"{help} auto: github under GitHub Actions (GITHUB_ACTIONS=true), else text.")
+
+
+def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> None:
+    """Write ``result`` to stdout through the reporter of the running command's format."""
+    output = _current
+    assert output is not None, "emit() before format_option/start()"
+    color = is_terminal(sys.stdout)
+    buffer = io.StringIO()
+    report(kind or output.kind, output.fmt, result, buffer, color=color)
+    click.echo(buffer.getvalue(), nl=False, color=color)
+    if final:
+        output.done = True
+
+
+def fail(error: GpulabApplyError) -> None:
+    """Report an error that stopped the command in its format (stdout), unless its report is already out."""
+    output = _current
+    if output is None or output.done:
+        return
+    output.done = True
+    problems = error.problems if isinstance(error, InvalidJobsError) else ()
+    files = error.files if isinstance(error, InvalidJobsError) else 0
+    failure = Failure(kind=output.kind, message=error.message, hint=error.hint, exit_status=int(error.exit_status),
+                      problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
+    buffer = io.StringIO()
+    report(output.kind, output.fmt, failure, buffer)
+    click.echo(buffer.getvalue(), nl=False)
 
 
 def render(reporter: Callable[..., None], *, err: bool = False) -> None:

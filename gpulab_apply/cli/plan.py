@@ -9,19 +9,19 @@ import click
 
 from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import render
+from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reconcile.planfile import dump_plan
-from gpulab_apply.reporters.plan import REPORTERS
 from gpulab_apply.settings import Settings
 
 
-@click.command()
+@click.command(short_help="Show what apply would do, read-only.",
+               epilog="\b\nExample:\n  gpulab-apply plan jobs.d\n  gpulab-apply plan --format markdown > plan.md\n  gpulab-apply plan --out plan.json && gpulab-apply apply plan.json")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(list(REPORTERS)), default="text", show_default=True,
-              help="text (Terraform-like), json (versioned), markdown (a pull-request comment), github (annotations).")
+@format_option("plan", "text (Terraform-like), json (versioned), markdown (a pull-request comment), "
+               "github (annotations).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Save the plan, bound to the remote jobs it saw, for `apply FILE`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
@@ -36,10 +36,13 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
     """
     paths = paths or DEFAULT_PATHS
-    desired = load_desired(paths, settings, fmt=fmt)
+    desired = load_desired(paths, settings)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed)
-    render(lambda stream, color: REPORTERS[fmt](result, stream, color=color))
+    output = current()
+    if output is not None:
+        output.partial = result
+    emit(result)
     if out is not None:
         text = dump_plan(result, endpoint=endpoint_of(settings), paths=[str(p) for p in paths],
                          created=datetime.now(UTC))

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from gpulab_apply.cli.output import render
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
@@ -21,20 +20,18 @@ from gpulab_apply.settings import Settings
 DEFAULT_PATHS = (Path("jobs.d"),)
 
 
-def load_desired(paths: Sequence[Path], settings: Settings, *, fmt: str = "text") -> tuple[JobSpec, ...]:
-    """Validate the job files; any problem prints the validate report (in ``fmt`` where validate has it,
-    so CI gets annotations) and stops with exit 1 before any network."""
+def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:
+    """Validate the job files; any problem stops the command with exit 1 before any network, and the CLI
+    reports the problems in the command's format (a Markdown plan that says it failed, annotations in CI)."""
     from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reporters.problems import REPORTERS as PROBLEM_REPORTERS
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(paths, require_project=require_project)
     if not result.ok:
-        reporter = PROBLEM_REPORTERS.get(fmt, PROBLEM_REPORTERS["text"])
-        render(lambda stream, color: reporter(result, stream))
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
-                               hint="fix them and run the command again")
+                               hint="fix them and run the command again", problems=result.problems,
+                               files=result.files)
     return tuple(result.jobs)
 
 
@@ -42,7 +39,8 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
               targets: Sequence[str] = (), rerun_failed: bool = False,
               cancel_protected: Sequence[str] = ()) -> Plan:
     """List the project's jobs once and plan against them."""
-    options = PlanOptions(project_urn=client.project_urn, rerun_failed=rerun_failed, targets=tuple(targets),
+    options = PlanOptions(project_urn=client.project_urn,
+                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed, targets=tuple(targets),
                           cancel_protected=frozenset(cancel_protected))
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.

@@ -21,7 +21,9 @@ from gpulab_apply.problems import Location, format_json_path
 DEFAULT_PATH = "jobs.d"
 
 
-@click.command(short_help="Print the jobs as they would be submitted.")
+@click.command(short_help="Print the jobs as they would be submitted.",
+               epilog="\b\nExample:\n  gpulab-apply render\n  gpulab-apply render cifar-resnet18 --explain\n"
+                      "  gpulab-apply render 'train-*' --format json")
 @click.argument("names", nargs=-1, metavar="[NAME_GLOB]...")
 @click.option("--path", "-p", "paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               metavar="PATH", help="A job directory or file (repeatable; default: jobs.d).")
@@ -35,11 +37,11 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     NAME_GLOB selects jobs by name or by sweep name (default: every job).
     """
     from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reporters.problems import REPORTERS
+    from gpulab_apply.reporters.problems import report_text
 
     result = validate_paths([str(p) for p in paths] or [DEFAULT_PATH])
     if not result.ok:
-        write_output(lambda stream, color: REPORTERS["text"](result, stream))
+        write_output(lambda stream, color: report_text(result, stream))
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
                                hint="fix them (gpulab-apply validate) and run render again")
     jobs = [spec for spec in result.jobs if not names or _selected(spec, names)]

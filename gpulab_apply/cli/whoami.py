@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import click
 
 from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.gpulab.connection import open_client
-from gpulab_apply.reporters.identity import render_access, render_identity
+from gpulab_apply.reporters.identity import IdentityReport
 from gpulab_apply.settings import Settings
 
 
-@click.command()
+@click.command(short_help="Show who the certificate says you are.",
+               epilog="\b\nExample:\n  gpulab-apply whoami --cert ~/.gpulab/login.pem\n  gpulab-apply whoami --local")
+@format_option("whoami", "text for people, json for programs.")
 @connection_options
-def whoami(*, settings: Settings) -> int:
+def whoami(*, fmt: str, settings: Settings) -> int:
     """Show the certificate's identity and expiry, the endpoint and set, and check that GPULab accepts it."""
+    output = current()
+    streaming = output is not None and not output.is_document
     with open_client(settings) as client:
-        click.echo(render_identity(client=client, settings=settings), nl=False)
+        report = IdentityReport.of(client=client, settings=settings)
+        if streaming:  # who we are is worth seeing even when GPULab then refuses us
+            emit(report, final=False)
         started = time.monotonic()
         client.check_access()
-        click.echo(render_access(client=client, settings=settings, seconds=time.monotonic() - started), nl=False)
+        report = dataclasses.replace(report, access_seconds=time.monotonic() - started, show_identity=not streaming)
+    emit(report)
     return ExitStatus.OK

@@ -21,7 +21,7 @@ from gpulab_apply.emulator.store import JobQuery, JobRecord, Store
 from gpulab_apply.emulator.submission import normalise
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.identity import Identity
-from gpulab_apply.jobfiles.schema import submission_errors
+from gpulab_apply.jobfiles.checks import submission_problems
 from gpulab_apply.model import FINAL_STATUSES, JobStatus
 
 _FINAL = frozenset(status.name for status in FINAL_STATUSES)
@@ -64,7 +64,7 @@ class Emulator:
     def submit(self, body: object, *, version: str, identity: Identity, hold: bool = False) -> str:
         """Store a new job (QUEUED, or ONHOLD with ``hold``) and return its UUID."""
         if isinstance(body, dict):
-            errors = submission_errors(body)
+            errors = submission_problems(body)  # the one rulebook: validate's verdict is GPULab's
             if errors:
                 raise HttpError(400, f"Invalid job: {errors[0]}" + (f" (and {len(errors) - 1} more problem(s))"
                                                                    if len(errors) > 1 else ""))

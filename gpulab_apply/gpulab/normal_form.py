@@ -18,6 +18,7 @@ Values GPULab would refuse are left as they are, for the schema and the checks t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -149,10 +150,13 @@ _PRETTY_EMAIL = re.compile(r"\s*(?:((?:[\w.!#$%&'*+\-/=?^_`{|}~]+\s+)*[\w.!#$%&'
 
 def bare_email(text: str) -> str:
     """The address GPULab takes from an e-mail field: ``"Jo <jo@x.be>"`` -> ``jo@x.be``, spaces trimmed."""
-    match = _PRETTY_EMAIL.fullmatch(text) if "\r" not in text and "\n" not in text else None
+    if "\r" in text or "\n" in text:
+        return text  # GPULab refuses it as it is
+    match = _PRETTY_EMAIL.fullmatch(text)
     return (match.group(3) if match else text).strip()
 
 
+@functools.lru_cache(maxsize=4096)  # a set of jobs names the same few addresses again and again
 def email_problem(text: str) -> str | None:
     """Why GPULab refuses an e-mail field (its checker: email-validator's syntax rules, no DNS); None if it accepts it."""
     if "\r" in text or "\n" in text:
@@ -217,13 +221,27 @@ def canonical_job(job: Any) -> CanonicalJob:
     result = CanonicalJob(job)
     if isinstance(job, Mapping):
         result.job = _object(job, "job", (), (), result)
+        for key in ("state", "restartInfo"):  # GPULab sets them; null is accepted and means nothing
+            if key in result.job and result.job[key] is None:
+                del result.job[key]
+                result.rewrites.append(Rewrite((key,), f"{key}: null is ignored by GPULab", None, at_key=True))
     return result
+
+
+@functools.cache
+def _other_names(kind: str) -> Mapping[str, str]:
+    """The names GPULab also reads for each field of ``kind``: snake_case and old names."""
+    fields = OBJECTS[kind]
+    other_names = {snake_case(name): name for name in fields if snake_case(name) != name}
+    other_names.update(OLD_NAMES.get(kind, {}))
+    return other_names
 
 
 def _object(value: Mapping[str, Any], kind: str, path: Path, source: Path, out: CanonicalJob) -> dict[str, Any]:
     fields = OBJECTS[kind]
-    other_names = {snake_case(name): name for name in fields if snake_case(name) != name}
-    other_names.update(OLD_NAMES.get(kind, {}))
+    if all(key in fields for key in value):  # the common case: nothing to rename
+        return {key: _value(item, fields[key], (*path, key), (*source, key), out) for key, item in value.items()}
+    other_names = _other_names(kind)
     taken = {name for name in value if name in fields}
     result: dict[str, Any] = {}
     for key, item in value.items():
@@ -236,10 +254,6 @@ def _object(value: Mapping[str, Any], kind: str, path: Path, source: Path, out: 
             out.rewrites.append(Rewrite((*source, key), f"GPULab reads {key} as {name}", name, at_key=True))
             out.moved[(*path, name)] = (*source, key)
         result[name] = _value(item, fields.get(name, ANY), (*path, name), (*source, key), out)
-    if kind == "job" and result.get("state", 0) is None:
-        del result["state"]
-    if kind == "job" and result.get("restartInfo", 0) is None:
-        del result["restartInfo"]
     return result
 
 
@@ -248,6 +262,8 @@ _NOTE_THEIR_OWN = frozenset({WORDS, LIST, EMAILS, ENV, PORTS, STORAGE})
 
 
 def _value(value: Any, kind: str, path: Path, source: Path, out: CanonicalJob) -> Any:
+    if kind is TEXT or kind is ANY:
+        return value
     if kind in OBJECTS:
         return _object(value, kind, path, source, out) if isinstance(value, Mapping) else value
     canonical = _CONVERT[kind](value, path, source, out) if kind in _CONVERT else value

@@ -52,6 +52,8 @@ class Violation:
     message: str
     hint: str | None = None
     at_key: bool = False
+    #: GPULab accepts it, but it is not the canonical form (``validate --strict`` makes it an error)
+    warning: bool = False
 
     @property
     def json_path(self) -> str:
@@ -84,12 +86,36 @@ def _variant(*, submission: bool) -> dict[str, Any]:
     return schema
 
 
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A schema pattern compiled with JSON Schema's (ECMA 262) meaning of ``$``: the end of the text.
+
+    Python's ``$`` also matches before a final newline, so ``"debian\\n"`` would pass an image pattern
+    that GPULab (whose patterns run in Rust's regex engine) refuses.
+    """
+    return _compiled_pattern(pattern)
+
+
+@functools.cache
+def _compiled_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(_DOLLAR.sub(r"\1\\Z", pattern))
+
+
+#: a ``$`` that is an anchor: not escaped, not inside a character class (the schema's patterns have no nested ones)
+_DOLLAR = re.compile(r"((?:^|[^\\])(?:\\\\)*)\$(?![^\[]*\])")
+
+
 @functools.cache
 def _validator(*, submission: bool) -> Draft202012Validator:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import ValidationError
+
+    def pattern(validator: Any, regex: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+        if validator.is_type(instance, "string") and not ecma_pattern(regex).search(instance):
+            yield ValidationError(f"{instance!r} does not match {regex!r}")
 
     # No format checker: every format rule the schema needs is a pattern, which is cheaper and portable.
-    return Draft202012Validator(_variant(submission=submission))
+    checker = validators.extend(Draft202012Validator, {"pattern": pattern})
+    return checker(_variant(submission=submission))
 
 
 def violations(job: Any, *, submission: bool = False) -> list[Violation]:
@@ -283,7 +309,7 @@ def _keyword(keyword: str, argument: Any, schema: Mapping[str, Any], ref: Callab
             items = _compile(argument, ref)
             return lambda value: not isinstance(value, list) or all(items(item) for item in value)
         case "pattern":
-            search = re.compile(argument).search
+            search = ecma_pattern(argument).search
             return lambda value: not isinstance(value, str) or search(value) is not None
         case "minLength":
             return lambda value: not isinstance(value, str) or len(value) >= argument

@@ -12,7 +12,6 @@ import functools
 import multiprocessing
 import os
 import sys
-import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,12 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.jobfiles.checks import job_violations
+from gpulab_apply.gpulab.normal_form import canonical_job
+from gpulab_apply.jobfiles.checks import judge
 from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.matrix import MatrixExpansion
-from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation, violations
+from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
 from gpulab_apply.jobfiles.variables import Variables
 from gpulab_apply.masking import register_secret
 from gpulab_apply.model import JobSpec
@@ -62,16 +62,19 @@ class _Candidate:
     secrets: frozenset[str] = frozenset()
 
 
-def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False) -> ValidationResult:
+def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
+                   strict: bool = False) -> ValidationResult:
     """Read and check every job file under ``paths``; never raises for a problem in a file.
 
     ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
-    error at that job. Large sets are checked on every core (see :func:`_check_all`).
+    error at that job. ``strict``: a form GPULab accepts but that is not canonical is an error, not a
+    warning. Large sets are checked on every core (see :func:`_check_all`).
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
-    for file_problems, file_candidates in _check_all(files, require_project=require_project,
-                                                     given=tuple(str(p) for p in paths)):
+    given = tuple(str(path) for path in paths)
+    for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
+                                                     given=given):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
     for candidate in candidates:
@@ -91,7 +94,7 @@ PARALLEL_MIN_FILES = 200
 _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
-def _check_all(files: Sequence[str], *, require_project: bool, given: Sequence[str] = (),
+def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
                workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
@@ -99,24 +102,26 @@ def _check_all(files: Sequence[str], *, require_project: bool, given: Sequence[s
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
+    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return _check_files(files, require_project=require_project, given=given)
+        return check(files)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return _check_files(files, require_project=require_project, given=given)
+        return check(files)
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project, given=given)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool, given: Sequence[str] = ()) -> list[_FileResult]:
+def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
+                 given: Sequence[str] = ()) -> list[_FileResult]:
     defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
-    return [_check_file(path, require_project=require_project, given=given, defaults=defaults) for path in files]
+    return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults)
+            for path in files]
 
 
-def _check_file(path: str, *, require_project: bool, given: Sequence[str] = (),
+def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
                 defaults: dict[str, Any] | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     job_file = read(path)
@@ -131,11 +136,13 @@ def _check_file(path: str, *, require_project: bool, given: Sequence[str] = (),
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
         for draft in expansion.drafts:
-            found = _document_violations(draft.data, require_project=require_project)
-            problems.extend(_problem(draft, violation) for violation in found)
-            name = draft.data.get("name") if isinstance(draft.data, Mapping) else None
+            found, canonical = _document_violations(draft.data, require_project=require_project)
+            errors = [v for v in found if strict or not v.warning]
+            problems.extend(_problem(draft, violation, warning=violation.warning and not strict)
+                            for violation in found)
+            name = canonical.get("name") if isinstance(canonical, Mapping) else None
             candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
-                                         None if found else _job_spec(draft), draft.secrets))
+                                         None if errors else _job_spec(draft, canonical), draft.secrets))
     return problems, candidates
 
 
@@ -146,34 +153,20 @@ def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> li
     return [DefaultsOverlay(path, top_directory(path, given), defaults), MatrixExpansion(), Variables()]
 
 
-def _document_violations(data: Any, *, require_project: bool) -> list[Violation]:
+def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
+    """The document's errors and warnings (paths as written), and the job in canonical form."""
     if not isinstance(data, Mapping):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")]
+        return [Violation((), f"document is {kind}, not a job (a mapping with name and request)")], data
     try:
-        found = violations(data)
+        judgement = judge(data)
     except RecursionError:  # thousands of nested lists: a hostile or broken file, not a job
-        return [Violation((), "document nests too deeply to be a job")]
-    found.extend(job_violations(data))
-    if isinstance(name := data.get("name"), str) and (bad := _unprintable(name)):
-        found.append(Violation(("name",), f"contains the control character U+{ord(bad):04X}; a name is printed in "
-                                          "plans, logs and CI annotations, where it could forge lines",
-                               hint="use printable characters only"))
-    if require_project and not _has_project(data):
+        return [Violation((), "document nests too deeply to be a job")], data
+    found = [*judgement.errors, *judgement.warnings]
+    if require_project and not _has_project(judgement.job):
         found.append(Violation(("owner",), "missing: API v4.0 needs owner.projectUrn for every job",
                                hint="set owner.projectUrn in the job, or pass --project / GPULAB_PROJECT"))
-    return found
-
-
-#: line and paragraph separators and the bidirectional overrides ("Trojan Source") besides the Cc controls
-_UNPRINTABLE = frozenset("\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _unprintable(name: str) -> str | None:
-    """The first character of ``name`` that must not be printed raw, or None (docs/validate.md#what-is-checked)."""
-    if name.isprintable():  # the usual case, in C: no control, separator or format character at all
-        return None
-    return next((char for char in name if unicodedata.category(char) == "Cc" or char in _UNPRINTABLE), None)
+    return found, judgement.job
 
 
 def _has_project(data: Mapping[str, Any]) -> bool:
@@ -181,19 +174,20 @@ def _has_project(data: Mapping[str, Any]) -> bool:
     return isinstance(owner, Mapping) and bool(owner.get("projectUrn"))
 
 
-def _problem(draft: Draft, violation: Violation) -> Problem:
+def _problem(draft: Draft, violation: Violation, *, warning: bool = False) -> Problem:
     problem = draft.problem(violation.path, violation.message, at_key=violation.at_key, hint=violation.hint)
-    return replace(problem, json_path=violation.json_path)
+    return replace(problem, json_path=violation.json_path, severity=Severity.WARNING if warning else Severity.ERROR)
 
 
-def _job_spec(draft: Draft) -> JobSpec:
-    data = dict(draft.data)
+def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
+    """The job as it is submitted and hashed: in canonical form (docs/validate.md#warnings-and---strict)."""
+    data = dict(canonical)
     options = data.pop(TOOL_KEY, None) or {}
     hashed = None
     if draft.hashed is not None:  # variables: the hash sees ${VAR}, never the value
-        hashed = {key: value for key, value in draft.hashed.items() if key != TOOL_KEY}
-        hashed["name"] = data["name"]
-        options = draft.hashed.get(TOOL_KEY) or {}
+        template = dict(canonical_job(draft.hashed).job)
+        options = template.pop(TOOL_KEY, None) or {}
+        hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
                    hashed=hashed, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, ServerError
+from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, RemoteError, ServerError
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.reconcile.marker import Marker, parse_marker, with_marker, with_owner
+from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 
 DEFAULT_PARALLELISM = 8
@@ -130,11 +130,46 @@ def execute(plan: Plan, api: JobApi, *, options: ApplyOptions, progress: Progres
         creating = [e for e in plan.entries if e.action is Action.CREATE
                     or (e.action is Action.REPLACE and cancelled[e.name].error is None)]
         outcomes = [cancelled[e.name] for e in replacing if cancelled[e.name].error is not None]
-        outcomes += pool.map(lambda e: run.create(e, cancelled.get(e.name)), creating)
+        submissions = run.submit_all(pool, [_Submission.of(e, run, cancelled.get(e.name)) for e in creating])
         outcomes += pool.map(run.cancel_all, [e for e in plan.entries if e.action is Action.CANCEL])
-        outcomes += run.deduplicate(pool, outcomes)
+        outcomes += run.verify(pool, submissions, outcomes)
     return ApplyReport(run_id=options.run_id, set_name=plan.set_name,
                        outcomes=tuple(sorted(outcomes, key=lambda o: (o.name, o.result is Result.DEDUPLICATED))))
+
+
+@dataclass(kw_only=True)
+class _Submission:
+    """One name being submitted: its body and marker, and what became of it so far."""
+
+    entry: PlanEntry
+    marker: Marker
+    body: Mapping[str, Any]
+    #: jobs this entry's replacement already cancelled
+    cancelled: tuple[str, ...] = ()
+    attempts: int = 0
+    uuid: str | None = None
+    recovered: bool = False
+    #: the last error; with ``ambiguous`` the job may exist all the same
+    error: GpulabApplyError | None = None
+    ambiguous: bool = False
+
+    @classmethod
+    def of(cls, entry: PlanEntry, run: _Run, cancelled: Outcome | None) -> _Submission:
+        assert entry.desired is not None and entry.spec is not None
+        marker = Marker(set_name=run.plan.set_name, spec=entry.spec, run_id=run.options.run_id,
+                        protect=entry.desired.protect)
+        body = with_marker(with_owner(entry.desired.job, run.plan.options.project_urn), marker)
+        return cls(entry=entry, marker=marker, body=body, cancelled=cancelled.cancelled if cancelled else ())
+
+    def outcome(self) -> Outcome:
+        entry = self.entry
+        if self.uuid is None:
+            message = mask_text(self.error.message) if self.error else "no answer"
+            return Outcome(name=entry.name, result=Result.FAILED, action=entry.action, cancelled=self.cancelled,
+                           error=f"submitting: {message}")
+        result = Result.REPLACED if entry.action is Action.REPLACE else Result.CREATED
+        return Outcome(name=entry.name, result=result, action=entry.action, created=self.uuid,
+                       cancelled=self.cancelled, recovered=self.recovered)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,83 +192,112 @@ class _Run:
         return Outcome(name=entry.name, result=Result.CANCELLED, action=entry.action, cancelled=tuple(done))
 
     def _cancel(self, uuid: str) -> None:
+        """Cancel; when the answer is an error or lost, read the job: ended (or ending) is what we wanted."""
         try:
             self.api.cancel(uuid)
-        except ServerError:
-            # a concurrent apply (or a person) may have ended it first: that is what we wanted
-            if not self.api.get_job(uuid).status.is_final:
+        except RemoteError:
+            # a concurrent apply (or a person) may have ended it first, or GPULab committed the cancel and the
+            # answer was lost on the way back
+            try:
+                status = self.api.get_job(uuid).status
+            except GpulabApplyError:
+                status = None
+            if status is None or not (status.is_final or status is JobStatus.CANCELLING):
                 raise
 
-    def create(self, entry: PlanEntry, cancelled: Outcome | None) -> Outcome:
-        assert entry.desired is not None and entry.spec is not None
-        marker = Marker(set_name=self.plan.set_name, spec=entry.spec, run_id=self.options.run_id,
-                        protect=entry.desired.protect)
-        body = with_marker(with_owner(entry.desired.job, self.plan.options.project_urn), marker)
-        done = cancelled.cancelled if cancelled else ()
-        result = Result.REPLACED if entry.action is Action.REPLACE else Result.CREATED
+    def submit_all(self, pool: ThreadPoolExecutor, submissions: list[_Submission]) -> list[_Submission]:
+        """Submit every job in parallel. POSTs whose outcome is unknown are looked for by their marker in *one*
+        listing after all submissions (not one per POST); those not found are submitted once more. Any still
+        unknown after that are settled by the verification listing."""
+        list(pool.map(self._attempt, submissions))
+        unsure = [s for s in submissions if s.ambiguous]
+        if unsure:
+            found = self._find_own(unsure)
+            again = []
+            for submission in unsure:
+                if submission.marker in found:
+                    self._recovered(submission, found[submission.marker])
+                else:
+                    again.append(submission)
+            list(pool.map(self._attempt, again))
+        return submissions
+
+    def _attempt(self, submission: _Submission) -> None:
+        submission.attempts += 1
         try:
-            uuid, recovered = self._submit(entry.name, body, marker)
+            submission.uuid = self.api.submit(submission.body)
+        except (AmbiguousSubmitError, ServerError) as exc:
+            # the server said no (4xx): resubmitting would get the same answer; anything else may have created it
+            submission.error = exc
+            submission.ambiguous = not (isinstance(exc, ServerError) and exc.status < 500)
+            return
         except GpulabApplyError as exc:
-            return Outcome(name=entry.name, result=Result.FAILED, action=entry.action, cancelled=done,
-                           error=f"submitting: {mask_text(exc.message)}")
-        self.progress(f"{result.value} {entry.name}")
-        return Outcome(name=entry.name, result=result, action=entry.action, created=uuid, cancelled=done,
-                       recovered=recovered)
+            submission.error, submission.ambiguous = exc, False
+            return
+        submission.error, submission.ambiguous = None, False
+        result = Result.REPLACED if submission.entry.action is Action.REPLACE else Result.CREATED
+        self.progress(f"{result.value} {submission.entry.name}")
 
-    def _submit(self, name: str, body: Mapping[str, Any], marker: Marker) -> tuple[str, bool]:
-        """Submit; after an ambiguous failure look for our own marker, and resubmit once only if absent."""
-        for attempt in (1, 2):
-            try:
-                return self.api.submit(body), False
-            except (AmbiguousSubmitError, ServerError) as exc:
-                if isinstance(exc, ServerError) and exc.status < 500:
-                    raise  # the server said no: resubmitting would get the same answer
-                found = self._find_own(name, marker)
-                if found is not None:
-                    return found, True
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+    def _recovered(self, submission: _Submission, uuid: str) -> None:
+        submission.uuid, submission.recovered, submission.error, submission.ambiguous = uuid, True, None, False
+        self.progress(f"found {submission.entry.name}")
 
-    def _find_own(self, name: str, marker: Marker) -> str | None:
-        for job in self.api.list_jobs(project_urn=self.plan.options.project_urn):
-            if job.name == name and parse_marker(job.description) == marker:
-                return job.uuid
-        return None
+    def _find_own(self, unsure: Iterable[_Submission]) -> dict[Marker, str]:
+        """This run's submissions in one listing, by marker (a marker names set, spec and this run)."""
+        names = {submission.entry.name for submission in unsure}
+        try:
+            listing = self.api.list_jobs(project_urn=self.plan.options.project_urn)
+        except GpulabApplyError:
+            return {}  # resubmitting blindly would risk a duplicate: the verification listing settles these
+        return {marker: job.uuid for job in listing
+                if job.name in names and (marker := parse_marker(job.description)) is not None}
 
-    def deduplicate(self, pool: ThreadPoolExecutor, outcomes: Iterable[Outcome]) -> list[Outcome]:
-        """List again; per desired name keep the oldest active or finished job with the desired spec.
-
-        Newer active duplicates are cancelled (a concurrent apply chose the same survivor); a name that was
-        just submitted but is not in the listing is reported as failed.
-        """
-        wanted = {e.name: e.spec for e in self.plan.entries if e.desired is not None and e.spec is not None}
-        by_name: dict[str, list[RemoteJob]] = defaultdict(list)
+    def verify(self, pool: ThreadPoolExecutor, submissions: list[_Submission],
+               outcomes: Iterable[Outcome]) -> list[Outcome]:
+        """List again; settle unknown submissions by their marker; per desired name keep the oldest active or
+        finished job with the desired spec and cancel newer active duplicates (a concurrent apply chose the
+        same survivor); a name that was just submitted but is not in the listing is reported as failed."""
         try:
             listing = self.api.list_jobs(project_urn=self.plan.options.project_urn)
         except GpulabApplyError as exc:
-            return [Outcome(name="(verification)", result=Result.FAILED, action=Action.NONE,
-                            error=f"listing jobs to verify: {exc.message}")]
+            return [s.outcome() for s in submissions] + [Outcome(
+                name="(verification)", result=Result.FAILED, action=Action.NONE,
+                error=f"listing jobs to verify: {exc.message}")]
+        unsure = {s.marker: s for s in submissions if s.uuid is None and s.ambiguous and s.attempts > 1}
         for job in listing:
             marker = parse_marker(job.description)
-            if (job.name in wanted and marker is not None and marker.set_name == self.plan.set_name
-                    and marker.spec == wanted[job.name]
-                    and (job.status.is_active or job.status is JobStatus.FINISHED)):
-                by_name[job.name].append(job)
-        # duplicates the plan already showed as protected are blocked, not failures
-        held = {job.uuid for entry in self.plan.entries for job in entry.held}
-        extra: list[tuple[str, RemoteJob]] = []
-        results: list[Outcome] = []
-        for outcome in outcomes:
+            if marker in unsure:
+                self._recovered(unsure[marker], job.uuid)
+        results = [s.outcome() for s in submissions]
+        by_name = self._survivors(listing)
+        for outcome in (*outcomes, *results):
+            # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor)
             if outcome.created and not by_name.get(outcome.name):
                 results.append(Outcome(name=outcome.name, result=Result.FAILED, action=outcome.action,
                                        created=outcome.created,
                                        error=f"submitted job {outcome.created} is missing from the listing"))
-        for name, jobs in by_name.items():
-            jobs.sort(key=age_key)
-            extra += [(name, job) for job in jobs[1:] if job.status.is_active and job.uuid not in held]
+        # duplicates the plan already showed as protected are blocked, not failures
+        held = {job.uuid for entry in self.plan.entries for job in entry.held}
+        extra = [(name, job) for name, jobs in by_name.items() for job in jobs[1:]
+                 if job.status.is_active and job.uuid not in held]
         results += pool.map(lambda item: self._drop_duplicate(*item), extra)
         return results
+
+    def _survivors(self, listing: Iterable[RemoteJob]) -> dict[str, list[RemoteJob]]:
+        """Per desired name, this user's jobs of this set with the desired spec (active or finished), oldest first."""
+        wanted = {e.name: e.hashes for e in self.plan.entries if e.desired is not None and e.hashes is not None}
+        by_name: dict[str, list[RemoteJob]] = defaultdict(list)
+        for job in listing:
+            hashes = wanted.get(job.name)
+            marker = parse_marker(job.description) if hashes is not None else None
+            if (hashes is not None and marker is not None
+                    and hashes.matches(marker, project_urn=job.owner.get("projectUrn"))
+                    and manages(marker, job.owner, set_name=self.plan.set_name, user_urn=self.plan.options.user_urn)
+                    and (job.status.is_active or job.status is JobStatus.FINISHED)):
+                by_name[job.name].append(job)
+        for jobs in by_name.values():
+            jobs.sort(key=age_key)
+        return by_name
 
     def _drop_duplicate(self, name: str, job: RemoteJob) -> Outcome:
         marker = parse_marker(job.description)

@@ -2,10 +2,16 @@
 
 GPULab has no labels, so every job this tool submits ends its description with::
 
-    [gpulab-apply set=<set> spec=<16 hex> run=<apply-id>]            (+ " protect")
+    [gpulab-apply v2 set=<set> spec=<16 hex> run=<apply-id>]            (+ " protect")
 
-``spec`` is :func:`spec_hash` of the job as submitted; ``run`` lets apply recognise its own submission after
-an ambiguous POST. A job whose description has no well-formed marker is *unmanaged* and never touched.
+``spec`` is :func:`spec_hash` of the job; ``run`` lets apply recognise its own submission after an ambiguous
+POST. A job whose description has no well-formed marker is *unmanaged* and never touched.
+
+Two forms are read. Version 1 (``[gpulab-apply set=...]``, no ``v2``) hashed ``owner`` too, so the same file
+hashed differently with and without ``--project`` (and so on API v3.1 vs v4.0, which requires a project).
+Version 2 hashes ``name`` and ``request`` only. Jobs submitted with version 1 markers stay in sync:
+:class:`SpecHashes` matches a version 1 marker against the version 1 hash of the job with and without the
+project filled in. New submissions always carry version 2.
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from typing import Any
 _TOKEN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _MARKER_PREFIX = "[gpulab-apply "
 _MARKER_LINE = re.compile(
-    rf"\[gpulab-apply set=(?P<set>{_TOKEN}) spec=(?P<spec>[0-9a-f]{{16}}) "
+    rf"\[gpulab-apply (?:v(?P<version>[2-9]) )?set=(?P<set>{_TOKEN}) spec=(?P<spec>[0-9a-f]{{16}}) "
     rf"run=(?P<run>{_TOKEN})(?P<protect> protect)?\]"
 )
+#: the marker and spec hash version this tool writes (docs/plan-apply.md#ownership)
+SPEC_VERSION = 2
 
 RerunToken = str | int | float | bool | None
 
@@ -38,20 +46,26 @@ class Marker:
     spec: str
     run_id: str
     protect: bool = False
+    #: 1 for the original form (its spec hash includes ``owner``), 2 for the current one
+    version: int = SPEC_VERSION
 
     def __str__(self) -> str:
         protect = " protect" if self.protect else ""
-        return f"[gpulab-apply set={self.set_name} spec={self.spec} run={self.run_id}{protect}]"
+        version = f"v{self.version} " if self.version >= 2 else ""
+        return f"[gpulab-apply {version}set={self.set_name} spec={self.spec} run={self.run_id}{protect}]"
 
 
-def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None) -> str:
+def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int = SPEC_VERSION) -> str:
     """First 16 hex digits of SHA-256 over the canonical JSON of the job's identity-bearing parts.
 
-    The parts are ``name``, ``request`` and ``owner`` exactly as submitted (a part the body lacks is left
-    out), plus the key ``"rerun"`` holding the token as its JSON value, only when a token is set (so
-    ``rerun: 1`` and ``rerun: "1"`` differ). ``description`` is left out: editing prose never restarts work.
+    The parts are ``name`` and ``request`` exactly as written (version 1 also ``owner`` as submitted; a part
+    the body lacks is left out), plus the key ``"rerun"`` holding the token as its JSON value, only when a
+    token is set (so ``rerun: 1`` and ``rerun: "1"`` differ). ``description`` is left out: editing prose never
+    restarts work. ``owner`` is left out since version 2: which project a job runs in is where it is listed,
+    not what it is, and it must not matter whether ``projectUrn`` came from the file or from ``--project``.
     """
-    identity = {key: job[key] for key in ("name", "request", "owner") if key in job}
+    parts = ("name", "request", "owner") if version == 1 else ("name", "request")
+    identity = {key: job[key] for key in parts if key in job}
     if rerun is not None:
         identity["rerun"] = rerun
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -72,8 +86,50 @@ def parse_marker(description: str | None) -> Marker | None:
             if found is None:
                 return None
             return Marker(set_name=found["set"], spec=found["spec"], run_id=found["run"],
-                          protect=found["protect"] is not None)
+                          protect=found["protect"] is not None, version=int(found["version"] or 1))
     return None
+
+
+class SpecHashes:
+    """The spec hashes one desired job may carry: :attr:`current` (written now) and the version 1 forms.
+
+    The version 1 forms are computed only when a version 1 marker is met (most plans never meet one).
+    """
+
+    __slots__ = ("_job", "_legacy", "_project_urn", "_rerun", "current")
+
+    def __init__(self, job: Mapping[str, Any], *, project_urn: str | None, rerun: RerunToken) -> None:
+        self._job, self._project_urn, self._rerun = job, project_urn, rerun
+        self._legacy: dict[str | None, str] = {}
+        self.current = spec_hash(job, rerun=rerun)
+
+    def matches(self, marker: Marker, *, project_urn: str | None = None) -> bool:
+        """Whether a job with ``marker`` was submitted from this desired job (any marker version).
+
+        ``project_urn`` is the remote job's project: a version 1 hash included the ``owner.projectUrn`` that
+        ``--project`` filled in, so it is tried with that project, with ``--project``'s, and with none.
+        """
+        if marker.version >= 2:
+            return marker.spec == self.current
+        return any(marker.spec == self._legacy_hash(project) for project in (None, self._project_urn, project_urn))
+
+    def _legacy_hash(self, project_urn: str | None) -> str:
+        if project_urn not in self._legacy:
+            self._legacy[project_urn] = spec_hash(with_owner(self._job, project_urn), rerun=self._rerun, version=1)
+        return self._legacy[project_urn]
+
+
+def manages(marker: Marker | None, owner: Mapping[str, Any], *, set_name: str, user_urn: str | None) -> bool:
+    """Whether a job with this marker and ``owner`` is this user's to manage in ``set_name``.
+
+    Both must hold: the marker names the set, and the job belongs to the certificate's user (``user_urn``;
+    None when the caller has no identity to compare, e.g. a plan built in a test). A team that shares one
+    CI certificate is one user, so it keeps working; two people who happen to share a set name never
+    touch each other's jobs (docs/plan-apply.md#ownership).
+    """
+    if marker is None or marker.set_name != set_name:
+        return False
+    return user_urn is None or owner.get("userUrn") == user_urn
 
 
 def with_owner(job: Mapping[str, Any], project_urn: str | None) -> dict[str, Any]:

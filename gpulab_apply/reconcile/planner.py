@@ -30,10 +30,10 @@ from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
-from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_owner
+from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
 
 __all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
-           "desired_spec_hash", "remote_fingerprint"]
+           "desired_hashes", "desired_spec_hash", "remote_fingerprint"]
 
 
 class Action(StrEnum):
@@ -83,6 +83,8 @@ class PlanOptions:
     """Choices that change the plan. ``targets`` are name globs (empty: every name)."""
 
     project_urn: str | None = None
+    #: the certificate's user: only their jobs of the set are managed (None: any user's, for tests and tools)
+    user_urn: str | None = None
     rerun_failed: bool = False
     targets: tuple[str, ...] = ()
     cancel_protected: frozenset[str] = frozenset()
@@ -98,6 +100,8 @@ class PlanEntry:
     desired: JobSpec | None = None
     #: the desired job's spec hash (as it would be submitted), None when not desired
     spec: str | None = None
+    #: every spec hash the desired job may carry (older marker versions too), None when not desired
+    hashes: SpecHashes | None = field(default=None, compare=False, repr=False)
     #: the remote job the decision is about (kept, replaced, rerun or left alone), if any
     current: RemoteJob | None = None
     #: remote jobs apply cancels for this entry (replace, cancel)
@@ -108,6 +112,8 @@ class PlanEntry:
     diffs: tuple[FieldDiff, ...] = ()
     #: who owns an unmanaged job ("submitted by hand", "set other")
     note: str | None = None
+    #: jobs with this name and this set's marker that belong to another user: reported, never touched
+    others: tuple[RemoteJob, ...] = ()
 
     @property
     def has_changes(self) -> bool:
@@ -150,6 +156,8 @@ class Plan:
     desired_count: int
     #: how many active jobs of this set (within the targets) the listing held
     managed_active_count: int
+    #: things a person should read before applying (another set holds these names, other users' jobs, ...)
+    warnings: tuple[str, ...] = ()
     summary: Summary = field(init=False)
 
     def __post_init__(self) -> None:
@@ -194,13 +202,38 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         remote_fingerprint=remote_fingerprint(relevant, markers),
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
+        warnings=tuple(_ownership_warnings(entries, decider)),
     )
 
 
+def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
+    """Say loudly when the desired names live in another set of this user, or other users share the set."""
+    elsewhere: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        if entry.reason is Reason.UNMANAGED and entry.current is not None and decider.mine(entry.current):
+            marker = decider.markers.get(entry.current.uuid)
+            if marker is not None:
+                elsewhere[marker.set_name] += 1
+    for other, count in sorted(elsewhere.items(), key=lambda item: (-item[1], item[0])):
+        yield (f"{count} desired job(s) already run as your jobs of set {other!r}, not {decider.set_name!r}: "
+               f"did you mean --set {other}? (pin it with `set: {other}` in gpulab-apply.yaml)")
+    others = sorted({str(job.owner.get("userUrn") or "?") for entry in entries for job in entry.others})
+    if others:
+        count = sum(len(entry.others) for entry in entries)
+        yield (f"{count} job(s) with set {decider.set_name!r} belong to other users ({', '.join(others)}): they "
+               "are left alone and never count as in sync; choose another --set to tell the sets apart")
+
+
 def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
-    """The spec hash a desired job gets when submitted with ``--project`` ``project_urn``."""
+    """The spec hash a desired job gets when submitted (with ``--project`` ``project_urn``, which since marker
+    version 2 does not enter the hash)."""
+    return desired_hashes(spec, project_urn).current
+
+
+def desired_hashes(spec: JobSpec, project_urn: str | None) -> SpecHashes:
+    """Every spec hash a job submitted from ``spec`` may carry, by marker version."""
     body = spec.hashed if spec.hashed is not None else spec.job  # ${VAR}, never a value from the environment
-    return spec_hash(with_owner(body, project_urn), rerun=spec.rerun)
+    return SpecHashes(body, project_urn=project_urn, rerun=spec.rerun)
 
 
 def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> str:
@@ -216,6 +249,11 @@ def age_key(job: RemoteJob) -> tuple[datetime, str]:
     return (job.created or datetime.min.replace(tzinfo=UTC), job.uuid)
 
 
+def _project_of(job: RemoteJob) -> str | None:
+    project = job.owner.get("projectUrn")
+    return project if isinstance(project, str) else None
+
+
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
     return not targets or any(fnmatchcase(name, glob) for glob in targets)
 
@@ -227,27 +265,43 @@ class _Decider:
     markers: Mapping[str, Marker | None]
 
     def ours(self, job: RemoteJob) -> bool:
-        marker = self.markers.get(job.uuid)
-        return marker is not None and marker.set_name == self.set_name
+        """This set's and this user's: the only jobs apply may cancel (docs/plan-apply.md#ownership)."""
+        return manages(self.markers.get(job.uuid), job.owner, set_name=self.set_name,
+                       user_urn=self.options.user_urn)
 
-    def spec_of(self, job: RemoteJob) -> str | None:
+    def foreign(self, job: RemoteJob) -> bool:
+        """This set's marker, another user's job."""
         marker = self.markers.get(job.uuid)
-        return marker.spec if marker else None
+        return marker is not None and marker.set_name == self.set_name and not self.ours(job)
+
+    def mine(self, job: RemoteJob) -> bool:
+        """Submitted by this user (any set, or by hand)."""
+        return self.options.user_urn is not None and job.owner.get("userUrn") == self.options.user_urn
+
+    def carries(self, job: RemoteJob, hashes: SpecHashes) -> bool:
+        """Whether the job was submitted from the desired job with these hashes."""
+        marker = self.markers.get(job.uuid)
+        return marker is not None and hashes.matches(marker, project_urn=_project_of(job))
 
     def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
-        want = desired_spec_hash(spec, self.options.project_urn)
+        others = tuple(job for job in jobs if self.foreign(job))
+        entry = self._decide(spec, [job for job in jobs if not self.foreign(job)] if others else jobs)
+        return replace(entry, others=others) if others else entry
+
+    def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
+        hashes = desired_hashes(spec, self.options.project_urn)
 
         def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,
                   cancel: tuple[RemoteJob, ...] = (), note: str | None = None) -> PlanEntry:
-            return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=want,
-                             current=current, cancel=cancel, note=note)
+            return PlanEntry(name=spec.name, action=action, reason=reason, desired=spec, spec=hashes.current,
+                             hashes=hashes, current=current, cancel=cancel, note=note)
 
         if not jobs:
             return entry(Action.CREATE, Reason.NEW)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
         newest = max(jobs, key=age_key)
         if active:
-            same = [job for job in active if self.spec_of(job) == want]
+            same = [job for job in active if self.carries(job, hashes)]
             if same:
                 duplicates = tuple(job for job in active if job is not same[0])
                 if not duplicates:
@@ -258,7 +312,7 @@ class _Decider:
             marker = self.markers.get(newest.uuid)
             note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
             return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note)
-        if self.spec_of(newest) != want:
+        if not self.carries(newest, hashes):
             return entry(Action.CREATE, Reason.CHANGED, current=newest)
         if newest.status is JobStatus.FINISHED:
             return entry(Action.NONE, Reason.FINISHED, current=newest)
@@ -280,7 +334,8 @@ class _Decider:
         if not protected or entry.name in self.options.cancel_protected:
             return entry
         return PlanEntry(name=entry.name, action=Action.NONE, reason=Reason.PROTECTED, desired=entry.desired,
-                         spec=entry.spec, current=entry.current, blocked=entry.action, held=entry.cancel)
+                         spec=entry.spec, hashes=entry.hashes, current=entry.current, blocked=entry.action,
+                         held=entry.cancel)
 
 
 def _summarise(entries: Sequence[PlanEntry]) -> Summary:

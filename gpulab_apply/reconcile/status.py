@@ -8,8 +8,8 @@ from datetime import datetime
 
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
-from gpulab_apply.reconcile.marker import parse_marker
-from gpulab_apply.reconcile.planner import age_key, desired_spec_hash
+from gpulab_apply.reconcile.marker import manages, parse_marker
+from gpulab_apply.reconcile.planner import age_key, desired_hashes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,23 +27,26 @@ class StatusRow:
 
 
 def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-                project_urn: str | None, now: datetime) -> tuple[StatusRow, ...]:
-    """Every job of ``set_name`` in the listing (oldest first per name) plus desired names never submitted."""
+                project_urn: str | None, now: datetime, user_urn: str | None = None) -> tuple[StatusRow, ...]:
+    """Every job of ``set_name`` and ``user_urn`` in the listing (oldest first per name) plus desired names
+    never submitted: the jobs apply manages (docs/plan-apply.md#ownership)."""
     by_name = {spec.name: spec for spec in desired}
     rows: list[StatusRow] = []
     seen: set[str] = set()
     for job in sorted(remote, key=lambda j: (j.name, *age_key(j))):
         marker = parse_marker(job.description)
-        if marker is None or marker.set_name != set_name:
+        if not manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
             continue
         seen.add(job.name)
+        assert marker is not None  # as manages() checked
         spec = by_name.get(job.name)
         resources = job.request.get("resources") or {}
         rows.append(StatusRow(
             name=job.name,
             job=job,
             source=spec.location if spec else None,
-            in_sync=marker.spec == desired_spec_hash(spec, project_urn) if spec else None,
+            in_sync=desired_hashes(spec, project_urn).matches(marker, project_urn=job.owner.get("projectUrn"))
+            if spec else None,
             age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
             gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
         ))

@@ -1,5 +1,134 @@
-"""Reporters turn results (problems, plans, apply outcomes, statuses) into text for people and machines.
+"""Reporters turn results (problems, plans, apply outcomes, statuses, identities) into text for people and machines.
 
-One module per kind of result; each exposes a ``REPORTERS`` registry keyed by ``--format`` name.
-Reporters write to a stream they are given and never decide exit codes.
+One contract for all of them (docs/plan-apply.md#output-formats):
+
+* a reporter is ``reporter(result, stream, *, color)``: it writes to the stream it is given and never
+  decides exit codes;
+* :data:`REGISTRY` is the one registry, keyed by (kind of result, ``--format`` name), holding
+  ``module:function`` so that a command imports only the reporter it uses;
+* a command that fails hands :func:`report` a :class:`Failure` instead of its result, and the failure
+  comes out in the format asked for (a Markdown comment that says the plan failed and why, a JSON
+  document of the command's kind carrying the problems);
+* every JSON document has the same envelope: ``version``, ``kind``, ``ok``, ``problems`` and ``error``,
+  camelCase keys, and locations as ``{"file", "line", "column"}``.
+
+User strings are printed through :func:`gpulab_apply.masking.safe` in every format.
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from gpulab_apply.problems import Location, Problem
+
+Kind = Literal["validate", "plan", "apply", "status", "whoami"]
+
+#: the ``--format`` value that picks ``github`` under GitHub Actions and ``text`` elsewhere (as yamllint does)
+AUTO = "auto"
+
+#: (kind, format) -> "module:function"; the module is imported only when that report is written
+REGISTRY: Mapping[tuple[Kind, str], str] = {
+    ("validate", "text"): "gpulab_apply.reporters.problems:report_text",
+    ("validate", "json"): "gpulab_apply.reporters.problems:report_json",
+    ("validate", "github"): "gpulab_apply.reporters.problems:report_github",
+    ("plan", "text"): "gpulab_apply.reporters.plan:report_text",
+    ("plan", "json"): "gpulab_apply.reporters.plan:report_json",
+    ("plan", "markdown"): "gpulab_apply.reporters.markdown:report_plan",
+    ("plan", "github"): "gpulab_apply.reporters.plan:report_github",
+    ("apply", "text"): "gpulab_apply.reporters.apply:report_text",
+    ("apply", "json"): "gpulab_apply.reporters.apply:report_json",
+    ("apply", "github"): "gpulab_apply.reporters.apply:report_github",
+    ("status", "text"): "gpulab_apply.reporters.status:report_text",
+    ("status", "json"): "gpulab_apply.reporters.status:report_json",
+    ("status", "markdown"): "gpulab_apply.reporters.markdown:report_status",
+    ("whoami", "text"): "gpulab_apply.reporters.identity:report_text",
+    ("whoami", "json"): "gpulab_apply.reporters.identity:report_json",
+}
+#: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
+VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1}
+#: formats that write one whole document per command: a command writes nothing else to stdout in them
+DOCUMENT_FORMATS = frozenset({"json", "markdown"})
+
+
+class Reporter(Protocol):
+    """The one call signature of every reporter."""
+
+    def __call__(self, result: Any, stream: TextIO, *, color: bool = False) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure:
+    """A command that stopped before its result: what stopped it, and what it had by then."""
+
+    kind: Kind
+    message: str
+    hint: str | None = None
+    exit_status: int = 1
+    #: located problems (invalid job files), sorted by file, line and column
+    problems: tuple[Problem, ...] = ()
+    #: job files read, for the summary line of problems
+    files: int = 0
+    set_name: str | None = None
+    #: what the command had made before it stopped (the plan that a guard refused), or None
+    partial: Any = None
+
+
+def formats(kind: Kind) -> tuple[str, ...]:
+    """The ``--format`` choices of a command: ``auto`` then the registered ones."""
+    return (AUTO, *(fmt for known, fmt in REGISTRY if known == kind))
+
+
+def resolve_format(kind: Kind, fmt: str, env: Mapping[str, str]) -> str:
+    """``auto`` -> ``github`` when ``GITHUB_ACTIONS=true`` and the kind has it, else ``text``."""
+    if fmt != AUTO:
+        return fmt
+    return "github" if env.get("GITHUB_ACTIONS") == "true" and (kind, "github") in REGISTRY else "text"
+
+
+def reporter(kind: Kind, fmt: str) -> Reporter:
+    module, function = REGISTRY[(kind, fmt)].split(":")
+    found: Reporter = getattr(importlib.import_module(module), function)
+    return found
+
+
+def report(kind: Kind, fmt: str, result: object, stream: TextIO, *, color: bool = False) -> None:
+    """Write ``result`` (or a :class:`Failure`) as ``kind`` in ``fmt``."""
+    if isinstance(result, Failure):
+        from gpulab_apply.reporters import failure
+
+        failure.report(result, fmt, stream, color=color)
+    else:
+        reporter(kind, fmt)(result, stream, color=color)
+
+
+# --- the JSON envelope ------------------------------------------------------------------------------
+
+
+def location_document(location: Location | None) -> dict[str, Any] | None:
+    """``{"file", "line", "column"}`` (1-based; line and column null for a whole file), or null."""
+    if location is None:
+        return None
+    return {"file": location.path, "line": location.line, "column": location.column}
+
+
+def problem_document(problem: Problem) -> dict[str, Any]:
+    return {"location": location_document(problem.location), "severity": problem.severity.value,
+            "jsonPath": problem.json_path, "message": problem.message, "hint": problem.hint}
+
+
+def envelope(kind: Kind, *, ok: bool, body: Mapping[str, Any], problems: Sequence[Problem] = (),
+             error: Failure | None = None) -> dict[str, Any]:
+    """A public JSON document: the shared keys around the kind's own."""
+    return {
+        "version": VERSIONS[kind],
+        "kind": kind,
+        "ok": ok,
+        **body,
+        "problems": [problem_document(problem) for problem in problems],
+        "error": None if error is None else {"message": error.message, "hint": error.hint,
+                                             "exitStatus": error.exit_status},
+    }

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
+from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.executor import ApplyReport, Outcome, Result
+from gpulab_apply.reconcile.planner import Plan
+from gpulab_apply.reporters import Failure, envelope, location_document
 from gpulab_apply.reporters.github import Level, annotation
-from gpulab_apply.reporters.plan import short
+from gpulab_apply.reporters.plan import plan_document, short
 
-JSON_FORMAT_VERSION = 1
+
+@dataclass(frozen=True, kw_only=True)
+class ApplyResult:
+    """What apply did: the plan it acted on, and the report of its actions (None when there was nothing to do)."""
+
+    plan: Plan
+    report: ApplyReport | None
 
 _SYMBOL = {Result.CREATED: "+", Result.REPLACED: "-/+", Result.CANCELLED: "-", Result.DEDUPLICATED: "-",
            Result.FAILED: "x"}
@@ -19,7 +28,11 @@ _COLOUR = {Result.CREATED: "32", Result.REPLACED: "33", Result.CANCELLED: "31", 
 
 
 def describe(outcome: Outcome) -> str:
-    """``created job 1a2b3c4d``, ``FAILED: submitting: ... (cancelled 5e6f7a8b)``."""
+    """``created job 1a2b3c4d``, ``FAILED: submitting: ... (cancelled 5e6f7a8b)``; control characters escaped."""
+    return safe(_describe(outcome))
+
+
+def _describe(outcome: Outcome) -> str:
     cancelled = ", ".join(short(uuid) for uuid in outcome.cancelled)
     created = f"job {short(outcome.created)}" if outcome.created else ""
     recovered = " (found by its marker after an ambiguous submit)" if outcome.recovered else ""
@@ -50,42 +63,50 @@ def summary_line(report: ApplyReport) -> str:
     return f"Apply complete: {', '.join(parts)}."
 
 
-def report_text(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
-    stream.write(f"\nApply run {report.run_id} (set {report.set_name}):\n")
+def report_text(result: ApplyResult, stream: TextIO, *, color: bool = False) -> None:
+    report = result.report
+    if report is None:
+        return
+    stream.write(f"\nApply run {report.run_id} (set {safe(report.set_name)}):\n")
     for outcome in report.outcomes:
-        head = f"{_SYMBOL[outcome.result]:>3} {outcome.name}"
+        head = f"{_SYMBOL[outcome.result]:>3} {safe(outcome.name)}"
         if color:
             head = f"\x1b[{_COLOUR[outcome.result]}m{head}\x1b[0m"
         stream.write(f"{head}: {describe(outcome)}\n")
     stream.write(summary_line(report) + "\n")
 
 
-def apply_document(report: ApplyReport) -> dict[str, Any]:
-    return {
-        "format_version": JSON_FORMAT_VERSION,
-        "run_id": report.run_id,
-        "set": report.set_name,
-        "ok": report.ok,
-        "changed": report.changed,
-        "summary": {result.value: report.count(result) for result in Result},
+def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict[str, Any]:
+    """The ``--format json`` document: what was done, and the plan it was done from."""
+    report = result.report
+    locations = {entry.name: entry.desired.location for entry in result.plan.entries if entry.desired}
+    return envelope("apply", ok=error is None and (report is None or report.ok), body={
+        "runId": report.run_id if report else None,
+        "set": result.plan.set_name,
+        "changed": report.changed if report else False,
+        "summary": {result.value: report.count(result) if report else 0 for result in Result},
         "outcomes": [{
-            "name": o.name, "result": o.result.value, "action": o.action.value, "created": o.created,
+            "name": o.name, "result": o.result.value, "action": o.action.value,
+            "location": location_document(locations.get(o.name)), "created": o.created,
             "cancelled": list(o.cancelled), "recovered": o.recovered, "error": o.error,
-        } for o in report.outcomes],
-    }
+        } for o in (report.outcomes if report else ())],
+        "plan": plan_document(result.plan),
+    }, error=error)
 
 
-def report_json(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
-    json.dump(apply_document(report), stream, indent=2, ensure_ascii=False)
+def report_json(result: ApplyResult, stream: TextIO, *, color: bool = False) -> None:
+    json.dump(apply_document(result), stream, indent=2)
     stream.write("\n")
 
 
-def report_github(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
+def report_github(result: ApplyResult, stream: TextIO, *, color: bool = False) -> None:
+    report = result.report
+    if report is None:
+        return
+    locations = {entry.name: entry.desired.location for entry in result.plan.entries if entry.desired}
     for outcome in report.outcomes:
         level: Level = "error" if outcome.result is Result.FAILED else "notice"
-        stream.write(annotation(level, f"{outcome.name}: {describe(outcome)}", title="gpulab-apply apply") + "\n")
+        stream.write(annotation(level, f"{safe(outcome.name)}: {describe(outcome)}", location=locations.get(outcome.name),
+                                title="gpulab-apply apply") + "\n")
     stream.write(annotation("notice" if report.ok else "error", summary_line(report),
                             title="gpulab-apply apply") + "\n")
-
-
-REPORTERS: dict[str, Callable[..., None]] = {"text": report_text, "json": report_json, "github": report_github}

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+from gpulab_apply.masking import safe
 from gpulab_apply.problems import Location
 
 Level = Literal["error", "warning", "notice"]
 
 
 def _escape_data(text: str) -> str:
+    # a message may span lines on purpose (a diff under a job); each line loses its control characters
+    text = "\n".join(safe(line) for line in text.split("\n"))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return _escape_data(safe(text)).replace(":", "%3A").replace(",", "%2C")
 
 
 def annotation(level: Level, message: str, *, location: Location | None = None, title: str | None = None) -> str:

@@ -1,22 +1,18 @@
-"""Plan reporters: Terraform-like text, versioned JSON, a Markdown pull-request comment, GitHub annotations.
+"""Plan reporters: Terraform-like text, versioned JSON and GitHub annotations (Markdown: ``markdown.py``).
 
 Every value shown comes from the planner's masked field differences; job bodies are never printed whole.
+Names, notes and values are user strings: every line passes through :func:`~gpulab_apply.masking.safe`.
 """
 
 from __future__ import annotations
 
-import html
 import json
-from collections.abc import Callable
 from typing import Any, TextIO
 
+from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
+from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import Level, annotation
-
-#: version of the ``--format json`` document; bumped on any incompatible change (docs/plan-apply.md)
-JSON_FORMAT_VERSION = 1
-#: GitHub refuses comments over 65,536 characters; leave room for a sticky-comment header
-MARKDOWN_BUDGET = 60_000
 
 _SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-"}
 _NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
@@ -57,7 +53,12 @@ def short(uuid: str) -> str:
 
 
 def explain(entry: PlanEntry) -> str:
-    """Why, in a few words: ``changed; cancels RUNNING job 1a2b3c4d, its work is lost``."""
+    """Why, in a few words: ``changed; cancels RUNNING job 1a2b3c4d, its work is lost`` (control characters
+    escaped)."""
+    return safe(_explain(entry))
+
+
+def _explain(entry: PlanEntry) -> str:
     current = entry.current
     jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
     lost = ", its work is lost" if entry.work_lost else ""
@@ -88,11 +89,12 @@ def value_text(value: Any) -> str:
 
 
 def diff_line(diff: FieldDiff) -> str:
+    """``~ request.resources.gpus: 1 => 2`` (control characters escaped)."""
     if diff.kind == "added":
-        return f"+ {diff.path}: {value_text(diff.new)}"
+        return safe(f"+ {diff.path}: {value_text(diff.new)}")
     if diff.kind == "removed":
-        return f"- {diff.path}: {value_text(diff.old)}"
-    return f"~ {diff.path}: {value_text(diff.old)} => {value_text(diff.new)}"
+        return safe(f"- {diff.path}: {value_text(diff.old)}")
+    return safe(f"~ {diff.path}: {value_text(diff.old)} => {value_text(diff.new)}")
 
 
 def _paint(text: str, mark: str, color: bool) -> str:
@@ -101,48 +103,52 @@ def _paint(text: str, mark: str, color: bool) -> str:
 
 def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """Terraform-like: one line per change (``+ - -/+``), field differences under it, the summary last."""
-    stream.write(f"Set: {plan.set_name}\n\n")
+    stream.write(f"Set: {safe(plan.set_name)}\n\n")
     for entry in shown(plan):
         mark = symbol(entry)
-        source = f"  {entry.desired.location}" if entry.desired else ""
-        stream.write(_paint(f"{mark:>3} {entry.name}", mark, color) + f" ({explain(entry)}){source}\n")
+        source = f"  {safe(str(entry.desired.location))}" if entry.desired else ""
+        stream.write(_paint(f"{mark:>3} {safe(entry.name)}", mark, color) + f" ({explain(entry)}){source}\n")
         stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
+    stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
     if not plan.has_changes:
-        stream.write("No changes: GPULab matches the job files.\n")
+        stream.write(no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
     stream.write(summary_line(plan.summary) + "\n")
 
 
-def plan_document(plan: Plan) -> dict[str, Any]:
+def no_changes(plan: Plan) -> str:
+    return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
+
+
+def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
     """The ``--format json`` document (versioned; documented in docs/plan-apply.md)."""
     summary = plan.summary
-    return {
-        "format_version": JSON_FORMAT_VERSION,
+    return envelope("plan", ok=error is None, body={
         "set": plan.set_name,
-        "has_changes": plan.has_changes,
-        "remote_fingerprint": plan.remote_fingerprint,
+        "hasChanges": plan.has_changes,
+        "remoteFingerprint": plan.remote_fingerprint,
+        "warnings": list(plan.warnings),
         "summary": {
-            "create": summary.create, "replace": summary.replace, "replace_running": summary.replace_running,
-            "cancel": summary.cancel, "cancel_running": summary.cancel_running, "unchanged": summary.unchanged,
+            "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
+            "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
             "blocked": summary.blocked, "unmanaged": summary.unmanaged,
         },
         "entries": [_entry_document(entry) for entry in plan.entries],
-    }
+    }, error=error)
 
 
 def _entry_document(entry: PlanEntry) -> dict[str, Any]:
-    location = entry.desired.location if entry.desired else None
     current = entry.current
     return {
         "name": entry.name,
         "action": entry.action.value,
         "reason": entry.reason.value,
         "blocked": entry.blocked.value if entry.blocked else None,
-        "work_lost": entry.work_lost,
+        "workLost": entry.work_lost,
         "note": entry.note,
-        "source": {"file": location.path, "line": location.line} if location else None,
+        "location": location_document(entry.desired.location if entry.desired else None),
         "spec": entry.spec,
         "current": {"uuid": current.uuid, "status": current.status.name} if current else None,
         "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
@@ -152,81 +158,18 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
 
 
 def report_json(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
-    json.dump(plan_document(plan), stream, indent=2, ensure_ascii=False)
+    json.dump(plan_document(plan), stream, indent=2)
     stream.write("\n")
-
-
-def _md(text: str) -> str:
-    """Text safe inside a Markdown table cell (names are free text)."""
-    return html.escape(text).replace("|", "&#124;").replace("`", "&#96;").replace("\n", " ")
-
-
-def report_markdown(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
-    """A pull-request comment: the summary first, then one table row per job, then collapsed details.
-
-    Stays under :data:`MARKDOWN_BUDGET` characters for any number of jobs: rows and details that do not fit
-    are replaced by a count of what was left out.
-    """
-    s = plan.summary
-    head = (
-        f"### gpulab-apply plan for set `{_md(plan.set_name)}`\n\n"
-        f"**{summary_line(s)}**\n\n"
-        "| create | replace | cancel | protected | unmanaged | unchanged |\n"
-        "|---:|---:|---:|---:|---:|---:|\n"
-        f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
-        f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
-        f"{s.unmanaged} | {s.unchanged} |\n\n"
-    )
-    entries = shown(plan)
-    if not entries:
-        stream.write(head + "No changes: GPULab matches the job files.\n")
-        return
-    rows = [f"| `{symbol(e)}` | {_md(e.name)} | {_md(explain(e))} | "
-            f"{_md(str(e.desired.location)) if e.desired else ''} |\n" for e in entries]
-    details = [_md_details(e) for e in entries if e.diffs]
-    table_head = "| | job | what and why | file |\n|---|---|---|---|\n"
-    budget = MARKDOWN_BUDGET - len(head) - len(table_head) - 200  # room for the "more" lines
-    body, used = [], 0
-    for kind, items in (("jobs", rows), ("diffs", details)):
-        kept = 0
-        for item in items:
-            if used + len(item) > budget:
-                break
-            body.append(item)
-            used += len(item)
-            kept += 1
-        if kept < len(items):
-            more = f"\n… {len(items) - kept} more {kind} not shown; see the CI log or `--format json`.\n\n"
-            body.append(more)
-            used += len(more)
-        if kind == "jobs":
-            body.append("\n")
-    stream.write(head + table_head + "".join(body))
-
-
-def _md_details(entry: PlanEntry) -> str:
-    lines = "\n".join(html.escape(diff_line(diff)) for diff in entry.diffs)
-    return f"<details><summary>{_md(entry.name)}: {len(entry.diffs)} field(s)</summary>\n\n<pre>\n{lines}\n</pre>\n" \
-           "</details>\n"
 
 
 def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """One workflow annotation per listed job, pinned to its file and line, then the summary as a notice."""
     for entry in shown(plan):
         level: Level = "warning" if entry.work_lost or not entry.has_changes else "notice"
-        message = f"{symbol(entry)} {entry.name}: {explain(entry)}"
+        message = f"{symbol(entry)} {safe(entry.name)}: {explain(entry)}"
         if entry.diffs:
             message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
+    stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
-
-
-PlanReporter = Callable[..., None]
-
-REPORTERS: dict[str, PlanReporter] = {
-    "text": report_text,
-    "json": report_json,
-    "markdown": report_markdown,
-    "github": report_github,
-}

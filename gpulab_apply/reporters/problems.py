@@ -6,73 +6,75 @@ Every format ends with (or contains) the same one-line summary, so a log always 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
-from gpulab_apply.problems import Location, Problem
+from gpulab_apply.masking import safe
+from gpulab_apply.problems import Problem, Severity
+from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import annotation
-
-#: version of the ``--format json`` document; bumped only for incompatible changes (docs/validate.md)
-JSON_VERSION = 1
-
-Reporter = Callable[[ValidationResult, TextIO], None]
 
 
 def summary(result: ValidationResult) -> str:
-    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``"""
-    files = _count(result.files, "file")
-    if result.ok:
-        verb = "is" if len(result.jobs) == 1 else "are"
-        return f"{_count(len(result.jobs), 'job')} in {files} {verb} valid."
-    errors = _count(len(result.problems), "error")
-    if not result.files:
-        return f"Found {errors}; no job file was read."
-    bad_files = len({problem.location.path for problem in result.problems})
-    return f"Found {errors} in {bad_files} of {files}."
+    """``3 jobs in 2 files are valid.`` or ``Found 4 errors in 2 of 3 files.``, warnings counted when there are any."""
+    return summary_of(result.problems, files=result.files, jobs=len(result.jobs))
+
+
+def summary_of(problems: Sequence[Problem], *, files: int, jobs: int = 0) -> str:
+    """The summary line from its parts (also for a plan that stopped at invalid files)."""
+    files_text = _count(files, "file")
+    warnings = sum(problem.severity is Severity.WARNING for problem in problems)
+    errors = [problem for problem in problems if problem.severity is Severity.ERROR]
+    if not errors:
+        verb = "is" if jobs == 1 else "are"
+        noted = f", with {_count(warnings, 'warning')}" if warnings else ""
+        return f"{_count(jobs, 'job')} in {files_text} {verb} valid{noted}."
+    found = _count(len(errors), "error") + (f" and {_count(warnings, 'warning')}" if warnings else "")
+    if not files:
+        return f"Found {found}; no job file was read."
+    bad_files = len({problem.location.path for problem in errors})
+    return f"Found {found} in {bad_files} of {files_text}."
 
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def report_text(result: ValidationResult, stream: TextIO) -> None:
-    """One ``path:line:col: error: json.path: message (hint)`` line per problem, then the summary."""
-    stream.writelines(f"{problem}\n" for problem in result.problems)
+def problem_lines(problems: Sequence[Problem]) -> list[str]:
+    """One ``path:line:col: error: json.path: message (hint)`` line per problem, control characters escaped."""
+    return [safe(str(problem)) + "\n" for problem in problems]
+
+
+def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
+    """One workflow annotation per problem, pinned to its file and line."""
+    lines = []
+    for problem in problems:
+        where = f"{problem.json_path}: " if problem.json_path else ""
+        hint = f" ({problem.hint})" if problem.hint else ""
+        lines.append(annotation(problem.severity.value, safe(f"{where}{problem.message}{hint}"),
+                                location=problem.location, title=title) + "\n")
+    return lines
+
+
+def report_text(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
+    """One line per problem, then the summary."""
+    stream.writelines(problem_lines(result.problems))
     stream.write(summary(result) + "\n")
 
 
-def report_json(result: ValidationResult, stream: TextIO) -> None:
+def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
     """The versioned JSON document described in docs/validate.md."""
-    document = {
-        "version": JSON_VERSION,
-        "valid": result.ok,
+    document = envelope("validate", ok=result.ok, body={
         "files": result.files,
         "summary": summary(result),
-        "jobs": [{"name": job.name, **_location(job.location)} for job in result.jobs],
-        "problems": [_problem(problem) for problem in result.problems],
-    }
+        "jobs": [{"name": job.name, "location": location_document(job.location)} for job in result.jobs],
+    }, problems=result.problems)
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def _problem(problem: Problem) -> dict[str, Any]:
-    return {**_location(problem.location), "severity": problem.severity.value, "jsonPath": problem.json_path,
-            "message": problem.message, "hint": problem.hint}
-
-
-def _location(location: Location) -> dict[str, Any]:
-    return {"path": location.path, "line": location.line, "column": location.column}
-
-
-def report_github(result: ValidationResult, stream: TextIO) -> None:
+def report_github(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
     """One workflow annotation per problem (pinned to the file and line in a pull request), then the summary."""
-    for problem in result.problems:
-        where = f"{problem.json_path}: " if problem.json_path else ""
-        hint = f" ({problem.hint})" if problem.hint else ""
-        stream.write(annotation(problem.severity.value, f"{where}{problem.message}{hint}",
-                                location=problem.location, title="gpulab-apply validate") + "\n")
+    stream.writelines(problem_annotations(result.problems, title="gpulab-apply validate"))
     stream.write(summary(result) + "\n")
-
-
-REPORTERS: Mapping[str, Reporter] = {"text": report_text, "json": report_json, "github": report_github}

@@ -1,75 +1,132 @@
-"""Status reporters: an aligned table for people, versioned JSON for scripts."""
+"""Status reporters: an aligned table for people, versioned JSON for scripts (Markdown: ``markdown.py``).
+
+Rows sort naturally by name (``sweep-2`` before ``sweep-10``), ages read as people say them
+("1 day ago"), and a queued job says why it waits, in GPULab's own words (``queuedExplanations``).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
-from gpulab_apply.model import format_timestamp
+from gpulab_apply.masking import safe
+from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.reconcile.status import StatusRow
+from gpulab_apply.reporters import envelope, location_document
 
-JSON_FORMAT_VERSION = 1
+_DIGITS = re.compile(r"(\d+)")
+_UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
-def age_text(seconds: int | None) -> str:
-    """``45s``, ``12m``, ``3h05m``, ``2d04h``."""
+@dataclass(frozen=True, kw_only=True)
+class StatusReport:
+    """The rows of one set, in natural name order, as of ``now``."""
+
+    set_name: str
+    rows: tuple[StatusRow, ...]
+    now: datetime
+
+    @classmethod
+    def of(cls, rows: Sequence[StatusRow], *, set_name: str, now: datetime) -> StatusReport:
+        ordered = sorted(enumerate(rows), key=lambda item: (natural_key(item[1].name), item[0]))
+        return cls(set_name=set_name, rows=tuple(row for _, row in ordered), now=now)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders the numbers inside names by value: ``sweep-2`` < ``sweep-10``."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part)
+
+
+def ago(seconds: int | None) -> str:
+    """``just now``, ``1 minute ago``, ``3 hours ago``, ``1 day ago``: the largest whole unit."""
     if seconds is None:
         return "-"
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if hours == 0:
-        return f"{minutes}m"
-    if days == 0:
-        return f"{hours}h{minutes % 60:02d}m"
-    return f"{days}d{hours % 24:02d}h"
+    if seconds < 1:
+        return "just now"
+    for unit, size in _UNITS:
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
 
 
-def _cells(row: StatusRow) -> list[str]:
+def queued_explanations(job: RemoteJob | None) -> list[str]:
+    """Why GPULab has not started a QUEUED job yet (``state.scheduling.queuedExplanations``); empty otherwise."""
+    if job is None or job.status.name != "QUEUED":
+        return []
+    scheduling = (job.raw.get("state") or {}).get("scheduling") or {}
+    reasons = scheduling.get("queuedExplanations") if isinstance(scheduling, dict) else None
+    return [str(reason) for reason in reasons if reason] if isinstance(reasons, list) else []
+
+
+def cells(row: StatusRow, now: datetime) -> list[str]:
+    """The columns of one row, for text and Markdown; control characters escaped."""
     job = row.job
     if row.source is None:
         source = "(not in the job files)"
     else:
         source = str(row.source) + (" (changed since submitted)" if row.in_sync is False else "")
-    return [
+    return [safe(cell) for cell in (
         row.name,
         job.status.name if job else "(not submitted)",
-        age_text(row.age_seconds),
+        ago(row.age_seconds),
         "-" if row.gpus is None else str(row.gpus),
         job.uuid if job else "-",
         source,
-    ]
+        "; ".join(queued_explanations(job)),
+    )]
 
 
-def report_text(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, color: bool = False) -> None:
-    stream.write(f"Set: {set_name}\n")
-    if not rows:
+def counts_line(report: StatusReport) -> str:
+    """``5 jobs: 2 RUNNING, 1 QUEUED, 2 not submitted.``"""
+    counts: dict[str, int] = {}
+    for row in report.rows:
+        status = row.job.status.name if row.job else "not submitted"
+        counts[status] = counts.get(status, 0) + 1
+    total = len(report.rows)
+    parts = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    return f"{total} job{'' if total == 1 else 's'}" + (f": {parts}." if parts else ".")
+
+
+def report_text(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
+    """An aligned table; under a queued job, a line saying why it waits."""
+    stream.write(f"Set: {safe(report.set_name)}\n")
+    if not report.rows:
         stream.write("No managed jobs and no job files.\n")
         return
-    table = [["NAME", "STATUS", "AGE", "GPUS", "JOB", "FILE"], *(_cells(row) for row in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
-    stream.writelines("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
-                     + "  " + line[-1] + "\n" for line in table)
+    table = [["NAME", "STATUS", "AGE", "GPUS", "JOB", "FILE", ""], *(cells(row, report.now) for row in report.rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(5)]
+    for line in table:
+        stream.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+                     + "  " + line[5] + "\n")
+        if line[6]:
+            stream.write(f"  waiting: {line[6]}\n")
 
 
-def report_json(rows: Sequence[StatusRow], stream: TextIO, *, set_name: str, color: bool = False) -> None:
-    document: dict[str, Any] = {
-        "format_version": JSON_FORMAT_VERSION,
-        "set": set_name,
-        "jobs": [{
-            "name": row.name,
-            "uuid": row.job.uuid if row.job else None,
-            "status": row.job.status.name if row.job else None,
-            "created": format_timestamp(row.job.created) if row.job and row.job.created else None,
-            "age_seconds": row.age_seconds,
-            "gpus": row.gpus,
-            "in_sync": row.in_sync,
-            "source": {"file": row.source.path, "line": row.source.line} if row.source else None,
-        } for row in rows],
-    }
-    json.dump(document, stream, indent=2, ensure_ascii=False)
+def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
+    document = envelope("status", ok=True, body={
+        "set": report.set_name,
+        "now": format_timestamp(report.now),
+        "jobs": [_job_document(row) for row in report.rows],
+    })
+    json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-REPORTERS: dict[str, Callable[..., None]] = {"text": report_text, "json": report_json}
+def _job_document(row: StatusRow) -> dict[str, Any]:
+    job = row.job
+    return {
+        "name": row.name,
+        "uuid": job.uuid if job else None,
+        "status": job.status.name if job else None,
+        "created": format_timestamp(job.created) if job and job.created else None,
+        "ageSeconds": row.age_seconds,
+        "gpus": row.gpus,
+        "inSync": row.in_sync,
+        "location": location_document(row.source),
+        "queuedExplanations": queued_explanations(job),
+    }

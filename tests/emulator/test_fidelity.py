@@ -114,3 +114,33 @@ def test_debug_slaves_and_clusters_parse(emulator: RunningEmulator) -> None:
     clusters = [slave_info2.ClusterInfo.model_validate(c)
                 for c in requests.get(root + "clusters", timeout=TIMEOUT).json()]
     assert clusters[0].gpu.used == 1
+
+
+def test_emulator_gives_gpulabs_verdict_and_serves_only_jobs_gpulab_can_parse(emulator: RunningEmulator) -> None:
+    from tests.fidelity_corpus import cases, oracle_verdict, postable
+    from tests.test_schema_corpus import KNOWN_DIFFERENCES
+
+    differences = []
+    accepted: dict[str, dict[str, object]] = {}
+    with requests.Session() as session:
+        for case in filter(postable, cases()):
+            response = session.post(emulator.api_root("4.0") + "jobs", json=case.job, timeout=TIMEOUT)
+            assert response.status_code in (200, 400), (case.id, response.text)
+            if response.status_code == 200:
+                accepted[response.text] = case.job
+            if (response.status_code == 200) is not oracle_verdict(case.job, owner_required=True):
+                differences.append(case.id)
+    assert set(differences) == KNOWN_DIFFERENCES
+    emulator.advance(30)
+    items = requests.get(emulator.api_root("4.0") + "jobs", timeout=TIMEOUT, params={
+        "page_size": 2000, "allowed_states": ",".join(status.name for status in job2.JobStatus)}).json()["items"]
+    assert len(items) == len(accepted)
+    for item in items:  # what `gpulab-cli jobs` parses: one bad job fails the whole listing
+        job2.Job.model_validate(item)
+        # stored as GPULab stores it; only the server's duration defaults (and a duration's final newline,
+        # which the emulator drops as the canonical form does) come on top
+        expected = job2.NewJobV4.model_validate(accepted[item["uuid"]]).model_dump(mode="json", by_alias=True)
+        scheduling = expected["request"]["scheduling"]
+        for key in ("minDuration", "maxDuration"):
+            scheduling[key] = (scheduling[key] or item["request"]["scheduling"][key]).removesuffix("\n")
+        assert item["request"] == expected["request"], item["name"]

@@ -1,0 +1,343 @@
+"""One GPULab API root over HTTP(S): the session, timeouts, retries, and what each failure means.
+
+One ``requests.Session`` with a client-certificate TLS context, timeouts on every call, retries with
+exponential backoff and jitter for idempotent requests (GET/PUT/DELETE) on connection errors and
+429/500/502/503/504 (``Retry-After`` honoured), and never a blind retry of a POST: a request that
+may have reached the server raises :class:`AmbiguousSubmitError` (docs/plan-apply.md#apply).
+Answers that are not 2xx become this tool's errors here, with a hint of what to do.
+
+Thread safety: one transport may be shared by threads. Requests only read the session's settings,
+and urllib3's pool hands each thread its own connection; ``max_connections`` connections are kept,
+so make it at least the number of threads.
+
+With :mod:`gpulab.client`, the only place that imports ``requests``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.client
+import logging
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3.exceptions
+
+from gpulab_apply import __version__
+from gpulab_apply.errors import (
+    AmbiguousSubmitError,
+    CertificateError,
+    ConfigError,
+    ConnectionFailedError,
+    GpulabApplyError,
+    ServerError,
+)
+from gpulab_apply.gpulab.answers import summarize
+from gpulab_apply.gpulab.api import ApiVersion
+from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
+from gpulab_apply.settings import RetryPolicy, Timeouts
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: TLS alerts by which a server says it does not accept our client certificate
+_REJECTION_ALERTS = ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REQUIRED",
+                     "CERTIFICATE_EXPIRED", "CERTIFICATE_REVOKED", "ACCESS_DENIED", "UNSUPPORTED_CERTIFICATE")
+_CERT_HINT = "Check --cert / GPULAB_CERT: GPULab accepts iLab.t login certificates only."
+_AMBIGUOUS_HINT = "Run apply again: it looks for this run's marker before submitting again."
+
+
+class _ClientCertAdapter(requests.adapters.HTTPAdapter):
+    """Mounts our own SSLContext, as GPULab's CLI does: ``requests``' ``cert=`` cannot take a password.
+
+    It also keeps ``requests`` from adding certifi's bundle on top of the trust chosen in the context
+    (a given CA bundle means *only* that CA).
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None, *, max_connections: int) -> None:
+        self._ssl_context = ssl_context
+        # max_retries=0: retries are decided in Transport, where POST is known to be special.
+        super().__init__(pool_connections=4, pool_maxsize=max_connections, max_retries=0)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+        if self._ssl_context is not None:
+            pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if self._ssl_context is None:
+            super().cert_verify(conn, url, verify, cert)
+            return
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+class Transport:
+    """Requests to one versioned API root, retried where safe, failures turned into this tool's errors."""
+
+    def __init__(self, api_root: str, *, api_version: ApiVersion, ssl_context: ssl.SSLContext | None,
+                 timeouts: Timeouts, retry: RetryPolicy, max_connections: int) -> None:
+        self.api_root = api_root
+        self.api_version = api_version
+        self.host = urlsplit(api_root).hostname or ""
+        self.client_certificate = ssl_context is not None
+        #: set once GPULab has answered anything, i.e. (over TLS) accepted the client certificate
+        self.answered = False
+        self._timeouts = timeouts
+        self._retry = retry
+        refuse_proxy(api_root, self.host)
+        session = requests.Session()
+        # We decide trust (the SSLContext) and proxies ourselves; netrc and REQUESTS_CA_BUNDLE stay out.
+        session.trust_env = False
+        session.headers["User-Agent"] = f"gpulab-apply/{__version__} {requests.utils.default_user_agent()}"
+        adapter = _ClientCertAdapter(ssl_context, max_connections=max_connections)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._session = session
+
+    def close(self) -> None:
+        self._session.close()
+
+    def request(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
+                json_body: Mapping[str, Any] | None = None, data: bytes | None = None,
+                headers: Mapping[str, str] | None = None, idempotent: bool = True,
+                ok: Sequence[int] = ()) -> requests.Response:
+        """Send one request with timeouts, retrying what is safe to retry; return a 2xx (or ``ok``) answer."""
+        url = self.api_root + path
+        attempts = self._retry.retries + 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json_body, data=data, headers=headers,
+                    timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
+                )
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                failure = self._connection_failure(exc, what, idempotent=idempotent, last=attempt == attempts,
+                                                   attempts=attempts)
+                if failure is not None:
+                    raise failure from None
+                self._wait(method, path, connection_reason(exc, self._timeouts), attempt, attempts, None)
+                continue
+            self.answered = True
+            log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
+                      time.monotonic() - started, attempt)
+            status = response.status_code
+            if status < 300 or status in ok:
+                return response
+            if status in RETRY_STATUSES and (idempotent or status == 429) and attempt < attempts:
+                retry_after = _retry_after(response)
+                if retry_after is None or retry_after <= self._retry.max_retry_after:
+                    self._wait(method, path, _status_text(response), attempt, attempts, retry_after)
+                    continue
+            raise self.http_error(response, what, idempotent=idempotent)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ServerError(
+                f"GPULab's answer to {what} is not JSON: {body_summary(response) or '(empty)'}",
+                status=response.status_code,
+                hint=self.other_version_hint(),
+            ) from None
+
+    def other_version_hint(self) -> str:
+        other = self.api_version.other
+        return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
+                f"try --api-version {other} (or an endpoint ending in /v{other}/).")
+
+    # --- failures -----------------------------------------------------------------------------------
+
+    def _connection_failure(self, exc: Exception, what: str, *, idempotent: bool, last: bool,
+                            attempts: int) -> GpulabApplyError | None:
+        """The error to raise for a request that got no answer; None when it is worth another attempt."""
+        tls_error = self._tls_error(exc)
+        if tls_error is not None:
+            return tls_error
+        reason = connection_reason(exc, self._timeouts)
+        if not idempotent and may_have_reached_server(exc):
+            return AmbiguousSubmitError(
+                f"Could not {what}: {reason}, after the request was sent; GPULab may have created the job",
+                hint=_AMBIGUOUS_HINT,
+            )
+        if not last:
+            return None
+        if self.client_certificate and not self.answered and is_hang_up(exc):
+            return CertificateError(
+                f"Could not {what}: {self.host} closed every connection right after the TLS handshake "
+                f"without answering ({attempts} attempts); it probably does not accept the client certificate",
+                hint=_CERT_HINT,
+            )
+        return ConnectionFailedError(
+            f"Could not {what}: {reason} ({self.host}, {attempts} attempts)",
+            hint="Check the network and the endpoint (--endpoint / GPULAB_ENDPOINT).",
+        )
+
+    def _wait(self, method: str, path: str, reason: str, attempt: int, attempts: int,
+              retry_after: float | None) -> None:
+        delay = retry_after if retry_after is not None else self._retry.delay(attempt)
+        log.info("%s %s failed (%s); retrying in %.2f s (attempt %d of %d)", method, path, reason, delay,
+                 attempt + 1, attempts)
+        time.sleep(delay)
+
+    def http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> GpulabApplyError:
+        """This tool's error for a non-2xx answer."""
+        status = response.status_code
+        summary = body_summary(response)
+        if 300 <= status < 400:
+            return CertificateError(
+                f"Could not {what}: GPULab redirected to {response.headers.get('Location', '?')}, "
+                "which means it did not accept the client certificate (it sends unauthenticated users to "
+                "its login page)",
+                hint="Check --cert / GPULAB_CERT: use your own, valid iLab.t login certificate.",
+            )
+        if status == 401:
+            return CertificateError(
+                f"Could not {what}: GPULab rejected the client certificate (HTTP 401)"
+                + (f": {summary}" if summary else ""),
+                hint="Check --cert / GPULAB_CERT: use your own, valid iLab.t login certificate.",
+            )
+        message = f"Could not {what}: GPULab answered {_status_text(response)}" + (f": {summary}" if summary else "")
+        if not idempotent and status >= 500:
+            return AmbiguousSubmitError(message + "; the job may or may not have been created", hint=_AMBIGUOUS_HINT)
+        return ServerError(message, status=status, hint=self._hint(response, idempotent=idempotent))
+
+    def _hint(self, response: requests.Response, *, idempotent: bool) -> str | None:
+        status = response.status_code
+        if status == 403:
+            if not idempotent:
+                return ("No permission to submit the job: check the project (--project / GPULAB_PROJECT or "
+                        "owner.projectUrn).")
+            return "GPULab refused access: check the certificate and project."
+        if status == 404:
+            path = urlsplit(response.url).path
+            return self.other_version_hint() if path.rstrip("/").endswith(("/jobs", "/version")) else None
+        if status == 429:
+            return f"GPULab asks to wait {response.headers.get('Retry-After', 'a while')} seconds; try again later."
+        if status >= 500:
+            return "GPULab has a problem; try again later."
+        return None
+
+    def _tls_error(self, exc: BaseException) -> GpulabApplyError | None:
+        """A clear error for an untrusted server or a rejected client certificate; None otherwise.
+
+        Other TLS failures (a connection dropped mid-stream) are left to the connection-error path, so
+        a POST whose connection dropped after sending stays ambiguous.
+        """
+        failure = tls_failure(exc)
+        if failure is None:
+            return None
+        reason = ssl_reason(failure)
+        upper = reason.upper()
+        if isinstance(failure, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in upper:
+            detail = getattr(failure, "verify_message", None) or reason
+            return ConnectionFailedError(
+                f"The server certificate of {self.host} is not trusted: {detail}",
+                hint="If the server uses a private CA, pass its certificate with --ca-bundle (GPULAB_CA_BUNDLE).",
+            )
+        if "ALERT" in upper and any(alert in upper for alert in _REJECTION_ALERTS):
+            return CertificateError(f"{self.host} rejected the client certificate during the TLS handshake ({reason})",
+                                    hint=_CERT_HINT)
+        return None
+
+
+# --- reading failures -------------------------------------------------------------------------------
+
+
+def body_summary(response: requests.Response) -> str:
+    return summarize(response.text, content_type=response.headers.get("Content-Type", ""))
+
+
+def _status_text(response: requests.Response) -> str:
+    return f"{response.status_code} {response.reason or ''}".strip()
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def refuse_proxy(api_root: str, host: str) -> None:
+    """A clear error when the environment asks for a proxy to GPULab: we never use one.
+
+    A proxy that terminates TLS cannot pass a client certificate on, and ``requests`` drops the
+    custom TLS context on proxied connections, which is why GPULab's own CLI refuses ``https_proxy``.
+    Ignoring the variable silently would turn a proxy-only network into a confusing timeout.
+    Loopback (the emulator) is never proxied, so the variables do not matter there.
+    """
+    if is_loopback(host):
+        return
+    proxies = requests.utils.get_environ_proxies(api_root)
+    scheme = urlsplit(api_root).scheme
+    proxy = proxies.get(scheme) or proxies.get("all")
+    if proxy:
+        variable = f"{scheme}_proxy"
+        raise ConfigError(
+            f"A proxy is configured for {host} ({variable} or ALL_PROXY); client-certificate authentication "
+            "does not work through it",
+            hint=f"Unset {variable.upper()}/{variable} for gpulab-apply, or add {host} to NO_PROXY.",
+        )
+
+
+def may_have_reached_server(exc: BaseException) -> bool:
+    """False only when no connection was made, so the request cannot have been seen by the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None)
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
+    """Why a request got no answer, in a few words."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {timeouts.connect:g} s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no answer within {timeouts.read:g} s"
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        inner = reason.args[1] if len(reason.args) > 1 else reason
+        return f"the connection was dropped ({type(inner).__name__})"
+    failure = tls_failure(exc)
+    if failure is not None:
+        return f"the TLS connection failed ({ssl_reason(failure)})"
+    return f"connection failed ({type(reason).__name__})"
+
+
+def is_hang_up(exc: BaseException) -> bool:
+    """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
+    if isinstance(tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        inner = reason.args[1] if len(reason.args) > 1 else None
+        return isinstance(inner, ConnectionResetError | http.client.RemoteDisconnected)
+    return False

@@ -1,0 +1,78 @@
+"""A command that failed, in the format its result would have had (docs/plan-apply.md#output-formats).
+
+``plan --format markdown`` with an invalid job file writes a comment that says the plan failed and why;
+``plan --format json`` writes a plan document with ``ok: false``, the problems and the error. The
+``Error:`` line and the exit code on stderr are the CLI's, in every format.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from gpulab_apply.reporters import Failure, envelope
+from gpulab_apply.reporters.github import annotation
+from gpulab_apply.reporters.problems import problem_annotations, problem_lines, summary_of
+
+
+def report(failure: Failure, fmt: str, stream: TextIO, *, color: bool = False) -> None:
+    if fmt == "json":
+        report_json(failure, stream)
+    elif fmt == "markdown":
+        from gpulab_apply.reporters.markdown import report_failure
+
+        report_failure(failure, stream)
+    elif fmt == "github":
+        report_github(failure, stream)
+    else:
+        report_text(failure, stream)
+
+
+def report_text(failure: Failure, stream: TextIO) -> None:
+    """The problems, one ``file:line:col`` line each, and their summary; the error itself goes to stderr."""
+    if failure.problems:
+        stream.writelines(problem_lines(failure.problems))
+        stream.write(summary_of(failure.problems, files=failure.files) + "\n")
+
+
+def report_github(failure: Failure, stream: TextIO) -> None:
+    """An annotation per problem, pinned to its line, then the error as an ``::error`` annotation."""
+    title = f"gpulab-apply {failure.kind}"
+    if failure.problems:
+        stream.writelines(problem_annotations(failure.problems, title=title))
+        stream.write(summary_of(failure.problems, files=failure.files) + "\n")
+    else:
+        hint = f" ({failure.hint})" if failure.hint else ""
+        stream.write(annotation("error", failure.message + hint, title=title) + "\n")
+
+
+def report_json(failure: Failure, stream: TextIO) -> None:
+    json.dump(document(failure), stream, indent=2)
+    stream.write("\n")
+
+
+def document(failure: Failure) -> dict[str, Any]:
+    """The command's own document with ``ok: false``: what it had made (a refused plan), else its keys empty."""
+    if failure.kind == "plan" and failure.partial is not None:
+        from gpulab_apply.reporters.plan import plan_document
+
+        return plan_document(failure.partial, error=failure)
+    if failure.kind == "apply" and failure.partial is not None:
+        from gpulab_apply.reporters.apply import ApplyResult, apply_document
+
+        return apply_document(ApplyResult(plan=failure.partial, report=None), error=failure)
+    body = _EMPTY.get(failure.kind, {})
+    if "set" in body:
+        body = {**body, "set": failure.set_name}
+    return envelope(failure.kind, ok=False, body=body, problems=failure.problems,
+                    error=failure)
+
+
+#: the keys of each kind's document, empty, for a failure that came before any result
+_EMPTY: dict[str, dict[str, Any]] = {
+    "validate": {"files": 0, "summary": None, "jobs": []},
+    "plan": {"set": None, "hasChanges": False, "remoteFingerprint": None, "summary": None, "entries": []},
+    "apply": {"runId": None, "set": None, "changed": False, "summary": None, "outcomes": [], "plan": None},
+    "status": {"set": None, "now": None, "jobs": []},
+    "whoami": {},
+}

@@ -1,0 +1,156 @@
+"""One reporter contract: --format auto, one JSON envelope, and every format holding on failure.
+
+Through the real CLI against the emulator: an invalid job file, an unreachable GPULab and a guard refusal
+each come out in the format asked for (a Markdown plan that says it failed, a plan-shaped JSON document
+with the problems), with the exit code unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpulab_apply.reporters import REGISTRY, VERSIONS, formats
+from tests.conftest import RunCli
+from tests.test_cli_plan_apply import Repo
+
+UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"  # the discard port: nothing listens on loopback
+BAD_JOB = "name: bad\nrequest: {}\n"
+CAMEL = re.compile(r"^[a-z][A-Za-z0-9]*$")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, emulator: Any, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gpulab-apply.yaml").write_text("retries: 0\n")  # an unreachable GPULab fails at once
+    return Repo(tmp_path, emulator, cli)
+
+
+def keys(document: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every (path, key) of a JSON document, skipping values that are job data (diffs' old and new)."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield path, key
+            if key not in ("old", "new"):
+                yield from keys(value, f"{path}.{key}")
+    elif isinstance(document, list):
+        for item in document:
+            yield from keys(item, path)
+
+
+def assert_envelope(document: dict[str, Any], kind: str) -> None:
+    assert (document["version"], document["kind"]) == (VERSIONS[kind], kind)  # type: ignore[index]
+    assert {"ok", "problems", "error"} <= set(document)
+    bad = [f"{path}.{key}" for path, key in keys(document) if not CAMEL.match(key)]
+    assert not bad, f"keys not in camelCase: {bad}"
+
+
+def test_every_command_offers_its_registered_formats_and_auto(cli: RunCli) -> None:
+    for kind in ("validate", "plan", "apply", "status", "whoami"):
+        text = " ".join(cli(kind, "--help").stdout.split())
+        assert f"--format [{'|'.join(formats(kind))}]" in text, text  # type: ignore[arg-type]
+        assert "[default: auto]" in text
+    assert {kind for kind, _ in REGISTRY} == {"validate", "plan", "apply", "status", "whoami"}
+
+
+@pytest.mark.parametrize(("env", "expected"), [({"GITHUB_ACTIONS": "true"}, "github"), ({}, "text"),
+                                               ({"GITHUB_ACTIONS": "false"}, "text")])
+def test_auto_is_github_under_github_actions(repo: Repo, cli: RunCli, env: dict[str, str], expected: str) -> None:
+    repo.write("bad", BAD_JOB)
+    result = cli("validate", "jobs.d", env=env)
+    assert result.exit_code == 1
+    assert result.stdout.startswith("::error file=jobs.d/bad.yaml,line=2,") == (expected == "github"), result
+    assert result.stdout.startswith("jobs.d/bad.yaml:2:") == (expected == "text"), result
+    # status has no github format: auto is text there
+    status = cli("status", "jobs.d", *repo.connection, env=env)
+    assert status.stdout.startswith("jobs.d/bad.yaml:2:"), status
+
+
+def test_every_json_document_has_one_envelope_and_one_naming_convention(repo: Repo, cli: RunCli) -> None:
+    repo.write("a", gpus=2)
+    documents = {
+        "validate": cli("validate", "jobs.d", "--format", "json"),
+        "plan": repo("plan", "jobs.d", "--format", "json"),
+        "apply": repo("apply", "jobs.d", "--yes", "--format", "json"),
+        "status": repo("status", "jobs.d", "--format", "json"),
+        "whoami": repo("whoami", "--format", "json"),
+    }
+    location = {"file": "jobs.d/a.yaml", "line": 1, "column": 1}
+    parsed = {}
+    for kind, result in documents.items():
+        assert result.exit_code == 0, (kind, result)
+        parsed[kind] = json.loads(result.stdout)
+        assert_envelope(parsed[kind], kind)
+        assert parsed[kind]["ok"] is True and parsed[kind]["error"] is None
+    assert parsed["validate"]["jobs"][0]["location"] == location
+    assert parsed["plan"]["entries"][0]["location"] == location
+    assert parsed["apply"]["outcomes"][0]["location"] == location
+    assert parsed["status"]["jobs"][0]["location"] == location
+    assert parsed["whoami"]["set"] == "lab"
+
+
+# --- every format holds on failure ----------------------------------------------------------------------
+
+
+def break_it(repo: Repo, failure: str) -> list[str]:
+    """Set up one kind of failure; the connection arguments to use."""
+    if failure == "invalid":
+        repo.write("bad", BAD_JOB)
+        return repo.connection
+    if failure == "unreachable":
+        repo.write("a")
+        return ["--endpoint", UNREACHABLE, "--set", "lab", "--project", "local"]
+    repo.write("a")  # "guard": the job files emptied while a managed job runs
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "a.yaml").unlink()
+    return repo.connection
+
+
+EXIT = {"invalid": 1, "unreachable": 1, "guard": 3}
+CASES = [(command, fmt, failure)
+         for command, fmts in (("plan", ("text", "json", "markdown", "github")),
+                               ("apply", ("text", "json", "github")),
+                               ("status", ("text", "json", "markdown")))
+         for fmt in fmts
+         for failure in ("invalid", "unreachable", "guard") if failure != "guard" or command == "apply"]
+
+
+@pytest.mark.parametrize(("command", "fmt", "failure"), CASES)
+def test_failures_come_out_in_the_format_asked_for(repo: Repo, cli: RunCli, command: str, fmt: str,
+                                                   failure: str) -> None:
+    connection = break_it(repo, failure)
+    extra = ["--yes"] if command == "apply" else []
+    result = cli(command, "jobs.d", *extra, "--format", fmt, *connection)
+    assert result.exit_code == EXIT[failure], result
+    assert result.stderr.startswith("Error: "), result
+    message = result.stderr.splitlines()[0].removeprefix("Error: ")
+    out = result.stdout
+    if fmt == "json":
+        document = json.loads(out)
+        assert_envelope(document, command)
+        assert document["ok"] is False
+        assert document["error"]["message"] == message and document["error"]["exitStatus"] == EXIT[failure]
+        if failure == "invalid":
+            assert document["problems"][0]["location"] == {"file": "jobs.d/bad.yaml", "line": 2, "column": 1}
+            assert document["problems"][0]["jsonPath"] == "request"
+        if failure == "guard":  # the refused plan is in the document
+            assert document["plan"]["summary"]["cancel"] == 1
+        assert document["set"] == "lab"
+    elif fmt == "markdown":
+        assert out.startswith(f"### gpulab-apply {command} for set `lab`: failed\n\n**{message}**\n"), out
+        if failure == "invalid":
+            assert "| jobs.d/bad.yaml:2:1 | error | request | " in out
+    elif fmt == "github":
+        if failure == "invalid":
+            assert out.startswith(f"::error file=jobs.d/bad.yaml,line=2,col=1,title=gpulab-apply {command}::")
+        else:
+            assert out.splitlines()[-1].startswith(f"::error title=gpulab-apply {command}::{message}"), out
+    elif failure == "invalid":
+        assert out.startswith("jobs.d/bad.yaml:2:1: error: request: ") and out.endswith(" 1 file.\n"), out
+    elif failure == "unreachable":
+        assert out == ""
