@@ -176,11 +176,12 @@ class Plan:
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
                options: PlanOptions) -> Plan:
     """Decide, for every desired name and every name with active jobs of this set, what apply does."""
-    desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
+    targets = _with_sweeps(options.targets, desired)
+    desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, options.targets):
+        if _targeted(job.name, targets):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
     decider = _Decider(set_name=set_name, options=options, markers=markers)
@@ -256,6 +257,18 @@ def _project_of(job: RemoteJob) -> str | None:
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
     return not targets or any(fnmatchcase(name, glob) for glob in targets)
+
+
+def _targeted_sweep(spec: JobSpec, targets: tuple[str, ...]) -> bool:
+    return bool(targets) and spec.sweep is not None and _targeted(spec.sweep, targets)
+
+
+def _with_sweeps(targets: tuple[str, ...], desired: Sequence[JobSpec]) -> tuple[str, ...]:
+    """``--target train`` names the sweep ``train`` too: its members, and remote jobs named ``train-*`` (a
+    member removed from the matrix has no file left to say it was one)."""
+    sweeps = {spec.sweep for spec in desired if spec.sweep is not None}
+    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(fnmatchcase(sweep, glob) for glob in targets))
+    return targets + extra if targets else targets
 
 
 @dataclass(frozen=True, kw_only=True)
