@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.gpulab.normal_form import canonical_job
+from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.checks import judge
 from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
@@ -150,7 +151,7 @@ def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> li
     """The authoring steps between reading ``path`` and checking its jobs, in the order of
     docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
     value from the environment is never read as an expression)."""
-    return [DefaultsOverlay(path, top_directory(path, given), defaults), MatrixExpansion(), Variables()]
+    return [DefaultsOverlay(path, top_directory(path, given), defaults), Adoption(), MatrixExpansion(), Variables()]
 
 
 def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
@@ -189,7 +190,7 @@ def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
         options = template.pop(TOOL_KEY, None) or {}
         hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   hashed=hashed, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

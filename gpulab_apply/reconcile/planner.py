@@ -184,6 +184,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         if _targeted(job.name, targets):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
+    _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)
     decider = _Decider(set_name=set_name, options=options, markers=markers)
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
@@ -205,6 +206,21 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
         warnings=tuple(_ownership_warnings(entries, decider)),
     )
+
+
+def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]], markers: dict[str, Marker | None],
+           *, set_name: str, user_urn: str | None) -> None:
+    """Give each adopted job the marker its job file vouches for (docs/authoring.md#import-and-adoption):
+    only an unmarked job with the file's name that belongs to this user, so a file can never take over
+    another set's or another person's job."""
+    for spec in desired:
+        if spec.adopt is None:
+            continue
+        uuid, spec_hash_ = spec.adopt
+        for job in by_name.get(spec.name, ()):
+            if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
+                    and (user_urn is None or job.owner.get("userUrn") == user_urn)):
+                markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
 
 
 def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
