@@ -92,6 +92,17 @@ def _switch(value: object, source: str) -> bool:
     return bool(value)
 
 
+def _factor(value: object, source: str) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{source}: the speed must be a positive number (simulated seconds per real second), "
+                          f"not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
@@ -143,6 +154,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Ownership set", default_help="the git repository's name"),
     Setting("local", "--local", None, None, _switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
+    Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _factor, label="local speed", metavar="FACTOR",
+            help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
@@ -205,6 +218,9 @@ class Settings:
     project: str | None = None
     set_name: str
     local: bool = False
+    #: with ``local``: how much faster than real time the embedded emulator's clock runs (None: real time)
+    speed: float | None = None
+    #: ``.gpulab-apply/`` of the repository (see :func:`find_state_dir`)
     state_dir: Path
     config_path: Path | None = None
     timeouts: Timeouts = Timeouts()
@@ -223,7 +239,7 @@ class Settings:
         values: dict[str, object] = {
             "endpoint": self.api_root or self.endpoint, "api_version": self.api_version, "cert": self.cert_path,
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
-            "local": self.local, "config": self.config_path, "timeout": self.timeouts.read,
+            "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
         }
         return values[name]
@@ -302,6 +318,9 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         api_root, version = normalise_endpoint(
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
+    if not local and sources.get("speed") == "--speed":
+        raise ConfigError("--speed sets the clock of the embedded emulator, so it needs --local",
+                          hint="Add --local, or drop --speed (a real GPULab runs in real time).")
     read_timeout = values["timeout"]
     # the connect timeout never exceeds the read timeout unless set
     connect_timeout = values.get("connect_timeout", min(Timeouts.connect, read_timeout))
@@ -316,7 +335,8 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         project=values.get("project"),
         set_name=values.get("set") or default_set_name(job_paths, cwd),
         local=local,
-        state_dir=cwd / STATE_DIR_NAME,
+        speed=values.get("speed"),
+        state_dir=find_state_dir(job_paths, cwd),
         config_path=config_path,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
@@ -369,6 +389,35 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
+
+
+def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
+    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
+    from a subdirectory finds the same emulator state as from the top.
+
+    The directories from the first job directory (or the working directory) up to the git repository's
+    top level (outside a repository: up to the working directory) are searched for an existing
+    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
+    the repository (outside one: in the working directory).
+    """
+    here = cwd.resolve()
+    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    start = start if start.is_dir() or not start.exists() else start.parent
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            break
+    else:
+        # outside a repository: never wander above the working directory
+        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    for candidate in walk:
+        if (candidate / STATE_DIR_NAME).is_dir():
+            return candidate / STATE_DIR_NAME
+    for candidate in walk:
+        if (candidate / "jobs.d").is_dir():
+            return candidate / STATE_DIR_NAME
+    return walk[-1] / STATE_DIR_NAME
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:

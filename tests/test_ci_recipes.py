@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 from ruamel.yaml import YAML
 
 from gpulab_apply import __version__
@@ -86,6 +87,8 @@ def workspace(tmp_path: Path, tls_emulator: RunningEmulator, ca_file: Path) -> W
 
 
 def test_recipes_pin_an_installable_release_not_pypi() -> None:
+    requirement = Requirement(REQUIREMENT)  # valid PEP 508, as pip reads it
+    assert requirement.name == "gpulab-apply" and requirement.url and requirement.url.startswith("git+https://")
     github = load("github-actions.yml")
     gitlab = load("gitlab-ci.yml")
     assert github["env"]["GPULAB_APPLY_REQUIREMENT"] == REQUIREMENT

@@ -326,7 +326,8 @@ def _recording_check_files(files: list[str], *, require_project: bool, strict: b
 
     assert _checked_by is not None
     (_checked_by / str(os.getpid())).touch()
-    return [_check_file(path, require_project=require_project, strict=strict) for path in files]
+    return [_check_file(path, require_project=require_project, strict=strict, **options)  # type: ignore[arg-type]
+            for path in files]
 
 
 def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Path, tmp_path: Path,

@@ -139,13 +139,23 @@ def test_a_job_a_few_levels_deep_is_not_walked_for_depth(jobs: Path, monkeypatch
     assert problems_of(["jobs.d"]) == []
 
 
-@pytest.mark.parametrize("name", ['"x\\n::error file=README.md::INJECTED"', '"x\\ty"', '"x\\e[31my"'])
-def test_job_names_with_control_characters_never_pass_silently(jobs: Path, name: str) -> None:
-    # GPULab accepts them, so the one rulebook (checks.py) warns; --strict makes it an error
+@pytest.mark.parametrize(("name", "code"), [
+    ('"x\\n::error file=README.md::INJECTED"', "U+000A"),
+    ('"x\\ty"', "U+0009"),
+    ('"x\\e[31my"', "U+001B"),
+    ('"evil\\u202egnp.exe"', "U+202E"),
+])
+def test_job_names_with_control_characters_are_flagged(jobs: Path, name: str, code: str) -> None:
+    # GPULab accepts them: a warning, an error under --strict; every output escapes them
     (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name=name), encoding="utf-8")
-    [problem] = validate_paths(["jobs.d"]).problems
-    assert str(problem).startswith("jobs.d/a.yaml:1:7: warning: name: contains control characters")
-    assert not validate_paths(["jobs.d"], strict=True).ok
+    message = (f"jobs.d/a.yaml:1:7: {{}}: name: contains the control character {code}; GPULab accepts it, but it "
+               "garbles every listing and could forge lines in a log (use printable characters only)")
+    result = validate_paths(["jobs.d"])
+    assert [str(p) for p in result.problems] == [message.format("warning")]
+    assert len(result.jobs) == 1
+    strict = validate_paths(["jobs.d"], strict=True)
+    assert [str(p) for p in strict.problems] == [message.format("error")]
+    assert strict.jobs == ()
 
 
 def test_names_in_any_script_with_spaces_are_fine(jobs: Path) -> None:

@@ -41,6 +41,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
     Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
     Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
+    Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
+    Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),
     Command("whoami", "gpulab_apply.cli.whoami", "Show who the certificate says you are."),
     Command("render", "gpulab_apply.cli.render", "Print the jobs as they would be submitted."),
     Command("import", "gpulab_apply.cli.import_", "Write job files for jobs already on GPULab."),

@@ -7,6 +7,7 @@ and the words so far, and reads the candidates back.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ _DEFAULT_PATHS = ("jobs.d",)
 
 
 def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
-    """The job names in the job files under ``paths``, sorted; files that cannot be read are skipped."""
+    """The job names in the job files under ``paths``, in natural order; unreadable files are skipped."""
     from gpulab_apply.jobfiles.loader import discover, read
 
     files, _ = discover(paths)
@@ -32,7 +33,12 @@ def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
             name = document.data.get("name") if isinstance(document.data, dict) else None
             if isinstance(name, str) and name:
                 names.add(name)
-    return sorted(names)
+    return sorted(names, key=natural_key)
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sorts numbers in names by value: sweep-2 before sweep-10 (bash keeps this order: ``-o nosort``)."""
+    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import logging
+import re
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,8 @@ from gpulab_apply.settings import RetryPolicy, Timeouts
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: how every GPULab API root's path ends (the version part is judged separately)
+_GPULAB_ROOT_PATH = re.compile(r"/api/gpulab/v[^/]*/$")
 #: TLS alerts by which a server says it does not accept our client certificate
 _REJECTION_ALERTS = ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_UNKNOWN", "CERTIFICATE_REQUIRED",
                      "CERTIFICATE_EXPIRED", "CERTIFICATE_REVOKED", "ACCESS_DENIED", "UNSUPPORTED_CERTIFICATE")
@@ -153,6 +156,11 @@ class Transport:
             ) from None
 
     def other_version_hint(self) -> str:
+        path = urlsplit(self.api_root).path
+        if not _GPULAB_ROOT_PATH.search(path):
+            # a typo in the path (/api/gpulb/v3.1/) is far likelier than a version the server lacks
+            return (f"GPULab's API lives under /api/gpulab/vX.Y/, but the endpoint's path is {path}: check it "
+                    "for a typo (e.g. https://gpulab.ilabt.imec.be/api/gpulab/v3.1/).")
         other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")

@@ -248,8 +248,9 @@ def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
 
 
 def desired_hashes(spec: JobSpec, project_urn: str | None) -> SpecHashes:
-    """Every spec hash a job submitted from ``spec`` may carry, by marker version."""
-    body = spec.hashed if spec.hashed is not None else spec.job  # ${VAR}, never a value from the environment
+    """Every spec hash a job submitted from ``spec`` may carry, by marker version; ``${VAR}`` values from the
+    environment never enter it, only the reference (docs/authoring.md)."""
+    body = spec.hashed if spec.hashed is not None else spec.job
     return SpecHashes(body, project_urn=project_urn, rerun=spec.rerun)
 
 
