@@ -214,13 +214,15 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
 
     ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
     """
-    desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
+    targets = _with_sweeps(options.targets, desired)
+    desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, options.targets):
+        if _targeted(job.name, targets):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
+    _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)
     decider = _Decider(set_name=set_name, options=options, markers=markers)
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
@@ -244,6 +246,21 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
                        (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
+
+
+def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]], markers: dict[str, Marker | None],
+           *, set_name: str, user_urn: str | None) -> None:
+    """Give each adopted job the marker its job file vouches for (docs/authoring.md#import-and-adoption):
+    only an unmarked job with the file's name that belongs to this user, so a file can never take over
+    another set's or another person's job."""
+    for spec in desired:
+        if spec.adopt is None:
+            continue
+        uuid, spec_hash_ = spec.adopt
+        for job in by_name.get(spec.name, ()):
+            if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
+                    and (user_urn is None or job.owner.get("userUrn") == user_urn)):
+                markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
 
 
 def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
@@ -297,6 +314,18 @@ def _project_of(job: RemoteJob) -> str | None:
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
     return not targets or any(fnmatchcase(name, glob) for glob in targets)
+
+
+def _targeted_sweep(spec: JobSpec, targets: tuple[str, ...]) -> bool:
+    return bool(targets) and spec.sweep is not None and _targeted(spec.sweep, targets)
+
+
+def _with_sweeps(targets: tuple[str, ...], desired: Sequence[JobSpec]) -> tuple[str, ...]:
+    """``--target train`` names the sweep ``train`` too: its members, and remote jobs named ``train-*`` (a
+    member removed from the matrix has no file left to say it was one)."""
+    sweeps = {spec.sweep for spec in desired if spec.sweep is not None}
+    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(fnmatchcase(sweep, glob) for glob in targets))
+    return targets + extra if targets else targets
 
 
 @dataclass(frozen=True, kw_only=True)
