@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from gpulab_apply.cli.completion import complete_job_names, job_names
-from gpulab_apply.cli.logs import jobs_option
+from gpulab_apply.cli.logs import jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
@@ -80,7 +80,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait --wait-for done
     """
     with open_client(settings) as client:
-        current = current_jobs(client.list_jobs(project_urn=client.project_urn), set_name=settings.set_name)
+        current = current_jobs(client.list_jobs(project_urn=client.project_urn), set_name=settings.set_name,
+                               user_urn=user_urn(client))
         if names:
             missing = [name for name in names if name not in current]
             if missing:
@@ -104,7 +105,7 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
     :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
     display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
     state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
-                          set_name=set_name, wait_for=wait_for, timeout=timeout, interval=interval,
+                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout, interval=interval,
                           on_update=display.update)
     display.close()
     result_stream.writelines(job_lines(state))
