@@ -80,8 +80,9 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
             click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')} --cert LOGIN.pem "
                        "--ca-bundle CA.pem (the CA of the server certificate)")
             click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
-        click.echo("Press Ctrl-C to stop.")
         try:
+            # inside the try: a Ctrl-C right after the last banner line still stops cleanly
+            click.echo("Press Ctrl-C to stop.")
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("Stopped.")
