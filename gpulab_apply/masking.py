@@ -27,6 +27,29 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PathPart = str | int
 
+#: values this run took from the environment (``${VAR}`` in job files): secrets wherever they appear
+_registered: set[str] = set()
+_registered_pattern: re.Pattern[str] | None = None
+#: shorter values are masked only where a whole job value equals them: masking every "1" in free text
+#: would garble messages without hiding anything a reader could not guess
+MIN_TEXT_SECRET = 4
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every later output of this process (docs/authoring.md#variables)."""
+    global _registered_pattern
+    if value and value not in _registered:
+        _registered.add(value)
+        longest_first = sorted((v for v in _registered if len(v) >= MIN_TEXT_SECRET), key=len, reverse=True)
+        _registered_pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+
+
+def mask_registered(text: str) -> str:
+    """Registered secrets in ``text`` -> ``***``."""
+    if text in _registered:
+        return MASK
+    return _registered_pattern.sub(MASK, text) if _registered_pattern is not None else text
+
 
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable's name looks secret."""
@@ -36,7 +59,7 @@ def is_secret_name(name: str) -> bool:
 def mask_text(text: str) -> str:
     """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``,
     and the userinfo of URLs -> ``***@``."""
-    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(text))
+    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(mask_registered(text)))
 
 
 def mask_url(text: str) -> str:
@@ -71,4 +94,6 @@ def mask_value(value: Any, path: Sequence[PathPart] = ()) -> Any:
         return {key: mask_value(item, (*path, key)) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(item, (*path, index)) for index, item in enumerate(value)]
+    if isinstance(value, str) and _registered:
+        return mask_registered(value)
     return value

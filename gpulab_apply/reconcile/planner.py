@@ -231,8 +231,10 @@ def desired_spec_hash(spec: JobSpec, project_urn: str | None) -> str:
 
 
 def desired_hashes(spec: JobSpec, project_urn: str | None) -> SpecHashes:
-    """Every spec hash a job submitted from ``spec`` may carry, by marker version."""
-    return SpecHashes(spec.job, project_urn=project_urn, rerun=spec.rerun)
+    """Every spec hash a job submitted from ``spec`` may carry, by marker version; ``${VAR}`` values from the
+    environment never enter it, only the reference (docs/authoring.md)."""
+    body = spec.hashed if spec.hashed is not None else spec.job
+    return SpecHashes(body, project_urn=project_urn, rerun=spec.rerun)
 
 
 def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> str:
