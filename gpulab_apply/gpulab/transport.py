@@ -44,7 +44,7 @@ from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
-from gpulab_apply.settings import RetryPolicy, Timeouts
+from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ class Transport:
         if not _GPULAB_ROOT_PATH.search(path):
             # a typo in the path (/api/gpulb/v3.1/) is far likelier than a version the server lacks
             return (f"GPULab's API lives under /api/gpulab/vX.Y/, but the endpoint's path is {path}: check it "
-                    "for a typo (e.g. https://gpulab.ilabt.imec.be/api/gpulab/v3.1/).")
+                    f"for a typo (GPULab's own: {DEFAULT_ENDPOINT}).")
         other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
