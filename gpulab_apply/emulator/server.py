@@ -131,6 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # the Date header follows the simulated clock, as a real server's follows its own
+        return super().date_time_string(self.server.emulator.clock.now() if timestamp is None else timestamp)
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 

@@ -110,10 +110,18 @@ class GpulabClient:
         return newest_first(map(self._remote_job, raw), complete_since=self.listing_window_start(),
                             partial=partial, others_partial=others_partial)
 
+    @property
+    def server_time(self) -> datetime | None:
+        """GPULab's clock at its last answer (its ``Date`` header); None before any answer."""
+        return self._transport.server_time
+
     def listing_window_start(self, now: datetime | None = None) -> datetime | None:
         """The moment before which a job may be missing from a listing (v3.x: 744 hours ago); None on v4.0."""
         hours = self.api_version.max_hours
-        return None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
+        if now is None:
+            # GPULab measures the window on its own clock; ours only if it is ahead (the safe side)
+            now = max(datetime.now(UTC), self._transport.server_time or datetime.now(UTC))
+        return None if hours is None else now - timedelta(hours=hours)
 
     def get_job(self, uuid: str) -> RemoteJob:
         """``GET jobs/{uuid}``; a missing job is a :class:`ServerError` with status 404."""

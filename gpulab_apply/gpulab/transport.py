@@ -44,7 +44,7 @@ from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
-from gpulab_apply.settings import RetryPolicy, Timeouts
+from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,9 @@ class Transport:
         self.client_certificate = ssl_context is not None
         #: set once GPULab has answered anything, i.e. (over TLS) accepted the client certificate
         self.answered = False
+        #: GPULab's clock, from the ``Date`` header of its last answer (None before any answer): the v3.x
+        #: listing window is measured on it (docs/plan-apply.md#limits-per-api-version)
+        self.server_time: datetime | None = None
         self._timeouts = timeouts
         self._retry = retry
         refuse_proxy(api_root, self.host)
@@ -159,6 +162,7 @@ class Transport:
             log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
                       time.monotonic() - started, attempt)
             status = response.status_code
+            self.server_time = _date_header(response) or self.server_time
             if status < 300 or status in ok:
                 return response
             if status in RETRY_STATUSES and (idempotent or status == 429) and attempt < attempts:
@@ -184,7 +188,7 @@ class Transport:
         if not _GPULAB_ROOT_PATH.search(path):
             # a typo in the path (/api/gpulb/v3.1/) is far likelier than a version the server lacks
             return (f"GPULab's API lives under /api/gpulab/vX.Y/, but the endpoint's path is {path}: check it "
-                    "for a typo (e.g. https://gpulab.ilabt.imec.be/api/gpulab/v3.1/).")
+                    f"for a typo (GPULab's own: {DEFAULT_ENDPOINT}).")
         other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
@@ -312,6 +316,15 @@ def body_summary(response: requests.Response) -> str:
 
 def _status_text(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason or ''}".strip()
+
+
+def _date_header(response: requests.Response) -> datetime | None:
+    """The ``Date`` header as an aware time, or None."""
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date") or "")
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _retry_after(response: requests.Response) -> float | None:
