@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
-from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
+from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
