@@ -76,8 +76,9 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
             click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')} --cert LOGIN.pem "
                        "--ca-bundle CA.pem (the CA of the server certificate)")
             click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
-        click.echo("Press Ctrl-C to stop.")
         try:
+            # inside the try: a Ctrl-C right after the banner's last line is read must stop cleanly too
+            click.echo("Press Ctrl-C to stop.")
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("Stopped.")

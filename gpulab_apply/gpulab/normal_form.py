@@ -18,6 +18,7 @@ Values GPULab would refuse are left as they are, for the schema and the checks t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -220,10 +221,17 @@ def canonical_job(job: Any) -> CanonicalJob:
     return result
 
 
+@functools.cache
+def _other_names(kind: str) -> Mapping[str, str]:
+    """The other names GPULab reads for the fields of ``kind`` (snake_case, old names) -> the field."""
+    other_names = {snake_case(name): name for name in OBJECTS[kind] if snake_case(name) != name}
+    other_names.update(OLD_NAMES.get(kind, {}))
+    return other_names
+
+
 def _object(value: Mapping[str, Any], kind: str, path: Path, source: Path, out: CanonicalJob) -> dict[str, Any]:
     fields = OBJECTS[kind]
-    other_names = {snake_case(name): name for name in fields if snake_case(name) != name}
-    other_names.update(OLD_NAMES.get(kind, {}))
+    other_names = _other_names(kind)
     taken = {name for name in value if name in fields}
     result: dict[str, Any] = {}
     for key, item in value.items():
