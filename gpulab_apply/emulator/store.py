@@ -121,11 +121,17 @@ def memory_gb(request: Mapping[str, Any]) -> int:
     return int(request["resources"]["cpuMemoryGb"]) + int(tmpfs)
 
 
+#: SQLite's largest integer: a job may ask for more (it then fits no node), a column cannot hold more
+_INTEGER_MAX = (1 << 63) - 1
+
+
 def _scheduler_columns(doc: Mapping[str, Any], sim: Mapping[str, Any]) -> dict[str, Any]:
     request = doc["request"]
     alloc = sim.get("alloc")
-    return {"need_gpus": request["resources"]["gpus"], "need_cpus": request["resources"]["cpus"],
-            "need_memory": memory_gb(request), "interactive": int(bool(request["scheduling"]["interactive"])),
+    return {"need_gpus": min(request["resources"]["gpus"], _INTEGER_MAX),
+            "need_cpus": min(request["resources"]["cpus"], _INTEGER_MAX),
+            "need_memory": min(memory_gb(request), _INTEGER_MAX),
+            "interactive": int(bool(request["scheduling"]["interactive"])),
             "alloc": json.dumps(alloc, separators=(",", ":")) if alloc else None}
 
 
