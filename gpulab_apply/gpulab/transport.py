@@ -298,7 +298,7 @@ def _judged_host(api_root: str) -> str:
     """
     https = urlsplit(api_root).scheme == "https"
     try:
-        host = request_host(api_root)
+        host = request_host(api_root, allow_user=https)
     except ValueError as exc:
         raise ConfigError(f"The API root is ambiguous: {exc}") from None
     if not https and not is_loopback(host):
