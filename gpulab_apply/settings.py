@@ -213,6 +213,8 @@ class Settings:
     password: str | None = field(default=None, repr=False)
     #: asks for the key's password; set by the CLI only when stdin is a terminal
     password_prompt: PasswordPrompt | None = field(default=None, repr=False, compare=False)
+    #: told each retry in words; set by the CLI when stderr is a terminal, so a slow retry is not silence
+    retry_notice: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     ca_bundle: Path | None = None
     #: project name (or URN) for ``owner.projectUrn``; see :meth:`project_urn`
     project: str | None = None
