@@ -258,7 +258,7 @@ class Settings:
             else:
                 shown = "-" if value is None else mask_url(f"{value:g}" if isinstance(value, float) else str(value))
             source = self.sources.get(setting.name, "-" if value is None else "default")
-            rows.append((setting.label or setting.name, safe(shown), source))
+            rows.append((setting.label or setting.name, safe(shown), safe(source)))
         return rows
 
 

@@ -111,7 +111,7 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
-    stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
+    stream.writelines(_paint(f"Warning: {safe(warning)}", "!", color) + "\n" for warning in plan.warnings)
     if not plan.has_changes:
         stream.write(no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
