@@ -217,11 +217,14 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
     desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
+    owned: set[str] = set()
     for job in remote:
-        if _targeted(job.name, options.targets):
+        if not options.targets or _targeted(job.name, options.targets):
             by_name[job.name].append(job)
-            markers[job.uuid] = parse_marker(job.description)
-    decider = _Decider(set_name=set_name, options=options, markers=markers)
+            marker = markers[job.uuid] = parse_marker(job.description)
+            if manages(marker, job.owner, set_name=set_name, user_urn=options.user_urn):
+                owned.add(job.uuid)
+    decider = _Decider(set_name=set_name, options=options, markers=markers, owned=frozenset(owned))
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
     desired_names = {spec.name for spec in desired}
@@ -302,11 +305,12 @@ class _Decider:
     set_name: str
     options: PlanOptions
     markers: Mapping[str, Marker | None]
+    #: uuids of the jobs that are this set's and this user's (:func:`manages`), decided once per job
+    owned: frozenset[str]
 
     def ours(self, job: RemoteJob) -> bool:
         """This set's and this user's: the only jobs apply may cancel (docs/plan-apply.md#ownership)."""
-        return manages(self.markers.get(job.uuid), job.owner, set_name=self.set_name,
-                       user_urn=self.options.user_urn)
+        return job.uuid in self.owned
 
     def foreign(self, job: RemoteJob) -> bool:
         """This set's marker, another user's job."""
