@@ -27,6 +27,8 @@ class ExitStatus(IntEnum):
     CHANGES = 2
     #: refused by a guard (``--allow-empty``, ``--max-cancel``)
     REFUSED = 3
+    #: ``wait`` / ``apply --wait`` gave up: a job had not reached what was waited for in ``--wait-timeout``
+    TIMEOUT = 4
     #: usage error; click's own 2 is remapped so that 2 only ever means "changes"
     USAGE = 64
 
@@ -115,3 +117,20 @@ class GuardError(GpulabApplyError):
 
 class ApplyFailedError(GpulabApplyError):
     """Apply ran but some actions failed; the report says which."""
+
+
+# --- jobs after apply ---------------------------------------------------------------------------
+
+
+class JobNotFoundError(GpulabApplyError):
+    """No job of this set has the name asked for (``logs``, ``wait``)."""
+
+
+class JobsFailedError(GpulabApplyError):
+    """A job waited for ended without doing its work: FAILED, CANCELLED or deleted."""
+
+
+class WaitTimeoutError(GpulabApplyError):
+    """Jobs had not reached what ``wait`` waited for when its time was up."""
+
+    exit_status = ExitStatus.TIMEOUT

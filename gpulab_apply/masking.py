@@ -18,6 +18,13 @@ _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
 # user:pass@ before the registry; a docker reference has no other '@' (digests are rejected by GPULab)
 _IMAGE_CREDENTIALS = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]+)@")
 
+# a secret-looking name and its value in free text: a server's error message quoting the submitted
+# environment as JSON ("HF_TOKEN": "hf_x"), as a Python dict ('HF_TOKEN': 'hf_x') or as NAME=value
+_SECRET_ASSIGNMENT = re.compile(
+    r"""(?P<name>(?P<q>["']?)\b[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|KEY)[A-Za-z0-9_.-]*(?P=q)(?:\s*[:=]\s*|\s+with\s+value\s+))"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}\])]+)""",
+    re.IGNORECASE,
+)
 # the userinfo of a URL (``https://user:pass@host``, ``https://token@host``): all of it may be a secret
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*)@")
 # what must never reach a terminal or a CI log raw: C0 and C1 controls, DEL, the line and paragraph
@@ -26,6 +33,29 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PathPart = str | int
+
+#: values this run took from the environment (``${VAR}`` in job files): secrets wherever they appear
+_registered: set[str] = set()
+_registered_pattern: re.Pattern[str] | None = None
+#: shorter values are masked only where a whole job value equals them: masking every "1" in free text
+#: would garble messages without hiding anything a reader could not guess
+MIN_TEXT_SECRET = 4
+
+
+def register_secret(value: str) -> None:
+    """Mask ``value`` in every later output of this process (docs/authoring.md#variables)."""
+    global _registered_pattern
+    if value and value not in _registered:
+        _registered.add(value)
+        longest_first = sorted((v for v in _registered if len(v) >= MIN_TEXT_SECRET), key=len, reverse=True)
+        _registered_pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+
+
+def mask_registered(text: str) -> str:
+    """Registered secrets in ``text`` -> ``***``."""
+    if text in _registered:
+        return MASK
+    return _registered_pattern.sub(MASK, text) if _registered_pattern is not None else text
 
 
 def is_secret_name(name: str) -> bool:
@@ -36,7 +66,21 @@ def is_secret_name(name: str) -> bool:
 def mask_text(text: str) -> str:
     """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``,
     and the userinfo of URLs -> ``***@``."""
-    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(text))
+    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(mask_registered(text)))
+
+
+def mask_message(text: str) -> str:
+    """A message for people (a server's error, a hint, a log line) with every secret it may quote masked:
+    what :func:`mask_text` masks, and the value after a secret-looking name (``"HF_TOKEN": "***"``,
+    ``'API_KEY': '***'``, ``PASSWORD=***``, ``"HF_TOKEN" with value "***"``). Not for image names, where
+    ``key:tag`` is no secret."""
+    return mask_text(_SECRET_ASSIGNMENT.sub(_mask_assignment, text))
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    value = match["value"]
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match['name']}{quote}{MASK}{quote}"
 
 
 def mask_url(text: str) -> str:
@@ -71,4 +115,6 @@ def mask_value(value: Any, path: Sequence[PathPart] = ()) -> Any:
         return {key: mask_value(item, (*path, key)) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(item, (*path, index)) for index, item in enumerate(value)]
+    if isinstance(value, str) and _registered:
+        return mask_registered(value)
     return value

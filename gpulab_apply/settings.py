@@ -24,7 +24,7 @@ from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -102,6 +102,30 @@ def _switch(value: object, source: str) -> bool:
     return bool(value)
 
 
+_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def _boolean(value: object, source: str) -> bool:
+    """A yes/no setting from a flag, a YAML boolean or the text of an environment variable."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise ConfigError(f"{source}: {value!r} is not true or false")
+
+
+def _factor(value: object, source: str) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{source}: the speed must be a positive number (simulated seconds per real second), "
+                          f"not {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
@@ -153,6 +177,8 @@ SETTINGS: tuple[Setting, ...] = (
             help="Ownership set", default_help="the git repository's name"),
     Setting("local", "--local", None, None, _switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
+    Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _factor, label="local speed", metavar="FACTOR",
+            help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
@@ -162,6 +188,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("connect_timeout", None, None, "connect-timeout", _seconds("connect-timeout"), label="conn timeout"),
     Setting("retries", None, None, "retries", _count, 5, label="retries"),
     Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", _gpu_hours, label="max GPU-hours"),
+    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", _boolean, False, is_flag=True, label="strict",
+            help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),
     Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
             help="Show the settings and each request on stderr (never secrets)."),
 )
@@ -216,6 +244,9 @@ class Settings:
     project: str | None = None
     set_name: str
     local: bool = False
+    #: with ``local``: how much faster than real time the embedded emulator's clock runs (None: real time)
+    speed: float | None = None
+    #: ``.gpulab-apply/`` of the repository (see :func:`find_state_dir`)
     state_dir: Path
     config_path: Path | None = None
     timeouts: Timeouts = Timeouts()
@@ -223,6 +254,8 @@ class Settings:
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None
+    #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
+    strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -236,9 +269,10 @@ class Settings:
         values: dict[str, object] = {
             "endpoint": self.api_root or self.endpoint, "api_version": self.api_version, "cert": self.cert_path,
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
-            "local": self.local, "config": self.config_path, "timeout": self.timeouts.read,
+            "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
             "max_gpu_hours": self.max_gpu_hours,
+            "strict": self.strict,
         }
         return values[name]
 
@@ -316,6 +350,9 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         api_root, version = normalise_endpoint(
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
+    if not local and sources.get("speed") == "--speed":
+        raise ConfigError("--speed sets the clock of the embedded emulator, so it needs --local",
+                          hint="Add --local, or drop --speed (a real GPULab runs in real time).")
     read_timeout = values["timeout"]
     # the connect timeout never exceeds the read timeout unless set
     connect_timeout = values.get("connect_timeout", min(Timeouts.connect, read_timeout))
@@ -330,12 +367,14 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         project=values.get("project"),
         set_name=values.get("set") or default_set_name(job_paths, cwd),
         local=local,
-        state_dir=cwd / STATE_DIR_NAME,
+        speed=values.get("speed"),
+        state_dir=find_state_dir(job_paths, cwd),
         config_path=config_path,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
         verbose=bool(values.get("verbose")),
         max_gpu_hours=values.get("max_gpu_hours"),
+        strict=bool(values.get("strict")),
         sources=sources,
     )
 
@@ -354,9 +393,14 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
+        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
+                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{source}: plain http:// is refused for {parts.hostname}: the certificate and jobs would "
+            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )
@@ -384,6 +428,35 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
+
+
+def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
+    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
+    from a subdirectory finds the same emulator state as from the top.
+
+    The directories from the first job directory (or the working directory) up to the git repository's
+    top level (outside a repository: up to the working directory) are searched for an existing
+    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
+    the repository (outside one: in the working directory).
+    """
+    here = cwd.resolve()
+    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    start = start if start.is_dir() or not start.exists() else start.parent
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            break
+    else:
+        # outside a repository: never wander above the working directory
+        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    for candidate in walk:
+        if (candidate / STATE_DIR_NAME).is_dir():
+            return candidate / STATE_DIR_NAME
+    for candidate in walk:
+        if (candidate / "jobs.d").is_dir():
+            return candidate / STATE_DIR_NAME
+    return walk[-1] / STATE_DIR_NAME
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:

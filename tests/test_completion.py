@@ -91,3 +91,30 @@ def test_the_completion_command_prints_what_the_protocol_sources(repo: Path, cli
                                  timeout=60)
         assert sourced.returncode == 0 and sourced.stdout
         assert cli("completion", shell).stdout == sourced.stdout
+
+
+def test_logs_completes_job_names(repo: Path) -> None:
+    assert complete(repo, "bash", "gpulab-apply logs tr", 2) == ["plain,train-a", "plain,train-b"]
+    assert complete(repo, "bash", "gpulab-apply logs --jobs other ", 4) == ["plain,elsewhere"]
+
+
+def test_wait_completes_names_not_given_yet(repo: Path) -> None:
+    assert complete(repo, "bash", "gpulab-apply wait train-a t", 3) == ["plain,train-b"]
+
+
+def test_names_come_in_natural_order(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for name in ("sweep-10", "sweep-2", "sweep-1", "eval", "sweep-2b"):
+        (jobs / f"{name}.yaml").write_text(MINIMAL_JOB_YAML.format(name=name))
+    assert complete(tmp_path, "bash", "gpulab-apply logs ", 2) == [
+        "plain,eval", "plain,sweep-1", "plain,sweep-2", "plain,sweep-2b", "plain,sweep-10"]
+
+
+def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "train.yaml").write_text(MINIMAL_JOB_YAML.format(name="train")
+                                     + "x-gpulab-apply:\n  matrix: {lr: [1e-4, 3e-4], seed: [0, 1]}\n")
+    assert complete(tmp_path, "bash", "gpulab-apply logs train-lr3", 2) == [
+        "plain,train-lr3e-4-seed0", "plain,train-lr3e-4-seed1"]

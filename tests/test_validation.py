@@ -41,7 +41,7 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def test_discovery_is_recursive_sorted_and_skips_dot_and_underscore_names(jobs: Path) -> None:
-    for name in ["b.yaml", "a.yml", "sub/c.yaml", ".hidden.yaml", "_defaults.yaml", ".git/x.yaml",
+    for name in ["b.yaml", "a.yml", "sub/c.yaml", ".hidden.yaml", "_template.yaml", ".git/x.yaml",
                  "_drafts/y.yaml", "notes.txt", "sub/deeper/d.YML.bak"]:
         write(jobs / name, JOB.format(name=name.replace("/", "-").replace(".", "-")))
     result = validate_paths(["jobs.d"])
@@ -245,7 +245,7 @@ def test_oversized_file(jobs: Path) -> None:
 def test_a_deeply_nested_document_is_a_problem_not_a_crash(jobs: Path) -> None:
     write(jobs / "a.yaml", "name: " + "[" * 5000 + "]" * 5000 + "\n")
     assert problems(validate_paths(["jobs.d"])) == [
-        "jobs.d/a.yaml:1:1: error: document nests too deeply to be a job"]
+        "jobs.d/a.yaml:1:106: error: values nest more than 100 levels deep here; a job is a few levels deep"]
 
 
 # --- source maps: where a value was written --------------------------------------------------------
@@ -317,7 +317,8 @@ request:
 _checked_by: Path | None = None  # where each process that checks files leaves its pid (set by the test)
 
 
-def _recording_check_files(files: list[str], *, require_project: bool, strict: bool = False) -> object:
+def _recording_check_files(files: list[str], *, require_project: bool, strict: bool = False,
+                           **options: object) -> object:
     # module level: the worker pool sends the function to its processes by reference
     import os
 
@@ -325,7 +326,8 @@ def _recording_check_files(files: list[str], *, require_project: bool, strict: b
 
     assert _checked_by is not None
     (_checked_by / str(os.getpid())).touch()
-    return [_check_file(path, require_project=require_project, strict=strict) for path in files]
+    return [_check_file(path, require_project=require_project, strict=strict, **options)  # type: ignore[arg-type]
+            for path in files]
 
 
 def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Path, tmp_path: Path,

@@ -93,3 +93,71 @@ def test_extensions_are_matched_in_any_case(jobs: Path) -> None:
     for name in ["FT.YAML", "b.Yml", "c.yaml.bak", "d.JSONL"]:
         (jobs / name).write_text(MINIMAL_JOB_YAML.format(name=name.split(".")[0].lower()), encoding="utf-8")
     assert loader.discover(["jobs.d"])[0] == ["jobs.d/FT.YAML", "jobs.d/b.Yml"]
+
+
+# --- hostile input: special files, huge integers, deep nesting ------------------------------------
+
+
+def test_a_fifo_named_like_a_job_file_is_refused_without_waiting(jobs: Path) -> None:
+    import os
+
+    os.mkfifo(jobs / "x.yaml")  # nobody ever writes to it: reading it would wait forever
+    (jobs / "ok.yaml").write_text(MINIMAL_JOB_YAML.format(name="ok"), encoding="utf-8")
+    for paths in (["jobs.d"], ["jobs.d/x.yaml"]):
+        result = validate_paths(paths)
+        assert [str(p) for p in result.problems] == [
+            ("jobs.d/x.yaml: error: not a regular file but a FIFO (named pipe); a job file is a regular file "
+            "(remove it, or rename it so it does not end in .yaml, .yml or .json)")]
+
+
+def test_an_integer_too_long_for_python_is_a_located_problem(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text("name: a\nrequest:\n  resources:\n    gpus: " + "9" * 5000 + "\n",
+                                 encoding="utf-8")
+    [problem] = problems_of(["jobs.d"])
+    assert problem.startswith("jobs.d/a.yaml:4:11: error: YAML: integer too long to be a value of a job (")
+
+
+@pytest.mark.parametrize("text", [
+    "name: a\nowner:\n  userDetails: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n",
+    '{"name": "a", "owner": {"userDetails": ' + '{"a": ' * 3000 + "1" + "}" * 3000 + "}}",
+    "name: a\nowner:\n  userDetails:\n" + "".join("  " * i + "- \n" for i in range(2, 200)),
+])
+def test_values_nested_thousands_deep_are_a_located_problem(jobs: Path, text: str) -> None:
+    (jobs / "a.yaml").write_text(text, encoding="utf-8")
+    [problem] = problems_of(["jobs.d"])
+    assert problem.startswith("jobs.d/a.yaml:")
+    assert problem.split(":")[1].isdigit()  # a line
+    assert "values nest more than 100 levels deep here" in problem
+
+
+def test_a_job_a_few_levels_deep_is_not_walked_for_depth(jobs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("walked")
+
+    monkeypatch.setattr(loader, "_depth_problem", fail)
+    (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name="a"), encoding="utf-8")
+    assert problems_of(["jobs.d"]) == []
+
+
+@pytest.mark.parametrize(("name", "code"), [
+    ('"x\\n::error file=README.md::INJECTED"', "U+000A"),
+    ('"x\\ty"', "U+0009"),
+    ('"x\\e[31my"', "U+001B"),
+    ('"evil\\u202egnp.exe"', "U+202E"),
+])
+def test_job_names_with_control_characters_are_flagged(jobs: Path, name: str, code: str) -> None:
+    # GPULab accepts them: a warning, an error under --strict; every output escapes them
+    (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name=name), encoding="utf-8")
+    message = (f"jobs.d/a.yaml:1:7: {{}}: name: contains the control character {code}; GPULab accepts it, but it "
+               "garbles every listing and could forge lines in a log (use printable characters only)")
+    result = validate_paths(["jobs.d"])
+    assert [str(p) for p in result.problems] == [message.format("warning")]
+    assert len(result.jobs) == 1
+    strict = validate_paths(["jobs.d"], strict=True)
+    assert [str(p) for p in strict.problems] == [message.format("error")]
+    assert strict.jobs == ()
+
+
+def test_names_in_any_script_with_spaces_are_fine(jobs: Path) -> None:
+    (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name="'résumé 训练 run'"), encoding="utf-8")
+    assert problems_of(["jobs.d"]) == []

@@ -41,7 +41,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
     Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
     Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
+    Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
+    Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),
     Command("whoami", "gpulab_apply.cli.whoami", "Show who the certificate says you are."),
+    Command("render", "gpulab_apply.cli.render", "Print the jobs as they would be submitted."),
+    Command("import", "gpulab_apply.cli.import_", "Write job files for jobs already on GPULab."),
     Command("schema", "gpulab_apply.cli.schema", "Print the JSON Schema of a job file."),
     Command("completion", "gpulab_apply.cli.completion", "Print the shell completion script."),
     Command("emulator", "gpulab_apply.cli.emulator", "Serve a local GPULab emulator until Ctrl-C."),
@@ -92,15 +96,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    finally:
+        output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
 
 
 def printable(text: str) -> str:
     """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
-    from gpulab_apply.masking import mask_text, safe
+    from gpulab_apply.masking import mask_message, safe
 
-    return safe(mask_text(text))
+    return safe(mask_message(text))
 
 
 def _fast_path(args: list[str]) -> int | None:
@@ -158,13 +164,20 @@ def top_level_help(width: int) -> str:
 
 
 def main() -> None:
+    """The console script: run, then leave by the normal exit path (atexit handlers run, logging flushes)."""
     status = run()
     # Everything is done: run() closed every file, joined every thread and stopped a --local emulator.
-    # Freeing the heap object by object (parsed job files, listings of thousands of jobs) would only
-    # delay the exit, by a tenth of a second in a large plan, so flush and leave.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    # The interpreter's last act would be a full collection over whatever the cyclic collector still
+    # tracks (a large plan leaves thousands of objects behind, the threshold being high): a tenth of a
+    # second for nothing. gc.freeze() moves them all to the permanent generation, which that collection
+    # skips; unlike os._exit, atexit handlers and logging.shutdown still run and stdout is flushed.
+    gc.freeze()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gpulab-apply ... | head -1`: the reader left; do not fail again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = status or ExitStatus.ERROR
+    sys.exit(status)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.wait import wait_after_apply, wait_options
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
@@ -57,11 +58,15 @@ if TYPE_CHECKING:
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
+@click.option("--wait", "wait_jobs", is_flag=True,
+              help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
+@wait_options
 @connection_options
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
           max_gpu_hours: float | None,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
-          detailed_exitcode: bool, fmt: str, settings: Settings) -> int:
+          detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
+          interval: float, settings: Settings) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
 
     Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
@@ -77,10 +82,11 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                    "make a new plan to change them")
         targets, rerun_failed = saved.options.targets, saved.options.rerun_failed
         cancel_protected = tuple(sorted(saved.options.cancel_protected))
+    # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
+    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
     output = current()
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
@@ -106,6 +112,9 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         failed = sum(1 for outcome in report.outcomes if not outcome.ok)
         raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",
                                hint="fix the cause and run apply again: it only does what is still missing")
+    if wait_jobs:
+        wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
+                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
     return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
 
 

@@ -7,6 +7,7 @@ and the words so far, and reads the candidates back.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -22,17 +23,16 @@ _DEFAULT_PATHS = ("jobs.d",)
 
 
 def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
-    """The job names in the job files under ``paths``, sorted; files that cannot be read are skipped."""
-    from gpulab_apply.jobfiles.loader import discover, read
+    """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
+    generated names, ``_defaults.yaml`` applied; jobs of files with problems are left out."""
+    from gpulab_apply.jobfiles.validation import validate_paths
 
-    files, _ = discover(paths)
-    names: set[str] = set()
-    for path in files:
-        for document in read(path).documents:
-            name = document.data.get("name") if isinstance(document.data, dict) else None
-            if isinstance(name, str) and name:
-                names.add(name)
-    return sorted(names)
+    return sorted({spec.name for spec in validate_paths(paths).jobs}, key=natural_key)
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sorts numbers in names by value: sweep-2 before sweep-10 (bash keeps this order: ``-o nosort``)."""
+    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

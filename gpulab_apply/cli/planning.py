@@ -30,7 +30,7 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ..
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
-    result = validate_paths(paths, require_project=require_project)
+    result = validate_paths(paths, require_project=require_project, strict=settings.strict)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,

@@ -34,10 +34,12 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
     with ExitStack() as stack:
         context: ssl.SSLContext | None = None
         if settings.local:
-            from gpulab_apply.emulator import serve_in_thread
+            from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
 
             settings.state_dir.mkdir(parents=True, exist_ok=True)
-            emulator = stack.enter_context(serve_in_thread(db_path=settings.state_dir / LOCAL_DB_PATH.name))
+            config = EmulatorConfig(speed=settings.speed) if settings.speed else None
+            emulator = stack.enter_context(serve_in_thread(db_path=settings.state_dir / LOCAL_DB_PATH.name,
+                                                           config=config))
             api_root, identity = emulator.api_root(settings.api_version), local_identity()
         elif settings.api_root is None:  # only local settings lack a root
             raise ConfigError("No GPULab endpoint configured")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job, email_problem, lax_time
+from gpulab_apply.gpulab.lax import email_problem, lax_time
+from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job
 from gpulab_apply.jobfiles.schema import Violation, ecma_pattern, job_file_schema, violations
 
 #: GPULab stops a job with a shorter maximum at once; its job model rejects it
@@ -32,7 +33,8 @@ _UNIT_SECONDS = {
     **dict.fromkeys(("day", "days"), 86400),
     **dict.fromkeys(("week", "weeks"), 604800),
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0/C1 controls, line and paragraph separators, and the bidirectional overrides ("Trojan Source")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _EXTRA_EMAILS = ("emailOnQueue", "emailOnRun", "emailOnEnd", "emailOnHalt", "emailOnRestart")
 
 _SCHEDULING = ("request", "scheduling")
@@ -119,9 +121,11 @@ def job_violations(job: Any) -> Iterator[Violation]:
 
 
 def _name(name: Any) -> Iterator[Violation]:
-    if isinstance(name, str) and _CONTROL.search(name):
-        yield Violation(("name",), "contains control characters (a line break, tab or escape); GPULab accepts "
-                                   "them, but they garble every listing", warning=True)
+    if isinstance(name, str) and (bad := _CONTROL.search(name)):
+        # GPULab accepts them, so a warning (an error with --strict); every output escapes them (masking.safe)
+        yield Violation(("name",), f"contains the control character U+{ord(bad.group()):04X}; GPULab accepts it, "
+                                   "but it garbles every listing and could forge lines in a log",
+                        hint="use printable characters only", warning=True)
 
 
 def _project(urn: Any) -> Iterator[Violation]:

@@ -10,12 +10,12 @@ check-jsonschema's ``Transform`` (applied to each instance between loading and v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from gpulab_apply.jobfiles.sourcemap import SourceMap
-from gpulab_apply.problems import Location, Problem
+from gpulab_apply.jobfiles.sourcemap import JsonPath, SourceMap
+from gpulab_apply.problems import Location, Problem, format_json_path
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +34,8 @@ class Draft:
     sweep: str | None = None
     hashed: Any = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str] | None = None
 
     @property
     def origin(self) -> Location:
@@ -41,6 +43,15 @@ class Draft:
 
     def evolve(self, **changes: Any) -> Draft:
         return replace(self, **changes)
+
+    def problem(self, json_path: JsonPath, message: str, *, at_key: bool = False, hint: str | None = None) -> Problem:
+        """A problem with the value at ``json_path``, placed where that value was written. A value written
+        elsewhere (a defaults file, a sweep's shared template) names the job it broke."""
+        where = self.source.locate(json_path, at_key=at_key)
+        if self.member is not None or where.path != self.origin.path:
+            name = self.member or (self.data.get("name") if isinstance(self.data, Mapping) else None)
+            message += f" (in job {name!r} of {self.origin})" if isinstance(name, str) else f" (in {self.origin})"
+        return Problem(where, message, json_path=format_json_path(json_path), hint=hint)
 
 
 @dataclass(frozen=True)

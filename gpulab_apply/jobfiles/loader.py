@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml.composer import Composer
-from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.constructor import ConstructorError, SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.docinfo import DocInfo
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -37,6 +38,9 @@ from gpulab_apply.problems import Location, Problem
 MAX_FILE_BYTES = 1024 * 1024
 #: how many values a document may hold once aliases are expanded (a big job has a few hundred)
 MAX_EXPANDED_NODES = 100_000
+#: how deep values may nest; a Job2 document is at most six levels deep, and everything after loading
+#: (schema, diff, JSON) walks values recursively
+MAX_DEPTH = 100
 #: job file names end with one of these, in any case (``FT.YAML``); GPULab's own jobs are JSON
 JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -46,8 +50,16 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 class _SafeConstructor(SafeConstructor):
     """Plain values; timestamps stay the strings the user wrote (GPULab wants RFC 3339 text)."""
 
+    def construct_yaml_int(self, node: Any) -> int:
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError as exc:  # Python refuses to convert more than 4,300 digits
+            raise ConstructorError(None, None, f"integer too long to be a value of a job ({exc})",
+                                   node.start_mark) from None
+
 
 _SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
+_SafeConstructor.add_constructor("tag:yaml.org,2002:int", _SafeConstructor.construct_yaml_int)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,6 +153,7 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) 
     syntax_error = False
     loader = loader_class(text)
     may_alias = "&" in text and "*" in text
+    may_nest = may_alias or _nesting_bound(text) > MAX_DEPTH
     try:
         index = 0
         while loader.check_node():
@@ -148,6 +161,8 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) 
             location = Location(path, node.start_mark.line + 1, node.start_mark.column + 1)
             if may_alias and (too_big := _alias_problem(node, location)):
                 problems.append(too_big)
+            elif may_nest and (too_deep := _depth_problem(node, path)):
+                problems.append(too_deep)
             else:
                 documents.append(Document(index=index, location=location, data=loader.construct_document(node),
                                           source=NodeSourceMap(location, index, node)))
@@ -164,14 +179,45 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) 
     return _Attempt(JobFile(path=path, documents=tuple(documents), problems=tuple(problems)), syntax_error)
 
 
+def _nesting_bound(text: str) -> int:
+    """More than the depth any document in ``text`` can reach: each level needs a line, a bracket or an
+    indicator. Counting is far cheaper than walking the nodes of every file."""
+    breaks = sum(text.count(char) for char in "\n\r\x85\u2028\u2029")
+    indicators = sum(text.count(mark) for mark in ("[", "{", "- ", "-\t", "? ", "?\t"))
+    return breaks + indicators + 1
+
+
+def _depth_problem(root: Node, path: str) -> Problem | None:
+    """A problem at the first value nested deeper than :data:`MAX_DEPTH`, or None."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            mark = node.start_mark
+            return Problem(Location(path, mark.line + 1, mark.column + 1),
+                           f"values nest more than {MAX_DEPTH} levels deep here; a job is a few levels deep")
+        stack.extend((child, depth + 1) for child in _children(node))
+    return None
+
+
 def _read_text(path: str) -> tuple[str, Problem | None]:
     where = Location(path)
     try:
-        with open(path, "rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
-            size = max(len(raw), os.fstat(stream.fileno()).st_size)
+        # Non-blocking, so that opening a FIFO cannot wait for a writer; then only regular files are read.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+    with open(descriptor, "rb") as stream:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return "", Problem(where, f"not a regular file but {_file_kind(info.st_mode)}; a job file is a "
+                                      "regular file", hint="remove it, or rename it so it does not end in "
+                                                           ".yaml, .yml or .json")
+        try:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # never more, whatever the file holds
+        except OSError as exc:
+            return "", Problem(where, f"cannot read: {exc.strerror or exc}")
+        size = max(len(raw), info.st_size)
     if len(raw) > MAX_FILE_BYTES:
         return "", Problem(where, f"file is {size:,} bytes, over the {MAX_FILE_BYTES // 1024} KiB limit for a "
                                   "job file", hint="is this really a job file?")
@@ -184,6 +230,12 @@ def _read_text(path: str) -> tuple[str, Problem | None]:
         return "", Problem(Location(path, line, column),
                            f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be decoded",
                            hint="save the file as UTF-8")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a directory"))
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
 
 
 @functools.cache

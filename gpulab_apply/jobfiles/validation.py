@@ -15,14 +15,20 @@ import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gpulab_apply.gpulab.normal_form import canonical_job
+from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.checks import judge
+from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
+from gpulab_apply.jobfiles.matrix import MatrixExpansion
 from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
+from gpulab_apply.jobfiles.variables import Variables
+from gpulab_apply.masking import register_secret
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -53,6 +59,8 @@ class _Candidate:
     name: str | None
     name_location: Location
     spec: JobSpec | None  # None when the document has problems of its own
+    #: values the job took from the environment
+    secrets: frozenset[str] = frozenset()
 
 
 def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
@@ -65,13 +73,20 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
-    for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict):
+    given = tuple(str(path) for path in paths)
+    for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
+                                                     given=given):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
+    for candidate in candidates:
+        for secret in candidate.secrets:  # masked in every output of this process from now on
+            register_secret(secret)
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
-    return ValidationResult(jobs=jobs, problems=tuple(sorted(problems, key=_problem_order)), files=len(files))
+    # a problem in a shared defaults file is found once per job file it reaches: report it once
+    unique = sorted(set(problems), key=_problem_order)
+    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files))
 
 
 #: below this many files a worker process costs more than it saves
@@ -80,7 +95,7 @@ PARALLEL_MIN_FILES = 200
 _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
-def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False,
+def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
                workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
@@ -88,23 +103,27 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
+    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return [_check_file(path, require_project=require_project, strict=strict) for path in files]
+        return check(files)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return [_check_file(path, require_project=require_project, strict=strict) for path in files]
+        return check(files)
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project, strict=strict)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool, strict: bool) -> list[_FileResult]:
-    return [_check_file(path, require_project=require_project, strict=strict) for path in files]
+def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
+                 given: Sequence[str] = ()) -> list[_FileResult]:
+    defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
+    return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults)
+            for path in files]
 
 
-def _check_file(path: str, *, require_project: bool, strict: bool = False) -> _FileResult:
+def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
+                defaults: dict[str, Any] | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     job_file = read(path)
     problems = list(job_file.problems)
@@ -113,7 +132,7 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False) -> _F
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
-    transforms = _transforms(path)
+    transforms = _transforms(path, given, {} if defaults is None else defaults)
     for document in documents:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
@@ -124,14 +143,15 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False) -> _F
                             for violation in found)
             name = canonical.get("name") if isinstance(canonical, Mapping) else None
             candidates.append(_Candidate(name if isinstance(name, str) else None, draft.source.locate(("name",)),
-                                         None if errors else _job_spec(draft, canonical)))
+                                         None if errors else _job_spec(draft, canonical), draft.secrets))
     return problems, candidates
 
 
-def _transforms(path: str) -> list[Transform]:
-    """The authoring steps between reading ``path`` and checking its jobs (docs/authoring.md)."""
-    del path
-    return []
+def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> list[Transform]:
+    """The authoring steps between reading ``path`` and checking its jobs, in the order of
+    docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
+    value from the environment is never read as an expression)."""
+    return [DefaultsOverlay(path, top_directory(path, given), defaults), Adoption(), MatrixExpansion(), Variables()]
 
 
 def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
@@ -156,23 +176,21 @@ def _has_project(data: Mapping[str, Any]) -> bool:
 
 
 def _problem(draft: Draft, violation: Violation, *, warning: bool = False) -> Problem:
-    """A violation placed where its value was written; a value written elsewhere (a defaults file, a sweep's
-    shared template) names the job it broke."""
-    where = draft.source.locate(violation.path, at_key=violation.at_key)
-    message = violation.message
-    if draft.member is not None or where.path != draft.origin.path:
-        name = draft.member or (draft.data.get("name") if isinstance(draft.data, Mapping) else None)
-        message += f" (in job {name!r} of {draft.origin})" if isinstance(name, str) else f" (in {draft.origin})"
-    return Problem(where, message, json_path=violation.json_path, hint=violation.hint,
-                   severity=Severity.WARNING if warning else Severity.ERROR)
+    problem = draft.problem(violation.path, violation.message, at_key=violation.at_key, hint=violation.hint)
+    return replace(problem, json_path=violation.json_path, severity=Severity.WARNING if warning else Severity.ERROR)
 
 
 def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
     """The job as it is submitted and hashed: in canonical form (docs/validate.md#warnings-and---strict)."""
     data = dict(canonical)
     options = data.pop(TOOL_KEY, None) or {}
+    hashed = None
+    if draft.hashed is not None:  # variables: the hash sees ${VAR}, never the value
+        template = dict(canonical_job(draft.hashed).job)
+        options = template.pop(TOOL_KEY, None) or {}
+        hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -260,9 +260,11 @@ class _Run:
                 self._recovered(unsure[marker], job.uuid)
         results = [s.outcome() for s in submissions]
         by_name = self._survivors(listing)
+        listed = {job.uuid for job in listing}
         for outcome in (*outcomes, *results):
-            # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor)
-            if outcome.created and not by_name.get(outcome.name):
+            # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor;
+            # a job that already ended, e.g. FAILED within seconds, is listed: created, not missing)
+            if outcome.created and not by_name.get(outcome.name) and outcome.created not in listed:
                 results.append(Outcome(name=outcome.name, result=Result.FAILED, action=outcome.action,
                                        created=outcome.created,
                                        error=f"submitted job {outcome.created} is missing from the listing"))

@@ -33,7 +33,7 @@ _MARKER_LINE = re.compile(
     rf"run=(?P<run>{_TOKEN})(?P<protect> protect)?\]"
 )
 #: the marker and spec hash version this tool writes (docs/plan-apply.md#ownership)
-SPEC_VERSION = 2
+MARKER_VERSION = 2
 
 RerunToken = str | int | float | bool | None
 
@@ -47,7 +47,7 @@ class Marker:
     run_id: str
     protect: bool = False
     #: 1 for the original form (its spec hash includes ``owner``), 2 for the current one
-    version: int = SPEC_VERSION
+    version: int = MARKER_VERSION
 
     def __str__(self) -> str:
         protect = " protect" if self.protect else ""
@@ -55,7 +55,7 @@ class Marker:
         return f"[gpulab-apply {version}set={self.set_name} spec={self.spec} run={self.run_id}{protect}]"
 
 
-def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int = SPEC_VERSION) -> str:
+def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int = MARKER_VERSION) -> str:
     """First 16 hex digits of SHA-256 over the canonical JSON of the job's identity-bearing parts.
 
     The parts are ``name`` and ``request`` exactly as written (version 1 also ``owner`` as submitted; a part
@@ -164,11 +164,15 @@ def with_marker(job: Mapping[str, Any], marker: Marker) -> dict[str, Any]:
     so the only marker is the one this submission vouches for.
     """
     body = dict(job)
-    prose = [line for line in str(body.get("description") or "").splitlines()
-             if not line.strip().startswith(_MARKER_PREFIX)]
-    text = "\n".join(prose).rstrip()
+    text = without_marker(str(body.get("description") or ""))
     body["description"] = f"{text}\n{marker}" if text else str(marker)
     return body
+
+
+def without_marker(description: str) -> str:
+    """The description without marker-looking lines (the user's prose, e.g. for ``import``)."""
+    prose = [line for line in description.splitlines() if not line.strip().startswith(_MARKER_PREFIX)]
+    return "\n".join(prose).rstrip()
 
 
 def new_run_id(now: datetime) -> str:

@@ -49,6 +49,24 @@ def unchanged_line(summary: Summary) -> str:
     return "Unchanged: " + ", ".join(parts) + "."
 
 
+def sweep_counts(plan: Plan) -> dict[str, dict[str, int]]:
+    """Per sweep, how many members get each symbol (``=`` for unchanged): ``{"train": {"+": 2, "=": 4}}``."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in plan.entries:
+        sweep = entry.desired.sweep if entry.desired else None
+        if sweep is not None:
+            mark = symbol(entry) if entry.has_changes or entry.reason in _NOTEWORTHY else "="
+            group = counts.setdefault(sweep, {})
+            group[mark] = group.get(mark, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def sweep_lines(plan: Plan) -> list[str]:
+    """``sweep train: +2, =4`` per sweep (docs/authoring.md#matrix-sweeps)."""
+    return [f"sweep {safe(name)}: " + ", ".join(f"{mark}{count}" for mark, count in sorted(group.items()))
+            for name, group in sweep_counts(plan).items()]
+
+
 def symbol(entry: PlanEntry) -> str:
     return _SYMBOL.get(entry.action) or _NONE_SYMBOL.get(entry.reason, "x")
 
@@ -122,6 +140,9 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.writelines(f"      {diff_line(diff)}\n" for diff in entry.diffs)
     if shown(plan):
         stream.write("\n")
+    if sweeps := sweep_lines(plan):
+        stream.writelines(f"{line}\n" for line in sweeps)
+        stream.write("\n")
     stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
     stream.writelines(_paint(f"Apply will refuse: {r.message}", "-", color) + f"\n  Hint: {r.hint}\n"
                       for r in plan.refusals)
@@ -148,6 +169,7 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
         "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
                      "defaultedMaxDuration": plan.cost.defaulted},
+        "sweeps": sweep_counts(plan),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
@@ -167,6 +189,7 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "workLost": entry.work_lost,
         "note": entry.note,
         "unseen": entry.unseen,
+        "sweep": entry.desired.sweep if entry.desired else None,
         "location": location_document(entry.desired.location if entry.desired else None),
         "spec": entry.spec,
         "current": {"uuid": current.uuid, "status": current.status.name} if current else None,

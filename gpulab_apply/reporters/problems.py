@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.problems import Problem, Severity
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import annotation
@@ -43,7 +43,7 @@ def _count(number: int, noun: str) -> str:
 
 def problem_lines(problems: Sequence[Problem]) -> list[str]:
     """One ``path:line:col: error: json.path: message (hint)`` line per problem, control characters escaped."""
-    return [safe(str(problem)) + "\n" for problem in problems]
+    return [safe(mask_message(str(problem))) + "\n" for problem in problems]
 
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
@@ -52,7 +52,7 @@ def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]
     for problem in problems:
         where = f"{problem.json_path}: " if problem.json_path else ""
         hint = f" ({problem.hint})" if problem.hint else ""
-        lines.append(annotation(problem.severity.value, safe(f"{where}{problem.message}{hint}"),
+        lines.append(annotation(problem.severity.value, safe(mask_message(f"{where}{problem.message}{hint}")),
                                 location=problem.location, title=title) + "\n")
     return lines
 
