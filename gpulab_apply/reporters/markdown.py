@@ -29,7 +29,7 @@ def md(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
-    from gpulab_apply.reporters.plan import explain, no_changes, shown, summary_line, symbol
+    from gpulab_apply.reporters.plan import explain, no_changes, shown, summary_line, sweep_lines, symbol
 
     s = plan.summary
     head = (
@@ -40,7 +40,8 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
         f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
         f"{s.unmanaged} | {s.unchanged} |\n\n"
-    ) + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings)
+    ) + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) \
+      + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)
     if not entries:
         stream.write(head + no_changes(plan) + "\n")
