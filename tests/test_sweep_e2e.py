@@ -90,3 +90,11 @@ def test_markdown_and_json_plans_group_the_sweep(repo: Repo) -> None:
     document = json.loads(repo("plan", "jobs.d", "--format", "json").stdout)
     assert document["sweeps"] == {SWEEP: {"+": 12}}
     assert {entry["sweep"] for entry in document["entries"]} == {SWEEP, None}
+
+
+def test_completion_offers_sweep_and_member_names(repo: Repo) -> None:
+    from gpulab_apply.cli.completion import job_names
+
+    names = job_names(["jobs.d"])
+    assert SWEEP in names and f"{SWEEP}-lr0.05-seed3" in names and "solo" in names
+    assert len(names) == 14

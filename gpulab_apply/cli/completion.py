@@ -28,11 +28,23 @@ def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
 
     files, _ = discover(paths)
     names: set[str] = set()
+    sweeps = False
     for path in files:
         for document in read(path).documents:
             name = document.data.get("name") if isinstance(document.data, dict) else None
-            if isinstance(name, str) and name:
+            if isinstance(name, str) and name and "${{" not in name:
                 names.add(name)
+            options = document.data.get("x-gpulab-apply") if isinstance(document.data, dict) else None
+            sweeps = sweeps or (isinstance(options, dict) and "matrix" in options)
+    if not sweeps:
+        return sorted(names, key=natural_key)
+    # sweeps: their members' names, and the sweep's own (--target takes it); docs/authoring.md
+    from gpulab_apply.jobfiles.validation import validate_paths
+
+    for spec in validate_paths(list(paths)).jobs:
+        names.add(spec.name)
+        if spec.sweep:
+            names.add(spec.sweep)
     return sorted(names, key=natural_key)
 
 
