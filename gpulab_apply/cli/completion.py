@@ -27,7 +27,12 @@ def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
     generated names, ``_defaults.yaml`` applied; jobs of files with problems are left out."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
-    return sorted({spec.name for spec in validate_paths(paths).jobs}, key=natural_key)
+    names: set[str] = set()
+    for spec in validate_paths(list(paths)).jobs:
+        names.add(spec.name)
+        if spec.sweep:  # --target takes a sweep's name too (docs/authoring.md)
+            names.add(spec.sweep)
+    return sorted(names, key=natural_key)
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
