@@ -71,7 +71,9 @@ def test_apply_wait_waits_for_nothing_when_nothing_was_submitted(lab: Lab) -> No
     assert result.exit_code == 0 and "Waiting" not in result.stderr, result
 
 
-def test_wait_for_named_jobs_and_for_every_job_of_the_files(fast_lab: Lab) -> None:
+@pytest.mark.parametrize("version", ["3.1", "4.0"])
+def test_wait_for_named_jobs_and_for_every_job_of_the_files(fast_lab: Lab, version: str) -> None:
+    fast_lab = Lab(fast_lab.jobs.parent, fast_lab.emulator, fast_lab._cli, version=version)
     fast_lab.write("a", runtime="20 s")
     fast_lab.write("b", runtime="1 hour")
     fast_lab.write("never-applied")
