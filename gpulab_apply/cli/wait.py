@@ -126,8 +126,8 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
     :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
     display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
     state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
-                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout, interval=interval,
-                          on_update=display.update)
+                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout,
+                          interval=interval, on_update=display.update)
     display.close()
     result_stream.writelines(job_lines(state))
     result_stream.flush()
@@ -162,8 +162,8 @@ def clock_text(seconds: float) -> str:
 
 def summary(state: WaitState) -> str:
     """``Waiting for 3 job(s) to be running: 1 running, 2 waiting, 0 failed [0:42]``."""
-    goal = "running" if state.wait_for is WaitFor.RUNNING else "done"
-    return (f"Waiting for {len(state.jobs)} job(s) to be {_goal(state.wait_for)}: "
+    goal = _goal(state.wait_for)
+    return (f"Waiting for {len(state.jobs)} job(s) to be {goal}: "
             f"{state.count(Phase.REACHED)} {goal}, {state.count(Phase.WAITING)} waiting, "
             f"{state.count(Phase.FAILED)} failed [{clock_text(state.elapsed)}]")
 
