@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names, job_names
+from gpulab_apply.cli.completion import complete_job_names, find_jobs_dir, job_names
 from gpulab_apply.cli.logs import jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
@@ -37,7 +37,6 @@ DEFAULT_INTERVAL = 5.0
 MANY_JOBS = 20
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h|hours?)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600}
-_DEFAULT_DIR = "jobs.d"
 
 
 def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -104,20 +103,6 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
         wait_until(client, settings.set_name, names, wait_for=WaitFor(wait_for), timeout=wait_timeout,
                    interval=interval, result_stream=sys.stdout)
     return ExitStatus.OK
-
-
-def find_jobs_dir(cwd: Path) -> Path:
-    """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
-    ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
-    walk: list[Path] = []
-    for candidate in (cwd, *cwd.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            break
-    else:
-        walk = [cwd]
-    found = next((candidate for candidate in walk if (candidate / _DEFAULT_DIR).is_dir()), cwd)
-    return Path(_DEFAULT_DIR) if found == cwd else found / _DEFAULT_DIR
 
 
 def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wait_for: WaitFor,
