@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -52,6 +52,7 @@ class GpulabClient:
         max_connections: int = 16,
         identity: Identity | None = None,
         project_urn: str | None = None,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         version = ApiVersion.parse(api_version)
         if version is None:
@@ -63,7 +64,8 @@ class GpulabClient:
         #: ``owner.projectUrn`` for jobs that do not name one (None: not configured)
         self.project_urn = project_urn
         self._transport = Transport(self.api_root, api_version=version, ssl_context=ssl_context,
-                                    timeouts=timeouts, retry=retry, max_connections=max_connections)
+                                    timeouts=timeouts, retry=retry, max_connections=max_connections,
+                                    on_retry=on_retry)
 
     # --- context manager --------------------------------------------------------------------------
 

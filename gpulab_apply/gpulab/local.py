@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,3 +70,32 @@ def is_loopback_url(url: str) -> bool:
         return is_loopback(request_host(url))
     except ValueError:
         return False
+
+
+def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
+    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
+    from a subdirectory finds the same emulator state as from the top.
+
+    The directories from the first job directory (or the working directory) up to the git repository's
+    top level (outside a repository: up to the working directory) are searched for an existing
+    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
+    the repository (outside one: in the working directory).
+    """
+    here = cwd.resolve()
+    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    start = start if start.is_dir() or not start.exists() else start.parent
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            break
+    else:
+        # outside a repository: never wander above the working directory
+        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    for candidate in walk:
+        if (candidate / STATE_DIR_NAME).is_dir():
+            return candidate / STATE_DIR_NAME
+    for candidate in walk:
+        if (candidate / "jobs.d").is_dir():
+            return candidate / STATE_DIR_NAME
+    return walk[-1] / STATE_DIR_NAME

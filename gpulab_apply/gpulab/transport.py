@@ -87,7 +87,8 @@ class Transport:
     """Requests to one versioned API root, retried where safe, failures turned into this tool's errors."""
 
     def __init__(self, api_root: str, *, api_version: ApiVersion, ssl_context: ssl.SSLContext | None,
-                 timeouts: Timeouts, retry: RetryPolicy, max_connections: int) -> None:
+                 timeouts: Timeouts, retry: RetryPolicy, max_connections: int,
+                 on_retry: Callable[[str], None] | None = None) -> None:
         self.api_root = api_root
         self.api_version = api_version
         self.host = _judged_host(api_root)
@@ -99,6 +100,9 @@ class Transport:
         self.server_time: datetime | None = None
         self._timeouts = timeouts
         self._retry = retry
+        #: told each retry in words ("GET jobs failed (...); retrying in 1.2 s (attempt 2 of 6)"), e.g. to
+        #: show it on a terminal instead of seconds of silence
+        self._on_retry = on_retry
         refuse_proxy(api_root, self.host)
         session = requests.Session()
         # We decide trust (the SSLContext) and proxies ourselves; netrc and REQUESTS_CA_BUNDLE stay out.
@@ -226,8 +230,11 @@ class Transport:
     def _wait(self, method: str, path: str, reason: str, attempt: int, attempts: int,
               retry_after: float | None) -> None:
         delay = retry_after if retry_after is not None else self._retry.delay(attempt)
-        log.info("%s %s failed (%s); retrying in %.2f s (attempt %d of %d)", method, path, reason, delay,
-                 attempt + 1, attempts)
+        notice = (f"{method} {path} failed ({reason}); retrying in {delay:.2f} s "
+                  f"(attempt {attempt + 1} of {attempts})")
+        log.info("%s", notice)
+        if self._on_retry is not None:
+            self._on_retry(notice)
         time.sleep(delay)
 
     def http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> GpulabApplyError:
