@@ -390,7 +390,7 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+        host = request_host(endpoint.strip())
     except ValueError as exc:
         raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
                           hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None

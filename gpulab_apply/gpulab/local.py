@@ -37,14 +37,14 @@ def is_loopback(host: str) -> bool:
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
-def request_host(url: str, *, allow_user: bool = False) -> str:
+def request_host(url: str) -> str:
     """The host an HTTP request to ``url`` goes to, judged as ``requests`` (urllib3) will parse it.
 
     Raises ValueError, saying why, for a URL that parsers could read differently: one with a
-    backslash, whitespace or control characters, a user name (``user@host``; allowed with ``allow_user``,
-    for https, where it misleads nobody about the host: both parsers agree on it), or a host or port on
-    which ``urllib.parse`` and urllib3 disagree. Such a URL may look like loopback and go elsewhere
-    (``http://evil.invalid:8080\\@127.0.0.1/`` goes to evil.invalid).
+    backslash, whitespace or control characters, or a host or port on which ``urllib.parse`` and
+    urllib3 disagree. Such a URL may look like loopback and go elsewhere (``http://evil.invalid:8080\\@127.0.0.1/``
+    goes to evil.invalid). A user name is allowed: both parsers agree that ``http://127.0.0.1@evil.invalid/``
+    goes to evil.invalid, so it is judged by that host.
     """
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
@@ -56,8 +56,6 @@ def request_host(url: str, *, allow_user: bool = False) -> str:
     except LocationParseError as exc:
         raise ValueError(f"it cannot be parsed ({exc})") from None
     split = urlsplit(url)
-    if not allow_user and (parsed.auth is not None or "@" in split.netloc):
-        raise ValueError("it has a user name (user@host)")
     host = (parsed.host or "").strip("[]").lower()
     if not host or host != (split.hostname or "").lower() or parsed.port != split.port:
         raise ValueError("URL parsers disagree on its host")

@@ -305,7 +305,7 @@ def _judged_host(api_root: str) -> str:
     """
     https = urlsplit(api_root).scheme == "https"
     try:
-        host = request_host(api_root, allow_user=https)
+        host = request_host(api_root)
     except ValueError as exc:
         raise ConfigError(f"The API root is ambiguous: {exc}") from None
     if not https and not is_loopback(host):
