@@ -7,22 +7,19 @@ the caller's write transaction. A restarted server therefore resumes exactly whe
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid as uuid_module
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from gpulab_apply.emulator.clock import format_time, parse_time
-from gpulab_apply.emulator.config import EmulatorConfig, NodeConfig
+from gpulab_apply.emulator.config import EmulatorConfig
+from gpulab_apply.emulator.scheduler import HOLDING, NO_MATCHING_NODE, NOT_ENOUGH_RESOURCES, Scheduling
 from gpulab_apply.emulator.store import JobRecord, Store
 from gpulab_apply.emulator.submission import Simulation, duration_seconds
 
-#: statuses in which a job holds resources on a node
-HOLDING = frozenset({"ASSIGNED", "STARTING", "RUNNING", "MUSTHALT", "HALTING", "CANCELLING"})
-NOT_ENOUGH_RESOURCES = "Not enough free resources too run this Job"  # sic, GPULab's own wording
-NO_MATCHING_NODE = "No GPULab node matches the requested resources"
+__all__ = ["HALT_BY_SCHEDULER", "HALT_BY_USER", "HOLDING", "Cluster", "new_record", "simulation_of"]
+
 #: GPULab's HaltReason values for a halt by the scheduler and one asked for by the user
 HALT_BY_SCHEDULER = "Score"
 HALT_BY_USER = "User requested fallback manually"
@@ -72,21 +69,7 @@ def simulation_of(record: JobRecord) -> Simulation:
     return Simulation(runtime=sim["runtime"], exit_code=sim["exitCode"], halt_after=sim["haltAfter"])
 
 
-@dataclass
-class _NodeUse:
-    node: NodeConfig
-    gpus: set[int] = field(default_factory=set)
-    cpus: set[int] = field(default_factory=set)
-    memory_gb: int = 0
-
-    def free_gpus(self) -> list[int]:
-        return [gpu for gpu in range(self.node.gpus) if gpu not in self.gpus]
-
-    def free_cpus(self) -> list[int]:
-        return [cpu for cpu in range(self.node.cpus) if cpu not in self.cpus]
-
-
-class Cluster:
+class Cluster(Scheduling):
     """The nodes of ``config`` and the rules that move jobs through their lifecycle."""
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -128,11 +111,18 @@ class Cluster:
         while True:
             due = Store.next_wake(conn)
             if due is None or due > now:
+                if not self.caught_up:
+                    self.schedule(conn, now)
                 return
-            for record in Store.load_where(conn, "wake_at = ?", (due,)):
+            records = Store.load_where(conn, "wake_at = ?", (due,))
+            freed = False
+            for record in records:
+                held = record.sim["alloc"] is not None
                 self._step(conn, record, due)
+                freed = freed or (held and record.sim["alloc"] is None)
                 Store.update(conn, record)
-            self.schedule(conn, due)
+            # jobs still QUEUED after their step have just joined the queue (their first look)
+            self.schedule(conn, due, fresh=None if freed else [r for r in records if r.status == "QUEUED"])
 
     def _step(self, conn: sqlite3.Connection, record: JobRecord, when: float) -> None:
         status = record.status
@@ -260,110 +250,6 @@ class Cluster:
         record.log += self.progress_lines(record, when)
         record.sim["loggedUntil"] = self.ran_until(record, when)
 
-    # --- scheduling ---------------------------------------------------------------------------------
-
-    def usage(self, conn: sqlite3.Connection) -> dict[str, _NodeUse]:
-        use = {name: _NodeUse(node) for name, node in self.nodes.items()}
-        holders = ", ".join(f"'{status}'" for status in sorted(HOLDING))
-        for (sim_text,) in conn.execute(f"SELECT sim FROM jobs WHERE status IN ({holders})"):
-            alloc = _alloc(sim_text)
-            if alloc and alloc["node"] in use:
-                node_use = use[alloc["node"]]
-                node_use.gpus.update(alloc["gpuIds"])
-                node_use.cpus.update(alloc["cpuIds"])
-                node_use.memory_gb += alloc["memoryGb"]
-        return use
-
-    def schedule(self, conn: sqlite3.Connection, now: float) -> None:
-        """Place QUEUED jobs whose time has come on nodes where they fit, oldest first."""
-        use = self.usage(conn)
-        # Only jobs small enough for the emptiest node are looked at closely (and interactive ones, which
-        # fail when they do not fit): with thousands queued on a full cluster, each pass stays cheap.
-        candidates = list(conn.execute(
-            "SELECT uuid, json_extract(doc, '$.request.resources.gpus'), json_extract(doc, '$.request.resources.cpus'),"
-            " json_extract(doc, '$.request.scheduling.interactive') FROM jobs"
-            " WHERE status = 'QUEUED' AND eligible_at <= ? ORDER BY eligible_at, seq", (now,)))
-        buckets: dict[tuple[str, str], int] | None = None
-        for uuid, gpus, cpus, interactive in candidates:
-            free_gpus = max(len(node_use.free_gpus()) for node_use in use.values())
-            free_cpus = max(len(node_use.free_cpus()) for node_use in use.values())
-            if not free_cpus:
-                break
-            if (gpus > free_gpus or cpus > free_cpus) and not interactive:
-                continue
-            buckets = self._bucket_counts(conn) if buckets is None else buckets
-            record = Store.load(conn, uuid)
-            assert record is not None
-            placed = self._place(record, use, buckets)
-            if placed is not None:
-                record.sim["alloc"] = placed
-                record.doc["state"]["scheduling"].update(
-                    {"assignedClusterId": self.nodes[placed["node"]].cluster_id,
-                     "assignedInstanceId": f"{placed['node']}-inst1", "assignedSlaveName": placed["node"],
-                     "tallyIncrement": float(record.doc["request"]["resources"]["gpus"])})
-                self.transition(conn, record, "ASSIGNED", now, f"Assigned to {placed['node']}")
-                record.wake_at = now + self.config.assign_seconds
-            elif record.doc["request"]["scheduling"]["interactive"]:
-                self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
-            else:
-                continue
-            Store.update(conn, record)
-
-    def _bucket_counts(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
-        holders = ", ".join(f"'{status}'" for status in sorted(HOLDING))
-        for user_urn, bucket in conn.execute(
-                f"SELECT user_urn, json_extract(doc, '$.request.scheduling.maxSimultaneousJobs.bucketName') "
-                f"FROM jobs WHERE status IN ({holders})"):
-            if bucket is not None:
-                counts[(user_urn, bucket)] = counts.get((user_urn, bucket), 0) + 1
-        return counts
-
-    def _matches(self, resources: Mapping[str, Any], node: NodeConfig) -> bool:
-        if resources["clusterId"] is not None and resources["clusterId"] != node.cluster_id:
-            return False
-        if resources["slaveName"] is not None and resources["slaveName"] != node.name:
-            return False
-        if resources["gpuModel"] and not any(model.lower() in node.gpu_model.lower()
-                                             for model in resources["gpuModel"]):
-            return False
-        if resources["minCudaVersion"] is not None and node.cuda_major < resources["minCudaVersion"]:
-            return False
-        return not (resources["gpuMemoryGb"] is not None and resources["gpus"]
-                    and node.gpu_memory_gb < resources["gpuMemoryGb"])
-
-    def _could_ever_fit(self, record: JobRecord) -> bool:
-        resources = record.doc["request"]["resources"]
-        memory = _memory_gb(record.doc["request"])
-        return any(self._matches(resources, node) and node.gpus >= resources["gpus"] and node.cpus >= resources["cpus"]
-                   and node.cpu_memory_gb >= memory for node in self.nodes.values())
-
-    def _place(self, record: JobRecord, use: dict[str, _NodeUse],
-               buckets: dict[tuple[str, str], int]) -> dict[str, Any] | None:
-        request = record.doc["request"]
-        resources = request["resources"]
-        bucket = request["scheduling"]["maxSimultaneousJobs"]
-        key = (record.doc["owner"]["userUrn"], bucket["bucketName"]) if bucket else None
-        if bucket and key and buckets.get(key, 0) >= bucket["bucketMax"]:
-            return None
-        memory = _memory_gb(request)
-        for name, node_use in use.items():
-            node = node_use.node
-            if not self._matches(resources, node):
-                continue
-            free_gpus, free_cpus = node_use.free_gpus(), node_use.free_cpus()
-            if (len(free_gpus) < resources["gpus"] or len(free_cpus) < resources["cpus"]
-                    or node.cpu_memory_gb - node_use.memory_gb < memory):
-                continue
-            gpu_ids, cpu_ids = free_gpus[:resources["gpus"]], free_cpus[:resources["cpus"]]
-            node_use.gpus.update(gpu_ids)
-            node_use.cpus.update(cpu_ids)
-            node_use.memory_gb += memory
-            if key:
-                buckets[key] = buckets.get(key, 0) + 1
-            return {"node": name, "gpuIds": gpu_ids, "cpuIds": cpu_ids, "memoryGb": memory}
-        return None
-
     def _start(self, record: JobRecord) -> None:
         """Fill ``state.resources`` as a node does when it starts the container."""
         alloc = record.sim["alloc"]
@@ -385,14 +271,3 @@ class Cluster:
             "portMappings": ports, "gpuDetails": None,
             "tmpfsMemGb": alloc["memoryGb"] - request["resources"]["cpuMemoryGb"],
         }
-
-
-def _memory_gb(request: Mapping[str, Any]) -> int:
-    """CPU memory a job needs on a node: its own plus its tmpfs mounts (GPULab counts both)."""
-    tmpfs = sum(entry.get("sizeGb", 0) for entry in request["docker"]["storage"] if entry["hostPath"] == "tmpfs")
-    return int(request["resources"]["cpuMemoryGb"]) + int(tmpfs)
-
-
-def _alloc(sim_text: str) -> dict[str, Any] | None:
-    value = json.loads(sim_text).get("alloc")
-    return value if isinstance(value, dict) else None
