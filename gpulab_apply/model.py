@@ -92,6 +92,8 @@ class JobSpec:
     rerun: str | int | float | bool | None = None
     protect: bool = False
     sweep: str | None = None
+    #: (uuid, spec hash) of an unmanaged job on GPULab that this file adopts (docs/authoring.md)
+    adopt: tuple[str, str] | None = None
     #: the job as the spec hash sees it, when that differs from ``job``: values from the environment
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
     hashed: Mapping[str, Any] | None = field(default=None, repr=False)

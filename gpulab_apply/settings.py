@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gpulab_apply import setting_values as parsers
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import find_state_dir, is_loopback
+from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -33,64 +34,6 @@ LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
-SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def _text(value: object, source: str) -> str:
-    return str(value)
-
-
-def _path_value(value: object, source: str) -> Path:
-    return value if isinstance(value, Path) else Path(str(value)).expanduser()
-
-
-def _api_version(value: object, source: str) -> str:
-    version = str(value).strip().lstrip("vV")
-    if version not in API_VERSIONS:
-        raise ConfigError(f"{source}: API version {value!r} is not supported",
-                          hint=f"Use one of {', '.join(API_VERSIONS)}.")
-    return version
-
-
-def _project(value: object, source: str) -> str | None:
-    return str(value).strip() or None
-
-
-def _set_name(value: object, source: str) -> str:
-    name = str(value)
-    if not SET_NAME.match(name):
-        raise ConfigError(
-            f"{source}: invalid set name {name!r}",
-            hint="A set name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-        )
-    return name
-
-
-def _positive(rule: str) -> Callable[[object, str], float]:
-    """A parser of positive finite numbers; ``rule`` completes "SOURCE: ..., not VALUE" when one is not."""
-    def parse(value: object, source: str) -> float:
-        try:
-            number = float(str(value))
-        except ValueError:
-            number = -1.0
-        if not 0 < number < float("inf"):
-            raise ConfigError(f"{source}: {rule}, not {value!r}")
-        return number
-    return parse
-
-
-def _count(value: object, source: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise ConfigError(f"{source}: retries must be a whole number >= 0, not {value!r}")
-    return number
-
-
-def _switch(value: object, source: str) -> bool:
-    return bool(value)
 
 
 @dataclass(frozen=True)
@@ -107,7 +50,7 @@ class Setting:
     key: str | None
     #: turns a raw value (a string, a YAML scalar, a click value) into the setting's value; ``source`` is
     #: where the raw value came from, for the error message
-    parse: Callable[[object, str], Any] = _text
+    parse: Callable[[object, str], Any] = parsers.text
     #: used when no source gives a value (None: computed by resolve_settings, or absent)
     default: Any = None
     #: the name ``--verbose`` shows it under (None: not shown)
@@ -125,40 +68,43 @@ class Setting:
 
 
 _SECONDS = "must be a positive number of seconds"
-_SPEED = _positive("the speed must be a positive number (simulated seconds per real second)")
+_SPEED = parsers.positive("the speed must be a positive number (simulated seconds per real second)")
 
 # One line per setting (docs/client.md#settings). The password has no flag, on purpose: argv is public.
 SETTINGS: tuple[Setting, ...] = (
     Setting("endpoint", "--endpoint", "GPULAB_ENDPOINT", "endpoint", label="endpoint", metavar="URL",
-            help="GPULab API root, or 'local'", default_help="production v3.1"),
-    Setting("api_version", "--api-version", "GPULAB_API_VERSION", "api-version", _api_version, label="api version",
-            choices=API_VERSIONS,
-            help="API version for an endpoint without /vX.Y/"),
-    Setting("cert", "--cert", "GPULAB_CERT", "cert", _path_value, label="certificate", metavar="PEM",
+            help="GPULab API root, or 'local'", default_help=f"production v{DEFAULT_API_VERSION}"),
+    Setting("api_version", "--api-version", "GPULAB_API_VERSION", "api-version", parsers.api_version,
+            label="api version", choices=API_VERSIONS, help="API version for an endpoint without /vX.Y/"),
+    Setting("cert", "--cert", "GPULAB_CERT", "cert", parsers.path_value, label="certificate", metavar="PEM",
             is_path=True,
             help="Login certificate: one PEM with certificate and key"),
     Setting("password", None, "GPULAB_CERT_PASSWORD", None, label="password", secret=True),
-    Setting("ca_bundle", "--ca-bundle", "GPULAB_CA_BUNDLE", "ca-bundle", _path_value, label="CA bundle", metavar="PEM",
-            is_path=True,
-            help="Trust only these CAs for the server"),
-    Setting("project", "--project", "GPULAB_PROJECT", "project", _project, label="project", metavar="NAME",
+    Setting("ca_bundle", "--ca-bundle", "GPULAB_CA_BUNDLE", "ca-bundle", parsers.path_value, label="CA bundle",
+            metavar="PEM", is_path=True, help="Trust only these CAs for the server"),
+    Setting("project", "--project", "GPULAB_PROJECT", "project", parsers.project, label="project", metavar="NAME",
             help="Project for jobs without owner.projectUrn"),
-    Setting("set", "--set", "GPULAB_APPLY_SET", "set", _set_name, label="set", metavar="NAME",
+    Setting("set", "--set", "GPULAB_APPLY_SET", "set", parsers.set_name, label="set", metavar="NAME",
             help="Ownership set", default_help="the git repository's name"),
-    Setting("local", "--local", None, None, _switch, False, is_flag=True,
+    Setting("local", "--local", None, None, parsers.switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
     Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _SPEED, label="local speed", metavar="FACTOR",
             help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
-    Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
+    Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, parsers.path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
-    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", _positive(f"timeout {_SECONDS}"), 30.0,
-            label="read timeout", metavar="SECONDS",
+    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", parsers.positive(f"timeout {_SECONDS}"),
+            30.0, label="read timeout", metavar="SECONDS",
             help="Seconds to wait for each answer", default_help="30"),
-    Setting("connect_timeout", None, None, "connect-timeout", _positive(f"connect-timeout {_SECONDS}"),
+    Setting("connect_timeout", None, None, "connect-timeout", parsers.positive(f"connect-timeout {_SECONDS}"),
             label="conn timeout"),
-    Setting("retries", None, None, "retries", _count, 5, label="retries"),
-    Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
+    Setting("retries", None, None, "retries", parsers.count, 5, label="retries"),
+    Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", parsers.gpu_hours,
+            label="max GPU-hours"),
+    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", parsers.boolean, False, is_flag=True,
+            label="strict",
+            help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),
+    Setting("verbose", "-v/--verbose", None, None, parsers.switch, False, is_flag=True,
             help="Show the settings and each request on stderr (never secrets)."),
 )
 #: setting name -> its row
@@ -222,6 +168,10 @@ class Settings:
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
     verbose: bool = False
+    #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
+    max_gpu_hours: float | None = None
+    #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
+    strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -237,6 +187,8 @@ class Settings:
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
             "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
+            "max_gpu_hours": self.max_gpu_hours,
+            "strict": self.strict,
         }
         return values[name]
 
@@ -337,6 +289,8 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
         verbose=bool(values.get("verbose")),
+        max_gpu_hours=values.get("max_gpu_hours"),
+        strict=bool(values.get("strict")),
         sources=sources,
     )
 
@@ -355,9 +309,14 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
+        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
+                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{source}: plain http:// is refused for {parts.hostname}: the certificate and jobs would "
+            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )

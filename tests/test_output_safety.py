@@ -115,9 +115,10 @@ def test_a_server_error_quoting_the_environment_is_masked(tmp_path: Path, cli: R
 def test_verbose_never_prints_a_password_in_the_endpoint(repo: Repo, cli: RunCli) -> None:
     root = repo.emulator.api_root("3.1").replace("http://", "http://alice:hunter2@")
     result = cli("status", "jobs.d", "-v", "--endpoint", root, "--set", "lab", "--project", "local")
-    assert result.exit_code == 0, result
+    # an endpoint with userinfo is refused as ambiguous (docs/client.md), and even that refusal hides the password
+    assert result.exit_code == 1, result
     assert "hunter2" not in result.stdout + result.stderr
-    assert "gpulab-apply: endpoint:     http://***@127.0.0.1:" in result.stderr, result.stderr
+    assert "the endpoint is ambiguous: it has a user name" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -128,6 +129,8 @@ def test_verbose_never_prints_a_password_in_the_endpoint(repo: Repo, cli: RunCli
     ("pull u:p@registry/x failed", "pull u:***@registry/x failed"),
     ("GET https://bob:pw@host/api/ -> 200", "GET https://***@host/api/ -> 200"),
     ("request.resources.gpus: 'two' is not of type 'integer'", "request.resources.gpus: 'two' is not of type 'integer'"),
+    # a variable reference with its default is advice, not a secret's value
+    ("give a default: ${WANDB_API_KEY:-none}", "give a default: ${WANDB_API_KEY:-none}"),
 ])
 def test_messages_are_masked(text: str, expected: str) -> None:
     assert mask_message(text) == expected

@@ -317,7 +317,8 @@ request:
 _checked_by: Path | None = None  # where each process that checks files leaves its pid (set by the test)
 
 
-def _recording_check_files(files: list[str], *, require_project: bool, **options: object) -> object:
+def _recording_check_files(files: list[str], *, require_project: bool, strict: bool = False,
+                           **options: object) -> object:
     # module level: the worker pool sends the function to its processes by reference
     import os
 
@@ -325,7 +326,8 @@ def _recording_check_files(files: list[str], *, require_project: bool, **options
 
     assert _checked_by is not None
     (_checked_by / str(os.getpid())).touch()
-    return [_check_file(path, require_project=require_project, **options) for path in files]  # type: ignore[arg-type]
+    return [_check_file(path, require_project=require_project, strict=strict, **options)  # type: ignore[arg-type]
+            for path in files]
 
 
 def test_a_large_set_checked_by_worker_processes_gives_the_same_result(jobs: Path, tmp_path: Path,

@@ -44,6 +44,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
     Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),
     Command("whoami", "gpulab_apply.cli.whoami", "Show who the certificate says you are."),
+    Command("render", "gpulab_apply.cli.render", "Print the jobs as they would be submitted."),
+    Command("import", "gpulab_apply.cli.import_", "Write job files for jobs already on GPULab."),
     Command("schema", "gpulab_apply.cli.schema", "Print the JSON Schema of a job file."),
     Command("completion", "gpulab_apply.cli.completion", "Print the shell completion script."),
     Command("emulator", "gpulab_apply.cli.emulator", "Serve a local GPULab emulator until Ctrl-C."),

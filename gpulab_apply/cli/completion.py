@@ -23,17 +23,11 @@ _DEFAULT_PATHS = ("jobs.d",)
 
 
 def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
-    """The job names in the job files under ``paths``, in natural order; unreadable files are skipped."""
-    from gpulab_apply.jobfiles.loader import discover, read
+    """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
+    generated names, ``_defaults.yaml`` applied; jobs of files with problems are left out."""
+    from gpulab_apply.jobfiles.validation import validate_paths
 
-    files, _ = discover(paths)
-    names: set[str] = set()
-    for path in files:
-        for document in read(path).documents:
-            name = document.data.get("name") if isinstance(document.data, dict) else None
-            if isinstance(name, str) and name:
-                names.add(name)
-    return sorted(names, key=natural_key)
+    return sorted({spec.name for spec in validate_paths(paths).jobs}, key=natural_key)
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:

@@ -14,6 +14,7 @@ from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSetti
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
+from gpulab_apply.gpulab.local import find_state_dir
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -23,8 +24,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--db", "db_path", type=_FILE, default=LOCAL_DB_PATH, show_default=True,
-              help="SQLite file with the emulator's state; it survives restarts.")
+@click.option("--db", "db_path", type=_FILE, help="SQLite file with the emulator's state; it survives restarts "
+              f"[default: {LOCAL_DB_PATH} of the repository, the one --local uses].")
 @click.option("--tls-cert", type=_FILE, help="Server certificate (PEM); enables HTTPS with client certificates.")
 @click.option("--tls-key", type=_FILE, help="The server certificate's private key (PEM).")
 @click.option("--client-ca", type=_FILE, help="CA (PEM) that client certificates must be signed by.")
@@ -41,7 +42,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Endpoint the faults apply to, e.g. 'POST jobs'.")
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 @click.option("--log-requests", is_flag=True, help="Log every request on stderr.")
-def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key: Path | None,
+def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, tls_key: Path | None,
              client_ca: Path | None, speed: float | None, nodes: int | None, gpus_per_node: int | None,
              config_file: Path | None, latency: float, error_rate: float, drop_after_commit: float,
              fault_endpoint: str, allow_remote: bool, log_requests: bool) -> int:
@@ -54,6 +55,8 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         if not path.is_file():
             raise ConfigError(f"file not found: {path}")
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
+    # the same state as --local, wherever in the repository this runs
+    db_path = db_path or find_state_dir([], Path.cwd()) / LOCAL_DB_PATH.name
     if speed is not None:
         config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:

@@ -36,12 +36,14 @@ class _Defaults:
 
 
 def deep_merge(base: Any, over: Any) -> Any:
-    """``over`` on top of ``base``: mappings merge key by key, anything else in ``over`` replaces."""
+    """``over`` on top of ``base``: mappings merge key by key, anything else in ``over`` replaces.
+
+    Keys keep the nearer file's order, then come the keys only ``base`` has (so a job's ``name`` stays first).
+    """
     if not (isinstance(base, Mapping) and isinstance(over, Mapping)):
         return over
-    merged = dict(base)
-    for key, value in over.items():
-        merged[key] = deep_merge(base[key], value) if key in base else value
+    merged = {key: deep_merge(base[key], value) if key in base else value for key, value in over.items()}
+    merged.update((key, value) for key, value in base.items() if key not in over)
     return merged
 
 

@@ -34,6 +34,8 @@ class Draft:
     sweep: str | None = None
     hashed: Any = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str] | None = None
 
     @property
     def origin(self) -> Location:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.gpulab.normal_form import canonical_job
+from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.checks import judge
 from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
@@ -72,8 +73,9 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
+    given = tuple(str(path) for path in paths)
     for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
-                                                     given=tuple(str(p) for p in paths)):
+                                                     given=given):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
     for candidate in candidates:
@@ -101,19 +103,19 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
+    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
-        return _check_files(files, require_project=require_project, strict=strict, given=given)
+        return check(files)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
-        return _check_files(files, require_project=require_project, strict=strict, given=given)
+        return check(files)
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
         return [result for part in pool.map(check, slices) for result in part]
 
 
-def _check_files(files: Sequence[str], *, require_project: bool, strict: bool = False,
+def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
                  given: Sequence[str] = ()) -> list[_FileResult]:
     defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
     return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults)
@@ -149,7 +151,7 @@ def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> li
     """The authoring steps between reading ``path`` and checking its jobs, in the order of
     docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
     value from the environment is never read as an expression)."""
-    return [DefaultsOverlay(path, top_directory(path, given), defaults), MatrixExpansion(), Variables()]
+    return [DefaultsOverlay(path, top_directory(path, given), defaults), Adoption(), MatrixExpansion(), Variables()]
 
 
 def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:
@@ -184,12 +186,11 @@ def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
     options = data.pop(TOOL_KEY, None) or {}
     hashed = None
     if draft.hashed is not None:  # variables: the hash sees ${VAR}, never the value
-        # in canonical form too, so that rewriting "4" as 4 is never a change
-        hashed = {key: value for key, value in canonical_job(dict(draft.hashed)).job.items() if key != TOOL_KEY}
-        hashed["name"] = data["name"]
-        options = draft.hashed.get(TOOL_KEY) or {}
+        template = dict(canonical_job(draft.hashed).job)
+        options = template.pop(TOOL_KEY, None) or {}
+        hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   hashed=hashed, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -147,11 +147,15 @@ def with_marker(job: Mapping[str, Any], marker: Marker) -> dict[str, Any]:
     so the only marker is the one this submission vouches for.
     """
     body = dict(job)
-    prose = [line for line in str(body.get("description") or "").splitlines()
-             if not line.strip().startswith(_MARKER_PREFIX)]
-    text = "\n".join(prose).rstrip()
+    text = without_marker(str(body.get("description") or ""))
     body["description"] = f"{text}\n{marker}" if text else str(marker)
     return body
+
+
+def without_marker(description: str) -> str:
+    """The description without marker-looking lines (the user's prose, e.g. for ``import``)."""
+    prose = [line for line in description.splitlines() if not line.strip().startswith(_MARKER_PREFIX)]
+    return "\n".join(prose).rstrip()
 
 
 def new_run_id(now: datetime) -> str:

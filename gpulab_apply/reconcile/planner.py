@@ -29,7 +29,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
+from gpulab_apply.reconcile.cost import GpuHours, plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
+from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
 
 __all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
@@ -88,6 +90,10 @@ class PlanOptions:
     rerun_failed: bool = False
     targets: tuple[str, ...] = ()
     cancel_protected: frozenset[str] = frozenset()
+    #: how far back the listing sees, in hours (API v3.x: 744); None when it sees every job (v4.0)
+    window_hours: int | None = None
+    #: what apply will refuse; ``plan`` shows it
+    guards: Guards = field(default_factory=Guards)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +120,9 @@ class PlanEntry:
     note: str | None = None
     #: jobs with this name and this set's marker that belong to another user: reported, never touched
     others: tuple[RemoteJob, ...] = ()
+    #: a create of a name with no job in a windowed listing and no evidence that it is new: a job with this
+    #: name may exist beyond the window (docs/plan-apply.md#limits-per-api-version)
+    unseen: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -158,10 +167,36 @@ class Plan:
     managed_active_count: int
     #: things a person should read before applying (another set holds these names, other users' jobs, ...)
     warnings: tuple[str, ...] = ()
+    #: GPU-hours requested by the jobs it submits, and of running work it cancels (docs/plan-apply.md#cost)
+    cost: GpuHours = field(default_factory=GpuHours)
     summary: Summary = field(init=False)
+    #: what apply would refuse (exit 3), with the options' guards
+    refusals: tuple[Refusal, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "summary", _summarise(self.entries))
+        object.__setattr__(self, "refusals", refusals(
+            self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
+            managed_active=self.managed_active_count, cancellations=self.cancellations,
+            unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
+            gpu_hours=self.cost.requested, named=self._names_every_change()))
+
+    def _names_every_change(self) -> bool:
+        """Whether the person named each change: ``--target`` globs and ``--cancel-protected`` names cover
+        every entry that changes something (so an empty desired set is meant)."""
+        changes = [entry.name for entry in self.entries if entry.has_changes]
+        return bool(self.options.targets and changes) and all(
+            name in self.options.cancel_protected for name in changes)
+
+    def unproven_files(self) -> tuple[str, ...]:
+        """The job files of creates that may exist beyond the listing window (see :func:`with_evidence`)."""
+        return tuple(sorted({e.desired.location.path for e in self.entries if e.unseen and e.desired}))
+
+    def with_evidence(self, proven_new: frozenset[str]) -> Plan:
+        """The plan with the creates whose job files are proven new no longer marked unseen."""
+        entries = tuple(replace(e, unseen=False) if e.unseen and e.desired and e.desired.location.path in proven_new
+                        else e for e in self.entries)
+        return replace(self, entries=entries)
 
     @property
     def has_changes(self) -> bool:
@@ -174,15 +209,20 @@ class Plan:
 
 
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-               options: PlanOptions) -> Plan:
-    """Decide, for every desired name and every name with active jobs of this set, what apply does."""
-    desired = [spec for spec in desired if _targeted(spec.name, options.targets)]
+               options: PlanOptions, now: datetime | None = None) -> Plan:
+    """Decide, for every desired name and every name with active jobs of this set, what apply does.
+
+    ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
+    """
+    targets = _with_sweeps(options.targets, desired)
+    desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, options.targets):
+        if _targeted(job.name, targets):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
+    _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)
     decider = _Decider(set_name=set_name, options=options, markers=markers)
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
@@ -203,7 +243,24 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
         warnings=tuple(_ownership_warnings(entries, decider)),
+        cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
+                       (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
+
+
+def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]], markers: dict[str, Marker | None],
+           *, set_name: str, user_urn: str | None) -> None:
+    """Give each adopted job the marker its job file vouches for (docs/authoring.md#import-and-adoption):
+    only an unmarked job with the file's name that belongs to this user, so a file can never take over
+    another set's or another person's job."""
+    for spec in desired:
+        if spec.adopt is None:
+            continue
+        uuid, spec_hash_ = spec.adopt
+        for job in by_name.get(spec.name, ()):
+            if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
+                    and (user_urn is None or job.owner.get("userUrn") == user_urn)):
+                markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
 
 
 def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
@@ -259,6 +316,18 @@ def _targeted(name: str, targets: tuple[str, ...]) -> bool:
     return not targets or any(fnmatchcase(name, glob) for glob in targets)
 
 
+def _targeted_sweep(spec: JobSpec, targets: tuple[str, ...]) -> bool:
+    return bool(targets) and spec.sweep is not None and _targeted(spec.sweep, targets)
+
+
+def _with_sweeps(targets: tuple[str, ...], desired: Sequence[JobSpec]) -> tuple[str, ...]:
+    """``--target train`` names the sweep ``train`` too: its members, and remote jobs named ``train-*`` (a
+    member removed from the matrix has no file left to say it was one)."""
+    sweeps = {spec.sweep for spec in desired if spec.sweep is not None}
+    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(fnmatchcase(sweep, glob) for glob in targets))
+    return targets + extra if targets else targets
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Decider:
     set_name: str
@@ -298,7 +367,8 @@ class _Decider:
                              hashes=hashes, current=current, cancel=cancel, note=note)
 
         if not jobs:
-            return entry(Action.CREATE, Reason.NEW)
+            # no evidence yet that the name is new: Plan.with_evidence clears this for proven files
+            return replace(entry(Action.CREATE, Reason.NEW), unseen=self.options.window_hours is not None)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
         newest = max(jobs, key=age_key)
         if active:

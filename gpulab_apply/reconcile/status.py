@@ -24,6 +24,8 @@ class StatusRow:
     in_sync: bool | None
     age_seconds: int | None
     gpus: int | None
+    #: the matrix sweep the desired job is a member of (docs/authoring.md#matrix-sweeps)
+    sweep: str | None = None
 
 
 def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
@@ -49,10 +51,12 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
             if spec else None,
             age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
             gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
+            sweep=spec.sweep if spec else None,
         ))
     for spec in desired:
         if spec.name not in seen:
             resources = (spec.job.get("request") or {}).get("resources") or {}
             rows.append(StatusRow(name=spec.name, job=None, source=spec.location, in_sync=None, age_seconds=None,
-                                  gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None))
+                                  gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
+                                  sweep=spec.sweep))
     return tuple(sorted(rows, key=lambda row: row.name))

@@ -73,7 +73,20 @@ def report_text(result: ApplyResult, stream: TextIO, *, color: bool = False) -> 
         if color:
             head = f"\x1b[{_COLOUR[outcome.result]}m{head}\x1b[0m"
         stream.write(f"{head}: {describe(outcome)}\n")
+    stream.writelines(f"{line}\n" for line in sweep_lines(result))
     stream.write(summary_line(report) + "\n")
+
+
+def sweep_lines(result: ApplyResult) -> list[str]:
+    """``sweep train: +2, -/+1`` per sweep that apply touched (docs/authoring.md#matrix-sweeps)."""
+    sweeps = {e.name: e.desired.sweep for e in result.plan.entries if e.desired and e.desired.sweep}
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in result.report.outcomes if result.report else ():
+        if (sweep := sweeps.get(outcome.name)) is not None:
+            group = counts.setdefault(sweep, {})
+            group[_SYMBOL[outcome.result]] = group.get(_SYMBOL[outcome.result], 0) + 1
+    return [f"sweep {safe(name)}: " + ", ".join(f"{mark}{count}" for mark, count in sorted(group.items()))
+            for name, group in sorted(counts.items())]
 
 
 def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TextIO
+from dataclasses import replace
+from typing import Any, TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
 from gpulab_apply.masking import mask_message, safe
@@ -43,16 +44,24 @@ def _count(number: int, noun: str) -> str:
 
 def problem_lines(problems: Sequence[Problem]) -> list[str]:
     """One ``path:line:col: error: json.path: message (hint)`` line per problem, control characters escaped."""
-    return [safe(mask_message(str(problem))) + "\n" for problem in problems]
+    return [safe(str(_masked(problem))) + "\n" for problem in problems]
+
+
+def _masked(problem: Problem) -> Problem:
+    """The problem with secrets its message or hint may quote masked; its JSON path is no secret, and masked
+    with the message it would read as ``..._API_KEY: <value>``."""
+    return replace(problem, message=mask_message(problem.message),
+                   hint=mask_message(problem.hint) if problem.hint else None)
 
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
     """One workflow annotation per problem, pinned to its file and line."""
     lines = []
     for problem in problems:
+        masked = _masked(problem)
         where = f"{problem.json_path}: " if problem.json_path else ""
-        hint = f" ({problem.hint})" if problem.hint else ""
-        lines.append(annotation(problem.severity.value, safe(mask_message(f"{where}{problem.message}{hint}")),
+        hint = f" ({masked.hint})" if masked.hint else ""
+        lines.append(annotation(problem.severity.value, safe(f"{where}{masked.message}{hint}"),
                                 location=problem.location, title=title) + "\n")
     return lines
 
@@ -63,14 +72,17 @@ def report_text(result: ValidationResult, stream: TextIO, *, color: bool = False
     stream.write(summary(result) + "\n")
 
 
-def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
-    """The versioned JSON document described in docs/validate.md."""
-    document = envelope("validate", ok=result.ok, body={
+def validate_document(result: ValidationResult) -> dict[str, Any]:
+    return envelope("validate", ok=result.ok, body={
         "files": result.files,
         "summary": summary(result),
         "jobs": [{"name": job.name, "location": location_document(job.location)} for job in result.jobs],
     }, problems=result.problems)
-    json.dump(document, stream, indent=2)
+
+
+def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
+    """The versioned JSON document described in docs/validate.md."""
+    json.dump(validate_document(result), stream, indent=2)
     stream.write("\n")
 
 

@@ -105,15 +105,32 @@ def report_text(report: StatusReport, stream: TextIO, *, color: bool = False) ->
                      + "  " + line[5] + "\n")
         if line[6]:
             stream.write(f"  waiting: {line[6]}\n")
+    stream.writelines(f"{line}\n" for line in sweep_lines(report.rows))
 
 
-def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
-    document = envelope("status", ok=True, body={
+def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
+    """``sweep train: 6 jobs: 4 RUNNING, 2 QUEUED`` per sweep, after the table (docs/authoring.md)."""
+    by_sweep: dict[str, dict[str, int]] = {}
+    for row in rows:
+        if row.sweep is not None:
+            state = row.job.status.name if row.job else "NOT SUBMITTED"
+            group = by_sweep.setdefault(row.sweep, {})
+            group[state] = group.get(state, 0) + 1
+    return [f"sweep {safe(name)}: {sum(group.values())} jobs: "
+            + ", ".join(f"{count} {state}" for state, count in sorted(group.items(), key=lambda item: -item[1]))
+            for name, group in sorted(by_sweep.items())]
+
+
+def status_document(report: StatusReport) -> dict[str, Any]:
+    return envelope("status", ok=True, body={
         "set": report.set_name,
         "now": format_timestamp(report.now),
         "jobs": [_job_document(row) for row in report.rows],
     })
-    json.dump(document, stream, indent=2)
+
+
+def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
+    json.dump(status_document(report), stream, indent=2)
     stream.write("\n")
 
 
@@ -121,6 +138,7 @@ def _job_document(row: StatusRow) -> dict[str, Any]:
     job = row.job
     return {
         "name": row.name,
+        "sweep": row.sweep,
         "uuid": job.uuid if job else None,
         "status": job.status.name if job else None,
         "created": format_timestamp(job.created) if job and job.created else None,
