@@ -17,18 +17,15 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply import setting_values as parsers
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
+from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
-
-if TYPE_CHECKING:  # not at run time: validate reads settings too, and must not pay for cryptography
-    from gpulab_apply.gpulab.certificate import PasswordPrompt
-    from gpulab_apply.gpulab.identity import Identity
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -313,7 +310,7 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+        host = request_host(endpoint.strip())
     except ValueError as exc:
         raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
                           hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None

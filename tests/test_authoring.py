@@ -22,6 +22,13 @@ request:
 """
 
 
+@pytest.fixture(autouse=True)
+def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values these tests take from the environment are registered for masking: keep them to this test."""
+    monkeypatch.setattr(masking, "_registered", set())
+    monkeypatch.setattr(masking, "_registered_pattern", None)
+
+
 @pytest.fixture
 def jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)

@@ -60,6 +60,10 @@ def test_import_then_plan_shows_the_running_job_in_sync_and_apply_leaves_it_alon
     assert applied.exit_code == 0, applied
     [job] = repo.active()
     assert (job.uuid, job.status.name) == (uuid, "RUNNING")  # never cancelled, never resubmitted
+    status = repo("status", "jobs.d")
+    assert status.exit_code == 0, status
+    [row] = [line for line in status.stdout.splitlines() if line.startswith("hand-train")]
+    assert "RUNNING" in row and uuid[:8] in row
 
 
 def test_changing_an_adopted_job_file_replaces_the_job(repo: Repo) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from gpulab_apply import masking
 from tests.conftest import RunCli
 
 DEFAULTS = """\
@@ -27,6 +28,13 @@ x-gpulab-apply:
   matrix: {lr: [1e-4, 3e-4]}
 """
 SINGLE = "name: eval\nrequest:\n  docker: {command: python eval.py}\n"
+
+
+@pytest.fixture(autouse=True)
+def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values these tests take from the environment are registered for masking: keep them to this test."""
+    monkeypatch.setattr(masking, "_registered", set())
+    monkeypatch.setattr(masking, "_registered_pattern", None)
 
 
 @pytest.fixture
@@ -87,3 +95,17 @@ def test_render_refuses_invalid_files_with_the_validate_report(project: Path, cl
     assert result.exit_code == 1
     assert "jobs.d/_defaults.yaml:5:34: error: request.docker.environment.WANDB_API_KEY: environment variable " \
            "WANDB_API_KEY is not set (in job 'eval' of jobs.d/eval.yaml:1:1)" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_a_value_from_the_environment_quoted_by_a_check_is_masked(tmp_path: Path, cli: RunCli,
+                                                                  monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "a.yaml").write_text(
+        'name: a\nrequest:\n  resources: {cpus: 1, gpus: "${GPUS}", cpuMemoryGb: 2}\n  docker: {image: x}\n',
+        encoding="utf-8")
+    result = cli("validate", "--format", fmt, env={"GPUS": "hf_leaky_token_123"})
+    assert result.exit_code == 1
+    assert "hf_leaky_token_123" not in result.stdout + result.stderr
+    assert "'***' is not of type 'integer'" in result.stdout

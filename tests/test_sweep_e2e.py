@@ -80,3 +80,22 @@ def test_target_takes_a_sweep_name_including_members_removed_from_the_matrix(rep
     assert "Plan: 0 to create, 0 to replace, 4 to cancel.\n" in planned.stdout
     assert f"  - {SWEEP}-lr0.01-seed0 (no longer in the job files" in planned.stdout
     assert "solo" not in planned.stdout
+
+
+def test_markdown_and_json_plans_group_the_sweep(repo: Repo) -> None:
+    import json
+
+    markdown = repo("plan", "jobs.d", "--format", "markdown")
+    assert f"- sweep {SWEEP}: +12\n" in markdown.stdout
+    document = json.loads(repo("plan", "jobs.d", "--format", "json").stdout)
+    assert document["sweeps"] == {SWEEP: {"+": 12}}
+    assert {entry["sweep"] for entry in document["entries"]} == {SWEEP, None}
+
+
+def test_completion_offers_sweep_and_member_names(repo: Repo) -> None:
+    from gpulab_apply.cli.completion import job_names
+
+    assert SWEEP not in job_names(["jobs.d"])  # logs and wait take a job, not a sweep
+    names = job_names(["jobs.d"], sweeps=True)  # --target takes both
+    assert SWEEP in names and f"{SWEEP}-lr0.05-seed3" in names and "solo" in names
+    assert len(names) == 14

@@ -161,3 +161,21 @@ def test_job_names_with_control_characters_are_flagged(jobs: Path, name: str, co
 def test_names_in_any_script_with_spaces_are_fine(jobs: Path) -> None:
     (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name="'résumé 训练 run'"), encoding="utf-8")
     assert problems_of(["jobs.d"]) == []
+
+
+def test_the_pure_parser_reads_only_what_the_c_parser_refuses(jobs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[str] = []
+    pure = loader._PureLoader
+
+    class Recording(pure):  # type: ignore[misc,valid-type]
+        def __init__(self, text: str) -> None:
+            used.append(text)
+            super().__init__(text)
+
+    monkeypatch.setattr(loader, "_PureLoader", Recording)
+    (jobs / "plain.yaml").write_text(MINIMAL_JOB_YAML.format(name="plain"), encoding="utf-8")
+    (jobs / "flow.yaml").write_text("name: flow\nrequest:\n  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 2}\n"
+                                    "  docker: {image: debian:stable}\n", encoding="utf-8")
+    result = validate_paths(["jobs.d"])
+    assert [spec.name for spec in result.jobs] == ["flow", "plain"]
+    assert len(used) == 1 and used[0].startswith("name: flow")

@@ -26,7 +26,7 @@ from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.matrix import MatrixExpansion
 from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
 from gpulab_apply.jobfiles.variables import Variables
-from gpulab_apply.masking import register_secret
+from gpulab_apply.masking import mask_text, register_secret
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -76,9 +76,11 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
                                                      given=given):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
-    for candidate in candidates:
-        for secret in candidate.secrets:  # masked in every output of this process from now on
-            register_secret(secret)
+    secrets = {secret for candidate in candidates for secret in candidate.secrets}
+    for secret in secrets:  # masked in every output of this process from now on
+        register_secret(secret)
+    if secrets:  # and in every message already made, wherever a check quoted a value
+        problems = [replace(p, message=mask_text(p.message), hint=p.hint and mask_text(p.hint)) for p in problems]
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)

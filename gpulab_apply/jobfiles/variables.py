@@ -22,6 +22,7 @@ from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.sourcemap import JsonPath
+from gpulab_apply.masking import register_secret
 from gpulab_apply.problems import Problem
 
 # $${ is an escaped ${; ${{ is a matrix expression (already replaced), never a variable
@@ -41,6 +42,8 @@ class Variables:
         problems: list[Problem] = []
         secrets: set[str] = set()
         data = _walk(draft.data, (), lambda text, path: self._string(text, path, draft, problems, secrets))
+        for secret in secrets:  # before the checks quote a value in a message, in this process
+            register_secret(secret)
         if problems:
             return Expansion((), problems)
         if data is draft.data:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
-from gpulab_apply.reconcile.marker import manages, parse_marker
+from gpulab_apply.reconcile.marker import Marker, manages, parse_marker
 from gpulab_apply.reconcile.planner import age_key, desired_hashes
 
 
@@ -35,8 +35,9 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
     by_name = {spec.name: spec for spec in desired}
     rows: list[StatusRow] = []
     seen: set[str] = set()
+    adopted = {spec.adopt[0]: spec for spec in desired if spec.adopt is not None}
     for job in sorted(remote, key=lambda j: (j.name, *age_key(j))):
-        marker = parse_marker(job.description)
+        marker = parse_marker(job.description) or _adopted_marker(job, adopted.get(job.uuid.lower()), set_name)
         if not manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
             continue
         seen.add(job.name)
@@ -60,3 +61,10 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
                                   gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
                                   sweep=spec.sweep))
     return tuple(sorted(rows, key=lambda row: row.name))
+
+
+def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str) -> Marker | None:
+    """The marker a job file's ``adopt`` vouches for (as the planner gives it; docs/authoring.md)."""
+    if spec is None or spec.adopt is None or spec.name != job.name:
+        return None
+    return Marker(set_name=set_name, spec=spec.adopt[1], run_id="adopted")
