@@ -64,15 +64,19 @@ def test_the_static_table_matches_every_command() -> None:
         command = getattr(importlib.import_module(entry.module), entry.name)
         assert isinstance(command, click.Command) and command.name == entry.name
         assert entry.short_help == command.get_short_help_str(limit=10_000), entry.name
+    # each fits on its line of an 80-column --help, so nothing is cut or wrapped
+    width = max(len(entry.name) for entry in COMMANDS) + 4
+    assert all(width + len(entry.short_help) <= 78 for entry in COMMANDS)
 
 
 def test_top_level_help_lists_every_command_whole(cli: RunCli) -> None:
     from gpulab_apply.cli import COMMANDS
 
-    result = cli("--help")
+    result = cli("--help", env={"COLUMNS": "80"})
     assert result.exit_code == 0
+    width = max(len(entry.name) for entry in COMMANDS) + 2
     for entry in COMMANDS:
-        assert f"  {entry.name.ljust(12)}{entry.short_help}\n" in result.stdout, entry.name
+        assert f"  {entry.name.ljust(width)}{entry.short_help}\n" in result.stdout, entry.name
     assert "Example:\n    gpulab-apply validate jobs.d\n" in result.stdout
 
 
