@@ -152,3 +152,17 @@ def test_the_console_script_exits_normally_running_atexit_and_flushing_logging(t
     assert "atexit ran\n" in proc.stderr and "buffered log line\n" in proc.stderr, proc.stderr
     assert proc.stdout.count(": error: ") == 1200 and proc.stdout.endswith("Found 1200 errors in 300 of 300 files.\n")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_command_that_fails_early_exits_cleanly_every_time(tmp_path: Path) -> None:
+    """plan imports its diff library in a thread while the listing runs; when the listing fails at once, the
+    normal exit path must not tear the interpreter down under a half-finished import (it crashed: 139)."""
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "a.yaml").write_text("name: a\nrequest:\n  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 4}\n"
+                                                "  docker: {image: debian, command: x}\n")
+    (tmp_path / "gpulab-apply.yaml").write_text("retries: 0\n")
+    command = [sys.executable, "-m", "gpulab_apply", "plan", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/",
+               "--project", "p"]
+    codes = [subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False).returncode
+             for _ in range(8)]
+    assert codes == [1] * 8
