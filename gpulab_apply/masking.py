@@ -18,6 +18,13 @@ _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY", re.IGNORECASE)
 # user:pass@ before the registry; a docker reference has no other '@' (digests are rejected by GPULab)
 _IMAGE_CREDENTIALS = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]+)@")
 
+# a secret-looking name and its value in free text: a server's error message quoting the submitted
+# environment as JSON ("HF_TOKEN": "hf_x"), as a Python dict ('HF_TOKEN': 'hf_x') or as NAME=value
+_SECRET_ASSIGNMENT = re.compile(
+    r"""(?P<name>(?P<q>["']?)(?<!\{)\b[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|KEY)[A-Za-z0-9_.-]*(?P=q)(?:\s*[:=]\s*|\s+with\s+value\s+))"""
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}\])]+)""",
+    re.IGNORECASE,
+)
 # the userinfo of a URL (``https://user:pass@host``, ``https://token@host``): all of it may be a secret
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*)@")
 # what must never reach a terminal or a CI log raw: C0 and C1 controls, DEL, the line and paragraph
@@ -60,6 +67,20 @@ def mask_text(text: str) -> str:
     """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``,
     and the userinfo of URLs -> ``***@``."""
     return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(mask_registered(text)))
+
+
+def mask_message(text: str) -> str:
+    """A message for people (a server's error, a hint, a log line) with every secret it may quote masked:
+    what :func:`mask_text` masks, and the value after a secret-looking name (``"HF_TOKEN": "***"``,
+    ``'API_KEY': '***'``, ``PASSWORD=***``, ``"HF_TOKEN" with value "***"``). Not for image names, where
+    ``key:tag`` is no secret."""
+    return mask_text(_SECRET_ASSIGNMENT.sub(_mask_assignment, text))
+
+
+def _mask_assignment(match: re.Match[str]) -> str:
+    value = match["value"]
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{match['name']}{quote}{MASK}{quote}"
 
 
 def mask_url(text: str) -> str:

@@ -24,7 +24,7 @@ from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
 from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback
+from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -88,8 +88,31 @@ def _count(value: object, source: str) -> int:
     return number
 
 
+def _gpu_hours(value: object, source: str) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        number = -1.0
+    if not number >= 0:
+        raise ConfigError(f"{source}: max-gpu-hours must be a number of GPU-hours >= 0, not {value!r}")
+    return number
+
+
 def _switch(value: object, source: str) -> bool:
     return bool(value)
+
+
+_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def _boolean(value: object, source: str) -> bool:
+    """A yes/no setting from a flag, a YAML boolean or the text of an environment variable."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _YES | _NO:
+        return word in _YES
+    raise ConfigError(f"{source}: {value!r} is not true or false")
 
 
 def _factor(value: object, source: str) -> float:
@@ -164,6 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
             help="Seconds to wait for each answer", default_help="30"),
     Setting("connect_timeout", None, None, "connect-timeout", _seconds("connect-timeout"), label="conn timeout"),
     Setting("retries", None, None, "retries", _count, 5, label="retries"),
+    Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", _gpu_hours, label="max GPU-hours"),
+    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", _boolean, False, is_flag=True, label="strict",
+            help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),
     Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
             help="Show the settings and each request on stderr (never secrets)."),
 )
@@ -226,6 +252,10 @@ class Settings:
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
     verbose: bool = False
+    #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
+    max_gpu_hours: float | None = None
+    #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
+    strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -241,6 +271,8 @@ class Settings:
             "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
             "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
             "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
+            "max_gpu_hours": self.max_gpu_hours,
+            "strict": self.strict,
         }
         return values[name]
 
@@ -341,6 +373,8 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
         verbose=bool(values.get("verbose")),
+        max_gpu_hours=values.get("max_gpu_hours"),
+        strict=bool(values.get("strict")),
         sources=sources,
     )
 
@@ -359,9 +393,14 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
+    try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
+        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+    except ValueError as exc:
+        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
+                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"{source}: plain http:// is refused for {parts.hostname}: the certificate and jobs would "
+            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )

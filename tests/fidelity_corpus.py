@@ -92,13 +92,14 @@ def both(*edits: Edit) -> Edit:
 # --- values by kind ---------------------------------------------------------------------------------
 COMMON = [None, "", [], {}, True]
 INTS = [0, 1, 2, -1, "4", " 4 ", "4.0", "4.5", "4.", 4.0, 4.5, True, False, "1_000", "0x10", "1e3", "four", [4],
-        2 ** 40, "+4", "-0", math.inf, "4\n"]
+        2 ** 40, "+4", "-0", math.inf, "4\n", "\t4", "0004.000", "4_0_0", "1__0", "\u0661", " ", "+", "4.0.0", "9" * 5000]
 BOOLS = [True, False, "yes", "no", "on", "off", "true", "True", "TRUE", "1", "0", "y", "n", "t", "f", " true", "maybe",
-         1, 0, 2, 1.0, 0.5, None, "", [True]]
+         1, 0, 2, 1.0, 0.5, None, "", [True], "YES", "oN", "OFF", "T", "1.0", -0.0, 1.0000001]
 DURATIONS = ["3 days", "3 days\n", "3 days\n\n", " 3 days", "3 days ", "3  days", "3DAYS", "1.5 hours", "1. h", ".5 h",
              ".", "1.2.3 h", "2d", "1w", "1 month", "3600", "0 s", "59 s", "60 s", "59.9 s", "1 min", "1 Min",
              "2 weeks", "1 sec", "1 secs", "1 mins", "1 hour", "90s", 3, None, "", "1_0 min", "-1 min", "1e3 s",
-             "3\tdays", "1 minute", "1 m", "1 hr", "1 d", "1 year"]
+             "3\tdays", "1 minute", "1 m", "1 hr", "1 d", "1 year", "1 HOURS", "1.0 min", "1 h\r", "1 h\n ", "1 \n h",
+             "h", "10 Secs", "61 s", "0.999 min", "1.0000001 min", "0.1 s", "0 weeks", "1."]
 TIMES = ["2026-01-10T08:00:00Z", "2026-01-10t08:00:00z", "2026-01-10 08:00:00Z", "2026-01-10_08:00:00Z",
          "2026-01-10T08:00Z", "2026-01-10T08Z", "2026-01-10T08:00:00+0200", "2026-01-10T08:00:00+02",
          "2026-01-10T08:00:00+02:00", "2026-01-10T08:00:00.123456789Z", "2026-01-10T08:00:00,5Z",
@@ -107,19 +108,27 @@ TIMES = ["2026-01-10T08:00:00Z", "2026-01-10t08:00:00z", "2026-01-10 08:00:00Z",
          "2026-1-10T08:00:00Z", "2026-01-10T08:00:00Z\n", "26-01-10T08:00:00Z", "2026-01-10T08:00:00 Z",
          "2026-01-10T08:00:00-00:00", "2026-02-30T08:00:00Z", "2026-13-12T08:00:00Z", "0", 0, "now",
          "2026-01-10T08:00:00.Z", "2026-01-10T08:00:00+24:00", "2026-01-10T08:00:00+23:59", "20260110T080000Z",
-         None, "", "2028-02-29T00:00:00Z", "2027-02-29T00:00:00Z"]
+         None, "", "2028-02-29T00:00:00Z", "2027-02-29T00:00:00Z", "1767000000.", "+1767000000", "1.5e9", "1e9",
+         "1.e3", ".5e1", "-1", "inf", "1_000", "1767000000000", 1e20, " 1767000000", "2026-01-10T08:00:00+00",
+         "2026-01-10T08:00:00.1234567Z", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "2026-01-10T08:00:00+2359",
+         "2026-01-10T8:00:00Z", "2026-01-10T08:60:00Z", "2026-01-10 08:00Z", "2026-01-10T08:00:00ZZ", 20000000001]
 EMAILS = ["me@example.com", "Me@Example.COM", "John Doe <me@example.com>", '"John" <me@example.com>',
           " me@example.com ", "me@example.com\n", "me.example.com", "me@example", "me@localhost", "me@b.test",
           "me@b.invalid", "me@b.example", "me@b.local", "me@[1.2.3.4]", "me@b_c.com", "a..b@c.com", ".a@b.com",
           "a.@b.com", "a@.b.com", "a@b..com", '"a b"@c.com', "é@ü.com", "me@xn--nxasmq6b.com", "me@-b.com",
           "me@b-.com", "a+tag@example.com", "a@b.c", "a@sub.example.co.uk", "@example.com", "me@", "me@@b.com",
           "a" * 65 + "@example.com", "me@" + "a" * 64 + ".com", "me@exa mple.com", "me@example.com.", 5, None,
-          "<me@example.com>", "me@example.onion", "me@123.com", "me@b.c0m"]
+          "<me@example.com>", "me@example.onion", "me@123.com", "me@b.c0m", "ü@ü.com", "a@b.123", "a b <a@b.com>",
+          "a@b.com>", "a@b,c.com", "a@b.com,c@d.com", "a@b.arpa", "a@b.home.arpa", "a@b.internal", "a@b.localhost",
+          "a@example.com\x00", "a\u200b@b.com", "x" * 64 + "@b.com", "a@" + ("b" * 60 + ".") * 5 + "com"]
 IMAGES = ["debian", "debian:stable", "ubuntu:22.04", "PyTorch/PyTorch:latest", "debian@sha256:" + "ab" * 32,
           "debian:" + "x" * 127, "debian:" + "x" * 128, "registry.example.com:5000/team/img:v2",
           "me:s3cret@registry.example.com:5000/team/img:v2", "me:s3 cret@registry/img", "debian\n", " debian",
           "debian:", "reg:abc/img", "a/b/c/d:e", "gitlab.ilabt.imec.be:4567/x/y", "img:tag:tag", "", "a b",
-          "debian:st@ble", "_/debian", "debian/", "localhost/img", "reg.io/UPPER/img", "img:ÜBER", 5]
+          "debian:st@ble", "_/debian", "debian/", "localhost/img", "reg.io/UPPER/img", "img:ÜBER", 5, "a:b:c@reg/img",
+          "a@reg/img", "user:p@ss@reg/img", "reg:٣/img", "img:-", "ü/img", "Reg.io:5000/img:TAG", "img//x", "/img",
+          "-img", "img:tag@sha256:" + "a" * 64, "reg:0/img", "reg:/img", "127.0.0.1:5000/img", "[::1]:5000/img",
+          "img:1.0\n", "img\t"]
 URNS = [PROJECT_URN, "urn:publicid:IDN+ilabt.imec.be:sub+project+p", "myproj", "urn:publicid:IDN+a+user+b",
         "urn:publicid:IDN+a+project+b\n", "xx urn:publicid:IDN+a+project+b", "URN:PUBLICID:IDN+a+project+b",
         "urn:publicid:IDN+a+project+", "urn:publicid:IDN++project+b", "urn:publicid:IDN+a:b:c+project+d",
@@ -128,7 +137,7 @@ SSH_KEYS = [[SSH_KEY], ["ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 jdoe@cert"], [
             ["ssh-ed25519"], ["ssh-ed25519 "], ["  ssh-ed25519 AAAA  "], ["ssh-ed25519\tAAAA"], ["ssh-ed25519  AAAA"],
             ["ssh-rsa-cert-v01@openssh.com AAAA"], ["ssh-ed25519-cert-v01@openssh.com AAAA"],
             ["ssh-ed25519-cert-v01@openssh.com, AAAA"], ["SSH-RSA AAAA"], [""], SSH_KEY, None, [5],
-            ["ssh-ed25519 AAAA\n"], ["ssh-dss AAAA"]]
+            ["ssh-ed25519 AAAA\n"], ["ssh-dss AAAA"], ["\nssh-ed25519 A"], ["ssh-ed25519\u00a0A"], ["ssh-ed25519 \t"]]
 STORAGE = [["/data"], [""], ["tmpfs"], [".ssh"], ["PROJECT_SHARE_AUTO"], ["relative/dir"], [5], [None],
            [{"hostPath": None}], [{"containerPath": None}], [{"hostPath": None, "containerPath": "/c"}],
            [{"hostPath": ""}], [{"containerPath": ""}], [{}], [{"hostPath": ".ssh"}], [{"containerPath": "/root/.ssh"}],
@@ -142,7 +151,9 @@ STORAGE = [["/data"], [""], ["tmpfs"], [".ssh"], ["PROJECT_SHARE_AUTO"], ["relat
            [{"hostPath": "TMPFS", "containerPath": "/r"}], [{"hostPath": "tmpfs", "containerPath": "/r", "size_gb": 1}],
            [{"host_path": "/a"}], [{"host_path": "tmpfs", "container_path": "/r"}],
            [{"hostPath": "/a", "host_path": "/b"}], [{"hostpath": "/a"}], [{"HostPath": "/a"}],
-           [{"hostPath": 5}], [{"hostPath": "/a", "readOnly": True}], "/data", None, [{"hostPath": "tmpfs"}]]
+           [{"hostPath": 5}], [{"hostPath": "/a", "readOnly": True}], "/data", None, [{"hostPath": "tmpfs"}],
+           ["./a"], ["~/a"], ["/a b/"], ["/a\n"], ["/root/.ssh"], ["PROJECT_SHARE_AUTO/"], [{"containerPath": "a"}],
+           [{"containerPath": "PROJECT_SHARE_AUTO"}], [{"hostPath": "PROJECT_SHARE_AUTO", "containerPath": "/p"}]]
 PORTS = [[8888], [8888.0], [0], [-1], [65535], [65536], [70000], [True], ["8888"], [{"containerPort": 80}],
          [{"containerPort": "80"}], [{"containerPort": 80.0}], [{"containerPort": 80.5}], [{"hostPort": 1}],
          [{"containerPort": 80, "hostPort": None}], [{"containerPort": 80, "hostPort": 70000}],

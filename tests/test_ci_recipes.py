@@ -195,7 +195,9 @@ def test_github_pull_request_with_a_broken_file_still_comments_then_fails(
     run = run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
     assert not run.ok
     assert run.outputs["plan"]["exitcode"] == "1"
-    assert run.comment is not None and run.comment.read_text()  # the comment step was reached with the plan file
+    assert run.comment is not None  # the comment step was reached, and the comment tells the truth
+    comment = run.comment.read_text()
+    assert "gpulab-apply plan for set `my-experiments`: failed" in comment and "jobs.d/broken.yaml" in comment
     assert "::error file=jobs.d/broken.yaml,line=" in run.logs
 
 
@@ -322,6 +324,7 @@ def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
     broken = run_gitlab_job(workspace, "plan", variables)
     assert broken.returncode != 0  # the pipeline fails on an error, after updating the note
     assert len(gitlab.notes) == 2 and "train-b" not in gitlab.notes[1]["body"]
+    assert ": failed" in gitlab.notes[1]["body"] and "jobs.d/broken.yaml" in gitlab.notes[1]["body"]
 
 
 def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_login_pem: MakeLoginPem,

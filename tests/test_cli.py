@@ -120,3 +120,31 @@ def test_the_version_is_written_once() -> None:
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
     assert "version" not in project and project["dynamic"] == ["version"]
     assert importlib.metadata.version("gpulab-apply") == __version__
+
+
+# --- the exit path ---------------------------------------------------------------------------------------
+
+
+def test_the_console_script_exits_normally_running_atexit_and_flushing_logging(tmp_path: Path) -> None:
+    """main() leaves by sys.exit: atexit handlers run and logging's buffers reach their stream (os._exit
+    would drop both); every line of a large output arrives; the exit status is the command's."""
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for index in range(300):
+        (jobs / f"j{index}.yaml").write_text(f"name: j{index}\nrequest: {{resources: {{gpus: zero}}}}\n")
+    code = (
+        "import atexit, logging, logging.handlers, sys\n"
+        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+        "target = logging.StreamHandler(sys.stderr)\n"
+        "buffered = logging.handlers.MemoryHandler(10_000, target=target, flushOnClose=True)\n"
+        "logging.getLogger('probe').addHandler(buffered)\n"
+        "logging.getLogger('probe').warning('buffered log line')\n"
+        "from gpulab_apply.cli import main\n"
+        f"sys.argv = ['gpulab-apply', 'validate', {str(jobs)!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "atexit ran\n" in proc.stderr and "buffered log line\n" in proc.stderr, proc.stderr
+    assert proc.stdout.count(": error: ") == 1200 and proc.stdout.endswith("Found 1200 errors in 300 of 300 files.\n")
+    assert "Traceback" not in proc.stderr

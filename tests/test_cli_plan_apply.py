@@ -85,7 +85,9 @@ def test_fresh_apply_creates_all_and_a_second_apply_is_a_no_op(repo: Repo) -> No
         "  + b (new)  jobs.d/b.yaml:1:1\n"
         "  + c (new)  jobs.d/c.yaml:1:1\n\n"
         "Unchanged: 0 in sync or done.\n"
-        "Plan: 3 to create, 0 to replace, 0 to cancel.\n")
+        "Plan: 3 to create, 0 to replace, 0 to cancel.\n"
+        "Cost: 1008 GPU-hours requested (3 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n")
     assert repo.remote() == []  # plan is read-only
 
     applied = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
@@ -134,7 +136,9 @@ def test_editing_a_running_job_replaces_it_and_says_work_is_lost(repo: Repo) -> 
         f"-/+ a (changed; cancels RUNNING job {old.uuid[:8]}, its work is lost)  jobs.d/a.yaml:1:1\n"
         "      ~ request.resources.gpus: 1 => 2\n\n"
         "Unchanged: 0 in sync or done.\n"
-        "Plan: 0 to create, 1 to replace (1 running), 0 to cancel.\n"), planned
+        "Plan: 0 to create, 1 to replace (1 running), 0 to cancel.\n"
+        "Cost: 672 GPU-hours requested (1 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n"), planned
     result = repo("apply", "jobs.d", "--yes")
     assert result.exit_code == 0, result
     [new] = repo.active()
@@ -253,16 +257,19 @@ def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(repo: Repo) -> 
     repo.write("a")
     planned = repo("plan", "jobs.d", "--out", "plan.json")
     assert planned.exit_code == 0, planned
+    assert "Saved the plan to plan.json. Apply exactly this plan with: gpulab-apply apply plan.json" in planned.stderr
     saved = json.loads(Path("plan.json").read_text())
-    assert saved["kind"] == "gpulab-apply-plan" and saved["format_version"] == 1
+    assert saved["kind"] == "gpulab-apply-plan" and saved["format_version"] == 2
     assert [a["name"] for a in saved["actions"]] == ["a"]
     # GPULab changes after an empty listing: someone else's apply of the same set got there first
-    repo.emulator.seed_job({"name": "a", "description": f"[gpulab-apply set=lab spec={saved['actions'][0]['spec']} "
+    repo.emulator.seed_job({"name": "a", "description": f"[gpulab-apply v2 set=lab spec={saved['actions'][0]['spec']} "
                             "run=other]", "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4},
                                                       "docker": {"image": "debian:stable"}}})
     stale = repo("apply", "plan.json")
     assert stale.exit_code == 1, stale
-    assert stale.stderr.startswith("Error: GPULab changed since the plan was made (")
+    assert stale.stderr.startswith("Error: the plan made 20")
+    assert f"no longer holds: the decision changed for 1 job(s): a (create spec {saved['actions'][0]['spec']} -> " \
+           "nothing)" in stale.stderr
     assert "Hint: run `gpulab-apply plan --out FILE` again, review it, and apply the new file\n" in stale.stderr
     assert len(repo.remote()) == 1
 
@@ -274,14 +281,44 @@ def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(repo: Repo) -> 
     assert repo("apply", "plan.json").exit_code == 1  # applying it twice: stale
 
 
+def test_a_saved_plan_survives_running_experiments(repo: Repo) -> None:
+    """A job moving RUNNING -> FINISHED between plan and apply does not make the plan stale."""
+    repo.write("long", env=", GPULAB_EMULATOR_RUNTIME: 1 hour")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.emulator.advance(TO_RUNNING)
+    assert [job.status.name for job in repo.remote()] == ["RUNNING"]
+    repo.write("next")
+    assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
+    repo.emulator.advance(2 * 3600)
+    assert [job.status.name for job in repo.remote()] == ["FINISHED"]
+    result = repo("apply", "plan.json")
+    assert result.exit_code == 0, result
+    assert names(repo.active()) == ["next"]
+
+
 def test_a_plan_file_is_refused_when_the_job_files_changed(repo: Repo) -> None:
     repo.write("a")
     assert repo("plan", "jobs.d", "--out", "plan.json").exit_code == 0
     repo.write("a", gpus=3)
     result = repo("apply", "plan.json")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: the job files changed since the plan was made (")
+    assert re.search(r"the decision changed for 1 job\(s\): a \(create spec \w{16} -> create spec \w{16}\)",
+                     result.stderr), result
     assert repo.remote() == []
+
+
+def test_a_plan_the_guards_refuse_says_so_and_target_with_cancel_protected_suffices(repo: Repo) -> None:
+    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    repo.write("other")
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    (repo.jobs / "keep.yaml").unlink()
+    (repo.jobs / "other.yaml").unlink()
+    planned = repo("plan", "jobs.d")
+    assert "Apply will refuse: the desired set is empty but set 'lab' has 2 active job(s)" in planned.stdout
+    assert repo("apply", "jobs.d", "--yes").exit_code == 3
+    one = repo("apply", "jobs.d", "--yes", "--target", "keep", "--cancel-protected", "keep")
+    assert one.exit_code == 0, one
+    assert names(repo.active()) == ["other"]
 
 
 def test_apply_without_a_terminal_needs_yes(repo: Repo) -> None:

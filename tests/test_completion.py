@@ -109,3 +109,12 @@ def test_names_come_in_natural_order(tmp_path: Path) -> None:
         (jobs / f"{name}.yaml").write_text(MINIMAL_JOB_YAML.format(name=name))
     assert complete(tmp_path, "bash", "gpulab-apply logs ", 2) == [
         "plain,eval", "plain,sweep-1", "plain,sweep-2", "plain,sweep-2b", "plain,sweep-10"]
+
+
+def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "train.yaml").write_text(MINIMAL_JOB_YAML.format(name="train")
+                                     + "x-gpulab-apply:\n  matrix: {lr: [1e-4, 3e-4], seed: [0, 1]}\n")
+    assert complete(tmp_path, "bash", "gpulab-apply logs train-lr3", 2) == [
+        "plain,train-lr3e-4-seed0", "plain,train-lr3e-4-seed1"]

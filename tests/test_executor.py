@@ -5,6 +5,7 @@ Fast and direct; tests/test_cli_plan_apply.py covers the same promises end to en
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -14,6 +15,7 @@ from gpulab_apply.errors import GuardError
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.executor import ApplyOptions, ApplyReport, Result, execute
+from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.marker import Marker, parse_marker
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan, desired_spec_hash
 from tests.fake_gpulab import (
@@ -47,6 +49,10 @@ def plan_for(fake: FakeGpulab, desired: list[JobSpec], **options: Any) -> Plan:
 def apply(fake: FakeGpulab, plan: Plan, **options: Any) -> ApplyReport:
     fake.calls.clear()
     return execute(plan, fake, options=ApplyOptions(run_id="now", **options))
+
+
+def allowing_empty(plan: Plan) -> Plan:
+    return dataclasses.replace(plan, options=dataclasses.replace(plan.options, guards=Guards(allow_empty=True)))
 
 
 def outcome(report: ApplyReport, name: str, result: Result | None = None) -> Any:
@@ -88,7 +94,7 @@ def test_a_replacement_whose_cancel_fails_submits_nothing() -> None:
     fake.add("a", description=marker(spec("a", gpus=1)), status="RUNNING", user_urn="urn:publicid:IDN+x+user+other")
     # the listing says it is ours (marker), GPULab refuses the cancel (another user's): no second job
     plan = plan_for(fake, [spec("a", gpus=2)])
-    report = apply(fake, plan, max_cancel=10)
+    report = apply(fake, plan)
     assert not report.ok
     assert ("submit", "a") not in fake.calls
     assert "cancelling" in (outcome(report, "a").error or "")
@@ -209,12 +215,12 @@ def test_a_cancel_whose_answer_was_lost_is_reported_done() -> None:
     fake = FakeGpulab()
     gone = fake.add("gone", description=marker(spec("gone")), status="RUNNING")
     fake.cancel_faults[gone] = [LOST_CANCEL_ANSWER]
-    report = apply(fake, plan_for(fake, []), allow_empty=True)
+    report = apply(fake, allowing_empty(plan_for(fake, [])))
     assert report.ok and outcome(report, "gone").cancelled == (gone,)
 
 
 def test_a_cancel_that_really_failed_is_reported_failed() -> None:
     fake = FakeGpulab()
     fake.add("gone", description=marker(spec("gone")), status="RUNNING", user_urn="urn:publicid:IDN+x+user+other")
-    report = apply(fake, plan_for(fake, []), allow_empty=True)
+    report = apply(fake, allowing_empty(plan_for(fake, [])))
     assert not report.ok and "another user" in (outcome(report, "gone").error or "")

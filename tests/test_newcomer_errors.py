@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,3 +95,19 @@ def test_speed_without_local_or_not_a_number(repo: Path, cli: RunCli) -> None:
         in remote.stderr, remote
     bad = cli("plan", "--local", "--speed", "fast")
     assert bad.exit_code == 1 and "--speed: the speed must be a positive number" in bad.stderr, bad
+
+
+def test_the_emulator_command_from_a_subdirectory_serves_the_repositorys_state(repo: Path) -> None:
+    """`gpulab-apply emulator` and `--local` share one database, wherever in the repository each runs."""
+    (repo / ".gpulab-apply").mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "emulator", "--port", "0"],
+                               cwd=repo / "docs" / "deep", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert banner.rstrip().endswith(f"state in {repo / '.gpulab-apply' / 'emulator.db'}"), banner
+    assert not (repo / "docs" / "deep" / ".gpulab-apply").exists()

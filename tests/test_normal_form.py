@@ -75,3 +75,17 @@ def test_shipped_examples_have_no_phantom_differences(path: Path) -> None:
     for section, fields in desired.items():
         for name, value in fields.items():
             assert stored[section][name] == value, f"{section}.{name}"
+
+
+def test_a_non_canonical_spelling_is_never_a_change(tmp_path: Path) -> None:
+    from gpulab_apply.jobfiles.validation import validate_paths
+    from gpulab_apply.reconcile.marker import spec_hash
+
+    text = "name: a\nrequest:\n  resources: {{cpus: {cpus}, gpus: 0, {memory}: 2}}\n  docker: {{image: debian}}\n" \
+           "  scheduling: {{interactive: {interactive}}}\n"
+    (tmp_path / "canonical.yaml").write_text(text.format(cpus=4, memory="cpuMemoryGb", interactive="false"))
+    (tmp_path / "lax.yaml").write_text(text.format(cpus='"4"', memory="cpu_memory_gb", interactive="no"))
+    canonical, lax = (validate_paths([tmp_path / name]) for name in ("canonical.yaml", "lax.yaml"))
+    assert canonical.ok and lax.ok and len(lax.problems) == 3  # three warnings
+    assert lax.jobs[0].job == canonical.jobs[0].job  # submitted as written canonically
+    assert spec_hash(lax.jobs[0].job) == spec_hash(canonical.jobs[0].job)

@@ -50,6 +50,8 @@ def test_text_is_terraform_like_with_summary_line() -> None:
         "\n"
         "Unchanged: 2 in sync or done, 1 protected, 1 unmanaged.\n"
         "Plan: 1 to create, 1 to replace (1 running), 1 to cancel.\n"
+        "Cost: 1008 GPU-hours requested (2 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n"
     )
 
 
@@ -84,6 +86,8 @@ def test_markdown_puts_the_summary_first() -> None:
     assert text.startswith(
         "### gpulab-apply plan for set `lab`\n\n"
         "**Plan: 1 to create, 1 to replace (1 running), 1 to cancel.**\n\n"
+        "Cost: 1008 GPU-hours requested (2 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of running "
+        "work lost.\n\n"
         "| create | replace | cancel | protected | unmanaged | unchanged |\n"
         "|---:|---:|---:|---:|---:|---:|\n"
         "| 1 | 1 (1 running) | 1 | 1 | 1 | 2 |\n\n"

@@ -1,75 +1,134 @@
-"""``gpulab-apply schema`` and the editor set-up in docs/editors.md that relies on it."""
+"""``gpulab-apply schema``: the schemas editors check job files with, and the set-up in docs/editors.md."""
 
 from __future__ import annotations
 
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 from ruamel.yaml import YAML
 
 from gpulab_apply import __version__
+from gpulab_apply.jobfiles.validation import validate_paths
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITORS = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
-STABLE_ID = "https://raw.githubusercontent.com/gpulab-apply/gpulab-apply/main/schemas/job2.schema.json"
+BASE = "https://raw.githubusercontent.com/gpulab-apply/gpulab-apply/main/schemas/"
 RAW = re.compile(r"https://raw\.githubusercontent\.com/gpulab-apply/gpulab-apply/(?P<ref>[^/]+)/(?P<path>[\w./-]+)")
+SWEEP = """\
+name: train-${{ matrix.gpus }}gpu-lr${{ matrix.lr }}
+request:
+  resources: {cpus: 2, gpus: "${{ matrix.gpus }}", cpuMemoryGb: 8}
+  docker:
+    image: pytorch/pytorch:2.4.0
+    command: python train.py --lr ${{ matrix.lr }}
+    environment: {WANDB_API_KEY: "${WANDB_API_KEY:-none}"}
+  scheduling: {maxDuration: "${{ matrix.hours }}", restartable: "${{ matrix.restartable }}"}
+x-gpulab-apply:
+  protect: true
+  matrix:
+    gpus: [1, 2]
+    lr: [1e-4, 3e-4]
+    hours: [1 hour]
+    restartable: [true]
+    exclude: [{gpus: 2, lr: 3e-4}]
+"""
+DEFAULTS = """\
+request:
+  resources: {cpus: 4, cpuMemoryGb: 16}
+  docker: {image: "pytorch/pytorch:2.4.0"}
+  scheduling: {maxDuration: 2 hours}
+"""
 
 
-@pytest.fixture
-def printed(cli: RunCli) -> dict[str, object]:
-    result = cli("schema")
+def printed(cli: RunCli, *args: str) -> dict[str, Any]:
+    result = cli("schema", *args)
     assert result.exit_code == 0, result
     schema = json.loads(result.stdout)
     assert isinstance(schema, dict)
     return schema
 
 
-def test_schema_prints_the_shipped_schema_with_its_stable_id(printed: dict[str, object]) -> None:
-    assert printed == json.loads((ROOT / "schemas" / "job2.schema.json").read_text(encoding="utf-8"))
-    assert printed["$id"] == STABLE_ID
-    jsonschema.Draft202012Validator.check_schema(printed)
+def errors(schema: dict[str, Any], text: str) -> list[str]:
+    return [error.message for error in jsonschema.Draft202012Validator(schema).iter_errors(YAML(typ="safe").load(text))]
 
 
-def test_a_saved_copy_works_on_its_own_as_editors_use_it(printed: dict[str, object]) -> None:
-    """No references outside the document: a copy in .gpulab/ checks job files offline."""
-    refs = re.findall(r'"\$ref":\s*"([^"]+)"', json.dumps(printed))
-    assert refs and all(ref.startswith("#") for ref in refs)
-    validator = jsonschema.Draft202012Validator(printed)
+@pytest.mark.parametrize(("args", "file"), [((), "job-file.schema.json"), (("defaults",), "defaults.schema.json")])
+def test_schema_prints_the_committed_schemas_with_their_stable_ids(cli: RunCli, args: tuple[str, ...],
+                                                                  file: str) -> None:
+    schema = printed(cli, *args)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == BASE + file
+    # schemas/ holds the same text, for editors that fetch it by URL; regenerate it with this command
+    assert cli("schema", *args).stdout == (ROOT / "schemas" / file).read_text(encoding="utf-8"), \
+        f"run: gpulab-apply schema {' '.join(args)} > schemas/{file}"
+    refs = re.findall(r'"\$ref":\s*"([^"]+)"', json.dumps(schema))
+    assert refs and all(ref.startswith("#") for ref in refs)  # self-contained: a saved copy works offline
+
+
+def test_what_validate_accepts_as_written_the_editor_accepts(cli: RunCli, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "sweep.yaml").write_text(SWEEP)
+    (jobs / "_defaults.yaml").write_text(DEFAULTS)
+    (jobs / "small.yaml").write_text("name: small\nrequest:\n  resources: {gpus: 1}\n")  # the rest from defaults
+    result = validate_paths(["jobs.d"])
+    assert not [p for p in result.problems if p.severity == "error"], result.problems
+    assert sorted(spec.name for spec in result.jobs) == [
+        "small", "train-1gpu-lr1e-4", "train-1gpu-lr3e-4", "train-2gpu-lr1e-4"]
+    job, defaults = printed(cli), printed(cli, "defaults")
+    assert errors(job, SWEEP) == []
+    assert errors(defaults, DEFAULTS) == []
     for path in sorted((ROOT / "jobs.d").glob("*.yaml")):
-        assert not list(validator.iter_errors(YAML(typ="safe").load(path.read_text()))), path
-    assert list(validator.iter_errors({"name": "x", "request": {"resources": {"gpus": "two"}}}))
+        assert errors(job, path.read_text()) == [], path
 
 
-def test_the_documented_urls_name_this_release_and_a_file_that_exists() -> None:
+def test_the_editor_still_flags_real_mistakes(cli: RunCli) -> None:
+    job, defaults = printed(cli), printed(cli, "defaults")
+    assert errors(job, MINIMAL_JOB_YAML.format(name="x").replace("gpus: 0", "gpus: two"))
+    assert errors(job, MINIMAL_JOB_YAML.format(name="x").replace("gpus: 0", "gpus: '${{ matrix.gpus }} GPUs'"))
+    assert errors(job, MINIMAL_JOB_YAML.format(name="x") + "x-gpulab-apply: {matrix: {lr: []}}\n")
+    assert errors(job, MINIMAL_JOB_YAML.format(name="x").replace("request:", "reqest:"))
+    assert errors(defaults, "name: shared\n")  # every job needs its own name
+    assert errors(defaults, "x-gpulab-apply: {matrix: {lr: [1]}}\n")  # a matrix belongs in a job file
+
+
+def test_the_documented_urls_name_this_release_and_files_that_exist() -> None:
     found = {(m["ref"], m["path"]) for m in RAW.finditer(EDITORS)}
-    assert ("main", "schemas/job2.schema.json") in found  # the $id
-    assert ("v" + __version__, "schemas/job2.schema.json") in found
+    assert ("main", "schemas/job-file.schema.json") in found  # the $id
+    for file in ("schemas/job-file.schema.json", "schemas/defaults.schema.json"):
+        assert ("v" + __version__, file) in found
     for _, path in found:
         assert (ROOT / path).is_file(), path
 
 
 def test_the_documented_vs_code_setting_is_json_and_maps_the_job_files() -> None:
-    (block,) = re.findall(r"^```json\n(.*?)^```", EDITORS, flags=re.DOTALL | re.MULTILINE)
-    settings = json.loads(block)
-    (globs,) = settings["yaml.schemas"].values()
-    assert "jobs.d/**/*.yaml" in globs
+    blocks = [json.loads(block) for block in re.findall(r"^```json\n(.*?)^```", EDITORS, flags=re.DOTALL | re.MULTILINE)]
+    mappings = [block["yaml.schemas"] for block in blocks]
+    assert mappings and all("jobs.d/**/*.yaml" in globs for mapping in mappings for globs in mapping.values())
 
 
-def test_a_job_file_with_the_documented_modeline_still_validates(tmp_path: Path, cli: RunCli) -> None:
-    modelines = re.findall(r"^# yaml-language-server: \$schema=\S+$", EDITORS, flags=re.MULTILINE)
-    assert len(modelines) == 2
+def test_job_files_with_the_documented_modelines_still_validate(tmp_path: Path, cli: RunCli,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    modelines = re.findall(r"^# yaml-language-server: \$schema=(\S+)$", EDITORS, flags=re.MULTILINE)
+    local = [target for target in modelines if not target.startswith("https://")]
+    assert len(modelines) >= 3 and local
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()
-    for index, modeline in enumerate(modelines):
-        (jobs / f"job{index}.yaml").write_text(modeline + "\n" + MINIMAL_JOB_YAML.format(name=f"job{index}"))
-    result = cli("validate", str(jobs))
+    for index, target in enumerate(modelines):
+        (jobs / f"job{index}.yaml").write_text(f"# yaml-language-server: $schema={target}\n"
+                                               + MINIMAL_JOB_YAML.format(name=f"job{index}"))
+    result = cli("validate", "jobs.d")
     assert result.exit_code == 0, result
-    # the relative modeline resolves, from jobs.d/, to where the documented command saves the schema
-    relative = modelines[1].split("=", 1)[1]
-    assert (jobs / relative).resolve() == (tmp_path / ".gpulab" / "job2.schema.json").resolve()
-    assert "gpulab-apply schema > .gpulab/job2.schema.json" in EDITORS
+    # a relative modeline resolves, from jobs.d/, to where the documented commands save the schemas
+    for target in local:
+        saved = (jobs / target).resolve().relative_to(tmp_path.resolve()).as_posix()
+        assert f"> {saved}" in EDITORS, saved

@@ -195,3 +195,17 @@ def test_accepted_but_not_canonical_forms_are_warnings_and_strict_makes_them_err
     assert strict.exit_code == 1, strict
     assert strict.stdout.splitlines() == [line.format("error") for line in expected] + [
         "Found 3 errors in 1 of 1 file."]
+
+
+@pytest.mark.parametrize(("config", "env", "exit_code"), [
+    ("strict: true\n", {}, 1), ("strict: false\n", {}, 0), ("", {"GPULAB_APPLY_STRICT": "1"}, 1),
+    ("strict: true\n", {"GPULAB_APPLY_STRICT": "false"}, 0)])
+def test_strict_from_the_config_file_or_the_environment(cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        config: str, env: dict[str, str], exit_code: int) -> None:
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "lax.yaml").write_text(LAX)
+    (tmp_path / "gpulab-apply.yaml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert cli("validate").exit_code == exit_code

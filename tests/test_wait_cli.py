@@ -149,3 +149,29 @@ def test_names_are_printed_escaped(fast_lab: Lab) -> None:
     assert "\x1b" not in result.stdout + result.stderr
     missing = fast_lab("logs", "no\x1bpe")
     assert "no job named 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
+
+
+def test_a_big_wait_logs_counts_not_a_line_per_job(fast_lab: Lab) -> None:
+    for index in range(25):
+        fast_lab.write(f"sweep-{index}", runtime="1 hour")
+    fast_lab.write("broken", runtime="1 s", exit_code=1)
+    fast_lab.apply()
+    result = fast_lab("wait", "--wait-for", "done", "--wait-timeout", "1", *FAST)
+    assert result.exit_code == 1, result  # broken failed; the others still run when the time is up
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("gpulab-apply: Waiting for 26 job(s) to be done: 0 done, ")
+    assert [line for line in lines if line.startswith("gpulab-apply: [")] == [
+        next(line for line in lines if line.endswith("] broken: FAILED"))]
+    assert len(lines) < 15
+    assert len(result.stdout.splitlines()) == 26  # the result still names every job
+
+
+def test_a_job_that_fails_before_apply_verifies_is_created_and_wait_reports_the_failure(fast_lab: Lab) -> None:
+    """A job can end within seconds (a bad image, an interactive job without room): apply created it, and
+    its verification listing must not call it missing; wait --wait-for done names the failure."""
+    fast_lab.write("quick-fail", runtime="1 s", exit_code=3)
+    fast_lab.emulator.faults.set("GET jobs", latency=0.5)  # 100 simulated seconds pass before each listing
+    result = fast_lab("apply", "jobs.d", "--yes", "--wait", "--wait-for", "done", *FAST)
+    assert "missing from the listing" not in result.stdout, result
+    assert "Apply complete: 1 created" in result.stdout, result
+    assert result.exit_code == 1 and "1 of 1 job(s) failed: quick-fail (FAILED)" in result.stderr, result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -24,8 +25,12 @@ def test_the_current_job_is_the_newest_of_this_set() -> None:
     other_set = job("a", "RUNNING", minute=9, set_name="other")
     unmanaged = RemoteJob(uuid="u", name="a", description=None, status=JobStatus.RUNNING, created=T0 + timedelta(1),
                           request={}, owner={}, raw={})
-    assert current_jobs([halted, restart, other_set, unmanaged], set_name="lab") == {"a": restart}
-    assert current_jobs([halted, job("b", "RUNNING")], set_name="lab", names={"b"}) == {"b": job("b", "RUNNING")}
+    someone_else = dataclasses.replace(job("a", "RUNNING", minute=8), owner={"userUrn": "urn:other"})
+    mine = [dataclasses.replace(j, owner={"userUrn": "urn:me"}) for j in (halted, restart)]
+    assert current_jobs([halted, restart, other_set, unmanaged], set_name="lab", user_urn=None) == {"a": restart}
+    assert current_jobs([*mine, someone_else], set_name="lab", user_urn="urn:me") == {"a": mine[1]}
+    assert current_jobs([halted, job("b", "RUNNING")], set_name="lab", user_urn=None, names={"b"}) == {
+        "b": job("b", "RUNNING")}
 
 
 def test_phases() -> None:
@@ -57,7 +62,8 @@ class Script:
         self.now += seconds
 
     def wait(self, names: Sequence[str], wait_for: WaitFor, timeout: float | None = None) -> WaitState:
-        return wait_for_jobs(self.list_jobs, names=names, set_name="lab", wait_for=wait_for, timeout=timeout,
+        return wait_for_jobs(self.list_jobs, names=names, set_name="lab", user_urn=None, wait_for=wait_for,
+                             timeout=timeout,
                              interval=5, on_update=self.seen.append, clock=lambda: self.now, sleep=self.sleep)
 
 

@@ -96,15 +96,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    finally:
+        output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
 
 
 def printable(text: str) -> str:
     """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
-    from gpulab_apply.masking import mask_text, safe
+    from gpulab_apply.masking import mask_message, safe
 
-    return safe(mask_text(text))
+    return safe(mask_message(text))
 
 
 def _fast_path(args: list[str]) -> int | None:
@@ -162,13 +164,20 @@ def top_level_help(width: int) -> str:
 
 
 def main() -> None:
+    """The console script: run, then leave by the normal exit path (atexit handlers run, logging flushes)."""
     status = run()
     # Everything is done: run() closed every file, joined every thread and stopped a --local emulator.
-    # Freeing the heap object by object (parsed job files, listings of thousands of jobs) would only
-    # delay the exit, by a tenth of a second in a large plan, so flush and leave.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
+    # The interpreter's last act would be a full collection over whatever the cyclic collector still
+    # tracks (a large plan leaves thousands of objects behind, the threshold being high): a tenth of a
+    # second for nothing. gc.freeze() moves them all to the permanent generation, which that collection
+    # skips; unlike os._exit, atexit handlers and logging.shutdown still run and stdout is flushed.
+    gc.freeze()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gpulab-apply ... | head -1`: the reader left; do not fail again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = status or ExitStatus.ERROR
+    sys.exit(status)
 
 
 def __getattr__(name: str) -> Any:

@@ -20,7 +20,6 @@ from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reconcile.executor import (
-    DEFAULT_MAX_CANCEL,
     DEFAULT_PARALLELISM,
     ApplyOptions,
     ApplyReport,
@@ -28,6 +27,7 @@ from gpulab_apply.reconcile.executor import (
     execute,
     planned_actions,
 )
+from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
 from gpulab_apply.reconcile.marker import new_run_id
 from gpulab_apply.reconcile.planfile import check_fresh, is_plan_file, load_plan
 from gpulab_apply.reconcile.planner import Plan
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
               help="Refuse (exit 3) a plan that cancels more jobs than this.")
+@click.option("--max-gpu-hours", type=click.FloatRange(min=0), metavar="HOURS",
+              help="Refuse (exit 3) a plan requesting more GPU-hours than this (config: max-gpu-hours).")
+@click.option("--allow-unseen", is_flag=True,
+              help="On API v3.x, create jobs with no evidence they are new (one may exist beyond the 744 h listing).")
 @click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
               help="Allow cancelling or replacing this protected job (repeatable).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
@@ -58,7 +62,8 @@ if TYPE_CHECKING:
               help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
 @wait_options
 @connection_options
-def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int,
+def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
+          max_gpu_hours: float | None,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
           detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
           interval: float, settings: Settings) -> int:
@@ -84,8 +89,10 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                "file made with `gpulab-apply plan --out FILE`")
     output = current()
     with open_client(settings) as client:
+        guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
+                        max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours)
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected)
+                           cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings))
         if output is not None:
@@ -95,11 +102,10 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         if not result.has_changes:
             emit(ApplyResult(plan=result, report=None))
             return ExitStatus.OK
-        check_guards(result, allow_empty=allow_empty, max_cancel=max_cancel)
+        check_guards(result)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
-        options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism,
-                               allow_empty=allow_empty, max_cancel=max_cancel)
+        options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism)
         report = _execute_with_progress(result, client, options)
     emit(ApplyResult(plan=result, report=report))
     if not report.ok:

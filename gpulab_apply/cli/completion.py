@@ -23,29 +23,13 @@ _DEFAULT_PATHS = ("jobs.d",)
 
 
 def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
-    """The job names in the job files under ``paths``, in natural order; unreadable files are skipped."""
-    from gpulab_apply.jobfiles.loader import discover, read
-
-    files, _ = discover(paths)
-    names: set[str] = set()
-    sweeps = False
-    for path in files:
-        for document in read(path).documents:
-            name = document.data.get("name") if isinstance(document.data, dict) else None
-            if isinstance(name, str) and name and "${{" not in name:
-                names.add(name)
-            options = document.data.get("x-gpulab-apply") if isinstance(document.data, dict) else None
-            sweeps = sweeps or (isinstance(options, dict) and "matrix" in options)
-    if not sweeps:
-        return sorted(names, key=natural_key)
-    # sweeps: their members' names, and the sweep's own (--target takes it); docs/authoring.md
+    """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
+    generated names and each sweep's own name (``--target`` takes it), ``_defaults.yaml`` applied; jobs of
+    files with problems are left out."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
-    for spec in validate_paths(list(paths)).jobs:
-        names.add(spec.name)
-        if spec.sweep:
-            names.add(spec.sweep)
-    return sorted(names, key=natural_key)
+    jobs = validate_paths(paths).jobs
+    return sorted({spec.name for spec in jobs} | {spec.sweep for spec in jobs if spec.sweep}, key=natural_key)
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSetti
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
+from gpulab_apply.settings import find_state_dir
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -22,8 +24,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
-@click.option("--db", "db_path", type=_FILE, default=LOCAL_DB_PATH, show_default=True,
-              help="SQLite file with the emulator's state; it survives restarts.")
+@click.option("--db", "db_path", type=_FILE, help="SQLite file with the emulator's state; it survives restarts "
+              f"[default: {LOCAL_DB_PATH} of the repository, the one --local uses].")
 @click.option("--tls-cert", type=_FILE, help="Server certificate (PEM); enables HTTPS with client certificates.")
 @click.option("--tls-key", type=_FILE, help="The server certificate's private key (PEM).")
 @click.option("--client-ca", type=_FILE, help="CA (PEM) that client certificates must be signed by.")
@@ -40,7 +42,7 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
               help="Endpoint the faults apply to, e.g. 'POST jobs'.")
 @click.option("--allow-remote", is_flag=True, help="Allow listening on a non-loopback address.")
 @click.option("--log-requests", is_flag=True, help="Log every request on stderr.")
-def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key: Path | None,
+def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, tls_key: Path | None,
              client_ca: Path | None, speed: float | None, nodes: int | None, gpus_per_node: int | None,
              config_file: Path | None, latency: float, error_rate: float, drop_after_commit: float,
              fault_endpoint: str, allow_remote: bool, log_requests: bool) -> int:
@@ -53,6 +55,8 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         if not path.is_file():
             raise ConfigError(f"file not found: {path}")
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
+    # the same state as --local, wherever in the repository this runs
+    db_path = db_path or find_state_dir([], Path.cwd()) / LOCAL_DB_PATH.name
     if speed is not None:
         config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:
@@ -64,22 +68,33 @@ def emulator(host: str, port: int, db_path: Path, tls_cert: Path | None, tls_key
         logger = logging.getLogger("gpulab_apply.emulator")
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
-    with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
-                         allow_remote=allow_remote) as running:
-        if latency or error_rate or drop_after_commit:
-            running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
-                                                     drop_after_commit=drop_after_commit))
-        click.echo(f"GPULab emulator serving {running.api_root('3.1')} (also v3.0 and v4.0), state in {db_path}")
-        if tls is None:
-            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')}")
-            click.echo("Plain HTTP: every request acts as " + config.default_user_urn)
-        else:
-            click.echo(f"Use: gpulab-apply plan --endpoint {running.api_root('3.1')} --cert LOGIN.pem "
-                       "--ca-bundle CA.pem (the CA of the server certificate)")
-            click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
-        click.echo("Press Ctrl-C to stop.")
-        try:
+    try:
+        with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
+                             allow_remote=allow_remote) as running:
+            if latency or error_rate or drop_after_commit:
+                running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
+                                                         drop_after_commit=drop_after_commit))
+            # the banner inside the try: Ctrl-C right after "Press Ctrl-C" still stops cleanly
+            _banner(running.api_root("3.1"), db_path=db_path, tls=tls, client_ca=client_ca,
+                    user=config.default_user_urn)
             threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("Stopped.")
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise ConfigError(f"port {port} on {host} is in use (another emulator, or another program)",
+                          hint="Stop that program, pick another --port, or use --port 0 for any free port.") from None
     return ExitStatus.OK
+
+
+def _banner(root: str, *, db_path: Path, tls: TLSSettings | None, client_ca: Path | None, user: str) -> None:
+    click.echo(f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {db_path}")
+    if tls is None:
+        click.echo(f"Use: gpulab-apply plan --endpoint {root}")
+        click.echo("Plain HTTP: every request acts as " + user)
+    else:
+        click.echo(f"Use: gpulab-apply plan --endpoint {root} --cert LOGIN.pem "
+                   "--ca-bundle CA.pem (the CA of the server certificate)")
+        click.echo(f"Client certificates must be signed by {client_ca}; the user is read from them")
+    click.echo("Press Ctrl-C to stop.")

@@ -74,13 +74,18 @@ def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], s
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     """The newest job of ``set_name`` named ``name``; a clear error when there is none."""
     remote = client.list_jobs(project_urn=client.project_urn)
-    job = current_jobs(remote, set_name=set_name, names={name}).get(name)
+    job = current_jobs(remote, set_name=set_name, user_urn=user_urn(client), names={name}).get(name)
     if job is not None:
         return job
     others = sum(1 for candidate in remote if candidate.name == name)
-    hint = (f"{others} job(s) named so are not in set {set_name!r}: pass --set to name their set"
+    hint = (f"{others} job(s) have that name, of another set (pass --set to name it) or another user"
             if others else "check the name (`gpulab-apply status` lists the set's jobs), or apply first")
     raise JobNotFoundError(f"set {set_name!r} has no job named '{safe(name)}'", hint=hint)
+
+
+def user_urn(client: GpulabClient) -> str | None:
+    """Whose jobs these are: the certificate's user (the emulator's default user without one)."""
+    return client.identity.user_urn if client.identity else None
 
 
 def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> RemoteJob | None:

@@ -112,7 +112,7 @@ def _verbose_logging(settings: Settings) -> Iterator[None]:
     for name, value, source in settings.describe():
         click.echo(f"gpulab-apply: {name + ':':<13} {value}  [{source}]", err=True)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("gpulab-apply: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("gpulab-apply: %(message)s"))
     # The in-process emulator of --local logs each request it serves; the client's lines say it already.
     handler.addFilter(lambda record: not record.name.startswith("gpulab_apply.emulator"))
     logger = logging.getLogger("gpulab_apply")
@@ -124,3 +124,13 @@ def _verbose_logging(settings: Settings) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Log lines as safe as every other output: secrets masked (a password in an endpoint URL, a server
+    error quoting the environment), control characters escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from gpulab_apply.masking import mask_message, safe
+
+        return safe(mask_message(super().format(record)))

@@ -11,12 +11,14 @@ import io
 import os
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
+from gpulab_apply.masking import mask_message
 from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,23 +50,23 @@ class Output:
         return self.fmt in DOCUMENT_FORMATS
 
 
-_current: Output | None = None
+# per thread (a test may run two commands at once in one process)
+_current: ContextVar[Output | None] = ContextVar("gpulab_apply_output", default=None)
 
 
 def current() -> Output | None:
-    return _current
+    return _current.get()
 
 
 def reset() -> None:
-    global _current
-    _current = None
+    _current.set(None)
 
 
 def start(kind: Kind, fmt: str) -> Output:
     """Begin a command's output; ``auto`` becomes ``github`` under GitHub Actions, else ``text``."""
-    global _current
-    _current = Output(kind=kind, fmt=resolve_format(kind, fmt, os.environ))
-    return _current
+    output = Output(kind=kind, fmt=resolve_format(kind, fmt, os.environ))
+    _current.set(output)
+    return output
 
 
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
@@ -81,7 +83,7 @@ def format_option(kind: Kind, help: str) -> Callable[[F], F]:
 
 def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> None:
     """Write ``result`` to stdout through the reporter of the running command's format."""
-    output = _current
+    output = _current.get()
     assert output is not None, "emit() before format_option/start()"
     color = is_terminal(sys.stdout)
     buffer = io.StringIO()
@@ -93,13 +95,15 @@ def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> Non
 
 def fail(error: GpulabApplyError) -> None:
     """Report an error that stopped the command in its format (stdout), unless its report is already out."""
-    output = _current
+    output = _current.get()
     if output is None or output.done:
         return
     output.done = True
     problems = error.problems if isinstance(error, InvalidJobsError) else ()
     files = error.files if isinstance(error, InvalidJobsError) else 0
-    failure = Failure(kind=output.kind, message=error.message, hint=error.hint, exit_status=int(error.exit_status),
+    hint = mask_message(error.hint) if error.hint else None
+    failure = Failure(kind=output.kind, message=mask_message(error.message), hint=hint,
+                      exit_status=int(error.exit_status),
                       problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
     buffer = io.StringIO()
     report(output.kind, output.fmt, failure, buffer)

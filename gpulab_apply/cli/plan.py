@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from shlex import quote
 
 import click
 
@@ -28,9 +29,11 @@ from gpulab_apply.settings import Settings
 @click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
+@click.option("--cancel-protected", multiple=True, metavar="NAME",
+              help="Plan cancelling or replacing this protected job (repeatable); saved with --out.")
 @connection_options
 def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitcode: bool,
-         targets: tuple[str, ...], rerun_failed: bool, settings: Settings) -> int:
+         targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], settings: Settings) -> int:
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
 
     PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
@@ -38,7 +41,8 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     paths = paths or DEFAULT_PATHS
     desired = load_desired(paths, settings)
     with open_client(settings) as client:
-        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed)
+        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
+                           cancel_protected=cancel_protected)
     output = current()
     if output is not None:
         output.partial = result
@@ -50,4 +54,6 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
+        click.echo(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}"
+                   + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
     return ExitStatus.CHANGES if detailed_exitcode and result.has_changes else ExitStatus.OK

@@ -8,13 +8,16 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import JobSpec
+from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 
 DEFAULT_PATHS = (Path("jobs.d"),)
@@ -27,7 +30,7 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ..
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
-    result = validate_paths(paths, require_project=require_project)
+    result = validate_paths(paths, require_project=require_project, strict=settings.strict)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,
@@ -37,16 +40,24 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ..
 
 def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = ()) -> Plan:
-    """List the project's jobs once and plan against them."""
-    options = PlanOptions(project_urn=client.project_urn,
-                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed, targets=tuple(targets),
-                          cancel_protected=frozenset(cancel_protected))
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+    """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
+    evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.
         threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
     remote = client.list_jobs(project_urn=client.project_urn)
-    return build_plan(desired, remote, set_name=settings.set_name, options=options)
+    window = remote.window
+    options = PlanOptions(project_urn=client.project_urn,
+                          user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
+                          targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
+                          window_hours=None if window is None else int(window.total_seconds() // 3600),
+                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
+    now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
+    plan = build_plan(desired, remote, set_name=settings.set_name, options=options, now=now)
+    if remote.complete_since is not None and (files := plan.unproven_files()):
+        plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
+    return plan
 
 
 def endpoint_of(settings: Settings) -> str:

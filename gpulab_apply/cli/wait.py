@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from gpulab_apply.cli.completion import complete_job_names, job_names
-from gpulab_apply.cli.logs import jobs_option
+from gpulab_apply.cli.logs import jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
@@ -32,6 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: seconds between two looks: each is one listing of the project's jobs
 DEFAULT_INTERVAL = 5.0
+#: more jobs than this, and a log gets counts instead of a line per job and change
+MANY_JOBS = 20
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h|hours?)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600}
 _DEFAULT_PATHS = ("jobs.d",)
@@ -80,7 +82,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait --wait-for done
     """
     with open_client(settings) as client:
-        current = current_jobs(client.list_jobs(project_urn=client.project_urn), set_name=settings.set_name)
+        current = current_jobs(client.list_jobs(project_urn=client.project_urn), set_name=settings.set_name,
+                               user_urn=user_urn(client))
         if names:
             missing = [name for name in names if name not in current]
             if missing:
@@ -104,7 +107,7 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
     :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
     display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
     state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
-                          set_name=set_name, wait_for=wait_for, timeout=timeout, interval=interval,
+                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout, interval=interval,
                           on_update=display.update)
     display.close()
     result_stream.writelines(job_lines(state))
@@ -153,20 +156,26 @@ class Display:
 
 
 class ChangeLines(Display):
-    """For logs: every job's status once, then a line for each change."""
+    """For logs: every job's status once, then a line for each change. Past :data:`MANY_JOBS` jobs a CI log
+    would drown in them: then a summary line whenever the counts change, and a line per failed job."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.seen: dict[str, str] = {}
+        self.counts: tuple[int, int, int] | None = None
 
     def update(self, state: WaitState) -> None:
-        if not self.seen:
+        many = len(state.jobs) > MANY_JOBS
+        counts = (state.count(Phase.REACHED), state.count(Phase.WAITING), state.count(Phase.FAILED))
+        if self.counts is None or (many and counts != self.counts):
             self.stream.write(f"gpulab-apply: {summary(state)}\n")
+        self.counts = counts
         for name in state.jobs:
             status = _status(state, name)
             if self.seen.get(name) != status:
                 self.seen[name] = status
-                self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n")
+                if not many or state.phase(name) is Phase.FAILED:
+                    self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n")
         self.stream.flush()
 
 

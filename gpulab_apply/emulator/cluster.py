@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid as uuid_module
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gpulab_apply.emulator.clock import format_time, parse_time
 from gpulab_apply.emulator.config import EmulatorConfig, NodeConfig
-from gpulab_apply.emulator.store import JobRecord, Store
+from gpulab_apply.emulator.store import HOLDING_STATUSES, JobRecord, Store, memory_gb
 from gpulab_apply.emulator.submission import Simulation, duration_seconds
 
 #: statuses in which a job holds resources on a node
-HOLDING = frozenset({"ASSIGNED", "STARTING", "RUNNING", "MUSTHALT", "HALTING", "CANCELLING"})
+HOLDING = HOLDING_STATUSES
 NOT_ENOUGH_RESOURCES = "Not enough free resources too run this Job"  # sic, GPULab's own wording
 NO_MATCHING_NODE = "No GPULab node matches the requested resources"
 #: GPULab's HaltReason values for a halt by the scheduler and one asked for by the user
@@ -92,6 +92,8 @@ class Cluster:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.nodes = {node.name: node for node in config.nodes}
+        #: whether this process made a full scheduling pass yet (see :meth:`schedule`)
+        self.caught_up = False
 
     # --- status changes -----------------------------------------------------------------------------
 
@@ -128,11 +130,18 @@ class Cluster:
         while True:
             due = Store.next_wake(conn)
             if due is None or due > now:
+                if not self.caught_up:
+                    self.schedule(conn, now)
                 return
-            for record in Store.load_where(conn, "wake_at = ?", (due,)):
+            records = Store.load_where(conn, "wake_at = ?", (due,))
+            freed = False
+            for record in records:
+                held = record.sim["alloc"] is not None
                 self._step(conn, record, due)
+                freed = freed or (held and record.sim["alloc"] is None)
                 Store.update(conn, record)
-            self.schedule(conn, due)
+            # jobs still QUEUED after their step have just joined the queue (their first look)
+            self.schedule(conn, due, fresh=None if freed else [r for r in records if r.status == "QUEUED"])
 
     def _step(self, conn: sqlite3.Connection, record: JobRecord, when: float) -> None:
         status = record.status
@@ -264,50 +273,74 @@ class Cluster:
 
     def usage(self, conn: sqlite3.Connection) -> dict[str, _NodeUse]:
         use = {name: _NodeUse(node) for name, node in self.nodes.items()}
-        holders = ", ".join(f"'{status}'" for status in sorted(HOLDING))
-        for (sim_text,) in conn.execute(f"SELECT sim FROM jobs WHERE status IN ({holders})"):
-            alloc = _alloc(sim_text)
-            if alloc and alloc["node"] in use:
+        for (alloc_text,) in conn.execute("SELECT alloc FROM jobs WHERE alloc IS NOT NULL"):
+            alloc = json.loads(alloc_text)
+            if alloc["node"] in use:
                 node_use = use[alloc["node"]]
                 node_use.gpus.update(alloc["gpuIds"])
                 node_use.cpus.update(alloc["cpuIds"])
                 node_use.memory_gb += alloc["memoryGb"]
         return use
 
-    def schedule(self, conn: sqlite3.Connection, now: float) -> None:
-        """Place QUEUED jobs whose time has come on nodes where they fit, oldest first."""
+    def schedule(self, conn: sqlite3.Connection, now: float, *, fresh: Sequence[JobRecord] | None = None) -> None:
+        """Place QUEUED jobs whose time has come on nodes where they fit, oldest first.
+
+        Every pass leaves no queued job that fits, so until resources are freed a job that waits
+        cannot fit either: ``fresh``, the jobs that joined the queue since the last pass, are then the
+        only candidates (None: every queued job is one, as after a job released its resources). This
+        keeps a pass on a full cluster with thousands queued as cheap as with none.
+        """
+        if not self.caught_up:
+            fresh = None  # this process's first pass: another process, or another config, may have written
+        if fresh is not None and not fresh:
+            return
         use = self.usage(conn)
-        # Only jobs small enough for the emptiest node are looked at closely (and interactive ones, which
-        # fail when they do not fit): with thousands queued on a full cluster, each pass stays cheap.
-        candidates = list(conn.execute(
-            "SELECT uuid, json_extract(doc, '$.request.resources.gpus'), json_extract(doc, '$.request.resources.cpus'),"
-            " json_extract(doc, '$.request.scheduling.interactive') FROM jobs"
-            " WHERE status = 'QUEUED' AND eligible_at <= ? ORDER BY eligible_at, seq", (now,)))
         buckets: dict[tuple[str, str], int] | None = None
-        for uuid, gpus, cpus, interactive in candidates:
-            free_gpus = max(len(node_use.free_gpus()) for node_use in use.values())
-            free_cpus = max(len(node_use.free_cpus()) for node_use in use.values())
-            if not free_cpus:
+        candidates = iter(fresh) if fresh is not None else self._queued(conn, now, use)
+        for record in candidates:
+            room = _room(use)
+            if not room[1]:
                 break
-            if (gpus > free_gpus or cpus > free_cpus) and not interactive:
+            gpus, cpus, memory, interactive = _needs(record)
+            if (gpus > room[0] or cpus > room[1] or memory > room[2]) and not interactive:
                 continue
             buckets = self._bucket_counts(conn) if buckets is None else buckets
-            record = Store.load(conn, uuid)
-            assert record is not None
-            placed = self._place(record, use, buckets)
-            if placed is not None:
-                record.sim["alloc"] = placed
-                record.doc["state"]["scheduling"].update(
-                    {"assignedClusterId": self.nodes[placed["node"]].cluster_id,
-                     "assignedInstanceId": f"{placed['node']}-inst1", "assignedSlaveName": placed["node"],
-                     "tallyIncrement": float(record.doc["request"]["resources"]["gpus"])})
-                self.transition(conn, record, "ASSIGNED", now, f"Assigned to {placed['node']}")
-                record.wake_at = now + self.config.assign_seconds
-            elif record.doc["request"]["scheduling"]["interactive"]:
-                self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
-            else:
-                continue
-            Store.update(conn, record)
+            self._try_place(conn, record, now, use, buckets)
+        self.caught_up = True
+
+    def _queued(self, conn: sqlite3.Connection, now: float, use: dict[str, _NodeUse]) -> Iterator[JobRecord]:
+        """Queued jobs, oldest first, that fit the room as it was when each batch of them was read."""
+        after: tuple[float, int] = (float("-inf"), -1)
+        while True:
+            gpus, cpus, memory = _room(use)
+            # read from the index alone (jobs_queue): only the jobs that pass are loaded
+            rows = conn.execute(
+                "SELECT eligible_at, seq FROM jobs WHERE eligible_at IS NOT NULL AND eligible_at <= ?"
+                " AND (eligible_at > ? OR (eligible_at = ? AND seq > ?))"
+                " AND (interactive OR (need_gpus <= ? AND need_cpus <= ? AND need_memory <= ?))"
+                " ORDER BY eligible_at, seq LIMIT 64", (now, after[0], after[0], after[1], gpus, cpus, memory)).fetchall()
+            for eligible_at, seq in rows:
+                yield from Store.load_where(conn, "seq = ?", (seq,))
+                after = (eligible_at, seq)
+            if len(rows) < 64:
+                return
+
+    def _try_place(self, conn: sqlite3.Connection, record: JobRecord, now: float, use: dict[str, _NodeUse],
+                   buckets: dict[tuple[str, str], int]) -> None:
+        placed = self._place(record, use, buckets)
+        if placed is not None:
+            record.sim["alloc"] = placed
+            record.doc["state"]["scheduling"].update(
+                {"assignedClusterId": self.nodes[placed["node"]].cluster_id,
+                 "assignedInstanceId": f"{placed['node']}-inst1", "assignedSlaveName": placed["node"],
+                 "tallyIncrement": float(record.doc["request"]["resources"]["gpus"])})
+            self.transition(conn, record, "ASSIGNED", now, f"Assigned to {placed['node']}")
+            record.wake_at = now + self.config.assign_seconds
+        elif record.doc["request"]["scheduling"]["interactive"]:
+            self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
+        else:
+            return
+        Store.update(conn, record)
 
     def _bucket_counts(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
@@ -334,7 +367,7 @@ class Cluster:
 
     def _could_ever_fit(self, record: JobRecord) -> bool:
         resources = record.doc["request"]["resources"]
-        memory = _memory_gb(record.doc["request"])
+        memory = memory_gb(record.doc["request"])
         return any(self._matches(resources, node) and node.gpus >= resources["gpus"] and node.cpus >= resources["cpus"]
                    and node.cpu_memory_gb >= memory for node in self.nodes.values())
 
@@ -346,7 +379,7 @@ class Cluster:
         key = (record.doc["owner"]["userUrn"], bucket["bucketName"]) if bucket else None
         if bucket and key and buckets.get(key, 0) >= bucket["bucketMax"]:
             return None
-        memory = _memory_gb(request)
+        memory = memory_gb(request)
         for name, node_use in use.items():
             node = node_use.node
             if not self._matches(resources, node):
@@ -387,12 +420,14 @@ class Cluster:
         }
 
 
-def _memory_gb(request: Mapping[str, Any]) -> int:
-    """CPU memory a job needs on a node: its own plus its tmpfs mounts (GPULab counts both)."""
-    tmpfs = sum(entry.get("sizeGb", 0) for entry in request["docker"]["storage"] if entry["hostPath"] == "tmpfs")
-    return int(request["resources"]["cpuMemoryGb"]) + int(tmpfs)
+def _room(use: Mapping[str, _NodeUse]) -> tuple[int, int, int]:
+    """The most free GPUs, CPUs and GB of memory on any one node (not necessarily the same node)."""
+    return (max(node_use.node.gpus - len(node_use.gpus) for node_use in use.values()),
+            max(node_use.node.cpus - len(node_use.cpus) for node_use in use.values()),
+            max(node_use.node.cpu_memory_gb - node_use.memory_gb for node_use in use.values()))
 
 
-def _alloc(sim_text: str) -> dict[str, Any] | None:
-    value = json.loads(sim_text).get("alloc")
-    return value if isinstance(value, dict) else None
+def _needs(record: JobRecord) -> tuple[int, int, int, bool]:
+    request = record.doc["request"]
+    return (request["resources"]["gpus"], request["resources"]["cpus"], memory_gb(request),
+            bool(request["scheduling"]["interactive"]))

@@ -30,8 +30,28 @@ class NodeConfig:
 
 
 def default_nodes(count: int = 2, *, gpus_per_node: int = 4) -> tuple[NodeConfig, ...]:
-    """``count`` identical nodes named gpu1, gpu2, ... in cluster 1."""
+    """``count`` identical nodes named gpu1, gpu2, ... in cluster 1 (``--nodes``)."""
     return tuple(NodeConfig(name=f"gpu{index}", gpus=gpus_per_node) for index in range(1, count + 1))
+
+
+def default_cluster() -> tuple[NodeConfig, ...]:
+    """A mix like GPULab's (docs/emulator.md#the-cluster): several clusters, older 11 GB cards, 32 GB
+    data-centre cards and 40-80 GB A100/H100 cards, so that typical jobs (every example in jobs.d/) run.
+
+    GPULab publishes no inventory; this one is an assumption. The scheduler takes the first node in
+    this order where a job fits, so small jobs land on the GTX nodes and leave the large cards free.
+    """
+    return (
+        *default_nodes(2),
+        NodeConfig(name="v100-1", cluster_id=4, gpu_model="Tesla V100-SXM2-32GB", gpu_memory_gb=32, cpus=40,
+                   cpu_memory_gb=256),
+        NodeConfig(name="a100-1", cluster_id=7, gpu_model="NVIDIA A100-SXM4-40GB", gpu_memory_gb=40,
+                   cuda_version="12.4", cpus=64, cpu_memory_gb=512),
+        NodeConfig(name="a100-2", cluster_id=7, gpu_model="NVIDIA A100-SXM4-80GB", gpu_memory_gb=80,
+                   cuda_version="12.4", cpus=64, cpu_memory_gb=512),
+        NodeConfig(name="h100-1", cluster_id=9, gpu_model="NVIDIA H100 80GB HBM3", gpu_memory_gb=80,
+                   cuda_version="12.4", cpus=96, cpu_memory_gb=1024),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +62,7 @@ class EmulatorConfig:
     calls ``clock.advance``; starts at ``manual_start``, an RFC 3339 time).
     """
 
-    nodes: tuple[NodeConfig, ...] = field(default_factory=default_nodes)
+    nodes: tuple[NodeConfig, ...] = field(default_factory=default_cluster)
     clock: str = "real"
     speed: float = 1.0
     manual_start: str = "2026-01-05T09:00:00Z"

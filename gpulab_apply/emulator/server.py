@@ -34,6 +34,8 @@ logger = logging.getLogger("gpulab_apply.emulator")
 
 #: larger request bodies are refused (413); a Job2 body is a few kilobytes
 MAX_BODY_BYTES = 1 << 20
+#: deeper JSON is refused (400): a Job2 nests 5 levels, and deeper ones exhaust recursive code (500s)
+MAX_JSON_DEPTH = 64
 _PREFIX = re.compile(r"^/api/gpulab/v(?P<version>\d+\.\d+)/(?P<rest>.*?)/?$")
 _UUID = r"(?P<uuid>[^/]+)"
 
@@ -121,8 +123,11 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "gpulab-apply-emulator"
     #: idle keep-alive connections are closed after this many seconds
     timeout = 30
-    # Headers and body go out in separate writes; with Nagle's algorithm the body would wait for the
-    # client's delayed ACK (~40 ms) on every keep-alive request.
+    # An answer's headers and body go out in one write (the server flushes after each request), so an
+    # answer up to 64 KiB is one TCP segment (and one TLS record), not a header segment whose ACK the
+    # client delays ~40 ms before the body may follow. And no Nagle: the answers that are longer, or a
+    # next answer on the same connection, never wait for an ACK either.
+    wbufsize = 1 << 16
     disable_nagle_algorithm = True
     server: EmulatorServer
 
@@ -130,6 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         if isinstance(self.connection, ssl.SSLSocket):
             self.connection.do_handshake()
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # the Date header follows the simulated clock, as a real server's follows its own
+        return super().date_time_string(self.server.emulator.clock.now() if timestamp is None else timestamp)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
@@ -223,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
+        self.end_headers()  # into the write buffer (wbufsize): sent with the body when the answer is flushed
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
 
@@ -266,10 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, "application/json", payload.encode(), {}
 
     def _submit_job(self) -> tuple[int, str, bytes, dict[str, str]]:
-        try:
-            job = json.loads(self.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
+        job = parse_json(self.body)
         hold = bool(flag(self.query, "hold"))
         job_uuid = self.server.emulator.submit(job, version=self.version, identity=self._identity(), hold=hold)
         return 200, "text/plain; charset=utf-8", job_uuid.encode(), {}
@@ -306,6 +312,35 @@ class _Handler(BaseHTTPRequestHandler):
     def _get_debug(self) -> tuple[int, str, bytes, dict[str, str]]:
         assert self.uuid is not None
         return self._json(self.server.emulator.debug_events(self.uuid, self.version))
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON, or a 400 that says why not (also for what Python's parser cannot take)."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise HttpError(400, f"The request body nests JSON more than {MAX_JSON_DEPTH} levels deep") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
+    except ValueError:  # Python reads integers of at most 4,300 digits
+        raise HttpError(400, "The request body holds a number too long to read (more than 4300 digits)") from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise HttpError(400, f"The request body nests JSON more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (without recursion: that is what it guards)."""
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                level.append((child, depth + 1))
+    return False
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from gpulab_apply.emulator.clock import Clock, format_time
 from gpulab_apply.emulator.cluster import HALT_BY_USER, HOLDING, Cluster, new_record
 from gpulab_apply.emulator.config import EmulatorConfig
 from gpulab_apply.emulator.http_error import HttpError
+from gpulab_apply.emulator.listing import PageCursors
 from gpulab_apply.emulator.render import wire_status
 from gpulab_apply.emulator.store import JobQuery, JobRecord, Store
 from gpulab_apply.emulator.submission import normalise
@@ -37,6 +38,7 @@ class Emulator:
         self.config = config
         self.clock = clock
         self.cluster = Cluster(config)
+        self.pages = PageCursors()
 
     # --- simulation ---------------------------------------------------------------------------------
 
@@ -47,7 +49,7 @@ class Emulator:
         # emulator``) may share the file. An index lookup, a few microseconds.
         with self.store.read() as conn:
             due = Store.next_wake(conn)
-        if due is not None and due <= now:
+        if (due is not None and due <= now) or not self.cluster.caught_up:
             with self._write_at(now):
                 pass
         return now
@@ -128,8 +130,11 @@ class Emulator:
 
     def list_texts(self, query: JobQuery, version: str) -> list[str]:
         self.catch_up()
+        chain, after, skip = self.pages.start(query)
         with self.store.read() as conn:
-            return Store.list_texts(conn, query, version)
+            texts, last = Store.list_texts(conn, query, version, after=after, skip=skip)
+        self.pages.record(chain, query.page, last)
+        return texts
 
     def set_status(self, job_uuid: str, requested: str, *, identity: Identity) -> None:
         """GPULab's ``PUT jobs/{uuid}/state/status``: cancel, hold, release or halt a job."""

@@ -11,7 +11,7 @@ import json
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     wake_at REAL,
     -- QUEUED jobs: from when the scheduler may place it
     eligible_at REAL,
+    -- what the scheduler compares with free room, copied out of doc so that picking candidates needs
+    -- no JSON: GPUs, CPUs, CPU memory (tmpfs included) in GB, interactive (0/1)
+    need_gpus INTEGER NOT NULL DEFAULT 0,
+    need_cpus INTEGER NOT NULL DEFAULT 0,
+    need_memory INTEGER NOT NULL DEFAULT 0,
+    interactive INTEGER NOT NULL DEFAULT 0,
+    -- jobs holding resources: sim's alloc (node, GPU and CPU ids, memory) as JSON; NULL otherwise
+    alloc TEXT,
     -- The wire texts come before the rest of the job: SQLite reads a row's columns in order, and a
     -- listing only needs one of them.
     v40 TEXT NOT NULL,
@@ -46,7 +54,6 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created DESC, seq DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_wake ON jobs (wake_at) WHERE wake_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_by_eligible ON jobs (eligible_at, seq) WHERE eligible_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs (status);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -59,9 +66,21 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_job ON events (uuid, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: version 1 files lack the scheduler's columns; they are added (and filled) when such a file is opened
+_V2_COLUMNS = ("need_gpus INTEGER NOT NULL DEFAULT 0", "need_cpus INTEGER NOT NULL DEFAULT 0",
+               "need_memory INTEGER NOT NULL DEFAULT 0", "interactive INTEGER NOT NULL DEFAULT 0", "alloc TEXT")
+_V2_INDEXES = """
+DROP INDEX IF EXISTS jobs_by_eligible;
+-- the scheduler's queue, oldest first, needs included: candidates are picked from the index alone
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (eligible_at, seq, need_gpus, need_cpus, need_memory, interactive)
+    WHERE eligible_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_holding ON jobs (seq) WHERE alloc IS NOT NULL;
+"""
 
 #: the layout of the tables above; a database with another one is refused, not misread
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: statuses in which a job holds resources on a node
+HOLDING_STATUSES = frozenset({"ASSIGNED", "STARTING", "RUNNING", "MUSTHALT", "HALTING", "CANCELLING"})
 #: pre-serialised wire JSON columns, by API version
 VERSION_COLUMNS = {"3.0": "v30", "3.1": "v31", "4.0": "v40"}
 
@@ -89,16 +108,44 @@ class JobRecord:
             "uuid": self.uuid, "name": self.doc["name"], "user_urn": self.doc["owner"]["userUrn"],
             "project_urn": self.doc["owner"]["projectUrn"], "status": self.status,
             "created": self.created, "updated": self.updated, "cluster_id": assigned,
-            "wake_at": self.wake_at, "eligible_at": self.eligible_at,
+            "wake_at": self.wake_at, "eligible_at": self.eligible_at, **_scheduler_columns(self.doc, self.sim),
             "doc": json.dumps(self.doc, separators=(",", ":")), "sim": json.dumps(self.sim, separators=(",", ":")),
             "log": self.log,
             **{column: render.job_text(self.doc, version) for version, column in VERSION_COLUMNS.items()},
         }
 
 
+def memory_gb(request: Mapping[str, Any]) -> int:
+    """CPU memory a job needs on a node: its own plus its tmpfs mounts (GPULab counts both)."""
+    tmpfs = sum(entry.get("sizeGb", 0) for entry in request["docker"]["storage"] if entry["hostPath"] == "tmpfs")
+    return int(request["resources"]["cpuMemoryGb"]) + int(tmpfs)
+
+
+#: SQLite's largest integer: a job may ask for more (it then fits no node), a column cannot hold more
+_INTEGER_MAX = (1 << 63) - 1
+
+
+def _scheduler_columns(doc: Mapping[str, Any], sim: Mapping[str, Any]) -> dict[str, Any]:
+    request = doc["request"]
+    alloc = sim.get("alloc")
+    return {"need_gpus": min(request["resources"]["gpus"], _INTEGER_MAX),
+            "need_cpus": min(request["resources"]["cpus"], _INTEGER_MAX),
+            "need_memory": min(memory_gb(request), _INTEGER_MAX),
+            "interactive": int(bool(request["scheduling"]["interactive"])),
+            "alloc": json.dumps(alloc, separators=(",", ":")) if alloc else None}
+
+
+#: a place in the listing order (newest first): a job's (created, seq)
+ListingKey = tuple[float, int]
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobQuery:
-    """A listing filter, already checked and capped by the API layer."""
+    """A listing filter, already checked and capped by the API layer.
+
+    ``page`` (1-based, of ``limit`` jobs) is only ever above 1 on v4.0. ``max_hours`` is the window
+    as asked for (``updated_since`` is it resolved against the clock).
+    """
 
     statuses: frozenset[str]
     user_urn: str | None = None
@@ -107,8 +154,9 @@ class JobQuery:
     project_name: str | None = None
     cluster_ids: tuple[int, ...] = ()
     updated_since: float | None = None
+    max_hours: int | None = None
     limit: int = 10
-    offset: int = 0
+    page: int = 1
 
 
 class Store:
@@ -122,12 +170,16 @@ class Store:
         self._all_lock = threading.Lock()
         self._pool_size = pool_size
         try:
-            with self._connection() as conn:
+            # one transaction (not executescript, which commits first): a crash mid-upgrade leaves version 1
+            with self.write() as conn:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
-                if version not in (0, SCHEMA_VERSION):
+                if version not in (0, 1, SCHEMA_VERSION):
                     raise ConfigError(f"{path} holds emulator state in another format (version {version})",
                                       hint="delete it (it only holds emulated jobs) or use another --db")
-                conn.executescript(_SCHEMA)
+                if version == 1:
+                    _upgrade_from_1(conn)
+                for statement in _statements(_SCHEMA + _V2_INDEXES):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -234,34 +286,32 @@ class Store:
         return None if row is None else str(row[0])
 
     @staticmethod
-    def list_texts(conn: sqlite3.Connection, query: JobQuery, version: str) -> list[str]:
-        """The wire JSON of the matching jobs, newest first (by creation, then by submission order)."""
-        # "+status" keeps SQLite off jobs_by_status: with it, every page sorted all matching rows, texts
-        # included, in a temporary B-tree (~100 ms per page at 5,000 jobs); jobs_by_created needs no sort.
-        clauses = [f"+status IN ({', '.join('?' * len(query.statuses))})"]
-        parameters: list[Any] = sorted(query.statuses)
-        for column, value in (("user_urn", query.user_urn), ("project_urn", query.project_urn)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                parameters.append(value)
-        # names are the last part of their URN; no index needed at emulator sizes
-        for column, kind, value in (("user_urn", "user", query.user_name),
-                                    ("project_urn", "project", query.project_name)):
-            if value is not None:
-                suffix = f"+{kind}+{value}"
-                clauses.append(f"substr({column}, ?) = ?")
-                parameters.extend((-len(suffix), suffix))
-        if query.cluster_ids:
-            clauses.append(f"cluster_id IN ({', '.join('?' * len(query.cluster_ids))})")
-            parameters.extend(query.cluster_ids)
-        if query.updated_since is not None:
-            clauses.append("updated >= ?")
-            parameters.append(query.updated_since)
-        parameters.extend((query.limit, query.offset))
-        cursor = conn.execute(
-            f"SELECT {VERSION_COLUMNS[version]} FROM jobs WHERE {' AND '.join(clauses)} "
-            "ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?", parameters)
-        return [text for (text,) in cursor]
+    def list_texts(conn: sqlite3.Connection, query: JobQuery, version: str, *, after: ListingKey | None = None,
+                   skip: int = 0) -> tuple[list[str], ListingKey | None]:
+        """The wire JSON of ``query.limit`` matching jobs, newest first (by creation, then submission order).
+
+        They are the first after the job at ``after`` (a keyset cursor: an index seek whatever the
+        depth), less ``skip`` more; also returns the place of the last one, the next page's ``after``.
+        """
+        where, parameters = _filters(query)
+        if after is None:
+            rows = _page(conn, where, parameters, version, query.limit, skip)
+        else:
+            # Two seeks: the rest of the cursor's own creation time, then what is older. SQLite ranges over
+            # a row value by its first column only, and jobs seeded together share one creation time.
+            created, seq = after
+            tied = [*where, "created = ?", "seq < ?"]
+            rows = _page(conn, tied, [*parameters, created, seq], version, query.limit, skip)
+            if len(rows) < query.limit:
+                if not rows and skip:
+                    (in_tie,) = conn.execute(f"SELECT count(*) FROM jobs WHERE {' AND '.join(tied)}",
+                                             [*parameters, created, seq]).fetchone()
+                    skip = max(0, skip - in_tie)
+                else:
+                    skip = 0
+                rows += _page(conn, [*where, "created < ?"], [*parameters, created], version,
+                              query.limit - len(rows), skip)
+        return [text for _, _, text in rows], ((rows[-1][0], rows[-1][1]) if rows else None)
 
     @staticmethod
     def last_update(conn: sqlite3.Connection) -> float | None:
@@ -294,3 +344,52 @@ class Store:
     def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
                      (key, value, value))
+
+
+def _statements(script: str) -> list[str]:
+    lines = (line for line in script.splitlines() if not line.lstrip().startswith("--"))
+    return [statement for statement in "\n".join(lines).split(";") if statement.strip()]
+
+
+def _upgrade_from_1(conn: sqlite3.Connection) -> None:
+    """Add the scheduler's columns to a version 1 file and fill them for the jobs that use them."""
+    for column in _V2_COLUMNS:
+        conn.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    holders = ", ".join(f"'{status}'" for status in sorted(HOLDING_STATUSES))
+    rows = conn.execute(f"SELECT uuid, doc, sim FROM jobs WHERE eligible_at IS NOT NULL OR status IN ({holders})")
+    updates = [(*_scheduler_columns(json.loads(doc), json.loads(sim)).values(), uuid) for uuid, doc, sim in rows]
+    conn.executemany("UPDATE jobs SET need_gpus = ?, need_cpus = ?, need_memory = ?, interactive = ?, alloc = ? "
+                     "WHERE uuid = ?", updates)
+
+
+def _filters(query: JobQuery) -> tuple[list[str], list[Any]]:
+    """A listing's WHERE clauses and their parameters."""
+    # "+status" keeps SQLite off jobs_by_status: with it, every page sorted all matching rows, texts
+    # included, in a temporary B-tree (~100 ms per page at 5,000 jobs); jobs_by_created needs no sort.
+    clauses = [f"+status IN ({', '.join('?' * len(query.statuses))})"]
+    parameters: list[Any] = sorted(query.statuses)
+    for column, value in (("user_urn", query.user_urn), ("project_urn", query.project_urn)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            parameters.append(value)
+    # names are the last part of their URN; no index needed at emulator sizes
+    for column, kind, value in (("user_urn", "user", query.user_name),
+                                ("project_urn", "project", query.project_name)):
+        if value is not None:
+            suffix = f"+{kind}+{value}"
+            clauses.append(f"substr({column}, ?) = ?")
+            parameters.extend((-len(suffix), suffix))
+    if query.cluster_ids:
+        clauses.append(f"cluster_id IN ({', '.join('?' * len(query.cluster_ids))})")
+        parameters.extend(query.cluster_ids)
+    if query.updated_since is not None:
+        clauses.append("updated >= ?")
+        parameters.append(query.updated_since)
+    return clauses, parameters
+
+
+def _page(conn: sqlite3.Connection, where: list[str], parameters: list[Any], version: str, limit: int,
+          skip: int) -> list[tuple[float, int, str]]:
+    return conn.execute(
+        f"SELECT created, seq, {VERSION_COLUMNS[version]} FROM jobs WHERE {' AND '.join(where)} "
+        "ORDER BY created DESC, seq DESC LIMIT ? OFFSET ?", [*parameters, limit, skip]).fetchall()

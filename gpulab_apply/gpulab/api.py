@@ -60,6 +60,9 @@ class ApiVersion(StrEnum):
 #: GPULab's own client limits on v3.x (reference §1.4): at most 200 jobs, at most 744 hours back
 V3_MAX_COUNT = 200
 V3_MAX_HOURS = 744
+#: what GPULab fills in for ``request.scheduling.maxDuration`` when a job leaves it out: "GPULab always stops
+#: your jobs after 2 weeks" (reference §2, scheduling; the documented default has changed before)
+DEFAULT_MAX_DURATION = "2 weeks"
 #: every supported version's wire text, oldest first
 API_VERSIONS: tuple[str, ...] = tuple(version.value for version in ApiVersion)
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)$")

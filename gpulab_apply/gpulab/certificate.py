@@ -11,6 +11,7 @@ password is never logged or put into a message.
 
 from __future__ import annotations
 
+import functools
 import re
 import ssl
 from collections.abc import Callable
@@ -194,8 +195,11 @@ def _decrypt_key(
     Returns the password (bytes) for an encrypted key, None for a plain one.
     """
     secret: bytes | None = None
+    # The RSA self-check (are p, q, d consistent?) costs 30-80 ms and guards nothing here: what matters
+    # is that the key belongs to the certificate, checked below, and OpenSSL checks it again on loading.
+    load = functools.partial(serialization.load_pem_private_key, unsafe_skip_rsa_key_validation=True)
     try:
-        key = serialization.load_pem_private_key(block, password=None)
+        key = load(block, password=None)
     except TypeError:  # cryptography: "Password was not given but private key is encrypted"
         if password is None and prompt is not None:
             password = prompt(path)
@@ -206,7 +210,7 @@ def _decrypt_key(
             ) from None
         secret = password.encode()
         try:
-            key = serialization.load_pem_private_key(block, password=secret)
+            key = load(block, password=secret)
         except ValueError:
             raise CertificateError(
                 f"Wrong password for the private key in {path}",

@@ -23,9 +23,16 @@ from gpulab_apply.gpulab.api import V3_MAX_HOURS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.gpulab.listing import Listing, list_v3, list_v4, newest_first, truncated_error
 from gpulab_apply.gpulab.transport import Transport, body_summary
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.model import FINAL_STATUSES, JobStatus, RemoteJob
 from gpulab_apply.settings import RetryPolicy, Timeouts
 
+#: the statuses in which a status change has taken effect (a cancelled job may be CANCELLING first, or
+#: have ended by itself meanwhile: either way it is stopped)
+_REACHED: Mapping[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.CANCELLED: frozenset({JobStatus.CANCELLING, *FINAL_STATUSES}),
+    JobStatus.MUSTHALT: frozenset({JobStatus.MUSTHALT, JobStatus.HALTING, JobStatus.HALTED}),
+    JobStatus.QUEUED: frozenset(s for s in JobStatus if s not in (JobStatus.ONHOLD, JobStatus.UNKNOWN)),
+}
 _DEFAULT_TIMEOUTS = Timeouts()
 _DEFAULT_RETRY = RetryPolicy()
 
@@ -102,10 +109,18 @@ class GpulabClient:
         return newest_first(map(self._remote_job, raw), complete_since=self.listing_window_start(),
                             partial=partial, others_partial=others_partial)
 
+    @property
+    def server_time(self) -> datetime | None:
+        """GPULab's clock at its last answer (its ``Date`` header); None before any answer."""
+        return self._transport.server_time
+
     def listing_window_start(self, now: datetime | None = None) -> datetime | None:
         """The moment before which a job may be missing from a listing (v3.x: 744 hours ago); None on v4.0."""
         hours = self.api_version.max_hours
-        return None if hours is None else (now or datetime.now(UTC)) - timedelta(hours=hours)
+        if now is None:
+            # GPULab measures the window on its own clock; ours only if it is ahead (the safe side)
+            now = max(datetime.now(UTC), self._transport.server_time or datetime.now(UTC))
+        return None if hours is None else now - timedelta(hours=hours)
 
     def get_job(self, uuid: str) -> RemoteJob:
         """``GET jobs/{uuid}``; a missing job is a :class:`ServerError` with status 404."""
@@ -150,9 +165,10 @@ class GpulabClient:
 
     def set_status(self, uuid: str, status: JobStatus) -> None:
         """``PUT jobs/{uuid}/state/status``: CANCELLED, ONHOLD (hold), QUEUED (release), MUSTHALT (halt)."""
-        self._transport.request(
+        self._transport.change(
             "PUT", f"jobs/{_segment(uuid)}/state/status", data=status.name.encode(),
             headers={"Content-Type": "text/plain"}, what=f"set job {uuid} to {status.name}",
+            confirm=lambda: self._status_reached(uuid, status),
         )
 
     def cancel(self, uuid: str) -> None:
@@ -161,8 +177,8 @@ class GpulabClient:
 
     def delete(self, uuid: str, *, finished: bool = False) -> None:
         """``DELETE jobs/{uuid}``: mark a job deleted; ``finished=True`` allows finished jobs."""
-        self._transport.request("DELETE", f"jobs/{_segment(uuid)}", params={"finished": "true"} if finished else None,
-                                what=f"delete job {uuid}")
+        self._transport.change("DELETE", f"jobs/{_segment(uuid)}", params={"finished": "true"} if finished else None,
+                               what=f"delete job {uuid}", confirm=lambda: self._status_reached(uuid, JobStatus.DELETED))
 
     def read_log(self, uuid: str, *, start: int = 0) -> bytes:
         """``GET jobs/{uuid}/log`` from byte ``start`` on; empty when there is no log (yet)."""
@@ -170,6 +186,16 @@ class GpulabClient:
         response = self._transport.request("GET", f"jobs/{_segment(uuid)}/log", headers=headers,
                                            what=f"read the log of job {uuid}", ok=(416,))
         return b"" if response.status_code in (204, 416) else response.content
+
+    def _status_reached(self, uuid: str, wanted: JobStatus) -> bool:
+        """Whether job ``uuid`` is where a status change to ``wanted`` leads (read back after a lost answer)."""
+        try:
+            status = self.get_job(uuid).status
+        except ServerError as exc:
+            if exc.status == 404:  # gone: deleted, which also ends whatever else was asked
+                return wanted in (JobStatus.DELETED, JobStatus.CANCELLED)
+            raise
+        return status in _REACHED.get(wanted, frozenset({wanted}))
 
     # --- answers ----------------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@ Shared by the emulator (which binds only to loopback and acts for that user) and
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOCAL_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
 LOCAL_USER_EMAIL = "local@example.com"
@@ -25,5 +27,44 @@ def is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+#: characters no endpoint needs, and on which URL parsers disagree (``\\`` is a path separator to
+#: urllib3 but part of the user name to urllib.parse)
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
+def request_host(url: str, *, allow_user: bool = False) -> str:
+    """The host an HTTP request to ``url`` goes to, judged as ``requests`` (urllib3) will parse it.
+
+    Raises ValueError, saying why, for a URL that parsers could read differently: one with a
+    backslash, whitespace or control characters, a user name (``user@host``, unless ``allow_user``), or a host on which
+    ``urllib.parse`` and urllib3 disagree. Such a URL may look like loopback and go elsewhere
+    (``http://evil.invalid:8080\\@127.0.0.1/`` goes to evil.invalid).
+    """
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    if _AMBIGUOUS.search(url):
+        raise ValueError("it contains a backslash, a space or a control character")
+    try:
+        parsed = parse_url(url)
+    except LocationParseError as exc:
+        raise ValueError(f"it cannot be parsed ({exc})") from None
+    split = urlsplit(url)
+    if not allow_user and (parsed.auth is not None or "@" in split.netloc):
+        raise ValueError("it has a user name (user@host)")
+    host = (parsed.host or "").strip("[]").lower()
+    if not host or host != (split.hostname or "").lower() or parsed.port != split.port:
+        raise ValueError("URL parsers disagree on its host")
+    return host
+
+
+def is_loopback_url(url: str) -> bool:
+    """True only when a request to ``url`` unambiguously goes to this machine (see :func:`request_host`)."""
+    try:
+        return is_loopback(request_host(url))
     except ValueError:
         return False

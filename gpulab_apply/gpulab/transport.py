@@ -21,7 +21,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -42,9 +42,9 @@ from gpulab_apply.errors import (
 )
 from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.gpulab.local import is_loopback
+from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
-from gpulab_apply.settings import RetryPolicy, Timeouts
+from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,13 @@ class Transport:
                  timeouts: Timeouts, retry: RetryPolicy, max_connections: int) -> None:
         self.api_root = api_root
         self.api_version = api_version
-        self.host = urlsplit(api_root).hostname or ""
+        self.host = _judged_host(api_root)
         self.client_certificate = ssl_context is not None
         #: set once GPULab has answered anything, i.e. (over TLS) accepted the client certificate
         self.answered = False
+        #: GPULab's clock, from the ``Date`` header of its last answer (None before any answer): the v3.x
+        #: listing window is measured on it (docs/plan-apply.md#limits-per-api-version)
+        self.server_time: datetime | None = None
         self._timeouts = timeouts
         self._retry = retry
         refuse_proxy(api_root, self.host)
@@ -115,6 +118,27 @@ class Transport:
                 headers: Mapping[str, str] | None = None, idempotent: bool = True,
                 ok: Sequence[int] = ()) -> requests.Response:
         """Send one request with timeouts, retrying what is safe to retry; return a 2xx (or ``ok``) answer."""
+        response = self._exchange(method, path, what=what, params=params, json_body=json_body, data=data,
+                                  headers=headers, idempotent=idempotent, ok=ok, confirm=None)
+        assert response is not None  # only a confirmation ends the exchange without an answer
+        return response
+
+    def change(self, method: str, path: str, *, what: str, confirm: Callable[[], bool],
+               params: Mapping[str, Any] | None = None, data: bytes | None = None,
+               headers: Mapping[str, str] | None = None) -> None:
+        """An idempotent change (PUT, DELETE) whose answer may be lost after GPULab made it.
+
+        When the connection fails after the request was sent, ``confirm()`` (a read of the job) says
+        whether the change took effect: if so, that is the answer; if not, the request is retried.
+        Without this, a lost answer would be retried into a refusal or reported as a failure although
+        GPULab did what was asked.
+        """
+        self._exchange(method, path, what=what, params=params, json_body=None, data=data, headers=headers,
+                       idempotent=True, ok=(), confirm=confirm)
+
+    def _exchange(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None,
+                  json_body: Mapping[str, Any] | None, data: bytes | None, headers: Mapping[str, str] | None,
+                  idempotent: bool, ok: Sequence[int], confirm: Callable[[], bool] | None) -> requests.Response | None:
         url = self.api_root + path
         attempts = self._retry.retries + 1
         for attempt in range(1, attempts + 1):
@@ -125,6 +149,9 @@ class Transport:
                     timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
                 )
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if confirm is not None and self._confirmed(exc, confirm):
+                    log.info("%s %s: the answer was lost, but GPULab made the change", method, path)
+                    return None
                 failure = self._connection_failure(exc, what, idempotent=idempotent, last=attempt == attempts,
                                                    attempts=attempts)
                 if failure is not None:
@@ -135,6 +162,7 @@ class Transport:
             log.debug("%s %s -> %s in %.2f s (attempt %d)", method, unquote(response.url), response.status_code,
                       time.monotonic() - started, attempt)
             status = response.status_code
+            self.server_time = _date_header(response) or self.server_time
             if status < 300 or status in ok:
                 return response
             if status in RETRY_STATUSES and (idempotent or status == 429) and attempt < attempts:
@@ -160,12 +188,16 @@ class Transport:
         if not _GPULAB_ROOT_PATH.search(path):
             # a typo in the path (/api/gpulb/v3.1/) is far likelier than a version the server lacks
             return (f"GPULab's API lives under /api/gpulab/vX.Y/, but the endpoint's path is {path}: check it "
-                    "for a typo (e.g. https://gpulab.ilabt.imec.be/api/gpulab/v3.1/).")
+                    f"for a typo (GPULab's own: {DEFAULT_ENDPOINT}).")
         other = self.api_version.other
         return (f"The API root {self.api_root} may not serve API v{self.api_version}; "
                 f"try --api-version {other} (or an endpoint ending in /v{other}/).")
 
     # --- failures -----------------------------------------------------------------------------------
+
+    def _confirmed(self, exc: Exception, confirm: Callable[[], bool]) -> bool:
+        """Whether a change whose answer was lost took effect (a TLS refusal is not a lost answer)."""
+        return self._tls_error(exc) is None and may_have_reached_server(exc) and confirm()
 
     def _connection_failure(self, exc: Exception, what: str, *, idempotent: bool, last: bool,
                             attempts: int) -> GpulabApplyError | None:
@@ -260,6 +292,21 @@ class Transport:
         return None
 
 
+def _judged_host(api_root: str) -> str:
+    """The host requests go to; refuses an ambiguous URL, and plain HTTP anywhere but loopback.
+
+    Settings check this first, with a located message; this is the last line for other callers.
+    """
+    https = urlsplit(api_root).scheme == "https"
+    try:
+        host = request_host(api_root, allow_user=https)
+    except ValueError as exc:
+        raise ConfigError(f"The API root is ambiguous: {exc}") from None
+    if not https and not is_loopback(host):
+        raise ConfigError(f"Plain http:// is refused for {host}: only https://, or http:// to this machine")
+    return host
+
+
 # --- reading failures -------------------------------------------------------------------------------
 
 
@@ -269,6 +316,15 @@ def body_summary(response: requests.Response) -> str:
 
 def _status_text(response: requests.Response) -> str:
     return f"{response.status_code} {response.reason or ''}".strip()
+
+
+def _date_header(response: requests.Response) -> datetime | None:
+    """The ``Date`` header as an aware time, or None."""
+    try:
+        moment = email.utils.parsedate_to_datetime(response.headers.get("Date") or "")
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job, email_problem, lax_time
+from gpulab_apply.gpulab.lax import email_problem, lax_time
+from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job
 from gpulab_apply.jobfiles.schema import Violation, ecma_pattern, job_file_schema, violations
 
 #: GPULab stops a job with a shorter maximum at once; its job model rejects it

@@ -1,7 +1,9 @@
 """GPULab's Job2 JSON Schema (``schemas/job2.schema.json``): loaded once, and turned into readable violations.
 
-The schema describes a job *file* (with the ``x-gpulab-apply`` block); a job as submitted to GPULab is
-checked against the same schema without that block. Messages are jsonschema's, except where the
+The schema describes a job *file* in canonical form (with the ``x-gpulab-apply`` block); a job as
+submitted to GPULab is checked against the same schema without that block. Forms GPULab also accepts
+(``cpus: "4"``) are rewritten before the schema sees them (:mod:`gpulab_apply.gpulab.normal_form`).
+Patterns keep JSON Schema's meaning of ``$`` (the end of the text), not Python's. Messages are jsonschema's, except where the
 schema names a better one (``x-messages``) and for unknown keys, which get one violation per key,
 pointed at the key, with a "did you mean" hint.
 """
@@ -135,7 +137,11 @@ def is_valid(job: Any, *, submission: bool = False) -> bool:
 
 
 def submission_errors(job: Mapping[str, Any]) -> list[str]:
-    """Why GPULab would reject ``job`` as a POST body, one line each (``request.resources.gpus: ...``)."""
+    """The schema rules a canonical POST body breaks, one line each (``request.resources.gpus: ...``).
+
+    The schema describes the canonical form only; GPULab's full verdict, which first reads lax forms as
+    GPULab does, is :func:`gpulab_apply.jobfiles.checks.submission_problems`.
+    """
     return [str(v) for v in violations(job, submission=True)]
 
 

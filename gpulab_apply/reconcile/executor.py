@@ -23,7 +23,6 @@ from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_ma
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 
 DEFAULT_PARALLELISM = 8
-DEFAULT_MAX_CANCEL = 10
 
 
 class JobApi(Protocol):
@@ -44,8 +43,6 @@ class ApplyOptions:
 
     run_id: str
     parallelism: int = DEFAULT_PARALLELISM
-    allow_empty: bool = False
-    max_cancel: int = DEFAULT_MAX_CANCEL
 
 
 class Result(StrEnum):
@@ -100,19 +97,12 @@ class ApplyReport:
 Progress = Callable[[str], None]
 
 
-def check_guards(plan: Plan, *, allow_empty: bool, max_cancel: int) -> None:
-    """Refuse (exit 3) an empty desired set with managed jobs active, or too many cancellations."""
-    if plan.desired_count == 0 and plan.managed_active_count and not allow_empty:
-        raise GuardError(
-            f"the desired set is empty but set {plan.set_name!r} has {plan.managed_active_count} active job(s); "
-            "applying would cancel them all",
-            hint="check the job directory (a moved folder, a bad --target?); pass --allow-empty if this is meant",
-        )
-    if plan.cancellations > max_cancel:
-        raise GuardError(
-            f"the plan cancels {plan.cancellations} jobs, more than --max-cancel {max_cancel}",
-            hint=f"review the plan; pass --max-cancel {plan.cancellations} if this is meant",
-        )
+def check_guards(plan: Plan) -> None:
+    """Refuse (exit 3) a plan that trips a guard (:attr:`Plan.refusals`), naming every one."""
+    if plan.refusals:
+        first, *more = plan.refusals
+        raise GuardError(first.message + "".join(f"; and {refusal.message}" for refusal in more),
+                         hint="; ".join(refusal.hint for refusal in plan.refusals))
 
 
 def planned_actions(plan: Plan) -> int:
@@ -122,7 +112,7 @@ def planned_actions(plan: Plan) -> int:
 
 def execute(plan: Plan, api: JobApi, *, options: ApplyOptions, progress: Progress | None = None) -> ApplyReport:
     """Carry out ``plan`` (guards first, before any action) and verify; failures are outcomes, not exceptions."""
-    check_guards(plan, allow_empty=options.allow_empty, max_cancel=options.max_cancel)
+    check_guards(plan)
     run = _Run(plan=plan, api=api, options=options, progress=progress or (lambda _: None))
     with ThreadPoolExecutor(max_workers=max(1, options.parallelism)) as pool:
         replacing = [e for e in plan.entries if e.action is Action.REPLACE]
@@ -270,9 +260,11 @@ class _Run:
                 self._recovered(unsure[marker], job.uuid)
         results = [s.outcome() for s in submissions]
         by_name = self._survivors(listing)
+        listed = {job.uuid for job in listing}
         for outcome in (*outcomes, *results):
-            # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor)
-            if outcome.created and not by_name.get(outcome.name):
+            # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor;
+            # a job that already ended, e.g. FAILED within seconds, is listed: created, not missing)
+            if outcome.created and not by_name.get(outcome.name) and outcome.created not in listed:
                 results.append(Outcome(name=outcome.name, result=Result.FAILED, action=outcome.action,
                                        created=outcome.created,
                                        error=f"submitted job {outcome.created} is missing from the listing"))

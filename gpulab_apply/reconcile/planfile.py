@@ -1,9 +1,11 @@
-"""Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, bound to the remote state it saw (docs/plan-apply.md#apply).
+"""Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, so exactly that is applied (docs/plan-format.md).
 
-A plan file holds no job bodies (so no secrets): the job directories, the options, a fingerprint of the
-remote jobs the plan depended on, a fingerprint of the desired specs, and the actions. ``apply FILE``
-plans again from the same directories and refuses when either fingerprint moved or the actions differ.
-The format is documented in ``docs/plan-format.md``.
+A plan file holds no job bodies (so no secrets): the job directories, the options and the decisions that
+change something. ``apply FILE`` plans again from the same directories and proceeds if and only if every
+decision is the same (the same action, spec and jobs to cancel, for the same names); otherwise it refuses
+and names the jobs whose decision changed. Other changes on GPULab (a job moving RUNNING -> FINISHED that no
+decision depends on) do not make a plan stale. Fingerprints of the remote and desired state are recorded
+for people and tools, not checked.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from gpulab_apply.errors import ConfigError, StalePlanError
 from gpulab_apply.model import format_timestamp
 from gpulab_apply.reconcile.planner import Plan, PlanEntry, PlanOptions
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: how many changed names a stale-plan message lists before counting the rest
+_NAMED = 10
 #: the first bytes of every plan file, so apply can tell a plan file from a job directory
 KIND = "gpulab-apply-plan"
 
@@ -126,15 +130,35 @@ def load_plan(path: Path) -> SavedPlan:
 
 
 def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
-    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, is the plan that was saved."""
-    again = "run `gpulab-apply plan --out FILE` again, review it, and apply the new file"
+    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed."""
     if saved.endpoint != endpoint or saved.set_name != plan.set_name:
         raise StalePlanError(
             f"the plan was made for set {saved.set_name!r} at {saved.endpoint}, not set {plan.set_name!r} at "
             f"{endpoint}", hint="apply it with the same --endpoint and --set it was made with")
-    if plan.remote_fingerprint != saved.remote_fingerprint:
-        raise StalePlanError(f"GPULab changed since the plan was made ({saved.created}): the jobs it was based on "
-                             "were submitted, cancelled or changed state", hint=again)
-    actions = tuple(_action(entry) for entry in plan.entries if entry.has_changes)
-    if desired_fingerprint(plan) != saved.desired_fingerprint or [dict(a) for a in saved.actions] != list(actions):
-        raise StalePlanError(f"the job files changed since the plan was made ({saved.created})", hint=again)
+    then = {str(action["name"]): _decision(action) for action in saved.actions}
+    now = {entry.name: _decision(_action(entry)) for entry in plan.entries if entry.has_changes}
+    changed = sorted(name for name in then.keys() | now.keys() if then.get(name) != now.get(name))
+    if not changed:
+        return
+    shown = [f"{name} ({_describe(then.get(name))} -> {_describe(now.get(name))})" for name in changed[:_NAMED]]
+    more = f" and {len(changed) - _NAMED} more" if len(changed) > _NAMED else ""
+    raise StalePlanError(
+        f"the plan made {saved.created} no longer holds: the decision changed for {len(changed)} job(s): "
+        f"{', '.join(shown)}{more}",
+        hint="run `gpulab-apply plan --out FILE` again, review it, and apply the new file")
+
+
+def _decision(action: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:
+    """What a decision does: its action, the spec it submits and the jobs it cancels (not why, nor which
+    remote job it was compared with)."""
+    return str(action["action"]), action.get("spec"), tuple(sorted(action.get("cancel") or ()))
+
+
+def _describe(decision: tuple[str, str | None, tuple[str, ...]] | None) -> str:
+    if decision is None:
+        return "nothing"
+    action, spec, cancel = decision
+    parts = [action] + ([f"spec {spec}"] if spec and action != "cancel" else [])
+    if cancel:
+        parts.append("cancelling " + ", ".join(uuid[:8] for uuid in cancel))
+    return " ".join(parts)

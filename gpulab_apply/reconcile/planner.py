@@ -29,7 +29,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, JobStatus, RemoteJob
+from gpulab_apply.reconcile.cost import GpuHours, plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
+from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
 
 __all__ = ["Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key", "build_plan",
@@ -88,6 +90,10 @@ class PlanOptions:
     rerun_failed: bool = False
     targets: tuple[str, ...] = ()
     cancel_protected: frozenset[str] = frozenset()
+    #: how far back the listing sees, in hours (API v3.x: 744); None when it sees every job (v4.0)
+    window_hours: int | None = None
+    #: what apply will refuse; ``plan`` shows it
+    guards: Guards = field(default_factory=Guards)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +120,9 @@ class PlanEntry:
     note: str | None = None
     #: jobs with this name and this set's marker that belong to another user: reported, never touched
     others: tuple[RemoteJob, ...] = ()
+    #: a create of a name with no job in a windowed listing and no evidence that it is new: a job with this
+    #: name may exist beyond the window (docs/plan-apply.md#limits-per-api-version)
+    unseen: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -158,10 +167,36 @@ class Plan:
     managed_active_count: int
     #: things a person should read before applying (another set holds these names, other users' jobs, ...)
     warnings: tuple[str, ...] = ()
+    #: GPU-hours requested by the jobs it submits, and of running work it cancels (docs/plan-apply.md#cost)
+    cost: GpuHours = field(default_factory=GpuHours)
     summary: Summary = field(init=False)
+    #: what apply would refuse (exit 3), with the options' guards
+    refusals: tuple[Refusal, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "summary", _summarise(self.entries))
+        object.__setattr__(self, "refusals", refusals(
+            self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
+            managed_active=self.managed_active_count, cancellations=self.cancellations,
+            unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
+            gpu_hours=self.cost.requested, named=self._names_every_change()))
+
+    def _names_every_change(self) -> bool:
+        """Whether the person named each change: ``--target`` globs and ``--cancel-protected`` names cover
+        every entry that changes something (so an empty desired set is meant)."""
+        changes = [entry.name for entry in self.entries if entry.has_changes]
+        return bool(self.options.targets and changes) and all(
+            name in self.options.cancel_protected for name in changes)
+
+    def unproven_files(self) -> tuple[str, ...]:
+        """The job files of creates that may exist beyond the listing window (see :func:`with_evidence`)."""
+        return tuple(sorted({e.desired.location.path for e in self.entries if e.unseen and e.desired}))
+
+    def with_evidence(self, proven_new: frozenset[str]) -> Plan:
+        """The plan with the creates whose job files are proven new no longer marked unseen."""
+        entries = tuple(replace(e, unseen=False) if e.unseen and e.desired and e.desired.location.path in proven_new
+                        else e for e in self.entries)
+        return replace(self, entries=entries)
 
     @property
     def has_changes(self) -> bool:
@@ -174,8 +209,11 @@ class Plan:
 
 
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-               options: PlanOptions) -> Plan:
-    """Decide, for every desired name and every name with active jobs of this set, what apply does."""
+               options: PlanOptions, now: datetime | None = None) -> Plan:
+    """Decide, for every desired name and every name with active jobs of this set, what apply does.
+
+    ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
+    """
     targets = _with_sweeps(options.targets, desired)
     desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
@@ -205,6 +243,8 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
         warnings=tuple(_ownership_warnings(entries, decider)),
+        cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
+                       (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
 
 
@@ -327,7 +367,8 @@ class _Decider:
                              hashes=hashes, current=current, cancel=cancel, note=note)
 
         if not jobs:
-            return entry(Action.CREATE, Reason.NEW)
+            # no evidence yet that the name is new: Plan.with_evidence clears this for proven files
+            return replace(entry(Action.CREATE, Reason.NEW), unseen=self.options.window_hours is not None)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
         newest = max(jobs, key=age_key)
         if active:

@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Protocol
 
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.reconcile.marker import parse_marker
+from gpulab_apply.reconcile.marker import manages, parse_marker
 from gpulab_apply.reconcile.planner import age_key
 
 #: statuses a job passes through only after it ran: for ``--wait-for running`` they count as reached
@@ -36,15 +36,15 @@ class Phase(Enum):
     FAILED = "failed"
 
 
-def current_jobs(remote: Sequence[RemoteJob], *, set_name: str,
+def current_jobs(remote: Sequence[RemoteJob], *, set_name: str, user_urn: str | None,
                  names: Collection[str] | None = None) -> dict[str, RemoteJob]:
-    """The newest job of ``set_name`` for each name (for ``names`` only, if given)."""
+    """The newest job this user manages in ``set_name``, for each name (for ``names`` only, if given);
+    ownership as the planner sees it (:func:`~gpulab_apply.reconcile.marker.manages`)."""
     current: dict[str, RemoteJob] = {}
     for job in remote:
         if names is not None and job.name not in names:
             continue
-        marker = parse_marker(job.description)
-        if marker is None or marker.set_name != set_name:
+        if not manages(parse_marker(job.description), job.owner, set_name=set_name, user_urn=user_urn):
             continue
         known = current.get(job.name)
         if known is None or age_key(job) > age_key(known):
@@ -87,7 +87,7 @@ class WaitState:
 
 
 def wait_for_jobs(list_jobs: Callable[[], Sequence[RemoteJob]], *, names: Sequence[str], set_name: str,
-                  wait_for: WaitFor, timeout: float | None, interval: float,
+                  user_urn: str | None, wait_for: WaitFor, timeout: float | None, interval: float,
                   on_update: Callable[[WaitState], None] = lambda state: None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> WaitState:
@@ -98,7 +98,7 @@ def wait_for_jobs(list_jobs: Callable[[], Sequence[RemoteJob]], *, names: Sequen
     """
     started = clock()
     while True:
-        current = current_jobs(list_jobs(), set_name=set_name, names=set(names))
+        current = current_jobs(list_jobs(), set_name=set_name, user_urn=user_urn, names=set(names))
         state = WaitState(jobs={name: current.get(name) for name in names}, wait_for=wait_for,
                           elapsed=clock() - started)
         on_update(state)

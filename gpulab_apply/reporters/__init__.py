@@ -116,8 +116,11 @@ def location_document(location: Location | None) -> dict[str, Any] | None:
 
 
 def problem_document(problem: Problem) -> dict[str, Any]:
+    from gpulab_apply.masking import mask_message
+
     return {"location": location_document(problem.location), "severity": problem.severity.value,
-            "jsonPath": problem.json_path, "message": problem.message, "hint": problem.hint}
+            "jsonPath": problem.json_path, "message": mask_message(problem.message),
+            "hint": mask_message(problem.hint) if problem.hint else None}
 
 
 def envelope(kind: Kind, *, ok: bool, body: Mapping[str, Any], problems: Sequence[Problem] = (),

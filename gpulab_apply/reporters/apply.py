@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.reconcile.executor import ApplyReport, Outcome, Result
 from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters import Failure, envelope, location_document
@@ -29,7 +29,7 @@ _COLOUR = {Result.CREATED: "32", Result.REPLACED: "33", Result.CANCELLED: "31", 
 
 def describe(outcome: Outcome) -> str:
     """``created job 1a2b3c4d``, ``FAILED: submitting: ... (cancelled 5e6f7a8b)``; control characters escaped."""
-    return safe(_describe(outcome))
+    return safe(mask_message(_describe(outcome)))
 
 
 def _describe(outcome: Outcome) -> str:
@@ -101,7 +101,8 @@ def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict
         "outcomes": [{
             "name": o.name, "result": o.result.value, "action": o.action.value,
             "location": location_document(locations.get(o.name)), "created": o.created,
-            "cancelled": list(o.cancelled), "recovered": o.recovered, "error": o.error,
+            "cancelled": list(o.cancelled), "recovered": o.recovered,
+            "error": mask_message(o.error) if o.error else None,
         } for o in (report.outcomes if report else ())],
         "plan": plan_document(result.plan),
     }, error=error)

@@ -29,18 +29,27 @@ def md(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
-    from gpulab_apply.reporters.plan import explain, no_changes, shown, summary_line, sweep_lines, symbol
+    from gpulab_apply.reporters.plan import (
+        cost_line,
+        explain,
+        no_changes,
+        shown,
+        summary_line,
+        sweep_lines,
+        symbol,
+    )
 
     s = plan.summary
     head = (
         f"### gpulab-apply plan for set `{md(plan.set_name)}`\n\n"
-        f"**{summary_line(s)}**\n\n"
+        f"**{summary_line(s)}**\n\n" + (f"{cost}\n\n" if (cost := cost_line(plan)) else "") +
         "| create | replace | cancel | protected | unmanaged | unchanged |\n"
         "|---:|---:|---:|---:|---:|---:|\n"
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
         f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
         f"{s.unmanaged} | {s.unchanged} |\n\n"
-    ) + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) \
+    ) + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) + "".join(
+        f"> **Apply will refuse:** {md(r.message)}. {md(r.hint)}\n\n" for r in plan.refusals) \
       + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)
     if not entries:

@@ -29,6 +29,16 @@ def summary_line(summary: Summary) -> str:
     return f"Plan: {summary.create} to create, {replace}, {cancel}."
 
 
+def cost_line(plan: Plan) -> str | None:
+    """``Cost: 672 GPU-hours requested (2 jobs at GPULab's default maxDuration), 3.5 GPU-hours of running work
+    lost.`` (docs/plan-apply.md#cost); None when the plan submits and loses nothing."""
+    cost = plan.cost
+    if not cost.requested and not cost.lost:
+        return None
+    default = f" ({cost.defaulted} job(s) at GPULab's default maxDuration, 2 weeks)" if cost.defaulted else ""
+    return f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
+
+
 def unchanged_line(summary: Summary) -> str:
     """What is left alone: ``Unchanged: 4 in sync or done, 1 protected, 1 unmanaged.``"""
     parts = [f"{summary.unchanged} in sync or done"]
@@ -81,7 +91,8 @@ def _explain(entry: PlanEntry) -> str:
     jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
     lost = ", its work is lost" if entry.work_lost else ""
     if entry.reason is Reason.NEW:
-        return "new"
+        return "new; no job in the listing, but one may exist beyond GPULab's listing window" if entry.unseen \
+            else "new"
     if entry.action is Action.REPLACE:
         return f"changed; cancels {jobs}{lost}"
     if entry.reason is Reason.CHANGED and current is not None:
@@ -133,10 +144,14 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.writelines(f"{line}\n" for line in sweeps)
         stream.write("\n")
     stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
+    stream.writelines(_paint(f"Apply will refuse: {r.message}", "-", color) + f"\n  Hint: {r.hint}\n"
+                      for r in plan.refusals)
     if not plan.has_changes:
         stream.write(no_changes(plan) + "\n")
     stream.write(unchanged_line(plan.summary) + "\n")
     stream.write(summary_line(plan.summary) + "\n")
+    if (cost := cost_line(plan)) is not None:
+        stream.write(cost + "\n")
 
 
 def no_changes(plan: Plan) -> str:
@@ -151,6 +166,9 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "hasChanges": plan.has_changes,
         "remoteFingerprint": plan.remote_fingerprint,
         "warnings": list(plan.warnings),
+        "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
+        "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
+                     "defaultedMaxDuration": plan.cost.defaulted},
         "sweeps": sweep_counts(plan),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
@@ -170,6 +188,7 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "blocked": entry.blocked.value if entry.blocked else None,
         "workLost": entry.work_lost,
         "note": entry.note,
+        "unseen": entry.unseen,
         "sweep": entry.desired.sweep if entry.desired else None,
         "location": location_document(entry.desired.location if entry.desired else None),
         "spec": entry.spec,
@@ -195,4 +214,6 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
     stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
+    stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
+                      + "\n" for r in plan.refusals)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")

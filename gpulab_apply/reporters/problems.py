@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.problems import Problem, Severity
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import annotation
@@ -43,16 +44,24 @@ def _count(number: int, noun: str) -> str:
 
 def problem_lines(problems: Sequence[Problem]) -> list[str]:
     """One ``path:line:col: error: json.path: message (hint)`` line per problem, control characters escaped."""
-    return [safe(str(problem)) + "\n" for problem in problems]
+    return [safe(str(_masked(problem))) + "\n" for problem in problems]
+
+
+def _masked(problem: Problem) -> Problem:
+    """The problem with secrets its message or hint may quote masked; its JSON path is no secret, and masked
+    with the message it would read as ``..._API_KEY: <value>``."""
+    return replace(problem, message=mask_message(problem.message),
+                   hint=mask_message(problem.hint) if problem.hint else None)
 
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
     """One workflow annotation per problem, pinned to its file and line."""
     lines = []
     for problem in problems:
+        masked = _masked(problem)
         where = f"{problem.json_path}: " if problem.json_path else ""
-        hint = f" ({problem.hint})" if problem.hint else ""
-        lines.append(annotation(problem.severity.value, safe(f"{where}{problem.message}{hint}"),
+        hint = f" ({masked.hint})" if masked.hint else ""
+        lines.append(annotation(problem.severity.value, safe(f"{where}{masked.message}{hint}"),
                                 location=problem.location, title=title) + "\n")
     return lines
 

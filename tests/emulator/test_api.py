@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -92,6 +94,12 @@ def test_v4_post_requires_a_project(emulator: RunningEmulator) -> None:
     (json.dumps({**MINIMAL_JOB, "colour": "red"}).encode(),
      "Invalid job: colour: unknown key (allowed here: name, description, request, owner, deploymentEnvironment)\n"),
     (json.dumps([1]).encode(), "Invalid job: the job must be an object\n"),
+    # deeper than Python's parser can recurse, and deep enough for the recursive checks after it
+    (b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}", "The request body nests JSON more than 64 levels deep\n"),
+    (json.dumps({**MINIMAL_JOB, "owner": {"userDetails": json.loads("[" * 100 + "]" * 100)}}).encode(),
+     "The request body nests JSON more than 64 levels deep\n"),
+    (b'{"name": 1' + b"0" * 5000 + b"}",
+     "The request body holds a number too long to read (more than 4300 digits)\n"),
 ])
 def test_post_rejects_bad_bodies_with_a_readable_400(emulator: RunningEmulator, body: bytes, message: str) -> None:
     response = requests.post(emulator.api_root() + "jobs", data=body, timeout=TIMEOUT,
@@ -241,3 +249,38 @@ def test_oversized_bodies_are_refused(emulator: RunningEmulator) -> None:
     assert (response.status, response.read()) == (413, b"Content-Length must be 0..1048576, not 1048577\n")
     connection.close()
     assert submit(emulator)  # the server is fine afterwards
+
+
+@pytest.mark.parametrize("field", ["gpus", "cpus", "cpuMemoryGb"])
+def test_a_job_asking_for_more_than_sqlite_counts_waits_for_a_node_that_never_comes(
+        emulator: RunningEmulator, field: str) -> None:
+    job = make_job()
+    job["request"]["resources"][field] = 10 ** 4000  # type: ignore[index]
+    uuid = submit(emulator, job)
+    emulator.advance(5)
+    assert get_job(emulator, uuid)["state"]["scheduling"]["queuedExplanations"] == [  # type: ignore[index]
+        "No GPULab node matches the requested resources"]
+
+
+def test_an_answer_is_one_write(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # headers and body apart, the body may wait ~40 ms for the client's delayed ACK of the headers
+    uuid = submit(emulator)
+    writes: list[bytes] = []
+    send, sendall = socket.socket.send, socket.socket.sendall
+
+    def recording_send(self: socket.socket, data: bytes, *args: Any) -> int:
+        writes.append(bytes(data))
+        return send(self, data, *args)
+
+    def recording_sendall(self: socket.socket, data: bytes, *args: Any) -> None:
+        writes.append(bytes(data))
+        sendall(self, data, *args)
+
+    monkeypatch.setattr(socket.socket, "send", recording_send)
+    monkeypatch.setattr(socket.socket, "sendall", recording_sendall)
+    with requests.Session() as session:
+        for _ in range(3):  # keep-alive: each answer on the same connection
+            assert session.get(emulator.api_root() + f"jobs/{uuid}", timeout=TIMEOUT).status_code == 200
+    answers = [data for data in writes if data.startswith(b"HTTP/1.1 ")]
+    assert len(answers) == 3
+    assert all(data.endswith(b"}") for data in answers)

@@ -121,3 +121,17 @@ def test_tls_banner(tmp_path: Path, server_tls: TLSSettings) -> None:
             f"Client certificates must be signed by {server_tls.client_ca_file}; the user is read from them\n",
             "Press Ctrl-C to stop.\n",
         ]
+
+
+def test_a_busy_port_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "gpulab_apply", "emulator", "--port", str(port), "--db",
+                               str(tmp_path / "e.db")], capture_output=True, text=True, timeout=30, check=False)
+    assert proc.returncode == 1, proc
+    assert proc.stderr == (f"Error: port {port} on 127.0.0.1 is in use (another emulator, or another program)\n"
+                           "Hint: Stop that program, pick another --port, or use --port 0 for any free port.\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -144,3 +146,58 @@ def test_emulator_gives_gpulabs_verdict_and_serves_only_jobs_gpulab_can_parse(em
         for key in ("minDuration", "maxDuration"):
             scheduling[key] = (scheduling[key] or item["request"]["scheduling"][key]).removesuffix("\n")
         assert item["request"] == expected["request"], item["name"]
+
+
+def test_every_shipped_example_runs_on_the_default_cluster(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from ruamel.yaml import YAML
+
+    from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+
+    examples = sorted(Path(__file__).resolve().parents[2].joinpath("jobs.d").glob("*.yaml"))
+    assert len(examples) >= 3
+    with serve_in_thread(config=EmulatorConfig(clock="manual")) as emulator:  # the default cluster
+        clusters = {c["clusterId"] for c in requests.get(emulator.api_root("4.0") + "clusters", timeout=TIMEOUT).json()}
+        assert len(clusters) >= 3
+        uuids = {}
+        for path in examples:
+            job = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            job.pop("x-gpulab-apply", None)
+            job.setdefault("owner", {"projectUrn": PROJECT_URN})
+            uuids[path.name] = submit(emulator, job, version="4.0")
+        emulator.advance(30)
+        for name, uuid in uuids.items():
+            served = requests.get(emulator.api_root("4.0") + f"jobs/{uuid}", timeout=TIMEOUT).json()
+            assert served["state"]["status"] == "RUNNING", (name, served["state"]["scheduling"]["queuedExplanations"])
+            job2.Job.model_validate(served)
+
+
+def test_the_official_cli_lists_every_job_the_emulator_accepted(tls_emulator: RunningEmulator, login_pem: object,
+                                                                 ca_file: object, tmp_path: object) -> None:
+    # GPULab's own CLI parses the whole listing with its Job model: one job it cannot parse fails it all
+    from tests.emulator.test_official_cli import GPULAB_CLI
+    from tests.fidelity_corpus import cases, oracle_verdict, postable
+
+    if not GPULAB_CLI.exists():
+        pytest.skip(f"the official GPULab CLI is not installed at {GPULAB_CLI}")
+    import os
+    import subprocess
+
+    accepted = [case for case in cases() if postable(case) and oracle_verdict(case.job, owner_required=True)]
+    with requests.Session() as session:
+        session.cert = str(login_pem)
+        for case in accepted[::5]:  # a fifth of them: every field still appears, at a fifth of the cost
+            # verify= on each call: REQUESTS_CA_BUNDLE would override a Session's (psf/requests#3829)
+            response = session.post(tls_emulator.api_root("4.0") + "jobs", json=case.job, verify=str(ca_file),
+                                    timeout=TIMEOUT)
+            assert response.status_code == 200, (case.id, response.text)
+    tls_emulator.advance(30)
+    home = Path(str(tmp_path)) / "home"
+    home.mkdir()
+    result = subprocess.run(
+        [str(GPULAB_CLI), "--cert", str(login_pem), "--custom-master-url", tls_emulator.base_url, "jobs", "-c", "200"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "REQUESTS_CA_BUNDLE": str(ca_file)})
+    assert result.returncode == 0 and "Could not parse" not in result.stdout + result.stderr, result.stderr
+    assert result.stdout.count("\n") > len(accepted[::5])  # a header line and one line per job

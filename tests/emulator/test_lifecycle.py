@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
+from pytest import MonkeyPatch
 
 from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator.store import JobRecord, Store
 from tests.emulator.test_api import TIMEOUT, get_job, put_status, status_of, submit
 from tests.fixtures.emulator import make_job
 
@@ -149,3 +153,38 @@ def test_cancelling_frees_resources_for_queued_jobs(emulator: RunningEmulator) -
     assert status_of(emulator, waiting) == "QUEUED"
     put_status(emulator, big[0], "CANCELLED")
     assert status_of(emulator, waiting) == "ASSIGNED"
+
+
+def test_the_oldest_waiting_job_takes_freed_room_first(emulator: RunningEmulator) -> None:
+    running = [submit(emulator, make_job(f"run{i}", runtime="100 s")) for i in range(8)]  # fills both nodes
+    emulator.advance(1)
+    waiting = [submit(emulator, make_job(f"wait{i}")) for i in range(3)]
+    emulator.advance(50)
+    late = submit(emulator, make_job("late"))
+    emulator.advance(2)  # `late` has had its first look: still no room
+    assert statuses(emulator, *running) == ["RUNNING"] * 8
+    assert statuses(emulator, *waiting, late) == ["QUEUED"] * 4
+    put_status(emulator, running[0], "CANCELLED")
+    put_status(emulator, running[1], "CANCELLED")
+    assert statuses(emulator, *waiting, late) == ["ASSIGNED", "ASSIGNED", "QUEUED", "QUEUED"]
+
+
+def test_a_write_does_not_reread_every_waiting_job(emulator: RunningEmulator, monkeypatch: MonkeyPatch) -> None:
+    # 500 jobs wait for a GPU model no node has, beside free GPUs: each write looks at what is new, not at all 500
+    waiting = emulator.seed_jobs([make_job(f"wait{index}", resources={"gpuModel": ["V100"]}) for index in range(500)],
+                                 status="QUEUED")
+    emulator.advance(5)
+    assert statuses(emulator, waiting[0]) == ["QUEUED"]  # the simulation catches up on a request
+    loaded: list[int] = []
+    load_where = Store.load_where
+
+    def counting(*args: Any, **kwargs: Any) -> list[JobRecord]:
+        records = load_where(*args, **kwargs)
+        loaded.append(len(records))
+        return records
+
+    monkeypatch.setattr(Store, "load_where", staticmethod(counting))
+    fresh = [submit(emulator, make_job(f"more{index}", resources={"gpuModel": ["V100"]})) for index in range(5)]
+    emulator.advance(3)
+    assert statuses(emulator, *fresh) == ["QUEUED"] * 5
+    assert 5 <= sum(loaded) <= 20

@@ -118,3 +118,48 @@ def test_cluster_filter(emulator: RunningEmulator) -> None:
     response = requests.get(emulator.api_root() + "jobs", params={"cluster_id": "one"}, timeout=TIMEOUT)
     assert (response.status_code, response.text) == (400, ("Query parameter cluster_id must be integers, "
                                                            "not 'one'\n"))
+
+
+def uuids(emulator: RunningEmulator, **params: object) -> list[str]:
+    response = requests.get(emulator.api_root("4.0") + "jobs", params={"page_size": 10, **params}, timeout=TIMEOUT)
+    assert response.status_code == 200, response.text
+    return [job["uuid"] for job in response.json()["items"]]
+
+
+@pytest.mark.parametrize("change", ["a new job comes in", "a job of page 1 leaves"])
+def test_v4_pages_neither_repeat_nor_skip_jobs_when_earlier_ones_change(emulator: RunningEmulator,
+                                                                         change: str) -> None:
+    stored = emulator.seed_jobs([make_job(f"job{index:02}") for index in range(30)], status="FINISHED")
+    first = uuids(emulator, page=1)
+    # With an SQL OFFSET, a newcomer (listed first) would push a job of page 1 onto page 2, and a job
+    # leaving page 1 would pull the first job of page 2 onto page 1, unseen.
+    if change == "a new job comes in":
+        emulator.seed_job(make_job("newcomer"), status="FINISHED", created=emulator.clock.now() + 1)
+    else:
+        response = requests.delete(emulator.api_root("4.0") + f"jobs/{first[3]}", params={"finished": "true"},
+                                   timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+    rest = uuids(emulator, page=2) + uuids(emulator, page=3)
+    assert len(first + rest) == len(set(first + rest)) == 30
+    assert sorted(first + rest) == sorted(stored)
+
+
+def test_v4_pages_can_be_read_in_any_order(emulator: RunningEmulator) -> None:
+    # seeded together, all 45 jobs share one creation time: the order within it is the submission order
+    stored = emulator.seed_jobs([make_job(f"job{index:02}") for index in range(45)], status="FINISHED")
+    newest_first = stored[::-1]
+    assert uuids(emulator, page=3) == newest_first[20:30]  # no page read before
+    assert uuids(emulator, page=5) == newest_first[40:]  # two pages after the last known end
+    assert uuids(emulator, page=1) == newest_first[:10]
+    assert uuids(emulator, page=4) == newest_first[30:40]
+    assert uuids(emulator, page=2) == newest_first[10:20]
+    assert uuids(emulator, page=6) == []
+    assert uuids(emulator, page=2, page_size=7) == newest_first[7:14]
+
+
+def test_v4_listings_with_other_filters_keep_their_own_place(emulator: RunningEmulator) -> None:
+    emulator.seed_jobs([make_job(f"done{index:02}") for index in range(25)], status="FINISHED")
+    held = emulator.seed_jobs([make_job(f"held{index:02}") for index in range(15)], status="ONHOLD")
+    assert uuids(emulator, page=1, allowed_states="ONHOLD") == held[::-1][:10]
+    assert len(uuids(emulator, page=1)) == 10
+    assert uuids(emulator, page=2, allowed_states="ONHOLD") == held[::-1][10:]

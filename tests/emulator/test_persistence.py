@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import requests
 
 from gpulab_apply.emulator import open_emulator, serve_in_thread
+from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.errors import ConfigError
 from tests.conftest import RunCli
 from tests.emulator.test_api import TIMEOUT, get_job, status_of, submit
@@ -100,3 +102,42 @@ def test_a_database_in_another_format_is_refused(tmp_path: Path) -> None:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigError, match=r"holds emulator state in another format \(version 99\)"):
         open_emulator(database, MANUAL)
+
+
+def test_a_restart_with_more_nodes_places_the_waiting_jobs(tmp_path: Path) -> None:
+    database = tmp_path / "e.sqlite3"
+    one_node = replace(MANUAL, nodes=default_nodes(1))
+    with serve_in_thread(db_path=database, config=one_node) as small:
+        first, second = (submit(small, make_job(f"big{i}", gpus=4, runtime="1 hour")) for i in range(2))
+        small.advance(3)
+        assert [status_of(small, first), status_of(small, second)] == ["ASSIGNED", "QUEUED"]
+    with serve_in_thread(db_path=database, config=MANUAL) as bigger:
+        assert status_of(bigger, second) == "ASSIGNED"
+
+
+def _as_version_1(database: Path) -> None:
+    """Turn a database into the layout of schema version 1 (before the scheduler's own columns)."""
+    with sqlite3.connect(database) as conn:
+        conn.execute("DROP INDEX jobs_queue")
+        conn.execute("DROP INDEX jobs_holding")
+        for column in ("need_gpus", "need_cpus", "need_memory", "interactive", "alloc"):
+            conn.execute(f"ALTER TABLE jobs DROP COLUMN {column}")
+        conn.execute("CREATE INDEX jobs_by_eligible ON jobs (eligible_at, seq) WHERE eligible_at IS NOT NULL")
+        conn.execute("PRAGMA user_version = 1")
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    database = tmp_path / "e.sqlite3"
+    with serve_in_thread(db_path=database, config=MANUAL) as before:
+        running = [submit(before, make_job(f"run{i}", gpus=4, runtime="60 s")) for i in range(2)]
+        waiting = submit(before, make_job("waiting", gpus=3, cpus=2, memory_gb=8))
+        before.advance(20)
+        assert [status_of(before, uuid) for uuid in (*running, waiting)] == ["RUNNING", "RUNNING", "QUEUED"]
+    _as_version_1(database)
+    with serve_in_thread(db_path=database, config=MANUAL) as after:
+        after.advance(56)  # they finish 75 s after submission
+        assert [status_of(after, uuid) for uuid in (*running, waiting)] == ["FINISHED", "FINISHED", "ASSIGNED"]
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("SELECT need_gpus, need_cpus, need_memory FROM jobs WHERE uuid = ?",
+                            (waiting,)).fetchone() == (3, 2, 8)
