@@ -1,6 +1,6 @@
 """What the GPULab client costs on top of the wire, and what one shared client gains from threads.
 
-Run: ``.venv/bin/python bench/client.py``. Against the embedded emulator on loopback, in one run:
+Run: ``.venv/bin/python bench/client.py [--quick]``. Against the embedded emulator on loopback, in one run:
 
 1. ``list_jobs()`` of 5,000 stored jobs over API v4.0 (10 pages) versus fetching and JSON-decoding the
    same pages with a bare ``requests.Session``: the client's overhead (status parsing, RemoteJob values,
@@ -13,6 +13,7 @@ Run: ``.venv/bin/python bench/client.py``. Against the embedded emulator on loop
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,11 @@ def seed(emulator: RunningEmulator, total: int) -> None:
 
 
 def main() -> None:
+    global STORED, V3_STORED, SUBMISSIONS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the jobs (a smoke test, not a figure)")
+    if parser.parse_args().quick:
+        STORED, V3_STORED, SUBMISSIONS = 500, 95, 20
     with serve_in_thread(config=EmulatorConfig(clock="manual")) as emulator:
         seed(emulator, STORED)
         with GpulabClient(emulator.api_root("4.0"), api_version="4.0") as client, requests.Session() as session:

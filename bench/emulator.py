@@ -1,6 +1,6 @@
 """Capacity of the embedded GPULab emulator: full listings of 1,000 stored jobs, and submissions, per second.
 
-Run: ``.venv/bin/python bench/emulator.py``. The emulator runs in this process (as in ``--local`` mode
+Run: ``.venv/bin/python bench/emulator.py [--quick]``. The emulator runs in this process (as in ``--local`` mode
 and the tests); concurrent clients run in separate processes over loopback HTTP, each with its own
 keep-alive session. Prints each rate next to its target, as a ratio measured in this run.
 """
@@ -65,7 +65,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client processes")
     parser.add_argument("--listings", type=int, default=100, help="listings per measurement (all clients)")
     parser.add_argument("--submissions", type=int, default=2000, help="submissions per measurement (all clients)")
+    parser.add_argument("--quick", action="store_true", help="2 clients, 8 listings, 200 submissions (a smoke test)")
     options = parser.parse_args()
+    if options.quick:
+        options.clients, options.listings, options.submissions = 2, 8, 200
     with TemporaryDirectory() as scratch, serve_in_thread(db_path=Path(scratch) / "bench.sqlite3",
                                                           config=EmulatorConfig(clock="manual")) as emulator:
         emulator.seed_jobs([{**JOB, "name": f"stored-{index}"} for index in range(STORED_JOBS)], status="FINISHED")

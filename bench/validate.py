@@ -91,7 +91,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="200 files, 2 repeats (a smoke test, not a figure)")
     options = parser.parse_args()
+    if options.quick:
+        options.files, options.repeat = 200, 2
     directory = Path(tempfile.mkdtemp(prefix="gpulab-apply-bench-"))
     try:
         paths = generate(directory, options.files)

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
-from gpulab_apply.gpulab.certificate import Identity, PasswordPrompt
-from gpulab_apply.gpulab.local import STATE_DIR_NAME, is_loopback, request_host
+from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
+from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 DEFAULT_API_VERSION = "4.0"  # why not 3.1: docs/client.md#api-versions
@@ -66,14 +66,15 @@ def _set_name(value: object, source: str) -> str:
     return name
 
 
-def _seconds(what: str) -> Callable[[object, str], float]:
+def _positive(rule: str) -> Callable[[object, str], float]:
+    """A parser of positive finite numbers; ``rule`` completes "SOURCE: ..., not VALUE" when one is not."""
     def parse(value: object, source: str) -> float:
         try:
             number = float(str(value))
         except ValueError:
             number = -1.0
-        if not number > 0:
-            raise ConfigError(f"{source}: {what} must be a positive number of seconds, not {value!r}")
+        if not 0 < number < float("inf"):
+            raise ConfigError(f"{source}: {rule}, not {value!r}")
         return number
     return parse
 
@@ -115,17 +116,6 @@ def _boolean(value: object, source: str) -> bool:
     raise ConfigError(f"{source}: {value!r} is not true or false")
 
 
-def _factor(value: object, source: str) -> float:
-    try:
-        number = float(str(value))
-    except ValueError:
-        number = -1.0
-    if not 0 < number < float("inf"):
-        raise ConfigError(f"{source}: the speed must be a positive number (simulated seconds per real second), "
-                          f"not {value!r}")
-    return number
-
-
 @dataclass(frozen=True)
 class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
@@ -157,6 +147,9 @@ class Setting:
     secret: bool = False
 
 
+_SECONDS = "must be a positive number of seconds"
+_SPEED = _positive("the speed must be a positive number (simulated seconds per real second)")
+
 # One line per setting (docs/client.md#settings). The password has no flag, on purpose: argv is public.
 SETTINGS: tuple[Setting, ...] = (
     Setting("endpoint", "--endpoint", "GPULAB_ENDPOINT", "endpoint", label="endpoint", metavar="URL",
@@ -177,15 +170,16 @@ SETTINGS: tuple[Setting, ...] = (
             help="Ownership set", default_help="the git repository's name"),
     Setting("local", "--local", None, None, _switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
-    Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _factor, label="local speed", metavar="FACTOR",
+    Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _SPEED, label="local speed", metavar="FACTOR",
             help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
-    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", _seconds("timeout"), 30.0,
+    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", _positive(f"timeout {_SECONDS}"), 30.0,
             label="read timeout", metavar="SECONDS",
             help="Seconds to wait for each answer", default_help="30"),
-    Setting("connect_timeout", None, None, "connect-timeout", _seconds("connect-timeout"), label="conn timeout"),
+    Setting("connect_timeout", None, None, "connect-timeout", _positive(f"connect-timeout {_SECONDS}"),
+            label="conn timeout"),
     Setting("retries", None, None, "retries", _count, 5, label="retries"),
     Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", _gpu_hours, label="max GPU-hours"),
     Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", _boolean, False, is_flag=True, label="strict",
@@ -239,6 +233,8 @@ class Settings:
     password: str | None = field(default=None, repr=False)
     #: asks for the key's password; set by the CLI only when stdin is a terminal
     password_prompt: PasswordPrompt | None = field(default=None, repr=False, compare=False)
+    #: told each retry in words; set by the CLI when stderr is a terminal, so a slow retry is not silence
+    retry_notice: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     ca_bundle: Path | None = None
     #: project name (or URN) for ``owner.projectUrn``; see :meth:`project_urn`
     project: str | None = None
@@ -288,7 +284,7 @@ class Settings:
             else:
                 shown = "-" if value is None else mask_url(f"{value:g}" if isinstance(value, float) else str(value))
             source = self.sources.get(setting.name, "-" if value is None else "default")
-            rows.append((setting.label or setting.name, safe(shown), source))
+            rows.append((setting.label or setting.name, safe(shown), safe(source)))
         return rows
 
 
@@ -394,7 +390,7 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip(), allow_user=parts.scheme == "https")
+        host = request_host(endpoint.strip())
     except ValueError as exc:
         raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
                           hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
@@ -428,35 +424,6 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
-
-
-def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
-    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
-    from a subdirectory finds the same emulator state as from the top.
-
-    The directories from the first job directory (or the working directory) up to the git repository's
-    top level (outside a repository: up to the working directory) are searched for an existing
-    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
-    the repository (outside one: in the working directory).
-    """
-    here = cwd.resolve()
-    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
-    start = start if start.is_dir() or not start.exists() else start.parent
-    walk: list[Path] = []
-    for candidate in (start, *start.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            break
-    else:
-        # outside a repository: never wander above the working directory
-        walk = walk[:walk.index(here) + 1] if here in walk else [start]
-    for candidate in walk:
-        if (candidate / STATE_DIR_NAME).is_dir():
-            return candidate / STATE_DIR_NAME
-    for candidate in walk:
-        if (candidate / "jobs.d").is_dir():
-            return candidate / STATE_DIR_NAME
-    return walk[-1] / STATE_DIR_NAME
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:

@@ -24,12 +24,12 @@ def job_yaml(name: str, *, runtime: str = "100 s", exit_code: int = 0, halt_afte
 class Lab:
     """A job directory, and the CLI pointed at one emulator and set."""
 
-    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli) -> None:
+    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, *, version: str = "3.1") -> None:
         self.jobs = root / "jobs.d"
         self.jobs.mkdir(exist_ok=True)
         self.emulator = emulator
         self._cli = cli
-        self.connection = ("--endpoint", emulator.api_root("3.1"), "--set", "lab", "--project", "local")
+        self.connection = ("--endpoint", emulator.api_root(version), "--set", "lab", "--project", "local")
 
     def write(self, name: str, **options: object) -> None:
         (self.jobs / f"{name}.yaml").write_text(job_yaml(name, **options))  # type: ignore[arg-type]

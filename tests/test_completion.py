@@ -118,3 +118,12 @@ def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None
                                      + "x-gpulab-apply:\n  matrix: {lr: [1e-4, 3e-4], seed: [0, 1]}\n")
     assert complete(tmp_path, "bash", "gpulab-apply logs train-lr3", 2) == [
         "plain,train-lr3e-4-seed0", "plain,train-lr3e-4-seed1"]
+    # --target also takes a sweep's own name, for all its members; logs wants one job
+    assert complete(tmp_path, "bash", "gpulab-apply plan --target train", 3)[0] == "plain,train"
+    assert "plain,train" not in complete(tmp_path, "bash", "gpulab-apply logs train", 2)
+
+
+def test_names_complete_from_a_subdirectory_of_the_repository(repo: Path) -> None:
+    (repo / ".git").mkdir()
+    (repo / "docs").mkdir()
+    assert complete(repo / "docs", "bash", "gpulab-apply logs tr", 2) == ["plain,train-a", "plain,train-b"]

@@ -21,7 +21,7 @@ from tests.conftest import RunCli
 
 TRICKY = [
     "http://evil.invalid:8080\\@127.0.0.1/api/gpulab/v3.1/",  # backslash: urllib3 goes to evil.invalid
-    "http://127.0.0.1@evil.invalid/api/gpulab/v3.1/",  # user name: goes to evil.invalid
+    "http://127.0.0.1@evil.invalid/api/gpulab/v3.1/",  # a user name before the real host, evil.invalid
     "http://127.0.0.1:80@evil.invalid/api/gpulab/v3.1/",
     "http://127.0.0.1%2f@evil.invalid/api/gpulab/v3.1/",
     "http://127.0.0.1 .evil.invalid/api/gpulab/v3.1/",
@@ -53,10 +53,12 @@ def test_plain_loopback_urls_are_accepted(url: str) -> None:
     assert root == url
 
 
-def test_https_may_carry_a_user_name_but_never_a_backslash() -> None:
-    assert request_host("https://alice:pw@gpulab.example.org/api/", allow_user=True) == "gpulab.example.org"
+def test_a_user_name_is_judged_by_the_host_it_precedes_but_a_backslash_never_passes() -> None:
+    assert request_host("https://alice:pw@gpulab.example.org/api/") == "gpulab.example.org"
+    assert request_host("http://alice:pw@127.0.0.1:8/api/") == "127.0.0.1"
+    assert request_host("http://127.0.0.1:80@evil.invalid/") == "evil.invalid"
     with pytest.raises(ValueError, match="backslash"):
-        request_host("https://gpulab.ilabt.imec.be\\@evil.invalid/api/gpulab/v4.0/", allow_user=True)
+        request_host("https://gpulab.ilabt.imec.be\\@evil.invalid/api/gpulab/v4.0/")
     with pytest.raises(ConfigError, match="ambiguous"):
         normalise_endpoint("https://gpulab.ilabt.imec.be\\@evil.invalid/api/gpulab/v4.0/", None, source="x")
 

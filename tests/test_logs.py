@@ -65,7 +65,7 @@ def test_a_log_tail_reads_each_byte_once_and_ends_with_the_job(emulator: Running
         whole = client.read_log(uuid)
     assert b"".join(chunks) == whole
     assert len(chunks) > 3 and whole.endswith(b"exit code 3\n")
-    assert tail.ended and tail.status is JobStatus.FAILED
+    assert tail.ended and tail.status is not None and tail.status.name == "FAILED"
 
 
 # --- the command ----------------------------------------------------------------------------------------------
@@ -93,7 +93,11 @@ def test_logs_of_a_name_the_set_does_not_have(lab: Lab) -> None:
     assert other_set.exit_code == 1 and "1 job(s) have that name, of another set (pass --set to name it)" in other_set.stderr
 
 
-def test_logs_follow_prints_until_the_job_ends(fast_lab: Lab) -> None:
+@pytest.mark.parametrize("version", ["3.1", "4.0"])
+def test_logs_follow_prints_until_the_job_ends(tmp_path: Path, fast_emulator: RunningEmulator, cli: RunCli,
+                                               monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    fast_lab = Lab(tmp_path, fast_emulator, cli, version=version)
     fast_lab.write("train", runtime="100 s", exit_code=0)
     fast_lab.apply()
     result = fast_lab("logs", "train", "--follow", "--interval", "0.02")

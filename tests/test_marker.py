@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -120,3 +121,17 @@ def test_run_id_has_utc_timestamp_and_random_suffix() -> None:
     assert first.startswith("20261123T195600Z-") and len(first) == 23
     assert first != second
     assert parse_marker(str(Marker(set_name="s", spec="0" * 16, run_id=first))) is not None
+
+
+def test_the_fast_marker_search_agrees_with_reading_every_line() -> None:
+    """parse_marker looks only at the line of the last prefix; it must agree with the line-by-line reading."""
+    from gpulab_apply.reconcile.marker import _parse_marker_slow
+
+    pieces = ["[gpulab-apply set=a spec=0123456789abcdef run=r]",
+              "[gpulab-apply v2 set=b spec=fedcba9876543210 run=q protect]", "x", " ", "\n", "\r\n", "\r", "\u2028", "\x0b", "[gpulab-apply ", "\t",
+              "prose [gpulab-apply set=a spec=0123456789abcdef run=r]"]
+    chooser = random.Random(7)
+    for _ in range(20_000):
+        description = "".join(chooser.choice(pieces) for _ in range(chooser.randint(1, 7)))
+        expected = _parse_marker_slow(description) if "[gpulab-apply " in description else None
+        assert parse_marker(description) == expected, repr(description)

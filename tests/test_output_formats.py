@@ -154,3 +154,15 @@ def test_failures_come_out_in_the_format_asked_for(repo: Repo, cli: RunCli, comm
         assert out.startswith("jobs.d/bad.yaml:2:1: error: request: ") and out.endswith(" 1 file.\n"), out
     elif failure == "unreachable":
         assert out == ""
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "status"])
+def test_a_failed_document_has_the_keys_of_a_successful_one(repo: Repo, cli: RunCli, command: str) -> None:
+    repo.write("a")
+    extra = ["--yes"] if command == "apply" else []
+    connection = [] if command == "validate" else repo.connection
+    good = json.loads(cli(command, "jobs.d", *extra, "--format", "json", *connection).stdout)
+    repo.write("bad", BAD_JOB)
+    bad = json.loads(cli(command, "jobs.d", *extra, "--format", "json", *connection).stdout)
+    assert (good["ok"], bad["ok"]) == (True, False)
+    assert list(bad) == list(good)

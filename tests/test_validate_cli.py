@@ -146,8 +146,16 @@ def test_missing_default_directory(cli: RunCli, tmp_path: Path, monkeypatch: pyt
     assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
 
 
-@pytest.mark.parametrize("args", [("validate", "no-such-dir"), ("validate", "--format", "xml"),
-                                  ("validate", "--no-such-option")])
+def test_a_missing_path_is_the_same_error_whether_default_or_named(cli: RunCli, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args, name in ((("validate",), "jobs.d"), (("validate", "no-such-dir"), "no-such-dir")):
+        result = cli(*args)
+        assert result.exit_code == 1, result
+        assert result.stdout == f"{name}: error: no such file or directory\nFound 1 error; no job file was read.\n"
+
+
+@pytest.mark.parametrize("args", [("validate", "--format", "xml"), ("validate", "--no-such-option")])
 def test_usage_errors_exit_64(cli: RunCli, project: Path, args: tuple[str, ...]) -> None:
     result = cli(*args)
     assert result.exit_code == 64, result

@@ -71,7 +71,9 @@ def test_apply_wait_waits_for_nothing_when_nothing_was_submitted(lab: Lab) -> No
     assert result.exit_code == 0 and "Waiting" not in result.stderr, result
 
 
-def test_wait_for_named_jobs_and_for_every_job_of_the_files(fast_lab: Lab) -> None:
+@pytest.mark.parametrize("version", ["3.1", "4.0"])
+def test_wait_for_named_jobs_and_for_every_job_of_the_files(fast_lab: Lab, version: str) -> None:
+    fast_lab = Lab(fast_lab.jobs.parent, fast_lab.emulator, fast_lab._cli, version=version)
     fast_lab.write("a", runtime="20 s")
     fast_lab.write("b", runtime="1 hour")
     fast_lab.write("never-applied")
@@ -175,3 +177,20 @@ def test_a_job_that_fails_before_apply_verifies_is_created_and_wait_reports_the_
     assert "missing from the listing" not in result.stdout, result
     assert "Apply complete: 1 created" in result.stdout, result
     assert result.exit_code == 1 and "1 of 1 job(s) failed: quick-fail (FAILED)" in result.stderr, result
+
+
+def test_wait_from_a_subdirectory_finds_the_repositorys_job_files(fast_lab: Lab, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "docs").mkdir()
+    fast_lab.write("a", runtime="10 s")
+    fast_lab.apply()
+    monkeypatch.chdir(tmp_path / "docs")
+    done = fast_lab("wait", "--wait-for", "done", *FAST)
+    assert done.exit_code == 0, done
+    assert done.stdout.split()[:2] == ["a", "FINISHED"]
+    running = fast_lab("wait", *FAST)
+    assert "all 1 job(s) running, 1 of them already done" in running.stderr
+    monkeypatch.chdir(tmp_path.parent)
+    nowhere = fast_lab("wait", *FAST)
+    assert nowhere.exit_code == 1 and "no valid job files in jobs.d" in nowhere.stderr

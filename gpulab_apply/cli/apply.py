@@ -29,7 +29,7 @@ from gpulab_apply.reconcile.executor import (
 )
 from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
 from gpulab_apply.reconcile.marker import new_run_id
-from gpulab_apply.reconcile.planfile import check_fresh, is_plan_file, load_plan
+from gpulab_apply.reconcile.planfile import SavedPlan, check_fresh, is_plan_file, load_plan
 from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters.apply import ApplyResult
 from gpulab_apply.settings import Settings
@@ -73,15 +73,9 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     --yes or a plan file; it never prompts in CI.
     """
     saved = load_plan(paths[0]) if len(paths) == 1 and is_plan_file(paths[0]) else None
-    if saved is not None and "set" not in settings.sources:
-        # the default set comes from where the job files are, not from where the plan file is
-        settings = dataclasses.replace(settings, set_name=saved.set_name)
     if saved is not None:
-        if targets or rerun_failed or cancel_protected:
-            raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
-                                   "make a new plan to change them")
-        targets, rerun_failed = saved.options.targets, saved.options.rerun_failed
-        cancel_protected = tuple(sorted(saved.options.cancel_protected))
+        settings, targets, rerun_failed, cancel_protected = _plan_file_options(
+            saved, settings, given=bool(targets or rerun_failed or cancel_protected))
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
     desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
     if saved is None and not yes and not is_terminal(sys.stdin):
@@ -116,6 +110,19 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
                          wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
     return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
+
+
+def _plan_file_options(saved: SavedPlan, settings: Settings, *,
+                       given: bool) -> tuple[Settings, tuple[str, ...], bool, tuple[str, ...]]:
+    """The settings and plan options a plan file fixes; giving them again on the command line is an error."""
+    if given:
+        raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
+                               "make a new plan to change them")
+    if "set" not in settings.sources:
+        # the default set comes from where the job files are, not from where the plan file is
+        settings = dataclasses.replace(settings, set_name=saved.set_name)
+    return (settings, saved.options.targets, saved.options.rerun_failed,
+            tuple(sorted(saved.options.cancel_protected)))
 
 
 def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptions) -> ApplyReport:

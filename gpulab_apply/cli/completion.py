@@ -19,17 +19,32 @@ SHELLS = ("bash", "zsh", "fish")
 PROG_NAME = "gpulab-apply"
 #: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
 COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
-_DEFAULT_PATHS = ("jobs.d",)
+_DEFAULT_DIR = "jobs.d"
 
 
-def job_names(paths: tuple[str, ...] | list[str]) -> list[str]:
+def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> list[str]:
     """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
-    generated names and each sweep's own name (``--target`` takes it), ``_defaults.yaml`` applied; jobs of
-    files with problems are left out."""
+    generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
+    ``_defaults.yaml`` applied; jobs of files with problems are left out."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
     jobs = validate_paths(paths).jobs
-    return sorted({spec.name for spec in jobs} | {spec.sweep for spec in jobs if spec.sweep}, key=natural_key)
+    names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
+    return sorted(names, key=natural_key)
+
+
+def find_jobs_dir(cwd: Path) -> Path:
+    """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
+    ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
+    walk: list[Path] = []
+    for candidate in (cwd, *cwd.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            break
+    else:
+        walk = [cwd]
+    found = next((candidate for candidate in walk if (candidate / _DEFAULT_DIR).is_dir()), cwd)
+    return Path(_DEFAULT_DIR) if found == cwd else found / _DEFAULT_DIR
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
@@ -41,9 +56,9 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
     """Candidates for a job name: the names in the command's job directories (default: jobs.d)."""
     # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
     given = ctx.params.get("paths") or ctx.args
-    paths = [str(path) for path in given if Path(path).exists()] or list(_DEFAULT_PATHS)
+    paths = [str(path) for path in given if Path(path).exists()] or [str(find_jobs_dir(Path.cwd()))]
     try:
-        names = job_names(paths)
+        names = job_names(paths, sweeps=param.name == "targets")
     except OSError:  # completion must never print a traceback into the shell
         return []
     already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()

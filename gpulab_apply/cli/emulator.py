@@ -14,7 +14,7 @@ from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSetti
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
-from gpulab_apply.settings import find_state_dir
+from gpulab_apply.gpulab.local import find_state_dir
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 

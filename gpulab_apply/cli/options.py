@@ -15,6 +15,7 @@ The job directories (for the config file and the default set name) are read from
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import os
@@ -73,6 +74,8 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
                 job_paths=_paths(kwargs.get(paths_param)),
                 password_prompt=_prompt_for_password if is_terminal(sys.stdin) else None,
             )
+            if is_terminal(sys.stderr) and not settings.verbose:  # --verbose logs each retry already
+                settings = dataclasses.replace(settings, retry_notice=_show_retry)
             output = current()
             if output is not None:
                 output.set_name = settings.set_name
@@ -95,6 +98,12 @@ def _paths(value: object) -> list[Path]:
     if isinstance(value, Iterable):
         return [Path(str(item)) for item in value]
     return []
+
+
+def _show_retry(notice: str) -> None:
+    from gpulab_apply.masking import mask_message, safe
+
+    click.echo(f"gpulab-apply: {safe(mask_message(notice))}…", err=True)
 
 
 def _prompt_for_password(path: Path) -> str:

@@ -1,37 +1,75 @@
-"""``gpulab-apply status``: the managed jobs of the set and their GPULab state."""
+"""``gpulab-apply status``: the managed jobs of the set and their GPULab state, once or refreshed (``--watch``)."""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import emit, format_option
+from gpulab_apply.cli.output import emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, load_desired
 from gpulab_apply.errors import ExitStatus
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.status import status_rows
 from gpulab_apply.reporters.status import StatusReport
 from gpulab_apply.settings import Settings
 
+#: moves the cursor home and clears the screen, so a refresh replaces the previous table on a terminal
+_CLEAR = "\x1b[H\x1b[2J"
+
 
 @click.command(short_help="List the jobs of this set and their state.",
-               epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --watch --interval 10\n  gpulab-apply status --format json")
+               epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --watch --interval 10\n"
+                      "  gpulab-apply status --format markdown > status.md")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option("status", "text (a table), json (versioned), markdown (a pull-request comment).")
+@click.option("--watch", is_flag=True, help="Refresh every --interval seconds until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True, metavar="SECONDS",
+              help="Seconds between refreshes with --watch.")
+@click.option("--count", type=click.IntRange(min=1), metavar="N", help="With --watch: stop after N refreshes.")
 @connection_options
-def status(paths: tuple[Path, ...], *, fmt: str, settings: Settings) -> int:
-    """List the jobs of this set: status, age, GPUs, and the job file each comes from.
+def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, count: int | None,
+           settings: Settings) -> int:
+    """List the jobs of this set: status, age, GPUs, the job file each comes from, and why a queued job waits.
 
     PATHS are job directories or files (default: jobs.d).
     """
-    desired = load_desired(paths or DEFAULT_PATHS, settings)
-    with open_client(settings) as client:
-        remote = client.list_jobs(project_urn=client.project_urn)
-        now = datetime.now(UTC)
-        rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
-                           user_urn=client.identity.user_urn if client.identity else None)
-    emit(StatusReport.of(rows, set_name=settings.set_name, now=now))
+    paths = paths or DEFAULT_PATHS
+    if not watch:
+        desired = load_desired(paths, settings)
+        with open_client(settings) as client:
+            emit(_report(client, desired, settings))
+        return ExitStatus.OK
+    clear = is_terminal(sys.stdout)
+    refreshes = 0
+    try:
+        with open_client(settings) as client:
+            while count is None or refreshes < count:
+                if refreshes:
+                    time.sleep(interval)
+                # the job files are read again too: a refresh shows edits made meanwhile
+                report = _report(client, load_desired(paths, settings), settings)
+                if clear:
+                    click.echo(_CLEAR, nl=False)
+                elif refreshes and fmt == "text":
+                    click.echo()
+                emit(report)
+                refreshes += 1
+    except KeyboardInterrupt:  # the way to stop watching: not an error
+        pass
     return ExitStatus.OK
+
+
+def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings) -> StatusReport:
+    remote = client.list_jobs(project_urn=client.project_urn)
+    now = datetime.now(UTC)
+    rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
+                       user_urn=client.identity.user_urn if client.identity else None)
+    return StatusReport.of(rows, set_name=settings.set_name, now=now)

@@ -17,7 +17,8 @@ DEFAULT_PATH = "jobs.d"
 
 @click.command(short_help="Check job files against GPULab's rules, offline.",
                epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=True, dir_okay=True))
+# a missing path is a located problem (exit 1), whether it is the default jobs.d or one the user named
+@click.argument("paths", nargs=-1, type=click.Path(file_okay=True, dir_okay=True))
 @format_option("validate", "text for people, json for programs, github for workflow annotations.")
 @click.option("--strict", is_flag=True, default=None,
               help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "

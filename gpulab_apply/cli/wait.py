@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names, job_names
+from gpulab_apply.cli.completion import complete_job_names, find_jobs_dir, job_names
 from gpulab_apply.cli.logs import jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
+from gpulab_apply.model import JobStatus
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
 from gpulab_apply.settings import Settings
 
@@ -36,7 +37,6 @@ DEFAULT_INTERVAL = 5.0
 MANY_JOBS = 20
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h|hours?)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600}
-_DEFAULT_PATHS = ("jobs.d",)
 
 
 def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -91,11 +91,15 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                                        + ", ".join(f"'{safe(name)}'" for name in missing),
                                        hint="check the names (`gpulab-apply status`), or apply first")
         else:
-            names = tuple(name for name in job_names([str(p) for p in paths] or list(_DEFAULT_PATHS))
-                          if name in current)
+            directories = [str(p) for p in paths] or [str(find_jobs_dir(Path.cwd()))]
+            in_files = job_names(directories)
+            names = tuple(name for name in in_files if name in current)
             if not names:
-                raise JobNotFoundError(f"set {settings.set_name!r} has no submitted job of the job files to wait for",
-                                       hint="apply first")
+                where = ", ".join(directories)
+                raise JobNotFoundError(
+                    f"set {settings.set_name!r} has no submitted job of the job files in {where} to wait for"
+                    if in_files else f"no valid job files in {where}",
+                    hint="apply first" if in_files else "pass --jobs DIR, or name the jobs: gpulab-apply wait NAME...")
         wait_until(client, settings.set_name, names, wait_for=WaitFor(wait_for), timeout=wait_timeout,
                    interval=interval, result_stream=sys.stdout)
     return ExitStatus.OK
@@ -107,8 +111,8 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
     :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
     display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
     state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
-                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout, interval=interval,
-                          on_update=display.update)
+                          set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout,
+                          interval=interval, on_update=display.update)
     display.close()
     result_stream.writelines(job_lines(state))
     result_stream.flush()
@@ -121,7 +125,9 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
         raise WaitTimeoutError(f"{len(waiting)} of {len(state.jobs)} job(s) not {_goal(wait_for)} after "
                                f"{clock_text(state.elapsed)}: {_listing(state, waiting)}",
                                hint="`gpulab-apply status` shows why a job waits; give more --wait-timeout")
-    click.echo(f"gpulab-apply: all {len(state.jobs)} job(s) {_goal(wait_for)} "
+    finished = sum(1 for job in state.jobs.values() if job is not None and job.status is JobStatus.FINISHED)
+    already = f", {finished} of them already done" if wait_for is WaitFor.RUNNING and finished else ""
+    click.echo(f"gpulab-apply: all {len(state.jobs)} job(s) {_goal(wait_for)}{already} "
                f"({clock_text(state.elapsed)})", err=True)
 
 
@@ -141,8 +147,8 @@ def clock_text(seconds: float) -> str:
 
 def summary(state: WaitState) -> str:
     """``Waiting for 3 job(s) to be running: 1 running, 2 waiting, 0 failed [0:42]``."""
-    goal = "running" if state.wait_for is WaitFor.RUNNING else "done"
-    return (f"Waiting for {len(state.jobs)} job(s) to be {_goal(state.wait_for)}: "
+    goal = _goal(state.wait_for)
+    return (f"Waiting for {len(state.jobs)} job(s) to be {goal}: "
             f"{state.count(Phase.REACHED)} {goal}, {state.count(Phase.WAITING)} waiting, "
             f"{state.count(Phase.FAILED)} failed [{clock_text(state.elapsed)}]")
 

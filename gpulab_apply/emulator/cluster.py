@@ -7,22 +7,19 @@ the caller's write transaction. A restarted server therefore resumes exactly whe
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid as uuid_module
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from gpulab_apply.emulator.clock import format_time, parse_time
-from gpulab_apply.emulator.config import EmulatorConfig, NodeConfig
-from gpulab_apply.emulator.store import HOLDING_STATUSES, JobRecord, Store, memory_gb
+from gpulab_apply.emulator.config import EmulatorConfig
+from gpulab_apply.emulator.scheduler import HOLDING, NO_MATCHING_NODE, NOT_ENOUGH_RESOURCES, Scheduling
+from gpulab_apply.emulator.store import JobRecord, Store
 from gpulab_apply.emulator.submission import Simulation, duration_seconds
 
-#: statuses in which a job holds resources on a node
-HOLDING = HOLDING_STATUSES
-NOT_ENOUGH_RESOURCES = "Not enough free resources too run this Job"  # sic, GPULab's own wording
-NO_MATCHING_NODE = "No GPULab node matches the requested resources"
+__all__ = ["HALT_BY_SCHEDULER", "HALT_BY_USER", "HOLDING", "Cluster", "new_record", "simulation_of"]
+
 #: GPULab's HaltReason values for a halt by the scheduler and one asked for by the user
 HALT_BY_SCHEDULER = "Score"
 HALT_BY_USER = "User requested fallback manually"
@@ -72,28 +69,12 @@ def simulation_of(record: JobRecord) -> Simulation:
     return Simulation(runtime=sim["runtime"], exit_code=sim["exitCode"], halt_after=sim["haltAfter"])
 
 
-@dataclass
-class _NodeUse:
-    node: NodeConfig
-    gpus: set[int] = field(default_factory=set)
-    cpus: set[int] = field(default_factory=set)
-    memory_gb: int = 0
-
-    def free_gpus(self) -> list[int]:
-        return [gpu for gpu in range(self.node.gpus) if gpu not in self.gpus]
-
-    def free_cpus(self) -> list[int]:
-        return [cpu for cpu in range(self.node.cpus) if cpu not in self.cpus]
-
-
-class Cluster:
+class Cluster(Scheduling):
     """The nodes of ``config`` and the rules that move jobs through their lifecycle."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.nodes = {node.name: node for node in config.nodes}
-        #: whether this process made a full scheduling pass yet (see :meth:`schedule`)
-        self.caught_up = False
 
     # --- status changes -----------------------------------------------------------------------------
 
@@ -269,134 +250,6 @@ class Cluster:
         record.log += self.progress_lines(record, when)
         record.sim["loggedUntil"] = self.ran_until(record, when)
 
-    # --- scheduling ---------------------------------------------------------------------------------
-
-    def usage(self, conn: sqlite3.Connection) -> dict[str, _NodeUse]:
-        use = {name: _NodeUse(node) for name, node in self.nodes.items()}
-        for (alloc_text,) in conn.execute("SELECT alloc FROM jobs WHERE alloc IS NOT NULL"):
-            alloc = json.loads(alloc_text)
-            if alloc["node"] in use:
-                node_use = use[alloc["node"]]
-                node_use.gpus.update(alloc["gpuIds"])
-                node_use.cpus.update(alloc["cpuIds"])
-                node_use.memory_gb += alloc["memoryGb"]
-        return use
-
-    def schedule(self, conn: sqlite3.Connection, now: float, *, fresh: Sequence[JobRecord] | None = None) -> None:
-        """Place QUEUED jobs whose time has come on nodes where they fit, oldest first.
-
-        Every pass leaves no queued job that fits, so until resources are freed a job that waits
-        cannot fit either: ``fresh``, the jobs that joined the queue since the last pass, are then the
-        only candidates (None: every queued job is one, as after a job released its resources). This
-        keeps a pass on a full cluster with thousands queued as cheap as with none.
-        """
-        if not self.caught_up:
-            fresh = None  # this process's first pass: another process, or another config, may have written
-        if fresh is not None and not fresh:
-            return
-        use = self.usage(conn)
-        buckets: dict[tuple[str, str], int] | None = None
-        candidates = iter(fresh) if fresh is not None else self._queued(conn, now, use)
-        for record in candidates:
-            room = _room(use)
-            if not room[1]:
-                break
-            gpus, cpus, memory, interactive = _needs(record)
-            if (gpus > room[0] or cpus > room[1] or memory > room[2]) and not interactive:
-                continue
-            buckets = self._bucket_counts(conn) if buckets is None else buckets
-            self._try_place(conn, record, now, use, buckets)
-        self.caught_up = True
-
-    def _queued(self, conn: sqlite3.Connection, now: float, use: dict[str, _NodeUse]) -> Iterator[JobRecord]:
-        """Queued jobs, oldest first, that fit the room as it was when each batch of them was read."""
-        after: tuple[float, int] = (float("-inf"), -1)
-        while True:
-            gpus, cpus, memory = _room(use)
-            # read from the index alone (jobs_queue): only the jobs that pass are loaded
-            rows = conn.execute(
-                "SELECT eligible_at, seq FROM jobs WHERE eligible_at IS NOT NULL AND eligible_at <= ?"
-                " AND (eligible_at > ? OR (eligible_at = ? AND seq > ?))"
-                " AND (interactive OR (need_gpus <= ? AND need_cpus <= ? AND need_memory <= ?))"
-                " ORDER BY eligible_at, seq LIMIT 64", (now, after[0], after[0], after[1], gpus, cpus, memory)).fetchall()
-            for eligible_at, seq in rows:
-                yield from Store.load_where(conn, "seq = ?", (seq,))
-                after = (eligible_at, seq)
-            if len(rows) < 64:
-                return
-
-    def _try_place(self, conn: sqlite3.Connection, record: JobRecord, now: float, use: dict[str, _NodeUse],
-                   buckets: dict[tuple[str, str], int]) -> None:
-        placed = self._place(record, use, buckets)
-        if placed is not None:
-            record.sim["alloc"] = placed
-            record.doc["state"]["scheduling"].update(
-                {"assignedClusterId": self.nodes[placed["node"]].cluster_id,
-                 "assignedInstanceId": f"{placed['node']}-inst1", "assignedSlaveName": placed["node"],
-                 "tallyIncrement": float(record.doc["request"]["resources"]["gpus"])})
-            self.transition(conn, record, "ASSIGNED", now, f"Assigned to {placed['node']}")
-            record.wake_at = now + self.config.assign_seconds
-        elif record.doc["request"]["scheduling"]["interactive"]:
-            self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
-        else:
-            return
-        Store.update(conn, record)
-
-    def _bucket_counts(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
-        counts: dict[tuple[str, str], int] = {}
-        holders = ", ".join(f"'{status}'" for status in sorted(HOLDING))
-        for user_urn, bucket in conn.execute(
-                f"SELECT user_urn, json_extract(doc, '$.request.scheduling.maxSimultaneousJobs.bucketName') "
-                f"FROM jobs WHERE status IN ({holders})"):
-            if bucket is not None:
-                counts[(user_urn, bucket)] = counts.get((user_urn, bucket), 0) + 1
-        return counts
-
-    def _matches(self, resources: Mapping[str, Any], node: NodeConfig) -> bool:
-        if resources["clusterId"] is not None and resources["clusterId"] != node.cluster_id:
-            return False
-        if resources["slaveName"] is not None and resources["slaveName"] != node.name:
-            return False
-        if resources["gpuModel"] and not any(model.lower() in node.gpu_model.lower()
-                                             for model in resources["gpuModel"]):
-            return False
-        if resources["minCudaVersion"] is not None and node.cuda_major < resources["minCudaVersion"]:
-            return False
-        return not (resources["gpuMemoryGb"] is not None and resources["gpus"]
-                    and node.gpu_memory_gb < resources["gpuMemoryGb"])
-
-    def _could_ever_fit(self, record: JobRecord) -> bool:
-        resources = record.doc["request"]["resources"]
-        memory = memory_gb(record.doc["request"])
-        return any(self._matches(resources, node) and node.gpus >= resources["gpus"] and node.cpus >= resources["cpus"]
-                   and node.cpu_memory_gb >= memory for node in self.nodes.values())
-
-    def _place(self, record: JobRecord, use: dict[str, _NodeUse],
-               buckets: dict[tuple[str, str], int]) -> dict[str, Any] | None:
-        request = record.doc["request"]
-        resources = request["resources"]
-        bucket = request["scheduling"]["maxSimultaneousJobs"]
-        key = (record.doc["owner"]["userUrn"], bucket["bucketName"]) if bucket else None
-        if bucket and key and buckets.get(key, 0) >= bucket["bucketMax"]:
-            return None
-        memory = memory_gb(request)
-        for name, node_use in use.items():
-            node = node_use.node
-            if not self._matches(resources, node):
-                continue
-            free_gpus, free_cpus = node_use.free_gpus(), node_use.free_cpus()
-            if (len(free_gpus) < resources["gpus"] or len(free_cpus) < resources["cpus"]
-                    or node.cpu_memory_gb - node_use.memory_gb < memory):
-                continue
-            gpu_ids, cpu_ids = free_gpus[:resources["gpus"]], free_cpus[:resources["cpus"]]
-            node_use.gpus.update(gpu_ids)
-            node_use.cpus.update(cpu_ids)
-            node_use.memory_gb += memory
-            if key:
-                buckets[key] = buckets.get(key, 0) + 1
-            return {"node": name, "gpuIds": gpu_ids, "cpuIds": cpu_ids, "memoryGb": memory}
-        return None
-
     def _start(self, record: JobRecord) -> None:
         """Fill ``state.resources`` as a node does when it starts the container."""
         alloc = record.sim["alloc"]
@@ -418,16 +271,3 @@ class Cluster:
             "portMappings": ports, "gpuDetails": None,
             "tmpfsMemGb": alloc["memoryGb"] - request["resources"]["cpuMemoryGb"],
         }
-
-
-def _room(use: Mapping[str, _NodeUse]) -> tuple[int, int, int]:
-    """The most free GPUs, CPUs and GB of memory on any one node (not necessarily the same node)."""
-    return (max(node_use.node.gpus - len(node_use.gpus) for node_use in use.values()),
-            max(node_use.node.cpus - len(node_use.cpus) for node_use in use.values()),
-            max(node_use.node.cpu_memory_gb - node_use.memory_gb for node_use in use.values()))
-
-
-def _needs(record: JobRecord) -> tuple[int, int, int, bool]:
-    request = record.doc["request"]
-    return (request["resources"]["gpus"], request["resources"]["cpus"], memory_gb(request),
-            bool(request["scheduling"]["interactive"]))

@@ -78,10 +78,11 @@ class Emulator:
         record = new_record(name=submission.name, description=submission.description, request=submission.request,
                             project_urn=submission.project_urn, user_urn=identity.user_urn, user_email=identity.email or "",
                             simulation=submission.simulation, now=now, status="ONHOLD" if hold else "QUEUED")
+        if not hold:
+            self.cluster.queue(record, now)
+        row = record.row()  # rendered before the write lock, which the other submissions wait for
         with self._write_at(now) as conn:
-            if not hold:
-                self.cluster.queue(record, now)
-            Store.insert(conn, record)
+            Store.insert(conn, record, row)
             Store.add_event(conn, record.uuid, now, "STATUS_CHANGE", record.status,
                             "Job submitted" + (" on hold" if hold else ""))
         return record.uuid

@@ -102,7 +102,8 @@ class JobRecord:
     def status(self) -> str:
         return str(self.doc["state"]["status"])
 
-    def _row(self) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
+        """The columns of this job's row (its JSON rendered for each API version: the costly part of a write)."""
         assigned = self.doc["state"]["scheduling"].get("assignedClusterId")
         return {
             "uuid": self.uuid, "name": self.doc["name"], "user_urn": self.doc["owner"]["userUrn"],
@@ -246,21 +247,22 @@ class Store:
     # --- jobs ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def insert(conn: sqlite3.Connection, record: JobRecord) -> None:
-        row = record._row()
+    def insert(conn: sqlite3.Connection, record: JobRecord, row: dict[str, Any] | None = None) -> None:
+        """Store a new job; ``row``: its :meth:`JobRecord.row`, if rendered before the transaction began."""
+        row = record.row() if row is None else row
         conn.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                      tuple(row.values()))
 
     @staticmethod
     def insert_many(conn: sqlite3.Connection, records: Iterable[JobRecord]) -> None:
-        rows = [record._row() for record in records]
+        rows = [record.row() for record in records]
         if rows:
             conn.executemany(f"INSERT INTO jobs ({', '.join(rows[0])}) VALUES ({', '.join('?' * len(rows[0]))})",
                              [tuple(row.values()) for row in rows])
 
     @staticmethod
     def update(conn: sqlite3.Connection, record: JobRecord) -> None:
-        row = record._row()
+        row = record.row()
         uuid = row.pop("uuid")
         conn.execute(f"UPDATE jobs SET {', '.join(f'{key} = ?' for key in row)} WHERE uuid = ?",
                      (*row.values(), uuid))

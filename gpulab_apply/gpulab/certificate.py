@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from gpulab_apply.errors import CertificateError
-from gpulab_apply.gpulab.identity import URN_PREFIX, Identity
+from gpulab_apply.gpulab.identity import URN_PREFIX, Identity, PasswordPrompt
 from gpulab_apply.gpulab.tls import ssl_reason
 
 __all__ = ["Credentials", "Identity", "PasswordPrompt", "check_validity", "identity_of", "load_credentials"]
@@ -36,8 +35,6 @@ _KEY_BLOCK = re.compile(
     rb"-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL
 )
 
-#: asks the user for the key's password (the CLI prompts, only on a terminal); None when it cannot
-PasswordPrompt = Callable[[Path], str]
 
 _HINT_DOWNLOAD = (
     "Download your login certificate (PEM with certificate and key) from the iLab.t account portal "

@@ -10,8 +10,9 @@ Thread safety: one client may be shared by threads (see :class:`Transport`).
 
 from __future__ import annotations
 
+import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -51,6 +52,7 @@ class GpulabClient:
         max_connections: int = 16,
         identity: Identity | None = None,
         project_urn: str | None = None,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         version = ApiVersion.parse(api_version)
         if version is None:
@@ -62,7 +64,8 @@ class GpulabClient:
         #: ``owner.projectUrn`` for jobs that do not name one (None: not configured)
         self.project_urn = project_urn
         self._transport = Transport(self.api_root, api_version=version, ssl_context=ssl_context,
-                                    timeouts=timeouts, retry=retry, max_connections=max_connections)
+                                    timeouts=timeouts, retry=retry, max_connections=max_connections,
+                                    on_retry=on_retry)
 
     # --- context manager --------------------------------------------------------------------------
 
@@ -181,11 +184,25 @@ class GpulabClient:
                                what=f"delete job {uuid}", confirm=lambda: self._status_reached(uuid, JobStatus.DELETED))
 
     def read_log(self, uuid: str, *, start: int = 0) -> bytes:
-        """``GET jobs/{uuid}/log`` from byte ``start`` on; empty when there is no log (yet)."""
+        """``GET jobs/{uuid}/log`` from byte ``start`` on (``Range: bytes=start-``, as ``gpulab-cli log
+        --follow`` reads it); empty when there is nothing new (204, or 416 past the end).
+
+        The bytes returned always begin at ``start``: a server that ignores ``Range`` (200, the whole log)
+        or answers a range that begins earlier is cut to size, so a follower never prints a part twice.
+        """
         headers = {"Range": f"bytes={start}-"} if start > 0 else None
         response = self._transport.request("GET", f"jobs/{_segment(uuid)}/log", headers=headers,
                                            what=f"read the log of job {uuid}", ok=(416,))
-        return b"" if response.status_code in (204, 416) else response.content
+        if response.status_code in (204, 416):
+            return b""
+        begins = _range_start(response.headers.get("Content-Range")) if response.status_code == 206 else 0
+        if begins is None:
+            raise ServerError(f"GPULab answered part of the log of job {uuid} without saying which part "
+                              f"(Content-Range: {response.headers.get('Content-Range')!r})", status=206)
+        if begins > start:
+            raise ServerError(f"GPULab answered the log of job {uuid} from byte {begins}, not {start} as asked",
+                              status=206)
+        return response.content[start - begins:]
 
     def _status_reached(self, uuid: str, wanted: JobStatus) -> bool:
         """Whether job ``uuid`` is where a status change to ``wanted`` leads (read back after a lost answer)."""
@@ -223,6 +240,12 @@ class GpulabClient:
                 f"its keys: {', '.join(sorted(map(str, data))[:12]) or '(none)'}",
                 status=200,
             ) from None
+
+
+def _range_start(content_range: str | None) -> int | None:
+    """The first byte of ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent or unreadable."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*", content_range or "")
+    return int(match.group(1)) if match else None
 
 
 def _segment(value: str) -> str:

@@ -61,7 +61,7 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
         yield stack.enter_context(GpulabClient(
             api_root, api_version=settings.api_version, ssl_context=context, timeouts=settings.timeouts,
             retry=settings.retry, max_connections=MAX_CONNECTIONS, identity=identity,
-            project_urn=settings.project_urn(identity),
+            project_urn=settings.project_urn(identity), on_retry=settings.retry_notice,
         ))
 
 

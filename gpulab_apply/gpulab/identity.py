@@ -8,13 +8,17 @@ from :mod:`certificate` so the emulator need not import ``cryptography`` to use 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from gpulab_apply.errors import CertificateError
 
 URN_PREFIX = "urn:publicid:IDN+"
 _PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: asks the user for the key's password (the CLI prompts, only on a terminal); None when it cannot
+PasswordPrompt = Callable[[Path], str]
 _EVER_SINCE = datetime.min.replace(tzinfo=UTC)
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,13 +37,14 @@ def is_loopback(host: str) -> bool:
 _AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
-def request_host(url: str, *, allow_user: bool = False) -> str:
+def request_host(url: str) -> str:
     """The host an HTTP request to ``url`` goes to, judged as ``requests`` (urllib3) will parse it.
 
     Raises ValueError, saying why, for a URL that parsers could read differently: one with a
-    backslash, whitespace or control characters, a user name (``user@host``, unless ``allow_user``), or a host on which
-    ``urllib.parse`` and urllib3 disagree. Such a URL may look like loopback and go elsewhere
-    (``http://evil.invalid:8080\\@127.0.0.1/`` goes to evil.invalid).
+    backslash, whitespace or control characters, or a host or port on which ``urllib.parse`` and
+    urllib3 disagree. Such a URL may look like loopback and go elsewhere (``http://evil.invalid:8080\\@127.0.0.1/``
+    goes to evil.invalid). A user name is allowed: both parsers agree that ``http://127.0.0.1@evil.invalid/``
+    goes to evil.invalid, so it is judged by that host.
     """
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
@@ -54,8 +56,6 @@ def request_host(url: str, *, allow_user: bool = False) -> str:
     except LocationParseError as exc:
         raise ValueError(f"it cannot be parsed ({exc})") from None
     split = urlsplit(url)
-    if not allow_user and (parsed.auth is not None or "@" in split.netloc):
-        raise ValueError("it has a user name (user@host)")
     host = (parsed.host or "").strip("[]").lower()
     if not host or host != (split.hostname or "").lower() or parsed.port != split.port:
         raise ValueError("URL parsers disagree on its host")
@@ -68,3 +68,32 @@ def is_loopback_url(url: str) -> bool:
         return is_loopback(request_host(url))
     except ValueError:
         return False
+
+
+def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
+    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
+    from a subdirectory finds the same emulator state as from the top.
+
+    The directories from the first job directory (or the working directory) up to the git repository's
+    top level (outside a repository: up to the working directory) are searched for an existing
+    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
+    the repository (outside one: in the working directory).
+    """
+    here = cwd.resolve()
+    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    start = start if start.is_dir() or not start.exists() else start.parent
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            break
+    else:
+        # outside a repository: never wander above the working directory
+        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    for candidate in walk:
+        if (candidate / STATE_DIR_NAME).is_dir():
+            return candidate / STATE_DIR_NAME
+    for candidate in walk:
+        if (candidate / "jobs.d").is_dir():
+            return candidate / STATE_DIR_NAME
+    return walk[-1] / STATE_DIR_NAME

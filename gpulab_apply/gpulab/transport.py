@@ -10,13 +10,12 @@ Thread safety: one transport may be shared by threads. Requests only read the se
 and urllib3's pool hands each thread its own connection; ``max_connections`` connections are kept,
 so make it at least the number of threads.
 
-With :mod:`gpulab.client`, the only place that imports ``requests``.
+With :mod:`gpulab.failures`, the only place that imports ``requests``.
 """
 
 from __future__ import annotations
 
 import email.utils
-import http.client
 import logging
 import re
 import ssl
@@ -29,7 +28,6 @@ from urllib.parse import unquote, urlsplit
 import requests
 import requests.adapters
 import requests.utils
-import urllib3.exceptions
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import (
@@ -42,6 +40,7 @@ from gpulab_apply.errors import (
 )
 from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
+from gpulab_apply.gpulab.failures import connection_reason, is_hang_up, may_have_reached_server
 from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
@@ -88,7 +87,8 @@ class Transport:
     """Requests to one versioned API root, retried where safe, failures turned into this tool's errors."""
 
     def __init__(self, api_root: str, *, api_version: ApiVersion, ssl_context: ssl.SSLContext | None,
-                 timeouts: Timeouts, retry: RetryPolicy, max_connections: int) -> None:
+                 timeouts: Timeouts, retry: RetryPolicy, max_connections: int,
+                 on_retry: Callable[[str], None] | None = None) -> None:
         self.api_root = api_root
         self.api_version = api_version
         self.host = _judged_host(api_root)
@@ -100,6 +100,9 @@ class Transport:
         self.server_time: datetime | None = None
         self._timeouts = timeouts
         self._retry = retry
+        #: told each retry in words ("GET jobs failed (...); retrying in 1.2 s (attempt 2 of 6)"), e.g. to
+        #: show it on a terminal instead of seconds of silence
+        self._on_retry = on_retry
         refuse_proxy(api_root, self.host)
         session = requests.Session()
         # We decide trust (the SSLContext) and proxies ourselves; netrc and REQUESTS_CA_BUNDLE stay out.
@@ -227,8 +230,11 @@ class Transport:
     def _wait(self, method: str, path: str, reason: str, attempt: int, attempts: int,
               retry_after: float | None) -> None:
         delay = retry_after if retry_after is not None else self._retry.delay(attempt)
-        log.info("%s %s failed (%s); retrying in %.2f s (attempt %d of %d)", method, path, reason, delay,
-                 attempt + 1, attempts)
+        notice = (f"{method} {path} failed ({reason}); retrying in {delay:.2f} s "
+                  f"(attempt {attempt + 1} of {attempts})")
+        log.info("%s", notice)
+        if self._on_retry is not None:
+            self._on_retry(notice)
         time.sleep(delay)
 
     def http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> GpulabApplyError:
@@ -299,7 +305,7 @@ def _judged_host(api_root: str) -> str:
     """
     https = urlsplit(api_root).scheme == "https"
     try:
-        host = request_host(api_root, allow_user=https)
+        host = request_host(api_root)
     except ValueError as exc:
         raise ConfigError(f"The API root is ambiguous: {exc}") from None
     if not https and not is_loopback(host):
@@ -363,45 +369,3 @@ def refuse_proxy(api_root: str, host: str) -> None:
             "does not work through it",
             hint=f"Unset {variable.upper()}/{variable} for gpulab-apply, or add {host} to NO_PROXY.",
         )
-
-
-def may_have_reached_server(exc: BaseException) -> bool:
-    """False only when no connection was made, so the request cannot have been seen by the server."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
-        return False
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None)
-    return not isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
-
-
-def connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
-    """Why a request got no answer, in a few words."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no connection within {timeouts.connect:g} s"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no answer within {timeouts.read:g} s"
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None) or cause
-    if isinstance(reason, urllib3.exceptions.NameResolutionError):
-        return "the host name does not resolve"
-    if isinstance(reason, urllib3.exceptions.NewConnectionError):
-        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
-    if isinstance(reason, urllib3.exceptions.ProtocolError):
-        inner = reason.args[1] if len(reason.args) > 1 else reason
-        return f"the connection was dropped ({type(inner).__name__})"
-    failure = tls_failure(exc)
-    if failure is not None:
-        return f"the TLS connection failed ({ssl_reason(failure)})"
-    return f"connection failed ({type(reason).__name__})"
-
-
-def is_hang_up(exc: BaseException) -> bool:
-    """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
-    if isinstance(tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
-        return True
-    cause = exc.args[0] if exc.args else None
-    reason = getattr(cause, "reason", None) or cause
-    if isinstance(reason, urllib3.exceptions.ProtocolError):
-        inner = reason.args[1] if len(reason.args) > 1 else None
-        return isinstance(inner, ConnectionResetError | http.client.RemoteDisconnected)
-    return False

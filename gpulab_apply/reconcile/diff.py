@@ -37,26 +37,52 @@ class FieldDiff:
     new: Any = None
 
 
+#: pairs per DeepDiff call: its fixed cost per call dominated small batches, and its cost per top-level key
+#: grows with the number of keys (a single call over 6,000 pairs took 4x as long as over 3,000)
+_BATCH = 256
+
+
 def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], *,
                 project_urn: str | None) -> list[tuple[FieldDiff, ...]]:
     """For each (desired, remote) pair, the masked field differences, server-filled fields ignored.
 
-    One DeepDiff call covers every pair (keyed by position): its fixed cost per call, not the size of
-    the trees, dominated a plan that replaces hundreds of jobs.
+    Differing scalars and fields only one side has are reported directly; only lists that differ go to
+    DeepDiff (which says which items changed), a batch of pairs per call.
     """
-    from deepdiff import DeepDiff  # imported only when there is something to diff: it is slow to import
-
-    current_trees: dict[int, dict[tuple[str, ...], Any]] = {}
-    desired_trees: dict[int, dict[tuple[str, ...], Any]] = {}
+    found: list[list[FieldDiff]] = [[] for _ in pairs]
+    lists: list[tuple[int, dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]] = []
     for position, (spec, remote) in enumerate(pairs):
         body = with_owner(spec.job, project_urn)
         desired = {"request": normal_request(body.get("request") or {}), "owner": dict(body.get("owner") or {})}
         current = {"request": normal_request(remote.request), "owner": dict(remote.owner)}
-        current_trees[position], desired_trees[position] = _differing(
-            _without_server_filled(current, desired, ()), desired)
-    found: list[list[FieldDiff]] = [[] for _ in pairs]
+        old, new = _differing(_without_server_filled(current, desired, ()), desired)
+        both_lists = {path for path in old.keys() & new.keys()
+                      if isinstance(old[path], list) and isinstance(new[path], list)}
+        found[position] += (_leaf(path, old, new) for path in old.keys() | new.keys() if path not in both_lists)
+        if both_lists:
+            lists.append((position, {p: old[p] for p in both_lists}, {p: new[p] for p in both_lists}))
+    for start in range(0, len(lists), _BATCH):
+        _diff_lists(lists[start:start + _BATCH], found)
+    return [tuple(sorted(diffs, key=lambda diff: diff.path)) for diffs in found]
+
+
+def _leaf(path: tuple[str, ...], old: Mapping[tuple[str, ...], Any], new: Mapping[tuple[str, ...], Any]) -> FieldDiff:
+    """The difference at one field that is not a list on both sides: it changed, or one side lacks it."""
+    label = "added" if path not in old else "removed" if path not in new else "changed"
+    return FieldDiff(path=format_json_path(path), kind=label,
+                     old=None if label == "added" else mask_value(old[path], path),
+                     new=None if label == "removed" else mask_value(new[path], path))
+
+
+def _diff_lists(batch: Sequence[tuple[int, dict[tuple[str, ...], Any], dict[tuple[str, ...], Any]]],
+                found: list[list[FieldDiff]]) -> None:
+    """Item-level differences of lists, for a batch of pairs in one DeepDiff call (keyed by position)."""
+    from deepdiff import DeepDiff  # imported only when there is something to diff: it is slow to import
+
+    current = {position: old for position, old, _ in batch}
+    desired = {position: new for position, _, new in batch}
     # each call diffs small trees once: purging DeepDiff's cache as it goes is pure cost
-    difference = DeepDiff(current_trees, desired_trees, view="tree", threshold_to_diff_deeper=0, cache_purge_level=0)
+    difference = DeepDiff(current, desired, view="tree", threshold_to_diff_deeper=0, cache_purge_level=0)
     for kind, levels in difference.items():
         for level in levels:
             position, field_path, *inside = level.path(output_format="list")
@@ -68,7 +94,6 @@ def field_diffs(pairs: Sequence[tuple[JobSpec, RemoteJob]], *,
                 old=None if label == "added" else mask_value(level.t1, path),
                 new=None if label == "removed" else mask_value(level.t2, path),
             ))
-    return [tuple(sorted(diffs, key=lambda diff: diff.path)) for diffs in found]
 
 
 def normal_request(request: Mapping[str, Any]) -> dict[str, Any]:

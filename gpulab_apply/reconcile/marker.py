@@ -77,17 +77,34 @@ def parse_marker(description: str | None) -> Marker | None:
 
     Trailing whitespace is ignored because servers may normalise descriptions.
     """
-    if not description or _MARKER_PREFIX not in description:
+    if not description:
         return None
+    start = description.rfind(_MARKER_PREFIX)
+    if start < 0:
+        return None
+    # the last marker-looking line is the one holding the last prefix, when the prefix starts that line
+    head = description.rpartition(_MARKER_PREFIX)[0]
+    last = head.splitlines(keepends=True)[-1] if head else ""
+    if (last.splitlines() or [""])[0] == last and last.strip():
+        return _parse_marker_slow(description)  # the last prefix is inside a line: look further back
+    line = (description[start:].splitlines() or [""])[0].strip()
+    return _marker(line) if line.startswith(_MARKER_PREFIX) else _parse_marker_slow(description)
+
+
+def _parse_marker_slow(description: str) -> Marker | None:
     for line in reversed(description.splitlines()):
         line = line.strip()
         if line.startswith(_MARKER_PREFIX):
-            found = _MARKER_LINE.fullmatch(line)
-            if found is None:
-                return None
-            return Marker(set_name=found["set"], spec=found["spec"], run_id=found["run"],
-                          protect=found["protect"] is not None, version=int(found["version"] or 1))
+            return _marker(line)
     return None
+
+
+def _marker(line: str) -> Marker | None:
+    found = _MARKER_LINE.fullmatch(line)
+    if found is None:
+        return None
+    return Marker(set_name=found["set"], spec=found["spec"], run_id=found["run"],
+                  protect=found["protect"] is not None, version=int(found["version"] or 1))
 
 
 class SpecHashes:

@@ -143,8 +143,8 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     if sweeps := sweep_lines(plan):
         stream.writelines(f"{line}\n" for line in sweeps)
         stream.write("\n")
-    stream.writelines(_paint(f"Warning: {warning}", "!", color) + "\n" for warning in plan.warnings)
-    stream.writelines(_paint(f"Apply will refuse: {r.message}", "-", color) + f"\n  Hint: {r.hint}\n"
+    stream.writelines(_paint(f"Warning: {safe(warning)}", "!", color) + "\n" for warning in plan.warnings)
+    stream.writelines(_paint(f"Apply will refuse: {safe(r.message)}", "-", color) + f"\n  Hint: {safe(r.hint)}\n"
                       for r in plan.refusals)
     if not plan.has_changes:
         stream.write(no_changes(plan) + "\n")

@@ -1,0 +1,66 @@
+"""Start-up: ``gpulab-apply --help`` and ``gpulab-apply validate`` of one job file vs ``python -c pass``.
+
+Run: ``.venv/bin/python bench/startup.py [--quick]``. Whole processes, as a user or CI starts them
+(the installed ``gpulab-apply`` script), interleaved so each round sees the same machine load; the
+ratio to a bare interpreter start is taken round by round. Target: each under 60 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from measure import run, spread
+
+TARGET_MS = 60.0
+JOB = """\
+name: hello
+description: one job, one file
+request:
+  resources: {cpus: 1, gpus: 1, cpuMemoryGb: 4}
+  docker:
+    image: debian:stable
+    command: [nvidia-smi]
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="3 rounds")
+    options = parser.parse_args()
+    rounds = 3 if options.quick else options.rounds
+    script = Path(sys.executable).with_name("gpulab-apply")
+    with tempfile.TemporaryDirectory(prefix="gpulab-bench-") as scratch:
+        job_file = Path(scratch) / "hello.yaml"
+        job_file.write_text(JOB)
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "gpulab-apply --help": [str(script), "--help"],
+            "gpulab-apply validate (1 file)": [str(script), "validate", str(job_file)],
+        }
+        env = {**os.environ, "NO_COLOR": "1"}
+        for command in commands.values():  # warm-up: byte code, file cache
+            run(command, env=env)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
+        for _ in range(rounds):
+            for name, command in commands.items():
+                result = run(command, env=env)
+                times[name].append(result.wall)
+                peaks[name] = max(peaks[name], result.peak_mib)
+    floor = times["python -c pass"]
+    print(f"whole processes, {rounds} interleaved rounds, {os.cpu_count()} CPUs")
+    for name, values in times.items():
+        line = f"{name:32} {spread(values, unit='ms', scale=1000, digits=0)}, peak {peaks[name]:.0f} MiB"
+        if values is not floor:
+            relative = [a / b for a, b in zip(values, floor, strict=True)]
+            line += f"; {spread(relative, unit='x python -c pass', digits=1)}; target < {TARGET_MS:g} ms"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""What a request that got no answer means: was it sent, why did it fail, did the server hang up.
+
+``requests`` and urllib3 wrap the real cause two or three layers deep; these read it out, for the
+transport's retry decisions and messages (the TLS part is :mod:`gpulab.tls`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+
+import requests
+import urllib3.exceptions
+
+from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
+from gpulab_apply.settings import Timeouts
+
+
+def may_have_reached_server(exc: BaseException) -> bool:
+    """False only when no connection was made, so the request cannot have been seen by the server."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None)
+    return not isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+
+
+def connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
+    """Why a request got no answer, in a few words."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {timeouts.connect:g} s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"no answer within {timeouts.read:g} s"
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "the host name does not resolve"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        inner = reason.args[1] if len(reason.args) > 1 else reason
+        return f"the connection was dropped ({type(inner).__name__})"
+    failure = tls_failure(exc)
+    if failure is not None:
+        return f"the TLS connection failed ({ssl_reason(failure)})"
+    return f"connection failed ({type(reason).__name__})"
+
+
+def is_hang_up(exc: BaseException) -> bool:
+    """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
+    if isinstance(tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        inner = reason.args[1] if len(reason.args) > 1 else None
+        return isinstance(inner, ConnectionResetError | http.client.RemoteDisconnected)
+    return False
