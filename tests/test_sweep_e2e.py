@@ -104,6 +104,7 @@ def test_markdown_and_json_plans_group_the_sweep(repo: Repo) -> None:
 def test_completion_offers_sweep_and_member_names(repo: Repo) -> None:
     from gpulab_apply.cli.completion import job_names
 
-    names = job_names(["jobs.d"], sweeps=True)
+    assert SWEEP not in job_names(["jobs.d"])  # logs and wait take a job, not a sweep
+    names = job_names(["jobs.d"], sweeps=True)  # --target takes both
     assert SWEEP in names and f"{SWEEP}-lr0.05-seed3" in names and "solo" in names
     assert len(names) == 14

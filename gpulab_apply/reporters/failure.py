@@ -71,8 +71,8 @@ def document(failure: Failure) -> dict[str, Any]:
 #: the keys of each kind's document, empty, for a failure that came before any result
 _EMPTY: dict[str, dict[str, Any]] = {
     "validate": {"files": 0, "summary": None, "jobs": []},
-    "plan": {"set": None, "hasChanges": False, "remoteFingerprint": None, "warnings": [], "summary": None,
-             "entries": []},
+    "plan": {"set": None, "hasChanges": False, "remoteFingerprint": None, "warnings": [], "refusals": [],
+             "gpuHours": None, "sweeps": {}, "summary": None, "entries": []},
     "apply": {"runId": None, "set": None, "changed": False, "summary": None, "outcomes": [], "plan": None},
     "status": {"set": None, "now": None, "jobs": []},
     "whoami": {},
