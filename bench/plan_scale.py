@@ -40,7 +40,9 @@ for path in sorted(Path(sys.argv[1]).iterdir()):
 def seed(database: Path, names: list[str], remote: int) -> None:
     """Remote jobs: 75 % of ``names`` in sync, 15 % changed, the rest missing; then others up to ``remote``."""
     in_sync, changed = int(len(names) * 0.75), int(len(names) * 0.9)
-    emulator = open_emulator(database, EmulatorConfig(clock="manual"))
+    # a real clock: jobs created now (a manual clock's start, months back, would have the served emulator
+    # replay months of simulated work on its first request)
+    emulator = open_emulator(database, EmulatorConfig())
     batch: list[dict[str, object]] = []
 
     def flush(status: str) -> None:
