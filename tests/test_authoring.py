@@ -321,3 +321,12 @@ def test_variables_in_a_sweep_and_in_defaults(jobs: Path, monkeypatch: pytest.Mo
         "jobs.d/_defaults.yaml:6:26: error: request.docker.environment.GROUP: environment variable RUN_GROUP is not "
         f"set (in job 'train-lr1e-4-seed{seed}' of jobs.d/train.yaml:1:1) (set RUN_GROUP, or give a default: "
         "${RUN_GROUP:-value})" for seed in (0, 1)]
+
+
+def test_a_defaults_file_named_explicitly_is_checked_as_a_defaults_file(jobs: Path) -> None:
+    write(jobs / "_defaults.yaml", DEFAULTS)
+    result = validate_paths(["jobs.d/_defaults.yaml"])
+    assert (problems(result), result.jobs, result.files) == ([], (), 1)
+    write(jobs / "_defaults.yaml", "name: x\n" + DEFAULTS)
+    assert problems(validate_paths(["jobs.d/_defaults.yaml"])) == [
+        "jobs.d/_defaults.yaml:1:1: error: name: name cannot be a default: every job needs its own name"]
