@@ -1,10 +1,12 @@
 """Benchmark the pure planner, ``build_plan``, at growing sizes; prints times and the growth ratio of this run.
 
 Each size has 75% of the desired jobs in sync, 15% changed (replaced, so their field differences are
-computed), 10% new, and the rest of the remote jobs from another set. Linear growth means the 20,000 vs
+computed), 10% new, and the rest of the remote jobs from another set. Then every job changed, as after an
+edit of a shared ``_defaults.yaml``. Linear growth means the 20,000 vs
 50,000 case takes about 10x the 2,000 vs 5,000 one.
 
-Times are CPU seconds of this process (best of 3), so other load on the machine counts less.
+Times are CPU seconds of this process (best of 3), so other load on the machine counts less; the cyclic
+collector's threshold is the CLI's (``cli.GC_THRESHOLD``).
 
 Usage: ``python bench/build_plan.py`` (about half a minute).
 """
@@ -39,9 +41,10 @@ def remote_job(index: int, name: str, request: dict[str, object], marker: Marker
                   "eventTimes": {"created": f"2026-11-23T10:{index % 60:02d}:00Z"}}})
 
 
-def inputs(desired_count: int, remote_count: int) -> tuple[list[JobSpec], list[RemoteJob]]:
+def inputs(desired_count: int, remote_count: int, *, changed_share: float = 0.15) -> tuple[list[JobSpec], list[RemoteJob]]:
     desired = [desired_job(i) for i in range(desired_count)]
-    in_sync, changed = int(desired_count * 0.75), int(desired_count * 0.15)
+    changed = int(desired_count * changed_share)
+    in_sync = min(int(desired_count * 0.75), desired_count - changed)
     remote = []
     for i in range(remote_count):
         if i < in_sync:
@@ -70,7 +73,13 @@ def best_of(runs: int, desired: list[JobSpec], remote: list[RemoteJob]) -> float
 
 
 def main() -> None:
+    import gc
+
     import deepdiff  # noqa: F401  # imported once, as the CLI does while it lists
+
+    from gpulab_apply.cli import GC_THRESHOLD
+
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])  # as the CLI runs it
 
     measured = []
     for desired_count, remote_count in SIZES:
@@ -79,6 +88,13 @@ def main() -> None:
         measured.append(took)
         print(f"build_plan: {desired_count:,} desired vs {remote_count:,} remote: {took:.3f} s")
     print(f"growth for 10x the work: {measured[-1] / measured[0]:.1f}x (linear: 10x)")
+    # editing a shared _defaults.yaml changes every job: every entry is a replacement with field differences
+    edited = []
+    for desired_count in (2_000, 20_000):
+        desired, remote = inputs(desired_count, desired_count, changed_share=1.0)
+        edited.append(best_of(3, desired, remote))
+        print(f"build_plan: {desired_count:,} desired, all changed: {edited[-1]:.3f} s")
+    print(f"growth for 10x the changed jobs: {edited[1] / edited[0]:.1f}x (linear: 10x)")
 
 
 if __name__ == "__main__":

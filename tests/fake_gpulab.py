@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gpulab_apply.errors import AmbiguousSubmitError, ConnectionFailedError, ServerError
+from gpulab_apply.gpulab.listing import Listing, truncated_error
 from gpulab_apply.model import FINAL_STATUSES, JobStatus, RemoteJob
 
 USER = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
@@ -38,6 +39,8 @@ class FakeGpulab:
     cancel_faults: dict[str, list[str]] = field(default_factory=dict)
     #: called after each submission is stored (a racing apply can act here)
     on_submit: Any = None
+    #: list at most this many QUEUED jobs, the newest, as GPULab v3.x does (None: every job)
+    queued_cap: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _minute: int = 0
 
@@ -69,10 +72,18 @@ class FakeGpulab:
 
     # --- JobApi ------------------------------------------------------------------------------------
 
-    def list_jobs(self, *, project_urn: str | None = None) -> Sequence[RemoteJob]:
+    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
+        """Every job; with ``queued_cap`` like GPULab v3.x: only the newest that many QUEUED jobs."""
         with self._lock:
             self.calls.append(("list", ""))
-            return tuple(RemoteJob.from_json(job) for job in self.jobs.values())
+            jobs = [RemoteJob.from_json(job) for job in self.jobs.values()]
+        queued = [job for job in jobs if job.status is JobStatus.QUEUED]
+        if self.queued_cap is None or len(queued) < self.queued_cap:
+            return Listing(jobs)
+        if not allow_partial:
+            raise truncated_error([JobStatus.QUEUED])
+        hidden = {job.uuid for job in queued[:len(queued) - self.queued_cap]}  # the oldest are not listed
+        return Listing([job for job in jobs if job.uuid not in hidden], partial=[JobStatus.QUEUED])
 
     def submit(self, job: Mapping[str, Any], *, hold: bool = False) -> str:
         with self._lock:

@@ -224,3 +224,30 @@ def test_a_cancel_that_really_failed_is_reported_failed() -> None:
     fake.add("gone", description=marker(spec("gone")), status="RUNNING", user_urn="urn:publicid:IDN+x+user+other")
     report = apply(fake, allowing_empty(plan_for(fake, [])))
     assert not report.ok and "another user" in (outcome(report, "gone").error or "")
+
+
+def test_racers_beyond_a_v3_listing_cap_still_converge_on_one_job_per_name() -> None:
+    """GPULab v3.x lists only the newest 200 jobs of a status: four racers of 100 jobs leave 400 QUEUED ones.
+    Verification cancels the listed newer duplicates round by round until the listing is complete."""
+    names = [f"j{i:03d}" for i in range(100)]
+    fake = FakeGpulab(queued_cap=200)
+    plan = plan_for(fake, [spec(name) for name in names])
+    for racer in ("r1", "r2", "r3"):  # three racers submitted first: their jobs are the oldest
+        for name in names:
+            fake.add(name, description=marker(spec(name), run_id=racer))
+    report = apply(fake, plan, parallelism=8)
+    assert report.ok, [o for o in report.outcomes if not o.ok][:3]
+    assert all(len(fake.active(name)) == 1 for name in names)
+    first = {name: next(uuid for uuid, job in fake.jobs.items() if job["name"] == name) for name in names}
+    assert all(fake.active(name) == [first[name]] for name in names)  # the oldest survives, unlisted or not
+    assert fake.calls.count(("list", "")) > 2  # it listed again as the QUEUED jobs shrank
+
+
+def test_a_partial_listing_never_cancels_the_oldest_job_it_cannot_see() -> None:
+    fake = FakeGpulab(queued_cap=2)
+    plan = plan_for(fake, [spec("a")])
+    oldest = fake.add("a", description=marker(spec("a"), run_id="r1"))
+    fake.add("a", description=marker(spec("a"), run_id="r2"))
+    report = apply(fake, plan)
+    assert report.ok
+    assert fake.active("a") == [oldest]

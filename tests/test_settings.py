@@ -293,3 +293,36 @@ def test_verbose_masks_a_password_in_the_endpoint(repo: Path) -> None:
     settings = resolve(repo, flags={"endpoint": "https://alice:hunter2@gpulab.example.org/api/gpulab/v3.1/"})
     assert "hunter2" not in str(settings.describe())
     assert ("endpoint", "https://***@gpulab.example.org/api/gpulab/v3.1/", "--endpoint") in settings.describe()
+
+
+def test_the_documented_settings_table_is_the_code_table() -> None:
+    """docs/client.md#settings lists every setting's flag, environment variable and config key."""
+    from gpulab_apply.settings import SETTINGS
+
+    docs = (Path(__file__).parent.parent / "docs" / "client.md").read_text()
+    table = docs[docs.index("## Settings"):docs.index("\n\n*", docs.index("| flag |"))]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| flag")]
+    for setting in SETTINGS:
+        row = next((r for r in rows if (setting.env and f"`{setting.env}" in r)
+                    or (setting.key and f"| `{setting.key}` |" in r)
+                    or (setting.flag and f"`{setting.flag.split('/')[-1]}" in r)), None)
+        assert row is not None, f"{setting.name} is not in docs/client.md#settings"
+        if setting.env:
+            assert f"`{setting.env}" in row, (setting.name, row)
+        if setting.key:
+            assert f"`{setting.key}" in row, (setting.name, row)
+
+
+def test_every_setting_row_reaches_settings_and_verbose(tmp_path: Path) -> None:
+    """A new setting is its row in SETTINGS and its typed field in Settings: a row that reaches neither
+    Settings nor --verbose fails here, not in a user's hands."""
+    import dataclasses
+
+    from gpulab_apply import settings as module
+
+    fields = {field.name for field in dataclasses.fields(module.Settings)}
+    for row in module.SETTINGS:
+        assert row.name in module._DERIVED or row.name in fields, row.name
+    resolved = module.resolve_settings(flags={"local": True}, env={"GPULAB_APPLY_STRICT": "yes"}, cwd=tmp_path)
+    assert resolved.strict is True and resolved.value("strict") is True
+    assert {name for name, _, _ in resolved.describe()} >= {row.label for row in module.SETTINGS if row.label}

@@ -5,6 +5,7 @@ Not a command: a helper for the command modules, kept here so that options -> ca
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import threading
 from collections.abc import Sequence
@@ -12,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gpulab_apply.errors import InvalidJobsError
-from gpulab_apply.gpulab.api import ApiVersion
+from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.listing import truncated_error
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
@@ -45,8 +47,12 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
     evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.
-        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
-    remote = client.list_jobs(project_urn=client.project_urn)
+        # Not a daemon: if the listing fails, the interpreter must let the import finish before it shuts
+        # down (a half-imported extension module at shutdown crashes the process: exit 139).
+        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=False).start()
+    remote = client.list_jobs(project_urn=client.project_urn, allow_partial=True)
+    if any(status.is_active for status in remote.partial):
+        raise truncated_error(remote.partial)  # an unlisted active job of ours would be submitted again
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
@@ -55,7 +61,14 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired, remote, set_name=settings.set_name, options=options, now=now)
-    if remote.complete_since is not None and (files := plan.unproven_files()):
+    if remote.partial:
+        # only final jobs are unlisted (v3.x: the newest 200 of a status): a name with no listed job may
+        # have an unlisted one, whatever git says, so its create stays unseen
+        statuses = ", ".join(sorted(status.name for status in remote.partial))
+        plan = dataclasses.replace(plan, warnings=(*plan.warnings, (
+            f"GPULab listed only the newest {V3_MAX_COUNT} of your {statuses} jobs: a desired name with no listed "
+            "job may have an unlisted one, so creating it needs --allow-unseen")))
+    elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
 

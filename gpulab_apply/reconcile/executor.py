@@ -23,12 +23,17 @@ from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_ma
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 
 DEFAULT_PARALLELISM = 8
+#: listings a verification may take while a partial v3.x listing shrinks (each round cancels something)
+_MAX_DEDUP_ROUNDS = 20
 
 
 class JobApi(Protocol):
     """What apply needs from a GPULab client (``gpulab_apply.gpulab.client.GpulabClient`` provides it)."""
 
-    def list_jobs(self, *, project_urn: str | None = None) -> Sequence[RemoteJob]: ...
+    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
+        """Every job; with ``allow_partial`` a listing that could not see every job of some statuses is
+        returned (with those statuses in a ``partial`` attribute) instead of raising."""
+        ...
 
     def submit(self, job: Mapping[str, Any], *, hold: bool = False) -> str: ...
 
@@ -248,12 +253,10 @@ class _Run:
         finished job with the desired spec and cancel newer active duplicates (a concurrent apply chose the
         same survivor); a name that was just submitted but is not in the listing is reported as failed."""
         try:
-            listing = self.api.list_jobs(project_urn=self.plan.options.project_urn)
+            listing = self._listing()
         except GpulabApplyError as exc:
-            return [s.outcome() for s in submissions] + [Outcome(
-                name="(verification)", result=Result.FAILED, action=Action.NONE,
-                error=f"listing jobs to verify: {exc.message}")]
-        unsure = {s.marker: s for s in submissions if s.uuid is None and s.ambiguous and s.attempts > 1}
+            return [s.outcome() for s in submissions] + [_verification_failed(f"listing jobs to verify: {exc.message}")]
+        unsure = {s.marker: s for s in submissions if s.uuid is None and s.ambiguous}
         for job in listing:
             marker = parse_marker(job.description)
             if marker in unsure:
@@ -264,16 +267,49 @@ class _Run:
         for outcome in (*outcomes, *results):
             # (a racer may have cancelled ours as its duplicate: the name is still served by the survivor;
             # a job that already ended, e.g. FAILED within seconds, is listed: created, not missing)
-            if outcome.created and not by_name.get(outcome.name) and outcome.created not in listed:
+            if (outcome.created and not by_name.get(outcome.name) and outcome.created not in listed
+                    and not (_partial(listing) and self._exists(outcome.created))):
                 results.append(Outcome(name=outcome.name, result=Result.FAILED, action=outcome.action,
                                        created=outcome.created,
                                        error=f"submitted job {outcome.created} is missing from the listing"))
+        return results + self._deduplicate(pool, listing)
+
+    def _listing(self) -> Sequence[RemoteJob]:
+        return self.api.list_jobs(project_urn=self.plan.options.project_urn, allow_partial=True)
+
+    def _exists(self, uuid: str) -> bool:
+        try:
+            self.api.get_job(uuid)
+        except GpulabApplyError:
+            return False
+        return True
+
+    def _deduplicate(self, pool: ThreadPoolExecutor, listing: Sequence[RemoteJob]) -> list[Outcome]:
+        """Cancel newer duplicates until the listing is complete (v3.x lists only the newest 200 jobs of a
+        status: a racing apply can leave more QUEUED jobs than that for a moment).
+
+        With a partial listing only *newer* duplicates of a job that is listed are cancelled, so the oldest
+        job of a name, listed or not, is never cancelled; each round shrinks the status, until it fits.
+        """
         # duplicates the plan already showed as protected are blocked, not failures
         held = {job.uuid for entry in self.plan.entries for job in entry.held}
-        extra = [(name, job) for name, jobs in by_name.items() for job in jobs[1:]
-                 if job.status.is_active and job.uuid not in held]
-        results += pool.map(lambda item: self._drop_duplicate(*item), extra)
-        return results
+        results: list[Outcome] = []
+        for _ in range(_MAX_DEDUP_ROUNDS):
+            extra = [(name, job) for name, jobs in self._survivors(listing).items() for job in jobs[1:]
+                     if job.status.is_active and job.uuid not in held]
+            results += pool.map(lambda item: self._drop_duplicate(*item), extra)
+            if not _partial(listing):
+                return results
+            if not extra:
+                break
+            try:
+                listing = self._listing()
+            except GpulabApplyError as exc:
+                return [*results, _verification_failed(f"listing jobs to verify: {exc.message}")]
+        statuses = ", ".join(sorted(status.name for status in _partial(listing)))
+        return [*results, _verification_failed(
+            f"GPULab listed only the newest of this user's {statuses} jobs, so duplicates may remain unseen; "
+            "run apply again once fewer jobs wait, or use API v4.0")]
 
     def _survivors(self, listing: Iterable[RemoteJob]) -> dict[str, list[RemoteJob]]:
         """Per desired name, this user's jobs of this set with the desired spec (active or finished), oldest first."""
@@ -304,3 +340,17 @@ class _Run:
             return Outcome(name=name, result=Result.FAILED, action=Action.CANCEL,
                            error=f"cancelling duplicate {job.uuid}: {mask_text(exc.message)}")
         return Outcome(name=name, result=Result.DEDUPLICATED, action=Action.CANCEL, cancelled=(job.uuid,))
+
+
+def _partial(listing: Sequence[RemoteJob]) -> frozenset[JobStatus]:
+    """The statuses verification depends on (active ones and FINISHED, which a survivor may have) of which the
+    listing could not see all of this user's jobs (``Listing.partial``). Unseen CANCELLED or FAILED jobs do
+    not matter: they are neither duplicates nor survivors."""
+    partial: object = getattr(listing, "partial", frozenset())
+    if not isinstance(partial, frozenset):
+        return frozenset()
+    return frozenset(status for status in partial if status.is_active or status is JobStatus.FINISHED)
+
+
+def _verification_failed(error: str) -> Outcome:
+    return Outcome(name="(verification)", result=Result.FAILED, action=Action.NONE, error=error)

@@ -71,27 +71,38 @@ def _change_times(top: Path, paths: list[Path]) -> dict[Path, float]:
     """Per path, the time its content last changed: now if uncommitted, else its newest commit's time.
 
     A path missing from the result has no known age (not in history, or only in a shallow boundary commit).
+    git is asked about the paths' directories (a bounded command line for any number of files); its answers,
+    relative to the top level, are matched as text.
     """
-    found: dict[Path, float] = {}
-    status = _git(top, "status", "--porcelain", "-z", "--untracked-files=all", "--", *map(str, paths))
+    wanted = {_relative(path, top): path for path in paths}
+    directories = sorted({str(path.parent) for path in paths})
+    found: dict[str, float] = {}
+    status = _git(top, "status", "--porcelain", "-z", "--untracked-files=all", "--", *directories)
     for item in (status or "").split("\0"):
-        if len(item) > 3 and item[2] == " ":
-            found[(top / item[3:]).resolve()] = float("inf")  # changed since the last commit: new content
+        if len(item) > 3 and item[2] == " " and item[3:] in wanted:
+            found[item[3:]] = float("inf")  # changed since the last commit: new content
     log = _git(top, "-c", "core.quotePath=false", "log", "--format=%x01%H %ct", "--name-only", "--no-renames",
-               "--", *map(str, paths))
+               "--", *directories)
     shallow = set(_shallow_commits(top))
     commit_time, boundary = 0.0, False
-    unknown: set[Path] = set()
+    unknown: set[str] = set()
     for line in (log or "").splitlines():
         if line.startswith("\x01"):
             sha, _, seconds = line[1:].partition(" ")
             commit_time, boundary = float(seconds), sha in shallow
-        elif line and (path := (top / line).resolve()) not in found and path not in unknown:
+        elif line in wanted and line not in found and line not in unknown:
             if boundary:
-                unknown.add(path)  # a shallow clone's boundary commit "adds" every file: its age is unknown
+                unknown.add(line)  # a shallow clone's boundary commit "adds" every file: its age is unknown
             else:
-                found[path] = commit_time
-    return found
+                found[line] = commit_time
+    return {wanted[name]: age for name, age in found.items()}
+
+
+def _relative(path: Path, top: Path) -> str:
+    try:
+        return path.relative_to(top).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _shallow_commits(top: Path) -> list[str]:
