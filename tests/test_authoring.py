@@ -219,6 +219,8 @@ def test_a_member_named_like_another_job_is_a_duplicate_naming_both(jobs: Path) 
     ("    lr: [{a: 1}]", "jobs.d/train.yaml:10:5: error: x-gpulab-apply.matrix.lr: matrix: lr must be a non-empty"),
     ("    lr: [1]\n    exclude: [{lr: 1}]", ("jobs.d/train.yaml:9:3: error: x-gpulab-apply.matrix: matrix: every "
                                             "combination is excluded")),
+    ("    lr: [" + ", ".join(map(str, range(400))) + "]\n    seed: [" + ", ".join(map(str, range(400))) + "]",
+     "jobs.d/train.yaml:9:3: error: x-gpulab-apply.matrix: matrix: more than 100,000 combinations"),
     ("    lr: [1]\n    include: [3]", ("jobs.d/train.yaml:11:5: error: x-gpulab-apply.matrix.include: matrix: include "
                                       "must be a list of mappings")),
 ])
