@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from gpulab_apply import setting_values as parsers
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
@@ -33,87 +34,6 @@ LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
-SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-def _text(value: object, source: str) -> str:
-    return str(value)
-
-
-def _path_value(value: object, source: str) -> Path:
-    return value if isinstance(value, Path) else Path(str(value)).expanduser()
-
-
-def _api_version(value: object, source: str) -> str:
-    version = str(value).strip().lstrip("vV")
-    if version not in API_VERSIONS:
-        raise ConfigError(f"{source}: API version {value!r} is not supported",
-                          hint=f"Use one of {', '.join(API_VERSIONS)}.")
-    return version
-
-
-def _project(value: object, source: str) -> str | None:
-    return str(value).strip() or None
-
-
-def _set_name(value: object, source: str) -> str:
-    name = str(value)
-    if not SET_NAME.match(name):
-        raise ConfigError(
-            f"{source}: invalid set name {name!r}",
-            hint="A set name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
-        )
-    return name
-
-
-def _positive(rule: str) -> Callable[[object, str], float]:
-    """A parser of positive finite numbers; ``rule`` completes "SOURCE: ..., not VALUE" when one is not."""
-    def parse(value: object, source: str) -> float:
-        try:
-            number = float(str(value))
-        except ValueError:
-            number = -1.0
-        if not 0 < number < float("inf"):
-            raise ConfigError(f"{source}: {rule}, not {value!r}")
-        return number
-    return parse
-
-
-def _count(value: object, source: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise ConfigError(f"{source}: retries must be a whole number >= 0, not {value!r}")
-    return number
-
-
-def _gpu_hours(value: object, source: str) -> float:
-    try:
-        number = float(str(value))
-    except ValueError:
-        number = -1.0
-    if not number >= 0:
-        raise ConfigError(f"{source}: max-gpu-hours must be a number of GPU-hours >= 0, not {value!r}")
-    return number
-
-
-def _switch(value: object, source: str) -> bool:
-    return bool(value)
-
-
-_YES, _NO = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
-
-
-def _boolean(value: object, source: str) -> bool:
-    """A yes/no setting from a flag, a YAML boolean or the text of an environment variable."""
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in _YES | _NO:
-        return word in _YES
-    raise ConfigError(f"{source}: {value!r} is not true or false")
 
 
 @dataclass(frozen=True)
@@ -130,7 +50,7 @@ class Setting:
     key: str | None
     #: turns a raw value (a string, a YAML scalar, a click value) into the setting's value; ``source`` is
     #: where the raw value came from, for the error message
-    parse: Callable[[object, str], Any] = _text
+    parse: Callable[[object, str], Any] = parsers.text
     #: used when no source gives a value (None: computed by resolve_settings, or absent)
     default: Any = None
     #: the name ``--verbose`` shows it under (None: not shown)
@@ -148,43 +68,43 @@ class Setting:
 
 
 _SECONDS = "must be a positive number of seconds"
-_SPEED = _positive("the speed must be a positive number (simulated seconds per real second)")
+_SPEED = parsers.positive("the speed must be a positive number (simulated seconds per real second)")
 
 # One line per setting (docs/client.md#settings). The password has no flag, on purpose: argv is public.
 SETTINGS: tuple[Setting, ...] = (
     Setting("endpoint", "--endpoint", "GPULAB_ENDPOINT", "endpoint", label="endpoint", metavar="URL",
-            help="GPULab API root, or 'local'", default_help="production v3.1"),
-    Setting("api_version", "--api-version", "GPULAB_API_VERSION", "api-version", _api_version, label="api version",
-            choices=API_VERSIONS,
-            help="API version for an endpoint without /vX.Y/"),
-    Setting("cert", "--cert", "GPULAB_CERT", "cert", _path_value, label="certificate", metavar="PEM",
+            help="GPULab API root, or 'local'", default_help=f"production v{DEFAULT_API_VERSION}"),
+    Setting("api_version", "--api-version", "GPULAB_API_VERSION", "api-version", parsers.api_version,
+            label="api version", choices=API_VERSIONS, help="API version for an endpoint without /vX.Y/"),
+    Setting("cert", "--cert", "GPULAB_CERT", "cert", parsers.path_value, label="certificate", metavar="PEM",
             is_path=True,
             help="Login certificate: one PEM with certificate and key"),
     Setting("password", None, "GPULAB_CERT_PASSWORD", None, label="password", secret=True),
-    Setting("ca_bundle", "--ca-bundle", "GPULAB_CA_BUNDLE", "ca-bundle", _path_value, label="CA bundle", metavar="PEM",
-            is_path=True,
-            help="Trust only these CAs for the server"),
-    Setting("project", "--project", "GPULAB_PROJECT", "project", _project, label="project", metavar="NAME",
+    Setting("ca_bundle", "--ca-bundle", "GPULAB_CA_BUNDLE", "ca-bundle", parsers.path_value, label="CA bundle",
+            metavar="PEM", is_path=True, help="Trust only these CAs for the server"),
+    Setting("project", "--project", "GPULAB_PROJECT", "project", parsers.project, label="project", metavar="NAME",
             help="Project for jobs without owner.projectUrn"),
-    Setting("set", "--set", "GPULAB_APPLY_SET", "set", _set_name, label="set", metavar="NAME",
+    Setting("set", "--set", "GPULAB_APPLY_SET", "set", parsers.set_name, label="set", metavar="NAME",
             help="Ownership set", default_help="the git repository's name"),
-    Setting("local", "--local", None, None, _switch, False, is_flag=True,
+    Setting("local", "--local", None, None, parsers.switch, False, is_flag=True,
             help="Use the embedded GPULab emulator (state in .gpulab-apply/), no account needed."),
     Setting("speed", "--speed", "GPULAB_APPLY_SPEED", "speed", _SPEED, label="local speed", metavar="FACTOR",
             help="With --local: simulated seconds per real second (60: a minute a second)", default_help="1"),
-    Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, _path_value, label="config file",
+    Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, parsers.path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
-    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", _positive(f"timeout {_SECONDS}"), 30.0,
-            label="read timeout", metavar="SECONDS",
+    Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", parsers.positive(f"timeout {_SECONDS}"),
+            30.0, label="read timeout", metavar="SECONDS",
             help="Seconds to wait for each answer", default_help="30"),
-    Setting("connect_timeout", None, None, "connect-timeout", _positive(f"connect-timeout {_SECONDS}"),
+    Setting("connect_timeout", None, None, "connect-timeout", parsers.positive(f"connect-timeout {_SECONDS}"),
             label="conn timeout"),
-    Setting("retries", None, None, "retries", _count, 5, label="retries"),
-    Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", _gpu_hours, label="max GPU-hours"),
-    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", _boolean, False, is_flag=True, label="strict",
+    Setting("retries", None, None, "retries", parsers.count, 5, label="retries"),
+    Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", parsers.gpu_hours,
+            label="max GPU-hours"),
+    Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", parsers.boolean, False, is_flag=True,
+            label="strict",
             help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),
-    Setting("verbose", "-v/--verbose", None, None, _switch, False, is_flag=True,
+    Setting("verbose", "-v/--verbose", None, None, parsers.switch, False, is_flag=True,
             help="Show the settings and each request on stderr (never secrets)."),
 )
 #: setting name -> its row

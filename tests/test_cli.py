@@ -64,15 +64,19 @@ def test_the_static_table_matches_every_command() -> None:
         command = getattr(importlib.import_module(entry.module), entry.name)
         assert isinstance(command, click.Command) and command.name == entry.name
         assert entry.short_help == command.get_short_help_str(limit=10_000), entry.name
+    # each fits on its line of an 80-column --help, so nothing is cut or wrapped
+    width = max(len(entry.name) for entry in COMMANDS) + 4
+    assert all(width + len(entry.short_help) <= 78 for entry in COMMANDS)
 
 
 def test_top_level_help_lists_every_command_whole(cli: RunCli) -> None:
     from gpulab_apply.cli import COMMANDS
 
-    result = cli("--help")
+    result = cli("--help", env={"COLUMNS": "80"})
     assert result.exit_code == 0
+    width = max(len(entry.name) for entry in COMMANDS) + 2
     for entry in COMMANDS:
-        assert f"  {entry.name.ljust(12)}{entry.short_help}\n" in result.stdout, entry.name
+        assert f"  {entry.name.ljust(width)}{entry.short_help}\n" in result.stdout, entry.name
     assert "Example:\n    gpulab-apply validate jobs.d\n" in result.stdout
 
 
@@ -148,3 +152,17 @@ def test_the_console_script_exits_normally_running_atexit_and_flushing_logging(t
     assert "atexit ran\n" in proc.stderr and "buffered log line\n" in proc.stderr, proc.stderr
     assert proc.stdout.count(": error: ") == 1200 and proc.stdout.endswith("Found 1200 errors in 300 of 300 files.\n")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_command_that_fails_early_exits_cleanly_every_time(tmp_path: Path) -> None:
+    """plan imports its diff library in a thread while the listing runs; when the listing fails at once, the
+    normal exit path must not tear the interpreter down under a half-finished import (it crashed: 139)."""
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "a.yaml").write_text("name: a\nrequest:\n  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 4}\n"
+                                                "  docker: {image: debian, command: x}\n")
+    (tmp_path / "gpulab-apply.yaml").write_text("retries: 0\n")
+    command = [sys.executable, "-m", "gpulab_apply", "plan", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/",
+               "--project", "p"]
+    codes = [subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False).returncode
+             for _ in range(8)]
+    assert codes == [1] * 8

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.emulator import RunningEmulator
-from gpulab_apply.settings import find_state_dir
+from gpulab_apply.gpulab.local import find_state_dir
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 

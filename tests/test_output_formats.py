@@ -32,11 +32,12 @@ def repo(tmp_path: Path, emulator: Any, cli: RunCli, monkeypatch: pytest.MonkeyP
 
 
 def keys(document: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Every (path, key) of a JSON document, skipping values that are job data (diffs' old and new)."""
+    """Every (path, key) of a JSON document, skipping values that are data, not fields: diffs' old and new
+    (job values) and maps keyed by names (sweeps)."""
     if isinstance(document, dict):
         for key, value in document.items():
             yield path, key
-            if key not in ("old", "new"):
+            if key not in ("old", "new", "sweeps"):
                 yield from keys(value, f"{path}.{key}")
     elif isinstance(document, list):
         for item in document:

@@ -109,3 +109,20 @@ def test_a_value_from_the_environment_quoted_by_a_check_is_masked(tmp_path: Path
     assert result.exit_code == 1
     assert "hf_leaky_token_123" not in result.stdout + result.stderr
     assert "'***' is not of type 'integer'" in result.stdout
+
+
+def test_explain_works_for_jobs_checked_in_worker_processes(tmp_path: Path, cli: RunCli,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    # 200+ files are checked in forked workers: the maps travel back as file and index and read again
+    from gpulab_apply.jobfiles.validation import PARALLEL_MIN_FILES
+
+    monkeypatch.chdir(tmp_path)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "_defaults.yaml").write_text(DEFAULTS.replace('"${WANDB_API_KEY}"', "x"), encoding="utf-8")
+    for index in range(PARALLEL_MIN_FILES + 10):
+        (jobs / f"j{index}.yaml").write_text(f"name: j{index}\nrequest:\n  docker: {{command: run}}\n",
+                                             encoding="utf-8")
+    result = cli("render", "j7", "--explain")
+    assert "#   request.docker.image: jobs.d/_defaults.yaml:4:12\n" in result.stdout
+    assert "#   request.docker.command: jobs.d/j7.yaml:3:21\n" in result.stdout

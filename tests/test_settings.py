@@ -293,3 +293,21 @@ def test_verbose_masks_a_password_in_the_endpoint(repo: Path) -> None:
     settings = resolve(repo, flags={"endpoint": "https://alice:hunter2@gpulab.example.org/api/gpulab/v3.1/"})
     assert "hunter2" not in str(settings.describe())
     assert ("endpoint", "https://***@gpulab.example.org/api/gpulab/v3.1/", "--endpoint") in settings.describe()
+
+
+def test_the_documented_settings_table_is_the_code_table() -> None:
+    """docs/client.md#settings lists every setting's flag, environment variable and config key."""
+    from gpulab_apply.settings import SETTINGS
+
+    docs = (Path(__file__).parent.parent / "docs" / "client.md").read_text()
+    table = docs[docs.index("## Settings"):docs.index("\n\n*", docs.index("| flag |"))]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| flag")]
+    for setting in SETTINGS:
+        row = next((r for r in rows if (setting.env and f"`{setting.env}" in r)
+                    or (setting.key and f"| `{setting.key}` |" in r)
+                    or (setting.flag and f"`{setting.flag.split('/')[-1]}" in r)), None)
+        assert row is not None, f"{setting.name} is not in docs/client.md#settings"
+        if setting.env:
+            assert f"`{setting.env}" in row, (setting.name, row)
+        if setting.key:
+            assert f"`{setting.key}" in row, (setting.name, row)

@@ -4,11 +4,12 @@ only the new members, reordering plans nothing; --target takes the sweep's name.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
 from tests.conftest import RunCli
 from tests.test_cli_plan_apply import TO_RUNNING, Repo
 
@@ -17,7 +18,15 @@ SWEEP = "cifar-resnet18"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
+def default_emulator() -> Iterator[RunningEmulator]:
+    """The emulator's default cluster (not the tests' small one), with a clock the test moves."""
+    with serve_in_thread(config=EmulatorConfig(clock="manual"), fault_seed=0) as running:
+        yield running
+
+
+@pytest.fixture
+def repo(tmp_path: Path, default_emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    emulator = default_emulator
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("WANDB_MODE", raising=False)
     repo = Repo(tmp_path, emulator, cli, version="4.0")
@@ -46,10 +55,10 @@ def test_a_sweep_is_planned_applied_and_listed_as_one_group(repo: Repo) -> None:
 
     repo.emulator.advance(TO_RUNNING)
     running = [job for job in repo.active() if job.name.startswith(SWEEP) and job.status.name == "RUNNING"]
-    assert len(running) >= 8  # the default emulator has 8 GPUs; the rest queue until one finishes
+    assert len(running) == 12  # the default cluster (docs/emulator.md#the-cluster) fits the whole sweep
     status = repo("status", "jobs.d")
     assert status.exit_code == 0, status
-    assert f"sweep {SWEEP}: 12 jobs: {len(running)} RUNNING" in status.stdout
+    assert f"sweep {SWEEP}: 12 jobs: 12 RUNNING\n" in status.stdout
 
     again = repo("plan", "jobs.d", "--detailed-exitcode")
     assert again.exit_code == 0, again

@@ -169,7 +169,7 @@ def test_validate_of_valid_files_imports_no_network_diff_or_jsonschema_library(t
     import sys
 
     code = ("import sys; from gpulab_apply.cli import run; run(['validate', sys.argv[1]]); "
-            "print(sorted(m for m in ('requests', 'deepdiff', 'urllib3', 'jsonschema') if m in sys.modules))")
+            "print(sorted(m for m in ('requests', 'deepdiff', 'urllib3', 'jsonschema', 'cryptography') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code, str(REPO / "jobs.d")], capture_output=True, text=True,
                           check=False)
     assert proc.stdout.splitlines()[-1] == "[]", proc.stderr

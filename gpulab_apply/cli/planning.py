@@ -47,7 +47,9 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
     evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
     if desired:
         # The planner's diff library is slow to import; import it while the listing waits on the network.
-        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=True).start()
+        # Not a daemon: if the listing fails, the interpreter must let the import finish before it shuts
+        # down (a half-imported extension module at shutdown crashes the process: exit 139).
+        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=False).start()
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,

@@ -4,8 +4,8 @@ v3.x: ``max_count`` (default 10, at most 200) and ``max_hours`` (default 12, at 
 v4.0: ``page_size`` (default 50, at most 1000) and ``page`` (1-based, an emulator choice: GPULab's own
 paging parameter is not known); ``max_hours`` only when given.
 
-Pages are served from keyset cursors (:class:`PageCursors`), so reading all 50 pages of 50,000 jobs
-costs 50 times reading one, not 1,275 times as with SQL ``OFFSET``.
+Pages are served from keyset cursors (:class:`PageCursors`) while no job changes, so reading all 50
+pages of 50,000 jobs costs 50 times reading one, not 1,275 times as with SQL ``OFFSET``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.store import JobQuery, ListingKey
@@ -120,48 +120,58 @@ def _cluster_ids(query: Mapping[str, Sequence[str]]) -> tuple[int, ...]:
     return tuple(ids)
 
 
+@dataclass
+class _Chain:
+    """Where the pages of one listing ended, valid while the jobs stay as they were (``version``)."""
+
+    version: int
+    ends: dict[int, ListingKey] = field(default_factory=dict)
+
+
 class PageCursors:
     """Where the pages of recent listings ended, so that page N starts with an index seek.
 
-    Page N is what SQL ``OFFSET (N - 1) * size`` would answer, for the jobs as they were when page 1
-    of the same listing (same filters, same page size) was last read: page 1 starts a new chain of
-    cursors, and page N continues after the last job of page N - 1. A page asked for out of order (a
-    client fetching pages concurrently) starts from the nearest earlier end and skips the pages
-    between. A job that changes status between two pages is therefore neither repeated nor skipped
-    because of the jobs before it, which an ``OFFSET`` could not promise.
+    A page is always what SQL ``OFFSET (N - 1) * size`` answers at the moment it is asked for; the
+    cursors only make that cheap. While no job changes (the store's data version stays the same),
+    page N of a listing (same filters, page size and window) continues after the last job of page
+    N - 1, or, asked for out of order (pages fetched concurrently), from the nearest earlier page end
+    known, skipping the pages between. Once anything changed, the chain is dropped and the page is
+    read with the offset: a cursor from before a change could skip jobs that a new listing, which
+    fetches page 2 before page 1 has answered, must see.
     """
 
     def __init__(self, listings: int = 64) -> None:
-        self._chains: OrderedDict[Hashable, dict[int, ListingKey]] = OrderedDict()
+        self._chains: OrderedDict[Hashable, _Chain] = OrderedDict()
         self._listings = listings
         self._lock = threading.Lock()
 
-    def start(self, query: JobQuery) -> tuple[dict[int, ListingKey], ListingKey | None, int]:
+    def start(self, query: JobQuery, version: int) -> tuple[_Chain, ListingKey | None, int]:
         """The chain ``query`` belongs to, the cursor to continue after, and the jobs to skip after it."""
         key = _chain_key(query)
         with self._lock:
-            if query.page == 1 or key not in self._chains:
-                self._chains[key] = {}
-            chain = self._chains[key]
+            chain = self._chains.get(key)
+            if chain is None or chain.version != version:
+                chain = self._chains[key] = _Chain(version)
             self._chains.move_to_end(key)
             while len(self._chains) > self._listings:
                 self._chains.popitem(last=False)
+            ends = chain.ends
             # the page before, usually; a few back when pages are fetched concurrently
-            earlier = next((page for page in range(query.page - 1, max(0, query.page - 65), -1) if page in chain),
+            earlier = next((page for page in range(query.page - 1, max(0, query.page - 65), -1) if page in ends),
                            None)
             if earlier is None:
-                earlier = max((page for page in chain if page < query.page), default=None)
+                earlier = max((page for page in ends if page < query.page), default=None)
             if earlier is None:
                 return chain, None, (query.page - 1) * query.limit
-            return chain, chain[earlier], (query.page - 1 - earlier) * query.limit
+            return chain, ends[earlier], (query.page - 1 - earlier) * query.limit
 
-    def record(self, chain: dict[int, ListingKey], page: int, last: ListingKey | None) -> None:
+    def record(self, chain: _Chain, page: int, last: ListingKey | None) -> None:
         """Remember where ``page`` ended (in the chain :meth:`start` gave, even if a newer one replaced it)."""
         if last is not None:
             with self._lock:
-                chain[page] = last
+                chain.ends[page] = last
 
 
 def _chain_key(query: JobQuery) -> Hashable:
-    # the window is resolved against the clock on every request; the chain follows the window as asked
-    return replace(query, page=1, updated_since=None)
+    # with a window (resolved against the clock on every request) no two requests share a chain
+    return replace(query, page=1)

@@ -131,7 +131,7 @@ class Emulator:
 
     def list_texts(self, query: JobQuery, version: str) -> list[str]:
         self.catch_up()
-        chain, after, skip = self.pages.start(query)
+        chain, after, skip = self.pages.start(query, self.store.data_version())
         with self.store.read() as conn:
             texts, last = Store.list_texts(conn, query, version, after=after, skip=skip)
         self.pages.record(chain, query.page, last)

@@ -170,6 +170,8 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._pool_size = pool_size
+        self._watch: sqlite3.Connection | None = None
+        self._watch_lock = threading.Lock()
         try:
             # one transaction (not executescript, which commits first): a crash mid-upgrade leaves version 1
             with self.write() as conn:
@@ -188,6 +190,15 @@ class Store:
                               hint="point --db at a new file or at one the emulator made") from exc
 
     # --- connections and transactions ---------------------------------------------------------------
+
+    def data_version(self) -> int:
+        """A number that changes whenever any connection, in any process, commits a change."""
+        with self._watch_lock:
+            if self._watch is None:
+                self._watch = self._open()
+            # SQLite's data_version changes with every commit made through *other* connections: this
+            # one never writes
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -237,6 +248,8 @@ class Store:
             conn.execute("COMMIT")
 
     def close(self) -> None:
+        with self._watch_lock:
+            self._watch = None
         with self._all_lock:
             for conn in self._all:
                 conn.close()

@@ -9,12 +9,10 @@ the set: job names are identities, so a name may appear only once.
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import os
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -111,6 +109,10 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
     if workers < 2:
         return check(files)
+    # imported here: multiprocessing costs a one-file validate about a Python start-up of its own
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:

@@ -52,7 +52,8 @@ def report_json(failure: Failure, stream: TextIO) -> None:
 
 
 def document(failure: Failure) -> dict[str, Any]:
-    """The command's own document with ``ok: false``: what it had made (a refused plan), else its keys empty."""
+    """The command's own document with ``ok: false``: what it had made (a refused plan), else its keys with
+    empty values (null, or [] for lists), so that a reader finds the same keys as on success."""
     if failure.kind == "plan" and failure.partial is not None:
         from gpulab_apply.reporters.plan import plan_document
 
@@ -61,19 +62,35 @@ def document(failure: Failure) -> dict[str, Any]:
         from gpulab_apply.reporters.apply import ApplyResult, apply_document
 
         return apply_document(ApplyResult(plan=failure.partial, report=None), error=failure)
-    body = _EMPTY.get(failure.kind, {})
+    shape = _shape(failure.kind)
+    body: dict[str, Any] = {key: [] if isinstance(value, list) else None for key, value in shape.items()
+            if key not in ("version", "kind", "ok", "problems", "error")}
     if "set" in body:
-        body = {**body, "set": failure.set_name}
-    return envelope(failure.kind, ok=False, body=body, problems=failure.problems,
-                    error=failure)
+        body["set"] = failure.set_name
+    return envelope(failure.kind, ok=False, body=body, problems=failure.problems, error=failure)
 
 
-#: the keys of each kind's document, empty, for a failure that came before any result
-_EMPTY: dict[str, dict[str, Any]] = {
-    "validate": {"files": 0, "summary": None, "jobs": []},
-    "plan": {"set": None, "hasChanges": False, "remoteFingerprint": None, "warnings": [], "refusals": [],
-             "gpuHours": None, "sweeps": {}, "summary": None, "entries": []},
-    "apply": {"runId": None, "set": None, "changed": False, "summary": None, "outcomes": [], "plan": None},
-    "status": {"set": None, "now": None, "jobs": []},
-    "whoami": {},
-}
+def _shape(kind: str) -> dict[str, Any]:
+    """A successful document of ``kind`` made from nothing: its keys, in order."""
+    from datetime import UTC, datetime
+
+    if kind in ("plan", "apply"):
+        from gpulab_apply.reconcile.planner import PlanOptions, build_plan
+        from gpulab_apply.reporters.apply import ApplyResult, apply_document
+        from gpulab_apply.reporters.plan import plan_document
+
+        plan = build_plan((), (), set_name="-", options=PlanOptions())
+        return plan_document(plan) if kind == "plan" else apply_document(ApplyResult(plan=plan, report=None))
+    if kind == "status":
+        from gpulab_apply.reporters.status import StatusReport, status_document
+
+        return status_document(StatusReport(set_name="-", rows=(), now=datetime.now(UTC)))
+    if kind == "validate":
+        from gpulab_apply.jobfiles.validation import ValidationResult
+        from gpulab_apply.reporters.problems import validate_document
+
+        return validate_document(ValidationResult(jobs=(), problems=(), files=0))
+    from gpulab_apply.reporters.identity import IdentityReport, identity_document
+
+    return identity_document(IdentityReport(user=None, email=None, certificate=None, valid_until=None, days_left=None,
+                                            endpoint="", api_version="", project=None, set_name="", local=False))

@@ -86,7 +86,7 @@ def report_text(report: IdentityReport, stream: TextIO, *, color: bool = False) 
         stream.write(f"{who} accepts {what} (checked with a job listing in {report.access_seconds:.2f} s).\n")
 
 
-def report_json(report: IdentityReport, stream: TextIO, *, color: bool = False) -> None:
+def identity_document(report: IdentityReport) -> dict[str, Any]:
     body: dict[str, Any] = {
         "user": report.user, "email": report.email, "certificate": report.certificate,
         "validUntil": format_timestamp(report.valid_until) if report.valid_until else None,
@@ -94,5 +94,9 @@ def report_json(report: IdentityReport, stream: TextIO, *, color: bool = False) 
         "project": report.project, "set": report.set_name, "accepted": report.access_seconds is not None,
         "checkSeconds": report.access_seconds,
     }
-    json.dump(envelope("whoami", ok=report.access_seconds is not None, body=body), stream, indent=2)
+    return envelope("whoami", ok=report.access_seconds is not None, body=body)
+
+
+def report_json(report: IdentityReport, stream: TextIO, *, color: bool = False) -> None:
+    json.dump(identity_document(report), stream, indent=2)
     stream.write("\n")

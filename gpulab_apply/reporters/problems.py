@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TextIO
+from typing import Any, TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
 from gpulab_apply.masking import mask_message, safe
@@ -72,14 +72,17 @@ def report_text(result: ValidationResult, stream: TextIO, *, color: bool = False
     stream.write(summary(result) + "\n")
 
 
-def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
-    """The versioned JSON document described in docs/validate.md."""
-    document = envelope("validate", ok=result.ok, body={
+def validate_document(result: ValidationResult) -> dict[str, Any]:
+    return envelope("validate", ok=result.ok, body={
         "files": result.files,
         "summary": summary(result),
         "jobs": [{"name": job.name, "location": location_document(job.location)} for job in result.jobs],
     }, problems=result.problems)
-    json.dump(document, stream, indent=2)
+
+
+def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
+    """The versioned JSON document described in docs/validate.md."""
+    json.dump(validate_document(result), stream, indent=2)
     stream.write("\n")
 
 

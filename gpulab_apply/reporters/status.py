@@ -121,13 +121,16 @@ def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
             for name, group in sorted(by_sweep.items())]
 
 
-def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
-    document = envelope("status", ok=True, body={
+def status_document(report: StatusReport) -> dict[str, Any]:
+    return envelope("status", ok=True, body={
         "set": report.set_name,
         "now": format_timestamp(report.now),
         "jobs": [_job_document(row) for row in report.rows],
     })
-    json.dump(document, stream, indent=2)
+
+
+def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
+    json.dump(status_document(report), stream, indent=2)
     stream.write("\n")
 
 
