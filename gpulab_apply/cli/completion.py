@@ -37,13 +37,9 @@ def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> li
 def find_jobs_dir(cwd: Path) -> Path:
     """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
     ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
-    walk: list[Path] = []
-    for candidate in (cwd, *cwd.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            break
-    else:
-        walk = [cwd]
+    from gpulab_apply.gpulab.local import up_to_repository_top
+
+    walk = up_to_repository_top(cwd, cwd)
     found = next((candidate for candidate in walk if (candidate / _DEFAULT_DIR).is_dir()), cwd)
     return Path(_DEFAULT_DIR) if found == cwd else found / _DEFAULT_DIR
 
