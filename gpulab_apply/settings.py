@@ -182,15 +182,8 @@ class Settings:
 
     def value(self, name: str) -> object:
         """The effective value of the setting ``name`` of :data:`SETTINGS`."""
-        values: dict[str, object] = {
-            "endpoint": self.api_root or self.endpoint, "api_version": self.api_version, "cert": self.cert_path,
-            "password": self.password, "ca_bundle": self.ca_bundle, "project": self.project, "set": self.set_name,
-            "local": self.local, "speed": self.speed, "config": self.config_path, "timeout": self.timeouts.read,
-            "connect_timeout": self.timeouts.connect, "retries": self.retry.retries, "verbose": self.verbose,
-            "max_gpu_hours": self.max_gpu_hours,
-            "strict": self.strict,
-        }
-        return values[name]
+        derived = _DERIVED.get(name)
+        return derived(self) if derived else getattr(self, name)
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for ``--verbose``, one per setting; secrets show as "(set)"."""
@@ -206,6 +199,17 @@ class Settings:
             source = self.sources.get(setting.name, "-" if value is None else "default")
             rows.append((setting.label or setting.name, safe(shown), safe(source)))
         return rows
+
+
+#: the settings that :class:`Settings` holds under another name or builds together in :func:`_build`; every other
+#: row of :data:`SETTINGS` is a field of :class:`Settings` of its own name, passed through as parsed, so a new
+#: setting is its row and its typed field
+_DERIVED: Mapping[str, Callable[[Settings], object]] = {
+    "endpoint": lambda s: s.api_root or s.endpoint, "api_version": lambda s: s.api_version,
+    "cert": lambda s: s.cert_path, "set": lambda s: s.set_name, "local": lambda s: s.local,
+    "config": lambda s: s.config_path, "timeout": lambda s: s.timeouts.read,
+    "connect_timeout": lambda s: s.timeouts.connect, "retries": lambda s: s.retry.retries,
+}
 
 
 def resolve_settings(
@@ -277,21 +281,15 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         api_root=api_root,
         api_version=version,
         cert_path=values.get("cert"),
-        password=values.get("password"),
         password_prompt=password_prompt,
-        ca_bundle=values.get("ca_bundle"),
-        project=values.get("project"),
         set_name=values.get("set") or default_set_name(job_paths, cwd),
         local=local,
-        speed=values.get("speed"),
         state_dir=find_state_dir(job_paths, cwd),
         config_path=config_path,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
-        verbose=bool(values.get("verbose")),
-        max_gpu_hours=values.get("max_gpu_hours"),
-        strict=bool(values.get("strict")),
         sources=sources,
+        **{s.name: values.get(s.name, s.default) for s in SETTINGS if s.name not in _DERIVED},
     )
 
 

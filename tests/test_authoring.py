@@ -219,6 +219,8 @@ def test_a_member_named_like_another_job_is_a_duplicate_naming_both(jobs: Path) 
     ("    lr: [{a: 1}]", "jobs.d/train.yaml:10:5: error: x-gpulab-apply.matrix.lr: matrix: lr must be a non-empty"),
     ("    lr: [1]\n    exclude: [{lr: 1}]", ("jobs.d/train.yaml:9:3: error: x-gpulab-apply.matrix: matrix: every "
                                             "combination is excluded")),
+    ("    lr: [" + ", ".join(map(str, range(400))) + "]\n    seed: [" + ", ".join(map(str, range(400))) + "]",
+     "jobs.d/train.yaml:9:3: error: x-gpulab-apply.matrix: matrix: more than 100,000 combinations"),
     ("    lr: [1]\n    include: [3]", ("jobs.d/train.yaml:11:5: error: x-gpulab-apply.matrix.include: matrix: include "
                                       "must be a list of mappings")),
 ])
@@ -321,3 +323,12 @@ def test_variables_in_a_sweep_and_in_defaults(jobs: Path, monkeypatch: pytest.Mo
         "jobs.d/_defaults.yaml:6:26: error: request.docker.environment.GROUP: environment variable RUN_GROUP is not "
         f"set (in job 'train-lr1e-4-seed{seed}' of jobs.d/train.yaml:1:1) (set RUN_GROUP, or give a default: "
         "${RUN_GROUP:-value})" for seed in (0, 1)]
+
+
+def test_a_defaults_file_named_explicitly_is_checked_as_a_defaults_file(jobs: Path) -> None:
+    write(jobs / "_defaults.yaml", DEFAULTS)
+    result = validate_paths(["jobs.d/_defaults.yaml"])
+    assert (problems(result), result.jobs, result.files) == ([], (), 1)
+    write(jobs / "_defaults.yaml", "name: x\n" + DEFAULTS)
+    assert problems(validate_paths(["jobs.d/_defaults.yaml"])) == [
+        "jobs.d/_defaults.yaml:1:1: error: name: name cannot be a default: every job needs its own name"]

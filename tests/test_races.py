@@ -114,3 +114,18 @@ def test_jobs_made_with_the_previous_marker_format_stay_in_sync(filled: bool, jo
         assert "No changes: GPULab matches the job files." in result.stdout
     result = cli("apply", "jobs.d", "--yes", *connection(emulator, "4.0"))
     assert result.exit_code == 0 and len(listing(emulator, "4.0")) == len(names)
+
+
+def test_more_than_200_cancelled_jobs_on_v3_1_leave_status_and_plan_working(jobs_dir: Path, emulator: RunningEmulator,
+                                                                            cli: RunCli) -> None:
+    """After a race, v3.x lists only the newest 200 CANCELLED duplicates: final jobs, so status and plan go on."""
+    (jobs_dir / "a.yaml").write_text(job_yaml("a"))
+    assert cli("apply", "jobs.d", "--yes", *connection(emulator, "3.1")).exit_code == 0
+    [job] = listing(emulator, "3.1")
+    duplicate = {"name": "a", "description": job.description, "request": dict(job.request)}
+    emulator.seed_jobs([duplicate] * 210, status="CANCELLED", project_urn=PROJECT_URN)
+    status = cli("status", "jobs.d", *connection(emulator, "3.1"))
+    assert status.exit_code == 0, status
+    planned = cli("plan", "jobs.d", "--detailed-exitcode", *connection(emulator, "3.1"))
+    assert planned.exit_code == 0, planned
+    assert "GPULab listed only the newest 200 of your CANCELLED jobs" in planned.stdout

@@ -311,3 +311,18 @@ def test_the_documented_settings_table_is_the_code_table() -> None:
             assert f"`{setting.env}" in row, (setting.name, row)
         if setting.key:
             assert f"`{setting.key}" in row, (setting.name, row)
+
+
+def test_every_setting_row_reaches_settings_and_verbose(tmp_path: Path) -> None:
+    """A new setting is its row in SETTINGS and its typed field in Settings: a row that reaches neither
+    Settings nor --verbose fails here, not in a user's hands."""
+    import dataclasses
+
+    from gpulab_apply import settings as module
+
+    fields = {field.name for field in dataclasses.fields(module.Settings)}
+    for row in module.SETTINGS:
+        assert row.name in module._DERIVED or row.name in fields, row.name
+    resolved = module.resolve_settings(flags={"local": True}, env={"GPULAB_APPLY_STRICT": "yes"}, cwd=tmp_path)
+    assert resolved.strict is True and resolved.value("strict") is True
+    assert {name for name, _, _ in resolved.describe()} >= {row.label for row in module.SETTINGS if row.label}

@@ -7,7 +7,6 @@ and the words so far, and reads the candidates back.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -30,26 +29,19 @@ def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> li
 
     jobs = validate_paths(paths).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
+    from gpulab_apply.reporters.status import natural_key  # one order for status and completion
+
     return sorted(names, key=natural_key)
 
 
 def find_jobs_dir(cwd: Path) -> Path:
     """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
     ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
-    walk: list[Path] = []
-    for candidate in (cwd, *cwd.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            break
-    else:
-        walk = [cwd]
+    from gpulab_apply.gpulab.local import up_to_repository_top
+
+    walk = up_to_repository_top(cwd, cwd)
     found = next((candidate for candidate in walk if (candidate / _DEFAULT_DIR).is_dir()), cwd)
     return Path(_DEFAULT_DIR) if found == cwd else found / _DEFAULT_DIR
-
-
-def natural_key(name: str) -> list[tuple[int, int | str]]:
-    """Sorts numbers in names by value: sweep-2 before sweep-10 (bash keeps this order: ``-o nosort``)."""
-    return [(1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

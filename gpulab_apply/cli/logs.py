@@ -73,7 +73,9 @@ def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], s
 
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     """The newest job of ``set_name`` named ``name``; a clear error when there is none."""
-    remote = client.list_jobs(project_urn=client.project_urn)
+    from gpulab_apply.cli.planning import list_remote
+
+    remote = list_remote(client)
     job = current_jobs(remote, set_name=set_name, user_urn=user_urn(client), names={name}).get(name)
     if job is not None:
         return job

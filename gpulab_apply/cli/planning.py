@@ -15,7 +15,7 @@ from pathlib import Path
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.gpulab.listing import truncated_error
+from gpulab_apply.gpulab.listing import Listing, truncated_error
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
@@ -50,9 +50,7 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
         # Not a daemon: if the listing fails, the interpreter must let the import finish before it shuts
         # down (a half-imported extension module at shutdown crashes the process: exit 139).
         threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=False).start()
-    remote = client.list_jobs(project_urn=client.project_urn, allow_partial=True)
-    if any(status.is_active for status in remote.partial):
-        raise truncated_error(remote.partial)  # an unlisted active job of ours would be submitted again
+    remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
@@ -71,6 +69,16 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
     elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
+
+
+def list_remote(client: GpulabClient) -> Listing:
+    """The project's jobs. A v3.x listing that misses only *final* jobs of this user (the newest 200 of a
+    status are listed, e.g. after a race left 300 CANCELLED duplicates) is accepted, with ``partial`` saying
+    so; one that misses active jobs is an error (an unlisted job of ours could be submitted again)."""
+    remote = client.list_jobs(project_urn=client.project_urn, allow_partial=True)
+    if any(status.is_active for status in remote.partial):
+        raise truncated_error(remote.partial)
+    return remote
 
 
 def endpoint_of(settings: Settings) -> str:

@@ -12,7 +12,7 @@ import click
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import emit, format_option, is_terminal
-from gpulab_apply.cli.planning import DEFAULT_PATHS, load_desired
+from gpulab_apply.cli.planning import DEFAULT_PATHS, list_remote, load_desired
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
@@ -68,7 +68,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
 
 
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings) -> StatusReport:
-    remote = client.list_jobs(project_urn=client.project_urn)
+    remote = list_remote(client)
     now = datetime.now(UTC)
     rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
                        user_urn=client.identity.user_urn if client.identity else None)

@@ -81,8 +81,10 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait train-resnet50 --wait-timeout 30m
       gpulab-apply wait --wait-for done
     """
+    from gpulab_apply.cli.planning import list_remote
+
     with open_client(settings) as client:
-        current = current_jobs(client.list_jobs(project_urn=client.project_urn), set_name=settings.set_name,
+        current = current_jobs(list_remote(client), set_name=settings.set_name,
                                user_urn=user_urn(client))
         if names:
             missing = [name for name in names if name not in current]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.store import JobQuery, ListingKey
+from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.model import STATE_GROUPS, JobStatus
 
 V3_MAX_COUNT_DEFAULT, V3_MAX_COUNT_CAP = 10, 200
@@ -46,7 +47,7 @@ def parse_listing(query: Mapping[str, Sequence[str]], *, version: str, now: floa
     """Check and cap the filters of one listing request."""
     limit, page = _paging(query, version)
     max_hours = _integer(query, "max_hours", 1)
-    if max_hours is None and version != "4.0":
+    if max_hours is None and not ApiVersion(version).is_v4:
         max_hours = MAX_HOURS_DEFAULT
     if max_hours is not None:
         max_hours = min(max_hours, MAX_HOURS_CAP)
@@ -65,7 +66,7 @@ def parse_listing(query: Mapping[str, Sequence[str]], *, version: str, now: floa
 
 
 def _paging(query: Mapping[str, Sequence[str]], version: str) -> tuple[int, int]:
-    if version == "4.0":
+    if ApiVersion(version).is_v4:
         size = min(_integer(query, "page_size", 1) or V4_PAGE_SIZE_DEFAULT, V4_PAGE_SIZE_CAP)
         return size, _integer(query, "page", 1) or 1
     return min(_integer(query, "max_count", 1) or V3_MAX_COUNT_DEFAULT, V3_MAX_COUNT_CAP), 1

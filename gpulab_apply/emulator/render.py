@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.model import JobStatus
 
 #: keys of ``state`` (by section) that only the v6 schema (API v4.0) has
@@ -22,13 +23,13 @@ _V6_ONLY = {
 
 def wire_status(name: str, version: str) -> str:
     """A status name as ``version`` sends it: the name for v3.x, the upper-cased value for v4.0."""
-    return JobStatus[name].value.upper() if version == "4.0" else name
+    return JobStatus[name].value.upper() if ApiVersion(version).is_v4 else name
 
 
 def job_text(doc: dict[str, Any], version: str) -> str:
     """The JSON text of one job as served under ``/v{version}/``."""
     state = doc["state"]
-    if version == "4.0":
+    if ApiVersion(version).is_v4:
         wire = {**doc, "state": {**state, "status": wire_status(state["status"], version)}}
     else:
         # copies only of what changes: serialising is the hot path of every status change

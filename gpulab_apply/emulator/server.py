@@ -27,7 +27,7 @@ from gpulab_apply.emulator.faults import Faults
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.listing import flag, parse_listing
 from gpulab_apply.emulator.service import Emulator
-from gpulab_apply.gpulab.api import API_VERSIONS
+from gpulab_apply.gpulab.api import API_VERSIONS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 
 logger = logging.getLogger("gpulab_apply.emulator")
@@ -271,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_listing(self.query, version=self.version, now=emulator.clock.now())
         texts = emulator.list_texts(query, self.version)
         items = "[" + ",".join(texts) + "]"
-        payload = '{"items":' + items + "}" if self.version == "4.0" else items
+        payload = '{"items":' + items + "}" if ApiVersion(self.version).is_v4 else items
         return 200, "application/json", payload.encode(), {}
 
     def _submit_job(self) -> tuple[int, str, bytes, dict[str, str]]:

@@ -195,7 +195,7 @@ class Emulator:
     def debug_events(self, job_uuid: str, version: str) -> list[dict[str, Any]]:
         self.catch_up()
         with self.store.read() as conn:
-            if Store.job_text(conn, job_uuid, "4.0") is None:
+            if Store.job_text(conn, job_uuid, ApiVersion.V4_0) is None:
                 raise HttpError(404, f"Job {job_uuid} not found")
             events = Store.events(conn, job_uuid)
         return [{"jobId": job_uuid, "type": _EVENT_TYPES[kind], "time": format_time(time),

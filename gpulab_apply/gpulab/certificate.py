@@ -143,9 +143,10 @@ def check_validity(identity: Identity, *, path: Path, now: datetime | None = Non
     """Refuse a certificate outside its validity dates, as GPULab's CLI does."""
     now = now or datetime.now(UTC)
     if now > identity.not_after:
+        days = (now - identity.not_after).days
         raise CertificateError(
             f"The certificate in {path} expired on {_day(identity.not_after)} "
-            f"({(now - identity.not_after).days} days ago)",
+            f"({days} day{'' if days == 1 else 's'} ago)",
             hint="Download a new login certificate from the iLab.t account portal.",
         )
     if now < identity.not_before:

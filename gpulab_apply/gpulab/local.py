@@ -70,6 +70,18 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def up_to_repository_top(start: Path, cwd: Path) -> list[Path]:
+    """The directories from ``start`` up to the git repository's top level, nearest first; outside a repository,
+    up to the working directory ``cwd`` at most (never wandering above where the user stands)."""
+    walk: list[Path] = []
+    for candidate in (start, *start.parents):
+        walk.append(candidate)
+        if (candidate / ".git").exists():
+            return walk
+    here = cwd.resolve()
+    return walk[:walk.index(here) + 1] if here in walk else [start]
+
+
 def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
     """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
     from a subdirectory finds the same emulator state as from the top.
@@ -79,17 +91,9 @@ def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
     ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
     the repository (outside one: in the working directory).
     """
-    here = cwd.resolve()
     start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
     start = start if start.is_dir() or not start.exists() else start.parent
-    walk: list[Path] = []
-    for candidate in (start, *start.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            break
-    else:
-        # outside a repository: never wander above the working directory
-        walk = walk[:walk.index(here) + 1] if here in walk else [start]
+    walk = up_to_repository_top(start, cwd)
     for candidate in walk:
         if (candidate / STATE_DIR_NAME).is_dir():
             return candidate / STATE_DIR_NAME

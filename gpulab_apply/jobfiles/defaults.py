@@ -115,6 +115,11 @@ def _directories(path: str, top: str) -> list[str]:
     return chain[::-1]
 
 
+def defaults_problems(path: str) -> tuple[Problem, ...]:
+    """The problems of the defaults file ``path`` itself, for when it is named on the command line."""
+    return _defaults_from(path).problems
+
+
 def _read_defaults(directory: str) -> _Defaults:
     for name in DEFAULTS_NAMES:
         path = name if directory == "." else f"{directory}/{name}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,8 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: generated names longer than this end in a hash instead
 MAX_NAME = 100
+#: a few lines of YAML can ask for billions of combinations: more members than this is an error
+MAX_MEMBERS = 100_000
 MATRIX_PATH = (TOOL_KEY, "matrix")
 
 Scalar = str | int | float | bool | None
@@ -118,6 +121,8 @@ def combinations(matrix: Any, source: SourceMap) -> tuple[list[Member], list[Pro
             return [], problem((key,), f"{key!r} is not a key: use letters, digits, _ and -")
         if not isinstance(values, list) or not values or not all(_is_scalar(v) for v in values):
             return [], problem((key,), f"{key} must be a non-empty list of scalar values")
+    if math.prod(len(values) for values in axes.values()) > MAX_MEMBERS:
+        return [], problem((), f"more than {MAX_MEMBERS:,} combinations; split the sweep")
     extras: dict[str, list[Mapping[str, Any]]] = {}
     for part in ("include", "exclude"):
         entries = matrix.get(part, [])
@@ -130,29 +135,38 @@ def combinations(matrix: Any, source: SourceMap) -> tuple[list[Member], list[Pro
 
     members: list[Member] = []
     if axes:
+        written_axes = {key: [text((key, index), value) for index, value in enumerate(values)]
+                        for key, values in axes.items()}  # each value's text looked up once, not per member
         indexed = [[(key, index, value) for index, value in enumerate(values)] for key, values in axes.items()]
         for combination in itertools.product(*indexed):
             values = {key: value for key, _, value in combination}
             if any(all(_same(values.get(k), v) and k in values for k, v in ex.items()) for ex in extras["exclude"]):
                 continue
-            texts = {key: text((key, index), value) for key, index, value in combination}
+            texts = {key: written_axes[key][index] for key, index, _ in combination}
             members.append(Member(values, texts, tuple(axes), MATRIX_PATH))
+    _include(members, extras["include"], axes, text)
+    if not members:
+        return [], problem((), "every combination is excluded: the sweep has no member")
+    return members, []
+
+
+def _include(members: list[Member], includes: Sequence[Mapping[str, Any]], axes: Mapping[str, Any],
+             text: Callable[[JsonPath, Scalar], str]) -> None:
+    """Each ``include`` entry added to the original members it fits (keys beyond the axes added to
+    them, axis values never changed), or appended as a member of its own when it fits none."""
     originals = len(members)
-    for number, entry in enumerate(extras["include"]):
+    for number, entry in enumerate(includes):
         where = ("include", number)
         fits = [i for i in range(originals)
                 if all(_same(members[i].values[k], v) for k, v in entry.items() if k in axes)]
         texts = {key: text((*where, key), value) for key, value in entry.items()}
+        added = {k: v for k, v in entry.items() if k not in axes}
         for i in fits:
             old = members[i]
-            added = {k: v for k, v in entry.items() if k not in axes}
             members[i] = Member({**old.values, **added}, {**old.texts, **{k: texts[k] for k in added}},
                                 old.naming, old.where)
         if not fits:
             members.append(Member(dict(entry), texts, tuple(entry), (*MATRIX_PATH, *where)))
-    if not members:
-        return [], problem((), "every combination is excluded: the sweep has no member")
-    return members, []
 
 
 def written(source: SourceMap, path: JsonPath, value: Scalar) -> str:

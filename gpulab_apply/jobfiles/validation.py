@@ -20,7 +20,7 @@ from typing import Any
 from gpulab_apply.gpulab.normal_form import canonical_job
 from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.checks import judge
-from gpulab_apply.jobfiles.defaults import DefaultsOverlay, top_directory
+from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defaults_problems, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.matrix import MatrixExpansion
@@ -129,6 +129,8 @@ def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
 def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
                 defaults: dict[str, Any] | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
+    if os.path.basename(path) in DEFAULTS_NAMES:  # named explicitly (a pre-commit hook passes changed files)
+        return list(defaults_problems(path)), []
     job_file = read(path)
     problems = list(job_file.problems)
     candidates: list[_Candidate] = []
