@@ -43,6 +43,8 @@ class Scheduling:
 
     config: EmulatorConfig
     nodes: dict[str, NodeConfig]
+    #: queued jobs' shapes (see :func:`_shape`) by seq, as this process read them
+    shapes: dict[int, str]
     #: whether this process made a full scheduling pass yet (see :meth:`schedule`)
     caught_up: bool = False
 
@@ -75,8 +77,12 @@ class Scheduling:
             return
         use = self.usage(conn)
         buckets: dict[tuple[str, str], int] | None = None
-        candidates = iter(fresh) if fresh is not None else self._queued(conn, now, use)
-        for record in candidates:
+        # Room only shrinks during a pass: once a job of some shape (needs, constraints, bucket) did not
+        # fit, the later ones of that shape are skipped unread. On a mixed cluster that keeps jobs pinned
+        # to a full GPU model from being reloaded on every release.
+        failed: set[str] = set()
+        candidates = ((record, None) for record in fresh) if fresh is not None else self._queued(conn, now, use, failed)
+        for record, shape in candidates:
             room = _room(use)
             if not room[1]:
                 break
@@ -84,11 +90,14 @@ class Scheduling:
             if (gpus > room[0] or cpus > room[1] or memory > room[2]) and not interactive:
                 continue
             buckets = self._bucket_counts(conn) if buckets is None else buckets
-            self._try_place(conn, record, now, use, buckets)
+            if not self._try_place(conn, record, now, use, buckets) and shape is not None:
+                failed.add(shape)
         self.caught_up = True
 
-    def _queued(self, conn: sqlite3.Connection, now: float, use: dict[str, NodeUse]) -> Iterator[JobRecord]:
-        """Queued jobs, oldest first, that fit the room as it was when each batch of them was read."""
+    def _queued(self, conn: sqlite3.Connection, now: float, use: dict[str, NodeUse],
+                failed: set[str]) -> Iterator[tuple[JobRecord, str]]:
+        """Queued jobs, oldest first, that fit the room as it was when each batch of them was read, with
+        their shapes; jobs of a shape in ``failed`` are skipped without being loaded."""
         after: tuple[float, int] = (float("-inf"), -1)
         while True:
             gpus, cpus, memory = _room(use)
@@ -99,13 +108,18 @@ class Scheduling:
                 " AND (interactive OR (need_gpus <= ? AND need_cpus <= ? AND need_memory <= ?))"
                 " ORDER BY eligible_at, seq LIMIT 64", (now, after[0], after[0], after[1], gpus, cpus, memory)).fetchall()
             for eligible_at, seq in rows:
-                yield from Store.load_where(conn, "seq = ?", (seq,))
                 after = (eligible_at, seq)
+                if self.shapes.get(seq) in failed:
+                    continue
+                for record in Store.load_where(conn, "seq = ?", (seq,)):
+                    shape = self.shapes[seq] = _shape(record)
+                    yield record, shape
             if len(rows) < 64:
                 return
 
     def _try_place(self, conn: sqlite3.Connection, record: JobRecord, now: float, use: dict[str, NodeUse],
-                   buckets: dict[tuple[str, str], int]) -> None:
+                   buckets: dict[tuple[str, str], int]) -> bool:
+        """Place ``record`` or, if interactive, fail it; False when it keeps waiting."""
         placed = self._place(record, use, buckets)
         if placed is not None:
             record.sim["alloc"] = placed
@@ -118,8 +132,9 @@ class Scheduling:
         elif record.doc["request"]["scheduling"]["interactive"]:
             self.transition(conn, record, "FAILED", now, "Interactive job could not start immediately")
         else:
-            return
+            return False
         Store.update(conn, record)
+        return True
 
     def _bucket_counts(self, conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
@@ -182,6 +197,14 @@ def _room(use: Mapping[str, NodeUse]) -> tuple[int, int, int]:
     return (max(node_use.node.gpus - len(node_use.gpus) for node_use in use.values()),
             max(node_use.node.cpus - len(node_use.cpus) for node_use in use.values()),
             max(node_use.node.cpu_memory_gb - node_use.memory_gb for node_use in use.values()))
+
+
+def _shape(record: JobRecord) -> str:
+    """What decides where a job fits: its resources and constraints, its memory, its bucket, interactive."""
+    request = record.doc["request"]
+    bucket = request["scheduling"]["maxSimultaneousJobs"]
+    return json.dumps([request["resources"], memory_gb(request), request["scheduling"]["interactive"], bucket,
+                       record.doc["owner"]["userUrn"] if bucket else None], sort_keys=True, default=str)
 
 
 def _needs(record: JobRecord) -> tuple[int, int, int, bool]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import requests
 from pytest import MonkeyPatch
 
-from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator import NodeConfig, RunningEmulator, serve_in_thread
 from gpulab_apply.emulator.store import JobRecord, Store
 from tests.emulator.test_api import TIMEOUT, get_job, put_status, status_of, submit
-from tests.fixtures.emulator import make_job
+from tests.fixtures.emulator import MANUAL, make_job
 
 
 def statuses(emulator: RunningEmulator, *uuids: str) -> list[str]:
@@ -188,3 +189,38 @@ def test_a_write_does_not_reread_every_waiting_job(emulator: RunningEmulator, mo
     emulator.advance(3)
     assert statuses(emulator, *fresh) == ["QUEUED"] * 5
     assert 5 <= sum(loaded) <= 20
+
+
+def test_a_release_does_not_reread_jobs_waiting_for_another_gpu_model(monkeypatch: MonkeyPatch) -> None:
+    # one V100 (busy for an hour) and four GTX GPUs: 300 jobs wait for the V100 while GTX jobs come and go
+    nodes = (NodeConfig(name="v100", gpus=1, gpu_model="Tesla V100-SXM2-32GB"),
+             NodeConfig(name="gtx", gpus=4, gpu_model="NVIDIA GeForce GTX 1080 Ti"))
+    with serve_in_thread(config=replace(MANUAL, nodes=nodes)) as emulator:
+        v100 = {"gpuModel": ["V100"]}
+        busy = submit(emulator, make_job("busy", runtime="1 hour", resources=v100))
+        waiting = emulator.seed_jobs([make_job(f"wait{index}", resources=v100) for index in range(300)],
+                                     status="QUEUED")
+        short = [submit(emulator, make_job(f"gtx{index}", runtime="10 s", resources={"gpuModel": ["1080"]}))
+                 for index in range(4)]
+        emulator.advance(5)
+        assert statuses(emulator, busy, *short, waiting[0]) == ["STARTING"] * 5 + ["QUEUED"]
+        emulator.advance(25)  # the first release: its pass reads each waiting job once
+        assert statuses(emulator, *short) == ["FINISHED"] * 4
+        short = [submit(emulator, make_job(f"gtx-again{index}", runtime="10 s", resources={"gpuModel": ["1080"]}))
+                 for index in range(4)]
+        loaded: list[int] = []
+        load_where = Store.load_where
+
+        def counting(*args: Any, **kwargs: Any) -> list[JobRecord]:
+            records = load_where(*args, **kwargs)
+            loaded.append(len(records))
+            return records
+
+        monkeypatch.setattr(Store, "load_where", staticmethod(counting))
+        for _ in range(3):  # three more rounds of GTX jobs finish, each a release and a full pass
+            emulator.advance(25)
+            assert statuses(emulator, *short) == ["FINISHED"] * 4
+            short = [submit(emulator, make_job(f"gtx-more{index}", runtime="10 s", resources={"gpuModel": ["1080"]}))
+                     for index in range(4)]
+        assert statuses(emulator, waiting[0], waiting[-1]) == ["QUEUED", "QUEUED"]
+        assert sum(loaded) < 100  # each later pass reads one waiting V100 job, not all 300
