@@ -132,3 +132,10 @@ def test_job_files_with_the_documented_modelines_still_validate(tmp_path: Path, 
     for target in local:
         saved = (jobs / target).resolve().relative_to(tmp_path.resolve()).as_posix()
         assert f"> {saved}" in EDITORS, saved
+
+
+def test_an_adopting_job_file_as_import_writes_it_passes_the_editor(cli: RunCli) -> None:
+    adopting = MINIMAL_JOB_YAML.format(name="x") + (
+        "x-gpulab-apply:\n  adopt: {uuid: 0b5e0c1a-1d2e-4f3a-8b9c-0d1e2f3a4b5c, spec: 0123456789abcdef}\n")
+    assert errors(printed(cli), adopting) == []
+    assert errors(printed(cli), adopting.replace("0123456789abcdef", "nothex")) != []

@@ -39,6 +39,18 @@ _MATRIX = {
     "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_-]*$"},
     "additionalProperties": {"type": "array", "minItems": 1, "items": _SCALAR},
 }
+_ADOPT = {
+    "description": "Take over this job already on GPULab without resubmitting it, as `gpulab-apply import` writes "
+                   "it (docs/authoring.md#import-and-adoption).",
+    "type": "object",
+    "required": ["uuid", "spec"],
+    "additionalProperties": False,
+    "properties": {
+        "uuid": {"type": "string",
+                 "pattern": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
+        "spec": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
+    },
+}
 
 
 def editor_schema(kind: Kind = "job") -> dict[str, Any]:
@@ -53,6 +65,7 @@ def editor_schema(kind: Kind = "job") -> dict[str, Any]:
                                  "unknown keys are rejected; the x-gpulab-apply block may sweep a matrix "
                                  "(${{ matrix.KEY }} in values) and strings may use ${VAR} variables.")
         tool["properties"]["matrix"] = _MATRIX
+        tool["properties"]["adopt"] = _ADOPT
         return schema
     schema["title"] = "gpulab-apply _defaults.yaml: values every job below this directory starts from"
     schema["description"] = ("Any part of a job, merged under each job file in this directory and below "
