@@ -6,8 +6,6 @@ Not a command: a helper for the command modules, kept here so that options -> ca
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,11 +43,6 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
               cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
     """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
     evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
-    if desired:
-        # The planner's diff library is slow to import; import it while the listing waits on the network.
-        # Not a daemon: if the listing fails, the interpreter must let the import finish before it shuts
-        # down (a half-imported extension module at shutdown crashes the process: exit 139).
-        threading.Thread(target=importlib.import_module, args=("deepdiff",), daemon=False).start()
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
