@@ -11,17 +11,13 @@ memory of both and their ratio, pair by pair. Target: plan <= 2x the floor at ea
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import re
-import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from measure import Run, ratios, run, spread
-from plan_apply import SET, job, job_yaml
+from plan_apply import SET, emulator_process, job, job_yaml
 
 from gpulab_apply.emulator import EmulatorConfig, close_emulator, open_emulator
 from gpulab_apply.reconcile.marker import Marker, spec_hash, with_marker
@@ -64,20 +60,6 @@ def seed(database: Path, names: list[str], remote: int) -> None:
             flush("FINISHED")
     flush("FINISHED")
     close_emulator(emulator)
-
-
-@contextlib.contextmanager
-def emulator_process(database: Path) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "emulator", "--db", str(database), "--port", "0"],
-                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        found = re.search(r"serving (\S+)gpulab/v3\.1/", process.stdout.readline())
-        assert found, "the emulator did not start"
-        yield found[1]
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def measure(scratch: Path, files: int, remote: int, rounds: int) -> tuple[list[Run], list[Run]]:
