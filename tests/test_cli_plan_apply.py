@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,6 +18,7 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_marker
 from tests.conftest import CliResult, RunCli
+from tests.fixtures.terminal import Terminal
 
 PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
 #: STARTING -> RUNNING takes schedule 2 s + assign 3 s + start 10 s in the emulator's default config
@@ -487,29 +484,13 @@ def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:
 
 def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     repo.write("a")
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "apply", "jobs.d", *repo.connection],
-                               stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True)
-    os.close(secondary)
-    seen, deadline = b"", time.monotonic() + 60
-    try:
-        while b"Apply these changes? [y/N]: " not in seen:
-            assert time.monotonic() < deadline and process.poll() is None, seen
-            seen += os.read(primary, 4096)
+    with Terminal("apply", "jobs.d", *repo.connection) as terminal:
+        terminal.read_until(lambda seen: b"Apply these changes? [y/N]: " in seen)
         assert repo.remote() == []  # nothing happens before the answer
-        os.write(primary, b"y\n")
-        while process.poll() is None or b"Apply complete" not in seen:
-            assert time.monotonic() < deadline, seen
-            try:
-                seen += os.read(primary, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
-    text = seen.decode()
-    assert process.returncode == 0, text
+        terminal.type(b"y\n")
+        terminal.read_to_end()
+    text = terminal.text
+    assert terminal.returncode == 0, text
     assert "\x1b[32m  + a\x1b[0m (new)" in text  # colour on a terminal
     assert "Applying" in text and "1/1" in text  # the progress bar
     assert "Apply complete: 1 created, 0 replaced, 0 cancelled." in text

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunCli
+from tests.fixtures.terminal import Terminal
 
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"  # the discard port: nothing listens on loopback
 
@@ -25,25 +21,10 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_a_retry_says_so_on_a_terminal(tmp_path: Path) -> None:
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "status", "jobs.d", "--endpoint", UNREACHABLE,
-                                "--project", "p"], cwd=project(tmp_path), stdin=secondary, stdout=secondary,
-                               stderr=secondary, close_fds=True)
-    os.close(secondary)
-    seen, deadline = b"", time.monotonic() + 60
-    try:
-        while process.poll() is None or not seen.endswith(b"\n"):
-            assert time.monotonic() < deadline, seen
-            try:
-                seen += os.read(primary, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
-    text = seen.decode().replace("\r\n", "\n")
-    assert process.returncode == 1, text
+    with Terminal("status", "jobs.d", "--endpoint", UNREACHABLE, "--project", "p", cwd=project(tmp_path)) as terminal:
+        terminal.read_to_end()
+    text = terminal.text.replace("\r\n", "\n")
+    assert terminal.returncode == 1, text
     lines = text.splitlines()
     retry = next(line for line in lines if "retrying" in line)
     assert retry.startswith("gpulab-apply: GET jobs failed (connection refused); retrying in ")

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +10,7 @@ import pytest
 
 from gpulab_apply.reporters.status import ago, natural_key
 from tests.conftest import RunCli
+from tests.fixtures.terminal import Terminal
 from tests.test_cli_plan_apply import TO_RUNNING, Repo
 
 WAITING = "Not enough free resources too run this Job"  # sic: GPULab's own wording, served by the emulator
@@ -86,26 +81,11 @@ def test_watch_refreshes_a_bounded_number_of_times(repo: Repo) -> None:
 
 
 def test_watch_on_a_terminal_redraws_until_ctrl_c(repo: Repo) -> None:
-    import pty
-
     repo.write("a")
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "status", "jobs.d", "--watch", "--interval",
-                                "0.2", *repo.connection], stdin=secondary, stdout=secondary, stderr=secondary,
-                               close_fds=True, start_new_session=True)
-    os.close(secondary)
-    seen, deadline = b"", time.monotonic() + 60
-    try:
-        while seen.count(b"Set: lab") < 2:
-            assert time.monotonic() < deadline and process.poll() is None, seen
-            seen += os.read(primary, 4096)
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0, seen
-        with contextlib.suppress(OSError):  # the terminal may close with the process
-            seen += os.read(primary, 4096)
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
+    with Terminal("status", "jobs.d", "--watch", "--interval", "0.2", *repo.connection, new_session=True) as terminal:
+        terminal.read_until(lambda seen: seen.count(b"Set: lab") >= 2)
+        assert terminal.interrupt() == 0, terminal.seen
+        terminal.read_to_end()
+    seen = terminal.seen
     assert b"\x1b[H\x1b[2J" in seen  # each refresh replaces the last
     assert b"Traceback" not in seen and b"Interrupted" not in seen

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +11,7 @@ import pytest
 
 from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
 from tests.conftest import RunCli
+from tests.fixtures.terminal import Terminal
 from tests.lab import TO_RUNNING, Lab
 
 FAST = ("--interval", "0.02")
@@ -111,30 +108,18 @@ def test_wait_for_an_unknown_name_or_a_bad_duration(lab: Lab) -> None:
 def test_on_a_terminal_the_wait_redraws_one_block(lab: Lab) -> None:
     lab.write("a")
     lab.apply()
-    primary, secondary = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "gpulab_apply", "wait", "a", "--interval", "0.05",
-                                *lab.connection], stdin=secondary, stdout=secondary, stderr=secondary,
-                               close_fds=True)
-    os.close(secondary)
-    seen, deadline, advanced = b"", time.monotonic() + 60, False
-    try:
-        while time.monotonic() < deadline:
-            if not advanced and seen.count(b"1 waiting") >= 2:  # drawn twice while queued: now let it run
-                lab.emulator.advance(TO_RUNNING)
-                advanced = True
-            try:
-                chunk = os.read(primary, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-    finally:
-        process.kill()
-        process.wait()
-        os.close(primary)
-    text = seen.decode()
-    assert process.returncode == 0, text
+    advanced = False
+
+    def let_it_run_once_drawn_twice(seen: bytes) -> None:
+        nonlocal advanced
+        if not advanced and seen.count(b"1 waiting") >= 2:  # drawn twice while queued: now let it run
+            lab.emulator.advance(TO_RUNNING)
+            advanced = True
+
+    with Terminal("wait", "a", "--interval", "0.05", *lab.connection) as terminal:
+        terminal.read_to_end(step=let_it_run_once_drawn_twice)
+    text = terminal.text
+    assert terminal.returncode == 0, text
     assert "Waiting for 1 job(s) to be running: 0 running, 1 waiting, 0 failed [0:00]\r\n  a  QUEUED" in text
     assert "\x1b[2F\x1b[J" in text  # the block (summary + one job) is erased and drawn again
     assert "1 running, 0 waiting" in text and "gpulab-apply: all 1 job(s) running" in text
