@@ -22,13 +22,6 @@ request:
 """
 
 
-@pytest.fixture(autouse=True)
-def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Values these tests take from the environment are registered for masking: keep them to this test."""
-    monkeypatch.setattr(masking, "_registered", set())
-    monkeypatch.setattr(masking, "_registered_pattern", None)
-
-
 @pytest.fixture
 def jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -276,8 +269,6 @@ def test_variables_come_from_the_environment_with_defaults(jobs: Path, monkeypat
 
 
 def test_values_from_the_environment_are_masked_everywhere(jobs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(masking, "_registered", set())
-    monkeypatch.setattr(masking, "_registered_pattern", None)
     monkeypatch.setenv("REGISTRY_PASSWORD", "pa55-word-2")
     monkeypatch.setenv("WANDB_API_KEY", "wandb-secret-4567")
     monkeypatch.setenv("MODE", "train")

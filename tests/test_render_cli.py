@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from gpulab_apply import masking
 from tests.conftest import RunCli
 
 DEFAULTS = """\
@@ -28,13 +27,6 @@ x-gpulab-apply:
   matrix: {lr: [1e-4, 3e-4]}
 """
 SINGLE = "name: eval\nrequest:\n  docker: {command: python eval.py}\n"
-
-
-@pytest.fixture(autouse=True)
-def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Values these tests take from the environment are registered for masking: keep them to this test."""
-    monkeypatch.setattr(masking, "_registered", set())
-    monkeypatch.setattr(masking, "_registered_pattern", None)
 
 
 @pytest.fixture
