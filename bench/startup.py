@@ -3,11 +3,16 @@
 Run: ``.venv/bin/python bench/startup.py [--quick]``. Whole processes, as a user or CI starts them
 (the installed ``gpulab-apply`` script), interleaved so each round sees the same machine load; the
 ratio to a bare interpreter start is taken round by round. Target: each under 60 ms.
+
+Run it from a regular install, as users have (``python -m venv /tmp/v && /tmp/v/bin/pip install . &&
+/tmp/v/bin/python bench/startup.py``): an editable install (``pip install -e``) adds its import hook,
+about 10 ms, to every start, ``python -c pass`` included, and the script says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -25,6 +30,17 @@ request:
     image: debian:stable
     command: [nvidia-smi]
 """
+
+
+def editable_install() -> bool:
+    """Whether gpulab-apply is installed in editable mode (PEP 660's direct_url.json says so)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        text = distribution("gpulab-apply").read_text("direct_url.json")
+    except PackageNotFoundError:
+        return False
+    return bool(text and json.loads(text).get("dir_info", {}).get("editable"))
 
 
 def main() -> None:
@@ -54,6 +70,9 @@ def main() -> None:
                 peaks[name] = max(peaks[name], result.peak_mib)
     floor = times["python -c pass"]
     print(f"whole processes, {rounds} interleaved rounds, {os.cpu_count()} CPUs")
+    if editable_install():
+        print("note: an editable install: every start, python -c pass included, pays its import hook; "
+              "install with 'pip install .' for the figures users see")
     for name, values in times.items():
         line = f"{name:32} {spread(values, unit='ms', scale=1000, digits=0)}, peak {peaks[name]:.0f} MiB"
         if values is not floor:

@@ -1,6 +1,6 @@
 """Reading ``gpulab-apply.yaml``: where it is, and the settings it holds (docs/client.md#settings).
 
-Which keys it may hold is :data:`gpulab_apply.settings.CONFIG_KEYS`, derived from the settings table.
+Which keys it may hold is :data:`gpulab_apply.setting_table.CONFIG_KEYS`, derived from the settings table.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
     for key, value in data.items():
         name = keys.get(str(key))
         if name is None:
-            hint = "Known keys: " + ", ".join(keys) + "."
+            # not "keys: …", which the masking of error output would take for a secret key and its value
+            hint = "The settings a config file may hold: " + ", ".join(keys) + "."
             if "password" in str(key).lower():
                 hint = "Secrets do not belong in a file in git: use GPULAB_CERT_PASSWORD."
             raise ConfigError(f"{path}: unknown setting {key!r}", hint=hint)

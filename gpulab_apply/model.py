@@ -6,10 +6,9 @@ These are plain values. Loading, talking to GPULab and planning live in their ow
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gpulab_apply.problems import Location
 
@@ -76,8 +75,7 @@ STATE_GROUPS: Mapping[str, frozenset[JobStatus]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class JobSpec:
+class JobSpec(NamedTuple):
     """One desired job, as loaded from a job file.
 
     ``job`` is the Job2 body exactly as it will be submitted (plain JSON types, ``x-gpulab-apply``
@@ -96,12 +94,11 @@ class JobSpec:
     adopt: tuple[str, str] | None = None
     #: the job as the spec hash sees it, when that differs from ``job``: values from the environment
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
-    hashed: Mapping[str, Any] | None = field(default=None, repr=False)
-    source: SourceMap | None = field(default=None, compare=False, repr=False)
+    hashed: Mapping[str, Any] | None = None
+    source: SourceMap | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class RemoteJob:
+class RemoteJob(NamedTuple):
     """One job as GPULab lists it. ``raw`` keeps the whole JSON object for diffs and reports."""
 
     uuid: str
@@ -111,7 +108,7 @@ class RemoteJob:
     created: datetime | None
     request: Mapping[str, Any]
     owner: Mapping[str, Any]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    raw: Mapping[str, Any]
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RemoteJob:

@@ -2,13 +2,15 @@
 
 Loader, schema and semantic checks all produce :class:`Problem` records; reporters render them.
 Lines and columns are 1-based, as editors and GitHub annotations count them.
+
+Records on validate's path are named tuples, not dataclasses: see docs/validate.md#start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Severity(StrEnum):
@@ -16,8 +18,7 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True, order=True)
-class Location:
+class Location(NamedTuple):
     """A place in a file: ``path`` as the user named it (posix separators), 1-based line and column."""
 
     path: str
@@ -33,8 +34,7 @@ class Location:
         return ":".join(parts)
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with a job file.
 
     ``json_path`` is the dotted path inside the job (``request.resources.gpus``, list items as
@@ -45,9 +45,9 @@ class Problem:
     location: Location
     message: str
     json_path: str = ""
-    severity: Severity = field(default=Severity.ERROR, compare=False)
+    severity: Severity = Severity.ERROR
     #: an extra line of advice ("did you mean `cpuMemoryGb`?"), or None
-    hint: str | None = field(default=None, compare=False)
+    hint: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.json_path}: " if self.json_path else ""

@@ -1,6 +1,6 @@
 """How each setting's raw value (a flag, an environment variable, a YAML scalar) becomes its value.
 
-The parsers of the settings table (:data:`gpulab_apply.settings.SETTINGS`): each takes the raw value and
+The parsers of the settings table (:data:`gpulab_apply.setting_table.SETTINGS`): each takes the raw value and
 where it came from, and returns the value or raises a :class:`ConfigError` naming that source.
 """
 

@@ -26,8 +26,7 @@ def sample() -> Plan:
         remote(name="f-done", status="FINISHED", of=spec("f-done")),
         remote(name="g-keep", status="RUNNING", of=spec("g-keep"), protect=True),
     ]
-    for job in jobs:
-        object.__setattr__(job, "uuid", job.name[0] * 8 + job.uuid[8:])
+    jobs = [job._replace(uuid=job.name[0] * 8 + job.uuid[8:]) for job in jobs]  # readable uuids in the report
     desired = [spec("a-new"), spec("b-replace", gpus=2, environment={"HF_TOKEN": "hf_x"}), spec("d-hand", gpus=2),
                spec("e-failed"), spec("f-done")]
     return plan(desired, jobs)

@@ -262,7 +262,7 @@ def test_backoff_grows_exponentially_with_jitter() -> None:
 
 def test_every_setting_is_derived_from_the_one_table(repo: Path, cli: Any) -> None:
     """Each row of SETTINGS is a flag, an environment variable and a config key at once, and --verbose shows it."""
-    from gpulab_apply.settings import CONFIG_KEYS, SETTINGS
+    from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS
 
     help_text = cli("plan", "--help").stdout
     for setting in SETTINGS:
@@ -297,7 +297,7 @@ def test_verbose_masks_a_password_in_the_endpoint(repo: Path) -> None:
 
 def test_the_documented_settings_table_is_the_code_table() -> None:
     """docs/client.md#settings lists every setting's flag, environment variable and config key."""
-    from gpulab_apply.settings import SETTINGS
+    from gpulab_apply.setting_table import SETTINGS
 
     docs = (Path(__file__).parent.parent / "docs" / "client.md").read_text()
     table = docs[docs.index("## Settings"):docs.index("\n\n*", docs.index("| flag |"))]
@@ -319,10 +319,11 @@ def test_every_setting_row_reaches_settings_and_verbose(tmp_path: Path) -> None:
     import dataclasses
 
     from gpulab_apply import settings as module
+    from gpulab_apply.setting_table import SETTINGS
 
     fields = {field.name for field in dataclasses.fields(module.Settings)}
-    for row in module.SETTINGS:
+    for row in SETTINGS:
         assert row.name in module._DERIVED or row.name in fields, row.name
     resolved = module.resolve_settings(flags={"local": True}, env={"GPULAB_APPLY_STRICT": "yes"}, cwd=tmp_path)
     assert resolved.strict is True and resolved.value("strict") is True
-    assert {name for name, _, _ in resolved.describe()} >= {row.label for row in module.SETTINGS if row.label}
+    assert {name for name, _, _ in resolved.describe()} >= {row.label for row in SETTINGS if row.label}

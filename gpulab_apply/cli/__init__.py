@@ -63,16 +63,39 @@ def run(argv: Sequence[str] | None = None) -> int:
     fast = _fast_path(args)
     if fast is not None:
         return fast
-    import click
-
     from gpulab_apply.cli import output
-    from gpulab_apply.cli.group import cli
 
     # Commands build large, acyclic trees (parsed job files, job listings) that reference counting frees.
     # With the default threshold the cyclic collector rescans them over and over: about a quarter of a
     # plan's time. A higher one still collects cycles, in the long-running emulator too.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     output.reset()
+    try:
+        return _dispatch(args)
+    except GpulabApplyError as exc:
+        # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
+        output.fail(exc)
+        output.error_lines(exc)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        output.write("Interrupted.\n", err=True)
+        return 130
+    finally:
+        output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
+
+
+def _dispatch(args: list[str]) -> int:
+    """Run one command: plain ``validate`` directly, everything else through click."""
+    if args[:1] == ["validate"] and not os.environ.get("_GPULAB_APPLY_COMPLETE"):
+        from gpulab_apply.cli import direct
+
+        invocation = direct.parse_validate(args[1:])
+        if invocation is not None:
+            return direct.validate(*invocation)
+    import click
+
+    from gpulab_apply.cli.group import cli
+
     try:
         result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
     except click.UsageError as exc:
@@ -86,27 +109,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted.", err=True)
         return ExitStatus.ERROR
-    except GpulabApplyError as exc:
-        # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
-        output.fail(exc)
-        click.secho(f"Error: {printable(exc.message)}", err=True, fg="red")
-        if exc.hint:
-            click.echo(f"Hint: {printable(exc.hint)}", err=True)
-        return exc.exit_status
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
-    finally:
-        output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
-
-
-def printable(text: str) -> str:
-    """An error message fit for a terminal or a CI log: secrets masked, control characters escaped."""
-    from gpulab_apply.masking import mask_message, safe
-
-    return safe(mask_message(text))
 
 
 def _fast_path(args: list[str]) -> int | None:

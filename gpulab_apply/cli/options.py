@@ -28,7 +28,8 @@ from typing import Any, TypeVar, overload
 import click
 
 from gpulab_apply.cli.output import current, is_terminal
-from gpulab_apply.settings import SETTINGS, SETTINGS_BY_NAME, Setting, Settings, resolve_settings
+from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
+from gpulab_apply.settings import Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

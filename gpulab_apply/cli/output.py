@@ -12,14 +12,14 @@ import os
 import sys
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import click
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
 from gpulab_apply.masking import mask_message
 from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
+
+if TYPE_CHECKING:
+    import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,17 +32,19 @@ def is_terminal(stream: Any) -> bool:
         return False
 
 
-@dataclass
 class Output:
     """What the running command reports, and in which format."""
 
-    kind: Kind
-    fmt: str
-    set_name: str | None = None
-    #: what the command had made so far (the plan before a guard refused it), for a failure report
-    partial: Any = None
-    #: the command's final report was written: a later error is only the CLI's ``Error:`` line
-    done: bool = False
+    __slots__ = ("done", "fmt", "kind", "partial", "set_name")
+
+    def __init__(self, kind: Kind, fmt: str) -> None:
+        self.kind = kind
+        self.fmt = fmt
+        self.set_name: str | None = None
+        #: what the command had made so far (the plan before a guard refused it), for a failure report
+        self.partial: Any = None
+        #: the command's final report was written: a later error is only the CLI's ``Error:`` line
+        self.done = False
 
     @property
     def is_document(self) -> bool:
@@ -72,6 +74,7 @@ def start(kind: Kind, fmt: str) -> Output:
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
     """``--format`` with the kind's registered formats and ``auto`` (the default); the command gets the
     resolved name, and failures from here on come out in that format."""
+    import click
 
     def begin(ctx: click.Context, param: click.Parameter, value: str) -> str:
         return start(kind, value).fmt
@@ -88,7 +91,7 @@ def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> Non
     color = is_terminal(sys.stdout)
     buffer = io.StringIO()
     report(kind or output.kind, output.fmt, result, buffer, color=color)
-    click.echo(buffer.getvalue(), nl=False, color=color)
+    write(buffer.getvalue())
     if final:
         output.done = True
 
@@ -107,7 +110,17 @@ def fail(error: GpulabApplyError) -> None:
                       problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
     buffer = io.StringIO()
     report(output.kind, output.fmt, failure, buffer)
-    click.echo(buffer.getvalue(), nl=False)
+    write(buffer.getvalue())
+
+
+def error_lines(error: GpulabApplyError) -> None:
+    """``Error: …`` (red on a terminal) and ``Hint: …`` on stderr: secrets masked, control characters escaped."""
+    from gpulab_apply.masking import safe
+
+    message = f"Error: {safe(mask_message(error.message))}"
+    write(f"\x1b[31m{message}\x1b[0m\n" if is_terminal(sys.stderr) else f"{message}\n", err=True)
+    if error.hint:
+        write(f"Hint: {safe(mask_message(error.hint))}\n", err=True)
 
 
 def render(reporter: Callable[..., None], *, err: bool = False) -> None:
@@ -115,4 +128,12 @@ def render(reporter: Callable[..., None], *, err: bool = False) -> None:
     color = is_terminal(sys.stderr if err else sys.stdout)
     buffer = io.StringIO()
     reporter(buffer, color=color)
-    click.echo(buffer.getvalue(), nl=False, err=err, color=color)
+    write(buffer.getvalue(), err=err)
+
+
+def write(text: str, *, err: bool = False) -> None:
+    """Write to stdout (or stderr) as it is at the time of the call, and flush: what click.echo does for the
+    text reporters make, whose colour is already decided, without importing click (validate runs without it)."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text)
+    stream.flush()

@@ -65,4 +65,6 @@ V3_MAX_HOURS = 744
 DEFAULT_MAX_DURATION = "2 weeks"
 #: every supported version's wire text, oldest first
 API_VERSIONS: tuple[str, ...] = tuple(version.value for version in ApiVersion)
+#: the version used when neither the endpoint nor a setting names one; why not 3.1: docs/client.md#api-versions
+DEFAULT_API_VERSION = ApiVersion.V4_0.value
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)$")

@@ -22,9 +22,8 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, NamedTuple
 
 from gpulab_apply.gpulab.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
 
@@ -77,8 +76,7 @@ def snake_case(name: str) -> str:
 # --- canonical_job -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Rewrite:
+class Rewrite(NamedTuple):
     """One non-canonical form in a job: where it is written, what GPULab reads it as, and the canonical JSON."""
 
     path: Path
@@ -87,14 +85,16 @@ class Rewrite:
     at_key: bool = False
 
 
-@dataclass
 class CanonicalJob:
     """A job rewritten to canonical JSON, with each rewrite and a map back to where things were written."""
 
-    job: Any
-    rewrites: list[Rewrite] = field(default_factory=list)
-    #: canonical path prefix -> the path where it is written in the document
-    moved: dict[Path, Path] = field(default_factory=dict)
+    __slots__ = ("job", "moved", "rewrites")
+
+    def __init__(self, job: Any) -> None:
+        self.job = job
+        self.rewrites: list[Rewrite] = []
+        #: canonical path prefix -> the path where it is written in the document
+        self.moved: dict[Path, Path] = {}
 
     def source_path(self, path: Path) -> Path:
         """Where the value at ``path`` of the canonical job is written in the document."""

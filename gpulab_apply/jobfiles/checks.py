@@ -14,9 +14,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from gpulab_apply.gpulab.lax import email_problem, lax_time
 from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job
@@ -40,8 +39,7 @@ _EXTRA_EMAILS = ("emailOnQueue", "emailOnRun", "emailOnEnd", "emailOnHalt", "ema
 _SCHEDULING = ("request", "scheduling")
 
 
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(NamedTuple):
     """The verdict on one job: the job in canonical form, what GPULab refuses, and what is only not canonical."""
 
     canonical: CanonicalJob
@@ -79,7 +77,7 @@ def _advice(rewrite: Rewrite) -> str:
 
 
 def _written(violation: Violation, canonical: CanonicalJob) -> Violation:
-    return replace(violation, path=canonical.source_path(violation.path))
+    return violation._replace(path=canonical.source_path(violation.path))
 
 
 def _json(value: Any) -> str:

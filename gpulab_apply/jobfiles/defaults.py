@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.loader import read
@@ -27,8 +26,7 @@ _JOB_ONLY = {"name": "every job needs its own name", f"{TOOL_KEY}.matrix": "a ma
              f"{TOOL_KEY}.adopt": "adopting names one job"}
 
 
-@dataclass(frozen=True)
-class _Defaults:
+class _Defaults(NamedTuple):
     """One directory's defaults file as read: its layer (None when the directory has none) and problems."""
 
     layer: Layer | None
@@ -47,7 +45,6 @@ def deep_merge(base: Any, over: Any) -> Any:
     return merged
 
 
-@dataclass
 class DefaultsOverlay:
     """The transform that puts a job file's defaults under each of its documents.
 
@@ -55,9 +52,12 @@ class DefaultsOverlay:
     read once per process and kept in ``cache`` (shared by every file of a validation run).
     """
 
-    path: str
-    top: str
-    cache: dict[str, _Defaults] = field(default_factory=dict)
+    __slots__ = ("cache", "path", "top")
+
+    def __init__(self, path: str, top: str, cache: dict[str, _Defaults] | None = None) -> None:
+        self.path = path
+        self.top = top
+        self.cache = {} if cache is None else cache
 
     def __call__(self, draft: Draft) -> Expansion:
         layers, problems = self.layers()

@@ -11,15 +11,13 @@ check-jsonschema's ``Transform`` (applied to each instance between loading and v
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from gpulab_apply.jobfiles.sourcemap import JsonPath, SourceMap
 from gpulab_apply.problems import Location, Problem, format_json_path
 
 
-@dataclass(frozen=True, kw_only=True)
-class Draft:
+class Draft(NamedTuple):
     """One job between reading and checking.
 
     ``member`` is the job's name when it differs from what the document says (a sweep member), so a
@@ -33,7 +31,7 @@ class Draft:
     member: str | None = None
     sweep: str | None = None
     hashed: Any = None
-    secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    secrets: frozenset[str] = frozenset()
     #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
     adopt: tuple[str, str] | None = None
 
@@ -42,7 +40,7 @@ class Draft:
         return self.source.origin
 
     def evolve(self, **changes: Any) -> Draft:
-        return replace(self, **changes)
+        return self._replace(**changes)
 
     def problem(self, json_path: JsonPath, message: str, *, at_key: bool = False, hint: str | None = None) -> Problem:
         """A problem with the value at ``json_path``, placed where that value was written. A value written
@@ -54,8 +52,7 @@ class Draft:
         return Problem(where, message, json_path=format_json_path(json_path), hint=hint)
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(NamedTuple):
     """What a transform made of one draft: the drafts that go on, and problems found on the way."""
 
     drafts: Sequence[Draft]

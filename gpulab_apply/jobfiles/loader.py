@@ -16,9 +16,8 @@ import functools
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import ConstructorError, SafeConstructor
@@ -62,21 +61,18 @@ _SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_
 _SafeConstructor.add_constructor("tag:yaml.org,2002:int", _SafeConstructor.construct_yaml_int)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Document:
-    """One YAML document of a job file: its index in the file, where it starts, and its plain data.
+class Document(NamedTuple):
+    """One YAML document of a job file: where it starts, and its plain data.
 
     ``source`` places values inside it, on the parser's node graph (kept for that).
     """
 
-    index: int
     location: Location
     data: Any
-    source: NodeSourceMap = field(repr=False, compare=False)
+    source: NodeSourceMap
 
 
-@dataclass(frozen=True, kw_only=True)
-class JobFile:
+class JobFile(NamedTuple):
     """A read job file: the documents that could be read, and problems with the file itself."""
 
     path: str
@@ -140,8 +136,7 @@ def read(path: str) -> JobFile:
     return _parse(path, text, _PureLoader).job_file
 
 
-@dataclass(frozen=True)
-class _Attempt:
+class _Attempt(NamedTuple):
     job_file: JobFile
     #: the parser refused the text (as opposed to a problem with what it means: a duplicate key, a bad tag)
     syntax_error: bool
@@ -164,7 +159,7 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader]) 
             elif may_nest and (too_deep := _depth_problem(node, path)):
                 problems.append(too_deep)
             else:
-                documents.append(Document(index=index, location=location, data=loader.construct_document(node),
+                documents.append(Document(location=location, data=loader.construct_document(node),
                                           source=NodeSourceMap(location, index, node)))
             index += 1
     except (ScannerError, ParserError, ReaderError) as exc:

@@ -14,16 +14,14 @@ would share it are an error naming both.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.schema import TOOL_KEY
@@ -44,8 +42,7 @@ Scalar = str | int | float | bool | None
 Tree = dict[PathPart, "Tree"] | None  # None: a string holding expressions
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """One combination: its values, each as written in the file, and the keys that name it."""
 
     values: Mapping[str, Scalar]
@@ -212,6 +209,8 @@ def _readable(name: str, member: Member) -> str:
 
 
 def _hashed(readable: str, member: Member) -> str:
+    import hashlib  # only for long or shared names; loading OpenSSL is a tenth of validate's start-up
+
     digest = hashlib.sha256(member.key().encode()).hexdigest()[:8]
     return f"{readable[:MAX_NAME - 9]}-{digest}"
 

@@ -11,14 +11,12 @@ pointed at the key, with a "did you mean" hint.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
+import pkgutil
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gpulab_apply.masking import mask_value
 from gpulab_apply.problems import format_json_path
@@ -42,8 +40,7 @@ _KNOWN_MISPLACED: Mapping[tuple[str, ...], Mapping[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class Violation:
+class Violation(NamedTuple):
     """One schema rule a job breaks.
 
     ``path`` leads from the job's root to the offending value (or to the offending key itself when
@@ -74,18 +71,21 @@ def job_file_schema() -> dict[str, Any]:
 
 @functools.cache
 def _schema() -> dict[str, Any]:
-    resource = resources.files("gpulab_apply") / "schemas" / "job2.schema.json"
-    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    # pkgutil asks the package's loader, as importlib.resources would, without importing tempfile, zipfile
+    # and the rest (a sixth of validate's start-up)
+    data = pkgutil.get_data("gpulab_apply", "schemas/job2.schema.json")
+    assert data is not None, "gpulab_apply's loader cannot read package data"
+    schema: dict[str, Any] = json.loads(data)
     return schema
 
 
 @functools.cache
 def _variant(*, submission: bool) -> dict[str, Any]:
-    """The schema of a job file, or of a job as submitted (no ``x-gpulab-apply`` block)."""
-    schema = job_file_schema()
-    if submission:
-        del schema["properties"][TOOL_KEY]
-    return schema
+    """The schema of a job file, or of a job as submitted (no ``x-gpulab-apply`` block); not to be changed."""
+    schema = _schema()
+    if not submission:
+        return schema
+    return {**schema, "properties": {key: sub for key, sub in schema["properties"].items() if key != TOOL_KEY}}
 
 
 def ecma_pattern(pattern: str) -> re.Pattern[str]:
@@ -213,6 +213,8 @@ def _key_hint(key: str, allowed: Sequence[str], parent: tuple[str, ...]) -> str:
     by_fold = {name.casefold(): name for name in allowed}
     match = by_fold.get(camel.casefold()) or by_fold.get(key.casefold().replace("-", ""))
     if match is None:
+        import difflib  # only for a typo
+
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.7)
         match = close[0] if close else None
     if match is not None:
@@ -314,9 +316,8 @@ def _keyword(keyword: str, argument: Any, schema: Mapping[str, Any], ref: Callab
         case "items":
             items = _compile(argument, ref)
             return lambda value: not isinstance(value, list) or all(items(item) for item in value)
-        case "pattern":
-            search = ecma_pattern(argument).search
-            return lambda value: not isinstance(value, str) or search(value) is not None
+        case "pattern":  # compiled when first used: most jobs use few of the schema's patterns
+            return lambda value: not isinstance(value, str) or ecma_pattern(argument).search(value) is not None
         case "minLength":
             return lambda value: not isinstance(value, str) or len(value) >= argument
         case "minimum":

@@ -16,8 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -50,11 +49,11 @@ class SourceMap(Protocol):
 class NodeSourceMap:
     """Positions from the node graph the parser built for one document (no second read of the file)."""
 
-    __slots__ = ("_node", "index", "origin")
+    __slots__ = ("_node", "document", "origin")
 
-    def __init__(self, origin: Location, index: int, node: Node) -> None:
+    def __init__(self, origin: Location, document: int, node: Node) -> None:
         self.origin = origin
-        self.index = index
+        self.document = document  # its position among the file's documents
         self._node = node
 
     def locate(self, json_path: JsonPath, *, at_key: bool = False) -> Location:
@@ -66,20 +65,30 @@ class NodeSourceMap:
         node = _node_at(self._node, json_path)
         return node.value if isinstance(node, ScalarNode) else None
 
+    # Two maps of the same document are equal, whichever parse built them and whether they hold it or read
+    # the file again (a job read twice, or checked in a worker process, is the same job).
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NodeSourceMap | FileSourceMap):
+            return NotImplemented
+        return (self.origin, self.document) == (other.origin, other.document)
+
+    def __hash__(self) -> int:
+        return hash((self.origin, self.document))
+
     def __reduce__(self) -> tuple[Callable[..., FileSourceMap], tuple[Location, int]]:
         # A worker process sends back its file and document index, not the node graph.
-        return FileSourceMap, (self.origin, self.index)
+        return FileSourceMap, (self.origin, self.document)
 
 
-@dataclass(frozen=True)
-class FileSourceMap:
+class FileSourceMap(NamedTuple):
     """A document's positions found by reading its file again, when first asked (cached per file version).
 
     A file or document that has gone since gives locations without a line.
     """
 
     origin: Location
-    index: int
+    #: the document's position among the file's documents
+    document: int
 
     def locate(self, json_path: JsonPath, *, at_key: bool = False) -> Location:
         name = self.origin.path
@@ -88,9 +97,9 @@ class FileSourceMap:
         except OSError:
             return Location(name)
         maps = _reread(name, stat.st_mtime_ns, stat.st_size)
-        if not 0 <= self.index < len(maps):
+        if not 0 <= self.document < len(maps):
             return Location(name)
-        return maps[self.index].locate(json_path, at_key=at_key)
+        return maps[self.document].locate(json_path, at_key=at_key)
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,16 +111,14 @@ def _reread(path: str, mtime_ns: int, size: int) -> tuple[SourceMap, ...]:
     return tuple(document.source for document in read(path).documents)
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """One source of a job's values: its plain data and where that data was written."""
 
     data: Any
     source: SourceMap
 
 
-@dataclass(frozen=True)
-class LayeredSourceMap:
+class LayeredSourceMap(NamedTuple):
     """Positions in a job built by merging layers, nearest last (docs/authoring.md#merge-order).
 
     The merge is deep for mappings and replaces everything else, so the value at a path was set by the
@@ -132,7 +139,7 @@ class LayeredSourceMap:
     def layer_of(self, json_path: JsonPath) -> Layer:
         """The layer that set the value at ``json_path`` (the nearest with the deepest part of it)."""
         best, best_depth = self.layers[-1], -1
-        for layer in reversed(self.layers):
+        for layer in self.layers[::-1]:
             depth, replaced = _depth(layer.data, json_path)
             if depth == len(json_path) or replaced:
                 return layer

@@ -13,9 +13,8 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gpulab_apply.gpulab.normal_form import canonical_job
 from gpulab_apply.jobfiles.adoption import Adoption
@@ -33,8 +32,7 @@ from gpulab_apply.problems import Location, Problem, Severity
 __all__ = ["ValidationResult", "validate_paths"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class ValidationResult:
+class ValidationResult(NamedTuple):
     """The outcome of validating job files.
 
     ``jobs`` holds the jobs of fully valid documents only, in file order; ``problems`` is sorted by
@@ -50,8 +48,7 @@ class ValidationResult:
         return not any(problem.severity is Severity.ERROR for problem in self.problems)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     """What the set-wide checks need of a document; its node graph is let go once the file is checked."""
 
     name: str | None
@@ -80,7 +77,7 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     for secret in secrets:  # masked in every output of this process from now on
         register_secret(secret)
     if secrets:  # and in every message already made, wherever a check quoted a value
-        problems = [replace(p, message=mask_text(p.message), hint=p.hint and mask_text(p.hint)) for p in problems]
+        problems = [p._replace(message=mask_text(p.message), hint=p.hint and mask_text(p.hint)) for p in problems]
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
@@ -183,7 +180,7 @@ def _has_project(data: Mapping[str, Any]) -> bool:
 
 def _problem(draft: Draft, violation: Violation, *, warning: bool = False) -> Problem:
     problem = draft.problem(violation.path, violation.message, at_key=violation.at_key, hint=violation.hint)
-    return replace(problem, json_path=violation.json_path, severity=Severity.WARNING if warning else Severity.ERROR)
+    return problem._replace(json_path=violation.json_path, severity=Severity.WARNING if warning else Severity.ERROR)
 
 
 def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:

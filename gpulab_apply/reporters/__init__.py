@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TextIO
 
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location, Problem
@@ -60,8 +59,7 @@ class Reporter(Protocol):
     def __call__(self, result: Any, stream: TextIO, *, color: bool = False) -> None: ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class Failure:
+class Failure(NamedTuple):
     """A command that stopped before its result: what stopped it, and what it had by then."""
 
     kind: Kind

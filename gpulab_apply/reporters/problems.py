@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
@@ -50,8 +49,8 @@ def problem_lines(problems: Sequence[Problem]) -> list[str]:
 def _masked(problem: Problem) -> Problem:
     """The problem with secrets its message or hint may quote masked; its JSON path is no secret, and masked
     with the message it would read as ``..._API_KEY: <value>``."""
-    return replace(problem, message=mask_message(problem.message),
-                   hint=mask_message(problem.hint) if problem.hint else None)
+    return problem._replace(message=mask_message(problem.message),
+                            hint=mask_message(problem.hint) if problem.hint else None)
 
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
