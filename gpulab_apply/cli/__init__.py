@@ -3,8 +3,9 @@
 Each command lives in its own module (``gpulab_apply.cli.<command>``) and is imported only when it
 runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``. The top-level ``--help``
 and ``--version`` import no command module and not even click: they are written from :data:`COMMANDS`,
-a static table that a test keeps equal to the commands' own help. Every error this tool raises on
-purpose is caught here, in :func:`run`, and nowhere else.
+a static table that a test keeps equal to the commands' own help; a plain ``validate`` command line
+runs without click too (:mod:`gpulab_apply.cli.direct`). Every error this tool raises on purpose is
+caught here, in :func:`run`, and nowhere else.
 """
 
 from __future__ import annotations

@@ -52,7 +52,10 @@ def parse_validate(args: Sequence[str]) -> tuple[tuple[str, ...], str, bool | No
 
 
 def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
-    """Check the job files under ``paths`` (default: jobs.d), report in ``fmt``, return the exit status."""
+    """Check the job files under ``paths`` (default: jobs.d), report in ``fmt``, return the exit status.
+
+    From click, ``fmt`` is already resolved and the output started (``--format`` is eager); starting it again
+    with the resolved name changes nothing."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
     start("validate", fmt)
