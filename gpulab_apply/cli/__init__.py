@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 #: allocations between two young-generation collections (CPython's default is 700)
 GC_THRESHOLD = 50_000
 PROG_NAME = "gpulab-apply"
+#: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
+COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
+#: the directory of job files a command reads when given no path (docs/validate.md#which-files)
+JOBS_DIR = "jobs.d"
 
 
 class Command(NamedTuple):
@@ -87,7 +91,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: list[str]) -> int:
     """Run one command: plain ``validate`` directly, everything else through click."""
-    if args[:1] == ["validate"] and not os.environ.get("_GPULAB_APPLY_COMPLETE"):
+    if args[:1] == ["validate"] and not os.environ.get(COMPLETE_VAR):
         from gpulab_apply.cli import direct
 
         invocation = direct.parse_validate(args[1:])
@@ -117,7 +121,7 @@ def _dispatch(args: list[str]) -> int:
 def _fast_path(args: list[str]) -> int | None:
     """``gpulab-apply [--help|-h|--version]``: answered from the static table without importing click; the
     exit status, or None for everything else. No command at all is a usage error, with the help on stderr."""
-    if os.environ.get("_GPULAB_APPLY_COMPLETE"):  # shell completion asks with no arguments
+    if os.environ.get(COMPLETE_VAR):  # shell completion asks with no arguments
         return None
     if args in (["--help"], ["-h"]):
         sys.stdout.write(top_level_help(help_width()))

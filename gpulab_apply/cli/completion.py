@@ -12,13 +12,10 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
+from gpulab_apply.cli import COMPLETE_VAR, JOBS_DIR, PROG_NAME
 from gpulab_apply.errors import ExitStatus
 
 SHELLS = ("bash", "zsh", "fish")
-PROG_NAME = "gpulab-apply"
-#: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
-COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
-_DEFAULT_DIR = "jobs.d"
 
 
 def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> list[str]:
@@ -40,8 +37,8 @@ def find_jobs_dir(cwd: Path) -> Path:
     from gpulab_apply.gpulab.local import up_to_repository_top
 
     walk = up_to_repository_top(cwd, cwd)
-    found = next((candidate for candidate in walk if (candidate / _DEFAULT_DIR).is_dir()), cwd)
-    return Path(_DEFAULT_DIR) if found == cwd else found / _DEFAULT_DIR
+    found = next((candidate for candidate in walk if (candidate / JOBS_DIR).is_dir()), cwd)
+    return Path(JOBS_DIR) if found == cwd else found / JOBS_DIR
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

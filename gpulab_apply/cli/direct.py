@@ -14,12 +14,11 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import emit, start
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters import AUTO, formats
 
-#: validate's paths when none are given
-DEFAULT_PATH = "jobs.d"
 #: validate's options, as its click command declares them: the flags, and the options taking a value
 FLAGS = frozenset({"--strict"})
 VALUED = frozenset({"--format"})
@@ -59,7 +58,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
     from gpulab_apply.jobfiles.validation import validate_paths
 
     start("validate", fmt)
-    paths = paths or (DEFAULT_PATH,)
+    paths = paths or (JOBS_DIR,)
     result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR

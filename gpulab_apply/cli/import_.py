@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
@@ -20,7 +21,7 @@ from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.settings import Settings
 
-DEFAULT_DIRECTORY = Path("jobs.d") / "imported"
+DEFAULT_DIRECTORY = Path(JOBS_DIR) / "imported"
 _UUID_PREFIX = re.compile(r"[0-9a-fA-F-]{8,36}\Z")
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

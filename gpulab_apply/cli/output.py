@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
-from gpulab_apply.masking import mask_message
+from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
 
 if TYPE_CHECKING:
@@ -115,8 +115,6 @@ def fail(error: GpulabApplyError) -> None:
 
 def error_lines(error: GpulabApplyError) -> None:
     """``Error: …`` (red on a terminal) and ``Hint: …`` on stderr: secrets masked, control characters escaped."""
-    from gpulab_apply.masking import safe
-
     message = f"Error: {safe(mask_message(error.message))}"
     write(f"\x1b[31m{message}\x1b[0m\n" if is_terminal(sys.stderr) else f"{message}\n", err=True)
     if error.hint:

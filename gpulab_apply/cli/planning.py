@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
@@ -20,7 +21,7 @@ from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 
-DEFAULT_PATHS = (Path("jobs.d"),)
+DEFAULT_PATHS = (Path(JOBS_DIR),)
 
 
 def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:

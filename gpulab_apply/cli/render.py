@@ -11,14 +11,13 @@ from typing import Any, TextIO
 
 import click
 
+from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import render as write_output
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
 from gpulab_apply.jobfiles.sourcemap import JsonPath
 from gpulab_apply.masking import mask_value, safe
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, format_json_path
-
-DEFAULT_PATH = "jobs.d"
 
 
 @click.command(short_help="Print the jobs as they would be submitted.",
@@ -39,7 +38,7 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     from gpulab_apply.jobfiles.validation import validate_paths
     from gpulab_apply.reporters.problems import report_text
 
-    result = validate_paths([str(p) for p in paths] or [DEFAULT_PATH])
+    result = validate_paths([str(p) for p in paths] or [JOBS_DIR])
     if not result.ok:
         write_output(lambda stream, color: report_text(result, stream))
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
