@@ -537,3 +537,34 @@ def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
     assert result.exit_code == 0, result
     assert [job.uuid for job in repo.active() if job.name == "keep"] != [copy]
     assert len([job for job in repo.active() if job.name == "keep"]) == 1
+
+
+def test_plan_and_apply_show_the_warnings_validate_gives_in_every_format(repo: Repo, cli: RunCli) -> None:
+    """A form GPULab accepts but that is not canonical is a warning: plan and apply go on, and say so where
+    a reviewer reads them (docs/plan-apply.md#output-formats); --strict makes it an error before any network."""
+    repo.write("lax", job_yaml("lax").replace("cpus: 1", 'cpus: "1"'))
+    repo.write("ok")
+    warning = "jobs.d/lax.yaml:3:21: warning: request.resources.cpus: '1' is read by GPULab as 1 (write 1)\n"
+    assert cli("validate", "jobs.d").stdout.startswith(warning)  # the same line validate prints
+    text = repo("plan", "jobs.d")
+    assert text.exit_code == 0, text
+    assert f".yaml:1:1\n\n{warning}Unchanged: 0 in sync or done.\n" in text.stdout
+    document = json.loads(repo("plan", "jobs.d", "--format", "json").stdout)
+    assert document["ok"] is True and document["summary"]["create"] == 2
+    assert document["problems"] == [{
+        "location": {"file": "jobs.d/lax.yaml", "line": 3, "column": 21}, "severity": "warning",
+        "jsonPath": "request.resources.cpus", "message": "'1' is read by GPULab as 1", "hint": "write 1"}]
+    github = repo("plan", "jobs.d", "--format", "github").stdout
+    assert ("::warning file=jobs.d/lax.yaml,line=3,col=21,title=gpulab-apply plan::request.resources.cpus: "
+            "'1' is read by GPULab as 1 (write 1)\n") in github
+    markdown = repo("plan", "jobs.d", "--format", "markdown").stdout
+    assert "> **Warning:** jobs.d/lax.yaml:3:21: request.resources.cpus: '1' is read by GPULab as 1 (write 1)\n" \
+        in markdown
+    applied = repo("apply", "jobs.d", "--yes", "--format", "json")
+    assert applied.exit_code == 0, applied
+    assert json.loads(applied.stdout)["problems"] == document["problems"]
+    assert names(repo.active()) == ["lax", "ok"]
+    assert warning in repo("plan", "jobs.d").stdout  # in sync, and still said
+    strict = repo("plan", "jobs.d", "--strict")
+    assert strict.exit_code == 1, strict
+    assert strict.stdout.startswith(warning.replace("warning:", "error:"))

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.errors import InvalidJobsError
@@ -16,17 +17,22 @@ from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.listing import Listing, truncated_error
 from gpulab_apply.model import JobSpec
+from gpulab_apply.problems import Problem
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 
+if TYPE_CHECKING:
+    from gpulab_apply.jobfiles.validation import ValidationResult
+
 DEFAULT_PATHS = (Path(JOBS_DIR),)
 
 
-def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ...]:
-    """Validate the job files; any problem stops the command with exit 1 before any network, and the CLI
-    reports the problems in the command's format (a Markdown plan that says it failed, annotations in CI)."""
+def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
+    """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
+    network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
+    annotations in CI)."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
@@ -36,14 +42,16 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> tuple[JobSpec, ..
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,
                                files=result.files)
-    return tuple(result.jobs)
+    return result
 
 
 def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None,
+              file_warnings: Sequence[Problem] = ()) -> Plan:
     """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
-    evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version)."""
+    evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version). ``file_warnings``
+    (from :func:`load_desired`) go into the plan, so every format shows them."""
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
@@ -53,6 +61,8 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired, remote, set_name=settings.set_name, options=options, now=now)
+    if file_warnings:
+        plan = dataclasses.replace(plan, file_warnings=tuple(file_warnings))
     if remote.partial:
         # only final jobs are unlisted (v3.x: the newest 200 of a status): a name with no listed job may
         # have an unlisted one, whatever git says, so its create stays unseen

@@ -43,7 +43,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
     """
     paths = paths or DEFAULT_PATHS
     if not watch:
-        desired = load_desired(paths, settings)
+        desired = load_desired(paths, settings).jobs
         with open_client(settings) as client:
             emit(_report(client, desired, settings))
         return ExitStatus.OK
@@ -55,7 +55,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                 if refreshes:
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
-                report = _report(client, load_desired(paths, settings), settings)
+                report = _report(client, load_desired(paths, settings).jobs, settings)
                 if clear:
                     click.echo(_CLEAR, nl=False)
                 elif refreshes and fmt == "text":

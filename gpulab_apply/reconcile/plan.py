@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from gpulab_apply.model import STATE_GROUPS, JobSpec, RemoteJob
+from gpulab_apply.problems import Problem
 from gpulab_apply.reconcile.cost import GpuHours
 from gpulab_apply.reconcile.diff import FieldDiff
 from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
@@ -140,6 +141,8 @@ class Plan:
     managed_active_count: int
     #: things a person should read before applying (another set holds these names, other users' jobs, ...)
     warnings: tuple[str, ...] = ()
+    #: warnings in the job files: forms GPULab accepts that are not canonical (docs/validate.md#warnings-and---strict)
+    file_warnings: tuple[Problem, ...] = ()
     #: GPU-hours requested by the jobs it submits, and of running work it cancels (docs/plan-apply.md#cost)
     cost: GpuHours = field(default_factory=GpuHours)
     summary: Summary = field(init=False)

@@ -105,7 +105,7 @@ def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict
             "error": mask_message(o.error) if o.error else None,
         } for o in (report.outcomes if report else ())],
         "plan": plan_document(result.plan),
-    }, error=error)
+    }, problems=result.plan.file_warnings, error=error)
 
 
 def report_json(result: ApplyResult, stream: TextIO, *, color: bool = False) -> None:

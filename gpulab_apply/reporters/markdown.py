@@ -38,6 +38,7 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         sweep_lines,
         symbol,
     )
+    from gpulab_apply.reporters.problems import problem_text
 
     s = plan.summary
     head = (
@@ -48,7 +49,9 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "
         f"{s.cancel}{f' ({s.cancel_running} running)' if s.cancel_running else ''} | {s.blocked} | "
         f"{s.unmanaged} | {s.unchanged} |\n\n"
-    ) + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) + "".join(
+    ) + "".join(f"> **Warning:** {md(str(problem.location))}: {md(problem_text(problem))}\n\n"
+                for problem in plan.file_warnings) \
+      + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) + "".join(
         f"> **Apply will refuse:** {md(r.message)}. {md(r.hint)}\n\n" for r in plan.refusals) \
       + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)

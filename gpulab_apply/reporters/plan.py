@@ -13,6 +13,7 @@ from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import Level, annotation
+from gpulab_apply.reporters.problems import problem_annotations, problem_lines
 
 _SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-"}
 _NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
@@ -143,6 +144,7 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     if sweeps := sweep_lines(plan):
         stream.writelines(f"{line}\n" for line in sweeps)
         stream.write("\n")
+    stream.writelines(problem_lines(plan.file_warnings))
     stream.writelines(_paint(f"Warning: {safe(warning)}", "!", color) + "\n" for warning in plan.warnings)
     stream.writelines(_paint(f"Apply will refuse: {safe(r.message)}", "-", color) + f"\n  Hint: {safe(r.hint)}\n"
                       for r in plan.refusals)
@@ -176,7 +178,7 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
             "blocked": summary.blocked, "unmanaged": summary.unmanaged,
         },
         "entries": [_entry_document(entry) for entry in plan.entries],
-    }, error=error)
+    }, problems=plan.file_warnings, error=error)
 
 
 def _entry_document(entry: PlanEntry) -> dict[str, Any]:
@@ -213,6 +215,7 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
             message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
+    stream.writelines(problem_annotations(plan.file_warnings, title="gpulab-apply plan"))
     stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
     stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
                       + "\n" for r in plan.refusals)

@@ -55,14 +55,16 @@ def _masked(problem: Problem) -> Problem:
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
     """One workflow annotation per problem, pinned to its file and line."""
-    lines = []
-    for problem in problems:
-        masked = _masked(problem)
-        where = f"{problem.json_path}: " if problem.json_path else ""
-        hint = f" ({masked.hint})" if masked.hint else ""
-        lines.append(annotation(problem.severity.value, safe(f"{where}{masked.message}{hint}"),
-                                location=problem.location, title=title) + "\n")
-    return lines
+    return [annotation(problem.severity.value, problem_text(problem), location=problem.location, title=title) + "\n"
+            for problem in problems]
+
+
+def problem_text(problem: Problem) -> str:
+    """``json.path: message (hint)``, without the location: secrets masked, control characters escaped."""
+    masked = _masked(problem)
+    where = f"{problem.json_path}: " if problem.json_path else ""
+    hint = f" ({masked.hint})" if masked.hint else ""
+    return safe(f"{where}{masked.message}{hint}")
 
 
 def report_text(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
