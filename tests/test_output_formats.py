@@ -33,11 +33,11 @@ def repo(tmp_path: Path, emulator: Any, cli: RunCli, monkeypatch: pytest.MonkeyP
 
 def keys(document: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """Every (path, key) of a JSON document, skipping values that are data, not fields: diffs' old and new
-    (job values) and maps keyed by names (sweeps)."""
+    and render's jobs (job values, in GPULab's own spelling) and maps keyed by names (sweeps, render's sources)."""
     if isinstance(document, dict):
         for key, value in document.items():
             yield path, key
-            if key not in ("old", "new", "sweeps"):
+            if key not in ("old", "new", "sweeps", "job", "sources"):
                 yield from keys(value, f"{path}.{key}")
     elif isinstance(document, list):
         for item in document:
@@ -56,7 +56,9 @@ def test_every_command_offers_its_registered_formats_and_auto(cli: RunCli) -> No
         text = " ".join(cli(kind, "--help").stdout.split())
         assert f"--format [{'|'.join(formats(kind))}]" in text, text  # type: ignore[arg-type]
         assert "[default: auto]" in text
-    assert {kind for kind, _ in REGISTRY} == {"validate", "plan", "apply", "status", "whoami"}
+    text = " ".join(cli("render", "--help").stdout.split())  # yaml is the default: its output is a job file set
+    assert "--format [yaml|json]" in text and "[default: yaml]" in text
+    assert {kind for kind, _ in REGISTRY} == {"validate", "plan", "apply", "status", "whoami", "render"}
 
 
 @pytest.mark.parametrize(("env", "expected"), [({"GITHUB_ACTIONS": "true"}, "github"), ({}, "text"),
@@ -80,6 +82,7 @@ def test_every_json_document_has_one_envelope_and_one_naming_convention(repo: Re
         "apply": repo("apply", "jobs.d", "--yes", "--format", "json"),
         "status": repo("status", "jobs.d", "--format", "json"),
         "whoami": repo("whoami", "--format", "json"),
+        "render": cli("render", "--format", "json"),
     }
     location = {"file": "jobs.d/a.yaml", "line": 1, "column": 1}
     parsed = {}
@@ -93,6 +96,7 @@ def test_every_json_document_has_one_envelope_and_one_naming_convention(repo: Re
     assert parsed["apply"]["outcomes"][0]["location"] == location
     assert parsed["status"]["jobs"][0]["location"] == location
     assert parsed["whoami"]["set"] == "lab"
+    assert parsed["render"]["jobs"][0]["location"] == location
 
 
 # --- every format holds on failure ----------------------------------------------------------------------
@@ -157,13 +161,13 @@ def test_failures_come_out_in_the_format_asked_for(repo: Repo, cli: RunCli, comm
         assert out == ""
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "apply", "status"])
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "status", "render"])
 def test_a_failed_document_has_the_keys_of_a_successful_one(repo: Repo, cli: RunCli, command: str) -> None:
     repo.write("a")
-    extra = ["--yes"] if command == "apply" else []
-    connection = [] if command == "validate" else repo.connection
-    good = json.loads(cli(command, "jobs.d", *extra, "--format", "json", *connection).stdout)
+    args = {"apply": ["jobs.d", "--yes"], "render": []}.get(command, ["jobs.d"])  # render reads jobs.d itself
+    connection = [] if command in ("validate", "render") else repo.connection
+    good = json.loads(cli(command, *args, "--format", "json", *connection).stdout)
     repo.write("bad", BAD_JOB)
-    bad = json.loads(cli(command, "jobs.d", *extra, "--format", "json", *connection).stdout)
+    bad = json.loads(cli(command, *args, "--format", "json", *connection).stdout)
     assert (good["ok"], bad["ok"]) == (True, False)
     assert list(bad) == list(good)

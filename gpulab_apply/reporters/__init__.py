@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TextIO
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location, Problem
 
-Kind = Literal["validate", "plan", "apply", "status", "whoami"]
+Kind = Literal["validate", "plan", "apply", "status", "whoami", "render"]
 
 #: the ``--format`` value that picks ``github`` under GitHub Actions and ``text`` elsewhere (as yamllint does)
 AUTO = "auto"
@@ -46,9 +46,11 @@ REGISTRY: Mapping[tuple[Kind, str], str] = {
     ("status", "markdown"): "gpulab_apply.reporters.markdown:report_status",
     ("whoami", "text"): "gpulab_apply.reporters.identity:report_text",
     ("whoami", "json"): "gpulab_apply.reporters.identity:report_json",
+    ("render", "yaml"): "gpulab_apply.reporters.render:report_yaml",
+    ("render", "json"): "gpulab_apply.reporters.render:report_json",
 }
 #: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
-VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1}
+VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2}
 #: formats that write one whole document per command: a command writes nothing else to stdout in them
 DOCUMENT_FORMATS = frozenset({"json", "markdown"})
 
@@ -77,7 +79,12 @@ class Failure(NamedTuple):
 
 def formats(kind: Kind) -> tuple[str, ...]:
     """The ``--format`` choices of a command: ``auto`` then the registered ones."""
-    return (AUTO, *(fmt for known, fmt in REGISTRY if known == kind))
+    return (AUTO, *registered(kind))
+
+
+def registered(kind: Kind) -> tuple[str, ...]:
+    """The formats registered for ``kind``, in the order of :data:`REGISTRY`."""
+    return tuple(fmt for known, fmt in REGISTRY if known == kind)
 
 
 def resolve_format(kind: Kind, fmt: str, env: Mapping[str, str]) -> str:

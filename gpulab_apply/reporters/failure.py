@@ -85,6 +85,10 @@ def _shape(kind: str) -> dict[str, Any]:
         from gpulab_apply.reporters.status import StatusReport, status_document
 
         return status_document(StatusReport(set_name="-", rows=(), now=datetime.now(UTC)))
+    if kind == "render":
+        from gpulab_apply.reporters.render import RenderResult, render_document
+
+        return render_document(RenderResult(jobs=()))
     if kind == "validate":
         from gpulab_apply.jobfiles.validation import ValidationResult
         from gpulab_apply.reporters.problems import validate_document
