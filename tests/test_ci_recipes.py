@@ -325,6 +325,10 @@ def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
     assert broken.returncode != 0  # the pipeline fails on an error, after updating the note
     assert len(gitlab.notes) == 2 and "train-b" not in gitlab.notes[1]["body"]
     assert ": failed" in gitlab.notes[1]["body"] and "jobs.d/broken.yaml" in gitlab.notes[1]["body"]
+    report = load("gitlab-ci.yml")["plan"]["artifacts"]["reports"]["codequality"]
+    [finding] = json.loads((workspace.root / report).read_text())  # the report artifact GitLab reads
+    assert finding["location"] == {"path": "jobs.d/broken.yaml", "lines": {"begin": 3}}
+    assert finding["severity"] == "major" and finding["description"].startswith("YAML: ")
 
 
 def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_login_pem: MakeLoginPem,

@@ -217,3 +217,33 @@ def test_strict_from_the_config_file_or_the_environment(cli: RunCli, tmp_path: P
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert cli("validate").exit_code == exit_code
+
+
+def test_gitlab_format_is_a_code_quality_report_with_stable_unique_fingerprints(project: Path, cli: RunCli) -> None:
+    result = cli("validate", "--format", "gitlab")
+    assert result.exit_code == 1, result
+    findings = json.loads(result.stdout)  # the whole of stdout is the report: nothing else may be in the artifact
+    expected = [line.split(": ", 1) for line in EXPECTED_TEXT.splitlines()[:-1]]
+    assert [f["location"] for f in findings] == [
+        {"path": "jobs.d/train.yaml", "lines": {"begin": int(where.split(":")[1])}} for where, _ in expected]
+    assert [f["description"] for f in findings] == [what.split(": ", 1)[1] for _, what in expected]
+    assert {(f["severity"], f["check_name"]) for f in findings} == {("major", "gpulab-apply/error")}
+    fingerprints = [f["fingerprint"] for f in findings]
+    assert len(set(fingerprints)) == len(fingerprints)
+    # an edit above the problems moves them down a line but leaves them the same findings
+    train = project / "jobs.d" / "train.yaml"
+    train.write_text("# a comment\n" + train.read_text())
+    moved = json.loads(cli("validate", "--format", "gitlab").stdout)
+    assert [f["fingerprint"] for f in moved] == fingerprints
+    assert [f["location"]["lines"]["begin"] for f in moved] == [f["location"]["lines"]["begin"] + 1 for f in findings]
+    train.unlink()
+    assert cli("validate", "--format", "gitlab").stdout == "[]\n"
+
+
+def test_gitlab_format_reports_two_equal_problems_as_two_findings(tmp_path: Path, cli: RunCli,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobs.d" / "a.yaml").write_text("name: a\n---\nname: a\n")  # the same problems in two documents
+    findings = json.loads(cli("validate", "--format", "gitlab").stdout)
+    assert len(findings) > 2 and len({f["fingerprint"] for f in findings}) == len(findings)

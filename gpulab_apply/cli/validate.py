@@ -16,7 +16,8 @@ from gpulab_apply.cli.output import format_option
                epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
 # a missing path is a located problem (exit 1), whether it is the default jobs.d or one the user named
 @click.argument("paths", nargs=-1, type=click.Path(file_okay=True, dir_okay=True))
-@format_option("validate", "text for people, json for programs, github for workflow annotations.")
+@format_option("validate", "text for people, json for programs, github for workflow annotations, gitlab for a "
+                           "Code Quality report.")
 @click.option("--strict", is_flag=True, default=None,
               help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "
                    "not warnings. Also GPULAB_APPLY_STRICT or strict: true in gpulab-apply.yaml.")

@@ -34,6 +34,7 @@ REGISTRY: Mapping[tuple[Kind, str], str] = {
     ("validate", "text"): "gpulab_apply.reporters.problems:report_text",
     ("validate", "json"): "gpulab_apply.reporters.problems:report_json",
     ("validate", "github"): "gpulab_apply.reporters.problems:report_github",
+    ("validate", "gitlab"): "gpulab_apply.reporters.problems:report_gitlab",
     ("plan", "text"): "gpulab_apply.reporters.plan:report_text",
     ("plan", "json"): "gpulab_apply.reporters.plan:report_json",
     ("plan", "markdown"): "gpulab_apply.reporters.markdown:report_plan",
@@ -52,7 +53,7 @@ REGISTRY: Mapping[tuple[Kind, str], str] = {
 #: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
 VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2}
 #: formats that write one whole document per command: a command writes nothing else to stdout in them
-DOCUMENT_FORMATS = frozenset({"json", "markdown"})
+DOCUMENT_FORMATS = frozenset({"json", "markdown", "gitlab"})
 
 
 class Reporter(Protocol):

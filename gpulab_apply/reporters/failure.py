@@ -24,6 +24,10 @@ def report(failure: Failure, fmt: str, stream: TextIO, *, color: bool = False) -
         report_failure(failure, stream)
     elif fmt == "github":
         report_github(failure, stream)
+    elif fmt == "gitlab":  # a report artifact must stay JSON: the error itself is the stderr line
+        from gpulab_apply.reporters import gitlab
+
+        gitlab.write(failure.problems, stream)
     else:
         report_text(failure, stream)
 
