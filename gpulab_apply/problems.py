@@ -38,8 +38,9 @@ class Problem(NamedTuple):
     """One thing wrong with a job file.
 
     ``json_path`` is the dotted path inside the job (``request.resources.gpus``, list items as
-    ``storage[2]``), empty for problems of the file or document itself. Ordering sorts by file,
-    line and column, which is the order reports use.
+    ``storage[2]``), empty for problems of the file or document itself. Reports list problems by file,
+    line and column (:func:`gpulab_apply.jobfiles.validation.validate_paths` sorts them with an explicit
+    key; comparing two problems as tuples would reach ``hint``, which may be None).
     """
 
     location: Location
