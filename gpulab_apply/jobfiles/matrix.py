@@ -209,7 +209,7 @@ def _readable(name: str, member: Member) -> str:
 
 
 def _hashed(readable: str, member: Member) -> str:
-    import hashlib  # only for long or shared names; loading OpenSSL is a tenth of validate's start-up
+    import hashlib  # only for long or shared names: loading OpenSSL costs validate a few milliseconds to start
 
     digest = hashlib.sha256(member.key().encode()).hexdigest()[:8]
     return f"{readable[:MAX_NAME - 9]}-{digest}"
