@@ -69,11 +69,11 @@ def _strict_setting(paths: Sequence[str]) -> bool:
     from gpulab_apply.configfile import find_config, read_config
     from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS_BY_NAME
 
-    setting = SETTINGS_BY_NAME["strict"]
-    assert setting.env is not None and setting.key is not None
+    setting, config_setting = SETTINGS_BY_NAME["strict"], SETTINGS_BY_NAME["config"]
+    assert setting.env is not None and setting.key is not None and config_setting.env is not None
     if os.environ.get(setting.env):
         return bool(setting.parse(os.environ[setting.env], setting.env))
-    config = find_config(os.environ.get("GPULAB_APPLY_CONFIG") or None, [Path(p) for p in paths], Path.cwd())
+    config = find_config(os.environ.get(config_setting.env) or None, [Path(p) for p in paths], Path.cwd())
     if config is None:
         return False
     value = read_config(config, CONFIG_KEYS).get(setting.name)
