@@ -34,7 +34,7 @@ REGISTRY: Mapping[tuple[Kind, str], str] = {
     ("validate", "text"): "gpulab_apply.reporters.problems:report_text",
     ("validate", "json"): "gpulab_apply.reporters.problems:report_json",
     ("validate", "github"): "gpulab_apply.reporters.problems:report_github",
-    ("validate", "gitlab"): "gpulab_apply.reporters.problems:report_gitlab",
+    ("validate", "gitlab"): "gpulab_apply.reporters.gitlab:report_validate",
     ("plan", "text"): "gpulab_apply.reporters.plan:report_text",
     ("plan", "json"): "gpulab_apply.reporters.plan:report_json",
     ("plan", "markdown"): "gpulab_apply.reporters.markdown:report_plan",

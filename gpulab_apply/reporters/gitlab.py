@@ -12,9 +12,13 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gpulab_apply.problems import Problem, Severity
+from gpulab_apply.reporters.problems import problem_text
+
+if TYPE_CHECKING:
+    from gpulab_apply.jobfiles.validation import ValidationResult
 
 #: GitLab's scale is info, minor, major, critical, blocker: an error GPULab would refuse is major, a warning minor
 SEVERITIES = {Severity.ERROR: "major", Severity.WARNING: "minor"}
@@ -24,8 +28,6 @@ def code_quality(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     """One finding per problem. A fingerprint is stable from run to run as long as the problem is (GitLab
     compares them between the source and the target branch) and unique within the report: it hashes the
     file, JSON path and message, not the line, so an edit above a problem does not make it new."""
-    from gpulab_apply.reporters.problems import problem_text
-
     seen: Counter[tuple[str, str, str]] = Counter()
     findings = []
     for problem in problems:
@@ -40,6 +42,11 @@ def code_quality(problems: Sequence[Problem]) -> list[dict[str, Any]]:
             "location": {"path": problem.location.path, "lines": {"begin": problem.location.line or 1}},
         })
     return findings
+
+
+def report_validate(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
+    """``validate --format gitlab``: every problem a finding (an empty array when all is well)."""
+    write(result.problems, stream)
 
 
 def write(problems: Sequence[Problem], stream: TextIO) -> None:

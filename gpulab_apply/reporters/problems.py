@@ -87,14 +87,6 @@ def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False
     stream.write("\n")
 
 
-def report_gitlab(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
-    """GitLab's Code Quality report: every problem as a finding at its file and line, for a ``codequality``
-    artifact (an empty array when all is well)."""
-    from gpulab_apply.reporters import gitlab
-
-    gitlab.write(result.problems, stream)
-
-
 def report_github(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
     """One workflow annotation per problem (pinned to the file and line in a pull request), then the summary."""
     stream.writelines(problem_annotations(result.problems, title="gpulab-apply validate"))
