@@ -53,8 +53,11 @@ def test_four_applies_of_100_jobs_converge_on_one_job_per_name(version: str, job
     wanted = [f"job-{i:03d}" for i in range(JOBS)]
     for name in wanted:
         (jobs_dir / f"{name}.yaml").write_text(job_yaml(name))
-    # slow answers make every racer list before any submits
+    # slow answers make every racer list before any submits: a submission commits 0.3 s after it is sent, so
+    # even a racer that a busy machine starts late lists before the first job exists (one listing later would
+    # see the others' duplicates, and --max-cancel would rightly refuse to cancel more than 10 of them)
     emulator.faults.set("*", Fault(latency=0.05))
+    emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", "--parallelism", "16", *connection(emulator, version)]
     racers = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(RACERS)]
