@@ -356,8 +356,10 @@ def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: 
     wanted = [f"job-{i}" for i in range(6)]
     for name in wanted:
         repo.write(name)
-    # slow answers make both applies list before either submits
+    # slow answers make both applies list before either submits (a submission commits 0.3 s after it is sent,
+    # so an apply that a busy machine starts late still lists before the first job exists)
     repo.emulator.faults.set("*", Fault(latency=0.05))
+    repo.emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", *repo.connection]
     threads = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(2)]
