@@ -113,3 +113,15 @@ def test_an_unknown_config_key_is_named_with_every_known_one_unmasked(project: P
     assert result.exit_code == 1, result
     assert "unknown setting 'stric'" in result.stderr
     assert "endpoint, api-version" in result.stderr and "***" not in result.stderr
+
+
+def test_on_a_terminal_the_error_line_is_red_and_the_hint_plain(project: Path) -> None:
+    from tests.fixtures.terminal import Terminal
+
+    (project / "gpulab-apply.yaml").write_text("stric: true\n")
+    with Terminal("validate", cwd=project) as terminal:
+        terminal.read_to_end()
+    assert terminal.returncode == 1, terminal.text
+    lines = terminal.text.replace("\r\n", "\n").splitlines()
+    assert lines[0].startswith("\x1b[31mError: ") and lines[0].endswith("unknown setting 'stric'\x1b[0m"), lines
+    assert lines[1].startswith("Hint: The settings a config file may hold: endpoint, ")
