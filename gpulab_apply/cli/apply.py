@@ -85,8 +85,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours)
-        result = make_plan(desired.jobs, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected, guards=guards, file_warnings=desired.problems)
+        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
+                           cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings))
         if output is not None:

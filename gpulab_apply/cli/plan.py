@@ -41,8 +41,8 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     paths = paths or DEFAULT_PATHS
     desired = load_desired(paths, settings)
     with open_client(settings) as client:
-        result = make_plan(desired.jobs, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected, file_warnings=desired.problems)
+        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
+                           cancel_protected=cancel_protected)
     output = current()
     if output is not None:
         output.partial = result

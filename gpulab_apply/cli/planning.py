@@ -16,8 +16,6 @@ from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.listing import Listing, truncated_error
-from gpulab_apply.model import JobSpec
-from gpulab_apply.problems import Problem
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
@@ -45,13 +43,13 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
     return result
 
 
-def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settings, *,
+def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = (), guards: Guards | None = None,
-              file_warnings: Sequence[Problem] = ()) -> Plan:
-    """List the project's jobs once and plan against them; on a windowed listing (v3.x), look in git for
-    evidence that the jobs to create are new (docs/plan-apply.md#limits-per-api-version). ``file_warnings``
-    (from :func:`load_desired`) go into the plan, so every format shows them."""
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+    """List the project's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
+    windowed listing (v3.x), look in git for evidence that the jobs to create are new
+    (docs/plan-apply.md#limits-per-api-version). The job files' warnings go into the plan, so every format
+    shows them."""
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
@@ -60,9 +58,9 @@ def make_plan(desired: Sequence[JobSpec], client: GpulabClient, settings: Settin
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
-    plan = build_plan(desired, remote, set_name=settings.set_name, options=options, now=now)
-    if file_warnings:
-        plan = dataclasses.replace(plan, file_warnings=tuple(file_warnings))
+    plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
+    if desired.problems:  # load_desired let warnings only through
+        plan = dataclasses.replace(plan, file_warnings=desired.problems)
     if remote.partial:
         # only final jobs are unlisted (v3.x: the newest 200 of a status): a name with no listed job may
         # have an unlisted one, whatever git says, so its create stays unseen
