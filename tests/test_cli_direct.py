@@ -87,8 +87,8 @@ def test_the_parser_knows_exactly_the_options_the_click_command_declares() -> No
     from gpulab_apply.reporters import AUTO, formats
 
     options = {param.name: param for param in validate.params if isinstance(param, click.Option)}
-    assert {opt for param in options.values() for opt in param.opts} == direct.FLAGS | direct.VALUED
-    assert {opt for param in options.values() if param.is_flag for opt in param.opts} == direct.FLAGS
+    assert {opt for param in options.values() for opt in param.opts} == direct.OPTIONS
+    assert [opt for param in options.values() if param.is_flag for opt in param.opts] == ["--strict"]
     choice = options["fmt"].type
     assert isinstance(choice, click.Choice)
     assert set(choice.choices) == {*formats("validate"), AUTO}

@@ -19,9 +19,9 @@ from gpulab_apply.cli.output import emit, start
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters import AUTO, formats
 
-#: validate's options, as its click command declares them: the flags, and the options taking a value
-FLAGS = frozenset({"--strict"})
-VALUED = frozenset({"--format"})
+#: the options parse_validate reads: every option validate's click command declares (a test keeps them equal,
+#: so a new option fails that test until the parser knows it)
+OPTIONS = frozenset({"--strict", "--format"})
 
 
 def parse_validate(args: Sequence[str]) -> tuple[tuple[str, ...], str, bool | None] | None:
@@ -29,18 +29,17 @@ def parse_validate(args: Sequence[str]) -> tuple[tuple[str, ...], str, bool | No
     but paths, ``--strict``, ``--format F`` / ``--format=F`` with a known F, and ``--``."""
     paths: list[str] = []
     fmt, strict = AUTO, None
-    choices = {*formats("validate"), AUTO}
     tokens = iter(args)
     for token in tokens:
         if token == "--":
             paths.extend(tokens)
-        elif token in FLAGS:
+        elif token == "--strict":
             strict = True
         elif token.startswith("--format"):
             name, equals, value = token.partition("=")
             if not equals:
                 value = next(tokens, "")
-            if name not in VALUED or value not in choices:
+            if name != "--format" or value not in formats("validate"):
                 return None
             fmt = value
         elif token.startswith("-"):  # -h, --help, an unknown option or a lone "-": click's to answer
