@@ -16,8 +16,6 @@ from typing import Any
 _INT_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*(?:\.0+)?")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-_LAX_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt _]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
-                       r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))")
 #: a number as text is a Unix time; an exponent only after a decimal point (pydantic's rule, measured)
 _UNIX_TEXT = re.compile(r"[+-]?(?:[0-9]+|(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
 #: beyond this a Unix time is in milliseconds (pydantic's rule)
@@ -66,7 +64,7 @@ def lax_time(value: Any) -> datetime | None:
             return None
     if not isinstance(value, str):
         return None
-    match = _LAX_TIME.fullmatch(value)
+    match = _lax_time().fullmatch(value)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, utc, sign, zone_hours, zone_minutes = match.groups()
@@ -79,6 +77,14 @@ def lax_time(value: Any) -> datetime | None:
                         int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone)
     except ValueError:  # month 13, February 30, hour 24
         return None
+
+
+@functools.cache
+def _lax_time() -> re.Pattern[str]:
+    # compiled when first used: the costliest pattern to compile here (1 ms, a fiftieth of validate's start-up),
+    # and most jobs hold no timestamp
+    return re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt _]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
+                      r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))")
 
 
 def utc_text(moment: datetime) -> str:
