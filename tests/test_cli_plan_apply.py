@@ -570,3 +570,15 @@ def test_plan_and_apply_show_the_warnings_validate_gives_in_every_format(repo: R
     strict = repo("plan", "jobs.d", "--strict")
     assert strict.exit_code == 1, strict
     assert strict.stdout.startswith(warning.replace("warning:", "error:"))
+
+
+def test_a_job_whose_not_after_has_passed_is_warned_about_and_gpulab_fails_it(repo: Repo) -> None:
+    repo.write("late", job_yaml("late") + "  scheduling: {notAfter: \"2026-01-01T00:00:00Z\"}\n")
+    planned = repo("plan", "jobs.d")
+    assert planned.exit_code == 0, planned
+    assert ("Warning: scheduling.notAfter has passed on GPULab's clock for late: GPULab fails a job still queued "
+            "at its notAfter") in planned.stdout
+    assert repo("apply", "jobs.d", "--yes").exit_code == 0
+    repo.emulator.advance(5)  # the scheduler's next pass
+    [late] = repo.remote()
+    assert late.status.name == "FAILED"  # what the warning said: the run is spent at once

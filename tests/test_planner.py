@@ -435,3 +435,25 @@ def test_desired_names_held_by_another_set_of_mine_suggest_that_set() -> None:
                            "--set proj? (pin it with `set: proj` in gpulab-apply.yaml)"),)
     # someone else's set is not a hint about mine
     assert plan([spec("a")], [owned_by(jobs[0], ALICE)], user_urn=ME).warnings == ()
+
+
+def test_a_job_to_submit_whose_not_after_has_passed_is_warned_about() -> None:
+    from datetime import UTC, datetime
+
+    def timed(name: str, not_after: str) -> JobSpec:
+        job = spec(name)
+        request = {**job.job["request"], "scheduling": {"notAfter": not_after}}
+        return job._replace(job={**job.job, "request": request})
+
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    stale = [timed(f"stale-{i}", "2026-11-29T11:59:59Z") for i in range(7)]
+    fresh = timed("fresh", "2026-11-29T12:00:01Z")
+    running = timed("running", "2026-01-01T00:00:00Z")  # submitted long ago: nothing is submitted for it now
+    result = build_plan([*stale, fresh, running], [remote("running", of=running)], set_name=SET,
+                        options=PlanOptions(project_urn=PROJECT), now=now)
+    [warning] = result.warnings
+    assert warning == (
+        "scheduling.notAfter has passed on GPULab's clock for stale-0, stale-1, stale-2, stale-3, stale-4 and 2 more: "
+        "GPULab fails a job still queued at its notAfter, so submitting would fail at once; move notAfter later or "
+        "remove it")
+    assert build_plan([*stale, fresh], [], set_name=SET, options=PlanOptions(project_urn=PROJECT)).warnings == ()

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
-from gpulab_apply.model import JobSpec, JobStatus, RemoteJob
+from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, parse_timestamp
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
@@ -89,7 +89,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         remote_fingerprint=remote_fingerprint(relevant, markers),
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
-        warnings=tuple(_ownership_warnings(entries, decider)),
+        warnings=(*_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
         cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
                        (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
@@ -108,6 +108,25 @@ def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]
             if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
                     and (user_urn is None or job.owner.get("userUrn") == user_urn)):
                 markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
+
+
+def _expired_warnings(entries: Sequence[PlanEntry], now: datetime | None) -> Iterable[str]:
+    """Jobs the plan submits whose ``scheduling.notAfter`` has passed: GPULab fails a job still queued at its
+    notAfter (docs/plan-apply.md#warnings), so each would fail at once, a run spent for nothing."""
+    if now is None:
+        return
+    expired = [entry.name for entry in entries
+               if entry.desired is not None and entry.action in (Action.CREATE, Action.REPLACE)
+               and (not_after := _not_after(entry.desired)) is not None and not_after <= now]
+    if expired:
+        named = ", ".join(expired[:5]) + (f" and {len(expired) - 5} more" if len(expired) > 5 else "")
+        yield (f"scheduling.notAfter has passed on GPULab's clock for {named}: GPULab fails a job still queued at "
+               "its notAfter, so submitting would fail at once; move notAfter later or remove it")
+
+
+def _not_after(spec: JobSpec) -> datetime | None:
+    scheduling = spec.job.get("request", {}).get("scheduling") or {}
+    return parse_timestamp(scheduling.get("notAfter"))
 
 
 def _ownership_warnings(entries: Sequence[PlanEntry], decider: _Decider) -> Iterable[str]:
