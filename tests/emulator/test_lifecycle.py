@@ -176,15 +176,7 @@ def test_a_write_does_not_reread_every_waiting_job(emulator: RunningEmulator, mo
                                  status="QUEUED")
     emulator.advance(5)
     assert statuses(emulator, waiting[0]) == ["QUEUED"]  # the simulation catches up on a request
-    loaded: list[int] = []
-    load_where = Store.load_where
-
-    def counting(*args: Any, **kwargs: Any) -> list[JobRecord]:
-        records = load_where(*args, **kwargs)
-        loaded.append(len(records))
-        return records
-
-    monkeypatch.setattr(Store, "load_where", staticmethod(counting))
+    loaded = count_loaded_jobs(monkeypatch)
     fresh = [submit(emulator, make_job(f"more{index}", resources={"gpuModel": ["V100"]})) for index in range(5)]
     emulator.advance(3)
     assert statuses(emulator, *fresh) == ["QUEUED"] * 5
@@ -208,15 +200,7 @@ def test_a_release_does_not_reread_jobs_waiting_for_another_gpu_model(monkeypatc
         assert statuses(emulator, *short) == ["FINISHED"] * 4
         short = [submit(emulator, make_job(f"gtx-again{index}", runtime="10 s", resources={"gpuModel": ["1080"]}))
                  for index in range(4)]
-        loaded: list[int] = []
-        load_where = Store.load_where
-
-        def counting(*args: Any, **kwargs: Any) -> list[JobRecord]:
-            records = load_where(*args, **kwargs)
-            loaded.append(len(records))
-            return records
-
-        monkeypatch.setattr(Store, "load_where", staticmethod(counting))
+        loaded = count_loaded_jobs(monkeypatch)
         for _ in range(3):  # three more rounds of GTX jobs finish, each a release and a full pass
             emulator.advance(25)
             assert statuses(emulator, *short) == ["FINISHED"] * 4
@@ -224,3 +208,17 @@ def test_a_release_does_not_reread_jobs_waiting_for_another_gpu_model(monkeypatc
                      for index in range(4)]
         assert statuses(emulator, waiting[0], waiting[-1]) == ["QUEUED", "QUEUED"]
         assert sum(loaded) < 100  # each later pass reads one waiting V100 job, not all 300
+
+
+def count_loaded_jobs(monkeypatch: MonkeyPatch) -> list[int]:
+    """From now on, how many job records each read of the store loads (the scheduler's cost), call by call."""
+    loaded: list[int] = []
+    load_where = Store.load_where
+
+    def counting(*args: Any, **kwargs: Any) -> list[JobRecord]:
+        records = load_where(*args, **kwargs)
+        loaded.append(len(records))
+        return records
+
+    monkeypatch.setattr(Store, "load_where", staticmethod(counting))
+    return loaded
