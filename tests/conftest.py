@@ -5,13 +5,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
+import os
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from gpulab_apply import masking
 from gpulab_apply.cli import run
 
 pytest_plugins = ["tests.fixtures.certificates", "tests.fixtures.emulator"]
+
+# Property tests run a modest number of examples in CI (the suite stays within minutes on 2 cores) and
+# as many as asked for in a long campaign: GPULAB_APPLY_HYPOTHESIS=long (or pytest --hypothesis-profile long).
+# No deadline: a loaded CI machine must not turn slowness into a failure; bounds are asserted explicitly.
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile("long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("GPULAB_APPLY_HYPOTHESIS", "ci"))
 
 
 @dataclasses.dataclass(frozen=True)
