@@ -31,6 +31,11 @@ class ExitStatus(IntEnum):
     TIMEOUT = 4
     #: usage error; click's own 2 is remapped so that 2 only ever means "changes"
     USAGE = 64
+    #: an unexpected error inside the tool (a bug): a crash report was written
+    INTERNAL = 70
+    #: stopped by Ctrl-C (SIGINT) or SIGTERM, after settling what was in flight: 128 + the signal's number
+    INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class GpulabApplyError(Exception):
@@ -134,3 +139,21 @@ class WaitTimeoutError(GpulabApplyError):
     """Jobs had not reached what ``wait`` waited for when its time was up."""
 
     exit_status = ExitStatus.TIMEOUT
+
+
+# --- the command boundary -----------------------------------------------------------------------
+
+
+class InterruptedByUser(GpulabApplyError):
+    """Ctrl-C or SIGTERM stopped the command; what was in flight was settled first."""
+
+    def __init__(self, message: str, *, exit_status: ExitStatus = ExitStatus.INTERRUPTED,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_status = exit_status
+
+
+class InternalError(GpulabApplyError):
+    """An exception the tool did not expect (a bug), turned into a message and a crash report at the boundary."""
+
+    exit_status = ExitStatus.INTERNAL

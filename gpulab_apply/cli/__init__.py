@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gpulab_apply import __version__
-from gpulab_apply.errors import ExitStatus, GpulabApplyError
+from gpulab_apply.errors import ExitStatus, GpulabApplyError, InternalError, InterruptedByUser
 
 if TYPE_CHECKING:
     import click
@@ -76,17 +76,37 @@ def run(argv: Sequence[str] | None = None) -> int:
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     output.reset()
     try:
-        return _dispatch(args)
+        try:
+            return _dispatch(args)
+        except KeyboardInterrupt:
+            raise InterruptedByUser("interrupted (Ctrl-C)") from None
+        except GpulabApplyError:
+            raise
+        except Exception as exc:  # a bug: a message, a crash report and exit 70, never a bare traceback
+            raise _crashed(exc, args) from exc
     except GpulabApplyError as exc:
         # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
         output.fail(exc)
         output.error_lines(exc)
         return exc.exit_status
-    except KeyboardInterrupt:
-        output.write("Interrupted.\n", err=True)
-        return 130
     finally:
         output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
+
+
+def _crashed(error: Exception, args: Sequence[str]) -> InternalError:
+    """The error that reports a bug: where its crash report is (or why none could be written)."""
+    from gpulab_apply.crash import write_crash_report
+    from gpulab_apply.masking import mask_message
+
+    what = f"unexpected error: {type(error).__name__}"
+    try:
+        path = write_crash_report(error, args, mask=mask_message)
+    except OSError as exc:
+        return InternalError(f"{what} (no crash report: {exc.strerror or exc})",
+                             hint="this is a bug in gpulab-apply: please report it with the command you ran")
+    return InternalError(f"{what}; crash report written to {path}",
+                         hint="this is a bug in gpulab-apply: please report it, attaching the crash report "
+                              "(secrets in it are masked)")
 
 
 def _dispatch(args: list[str]) -> int:
@@ -111,8 +131,10 @@ def _dispatch(args: list[str]) -> int:
         return ExitStatus.ERROR
     except click.exceptions.Exit as exc:  # --help, --version
         return exc.exit_code
-    except click.Abort:
-        click.echo("Aborted.", err=True)
+    except click.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            raise KeyboardInterrupt from None
+        click.echo("Aborted.", err=True)  # a question answered "no", or end of input at a prompt
         return ExitStatus.ERROR
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
