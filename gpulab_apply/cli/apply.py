@@ -15,8 +15,9 @@ from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.signals import settling
 from gpulab_apply.cli.wait import wait_after_apply, wait_options
-from gpulab_apply.errors import ApplyFailedError, ExitStatus
+from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reconcile.executor import (
@@ -99,9 +100,15 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         check_guards(result)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
-        options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism)
-        report = _execute_with_progress(result, client, options)
+        with settling() as stop:
+            options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism, stop=stop.event)
+            report = _execute_with_progress(result, client, options)
     emit(ApplyResult(plan=result, report=report))
+    if report.interrupted:
+        signal_name = stop.signal.name if stop.signal else "a signal"
+        raise InterruptedByUser(f"apply was stopped by {signal_name}; the report above says what was done and "
+                                "what was not started", exit_status=stop.exit_status,
+                                hint="run apply again: it does only what is still missing")
     if not report.ok:
         failed = sum(1 for outcome in report.outcomes if not outcome.ok)
         raise ApplyFailedError(f"{failed} job action(s) failed; the report above says what succeeded",

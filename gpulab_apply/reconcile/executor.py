@@ -5,10 +5,16 @@ may or may not have created a job is never retried blindly: the executor lists a
 run's marker first. Afterwards it lists once more and verifies that every desired name has exactly one
 active or finished job with its spec; newer duplicates of this set (a concurrent apply) are cancelled, so two
 racing applies converge on the same survivor. Nothing here prints: progress is a callback.
+
+A stop request (``ApplyOptions.stop``, set by the CLI on Ctrl-C or SIGTERM) lets every request in flight finish,
+starts no planned submission or cancellation, and still verifies (settling unsure submissions by their marker,
+cancelling a racer's duplicate), so the report says truthfully what was done and what was not, and running
+apply again converges (docs/plan-apply.md#interrupts).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +54,8 @@ class ApplyOptions:
 
     run_id: str
     parallelism: int = DEFAULT_PARALLELISM
+    #: set from another thread (a signal handler) to stop starting actions; those in flight finish
+    stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 class Result(StrEnum):
@@ -59,6 +67,8 @@ class Result(StrEnum):
     #: a newer duplicate of this set was cancelled during verification
     DEDUPLICATED = "deduplicated"
     FAILED = "failed"
+    #: not started: apply was interrupted first (what it did for the name before, if anything, is listed)
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +86,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.result is not Result.FAILED
+        return self.result not in (Result.FAILED, Result.SKIPPED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +96,8 @@ class ApplyReport:
     run_id: str
     set_name: str
     outcomes: tuple[Outcome, ...] = field(default_factory=tuple)
+    #: a stop was requested while applying: the outcomes ``SKIPPED`` were not started
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -128,7 +140,7 @@ def execute(plan: Plan, api: JobApi, *, options: ApplyOptions, progress: Progres
         submissions = run.submit_all(pool, [_Submission.of(e, run, cancelled.get(e.name)) for e in creating])
         outcomes += pool.map(run.cancel_all, [e for e in plan.entries if e.action is Action.CANCEL])
         outcomes += run.verify(pool, submissions, outcomes)
-    return ApplyReport(run_id=options.run_id, set_name=plan.set_name,
+    return ApplyReport(run_id=options.run_id, set_name=plan.set_name, interrupted=options.stop.is_set(),
                        outcomes=tuple(sorted(outcomes, key=lambda o: (o.name, o.result is Result.DEDUPLICATED))))
 
 
@@ -158,6 +170,9 @@ class _Submission:
 
     def outcome(self) -> Outcome:
         entry = self.entry
+        if self.uuid is None and self.attempts == 0:
+            return Outcome(name=entry.name, result=Result.SKIPPED, action=entry.action, cancelled=self.cancelled,
+                           error=_NOT_STARTED)
         if self.uuid is None:
             message = mask_text(self.error.message) if self.error else "no answer"
             return Outcome(name=entry.name, result=Result.FAILED, action=entry.action, cancelled=self.cancelled,
@@ -177,6 +192,9 @@ class _Run:
     def cancel_all(self, entry: PlanEntry) -> Outcome:
         done: list[str] = []
         for job in entry.cancel:
+            if self.options.stop.is_set():
+                return Outcome(name=entry.name, result=Result.SKIPPED, action=entry.action, cancelled=tuple(done),
+                               error=_NOT_STARTED)
             try:
                 self._cancel(job.uuid)
             except GpulabApplyError as exc:
@@ -218,6 +236,8 @@ class _Run:
         return submissions
 
     def _attempt(self, submission: _Submission) -> None:
+        if self.options.stop.is_set():  # an unsure earlier POST stays unsure: verification settles it
+            return
         submission.attempts += 1
         try:
             submission.uuid = self.api.submit(submission.body)
@@ -350,6 +370,9 @@ def _partial(listing: Sequence[RemoteJob]) -> frozenset[JobStatus]:
     if not isinstance(partial, frozenset):
         return frozenset()
     return frozenset(status for status in partial if status.is_active or status is JobStatus.FINISHED)
+
+
+_NOT_STARTED = "not started: apply was interrupted"
 
 
 def _verification_failed(error: str) -> Outcome:

@@ -22,9 +22,9 @@ class ApplyResult:
     report: ApplyReport | None
 
 _SYMBOL = {Result.CREATED: "+", Result.REPLACED: "-/+", Result.CANCELLED: "-", Result.DEDUPLICATED: "-",
-           Result.FAILED: "x"}
+           Result.FAILED: "x", Result.SKIPPED: "..."}
 _COLOUR = {Result.CREATED: "32", Result.REPLACED: "33", Result.CANCELLED: "31", Result.DEDUPLICATED: "31",
-           Result.FAILED: "1;31"}
+           Result.FAILED: "1;31", Result.SKIPPED: "2"}
 
 
 def describe(outcome: Outcome) -> str:
@@ -36,13 +36,14 @@ def _describe(outcome: Outcome) -> str:
     cancelled = ", ".join(short(uuid) for uuid in outcome.cancelled)
     created = f"job {short(outcome.created)}" if outcome.created else ""
     recovered = " (found by its marker after an ambiguous submit)" if outcome.recovered else ""
-    if outcome.result is Result.FAILED:
+    if outcome.result in (Result.FAILED, Result.SKIPPED):
         done = []
         if cancelled:
             done.append(f"cancelled {cancelled}")
         if created:
             done.append(f"created {created}")
-        return f"FAILED: {outcome.error}" + (f" (done: {'; '.join(done)})" if done else "")
+        head = "FAILED: " if outcome.result is Result.FAILED else ""
+        return f"{head}{outcome.error}" + (f" (done: {'; '.join(done)})" if done else "")
     if outcome.result is Result.CREATED:
         return f"created {created}{recovered}"
     if outcome.result is Result.REPLACED:
@@ -58,8 +59,12 @@ def summary_line(report: ApplyReport) -> str:
              f"{report.count(Result.CANCELLED)} cancelled"]
     if report.count(Result.DEDUPLICATED):
         parts.append(f"{report.count(Result.DEDUPLICATED)} duplicates cancelled")
+    if report.count(Result.FAILED):
+        parts.append(f"{report.count(Result.FAILED)} failed")
+    if report.interrupted:
+        return f"Apply interrupted: {', '.join(parts)}, {report.count(Result.SKIPPED)} not started."
     if not report.ok:
-        return f"Apply failed: {', '.join(parts)}, {report.count(Result.FAILED)} failed."
+        return f"Apply failed: {', '.join(parts)}."
     return f"Apply complete: {', '.join(parts)}."
 
 
@@ -97,6 +102,7 @@ def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict
         "runId": report.run_id if report else None,
         "set": result.plan.set_name,
         "changed": report.changed if report else False,
+        "interrupted": report.interrupted if report else False,
         "summary": {result.value: report.count(result) if report else 0 for result in Result},
         "outcomes": [{
             "name": o.name, "result": o.result.value, "action": o.action.value,
@@ -119,7 +125,8 @@ def report_github(result: ApplyResult, stream: TextIO, *, color: bool = False) -
         return
     locations = {entry.name: entry.desired.location for entry in result.plan.entries if entry.desired}
     for outcome in report.outcomes:
-        level: Level = "error" if outcome.result is Result.FAILED else "notice"
+        level: Level = ("error" if outcome.result is Result.FAILED
+                        else "warning" if outcome.result is Result.SKIPPED else "notice")
         stream.write(annotation(level, f"{safe(outcome.name)}: {describe(outcome)}", location=locations.get(outcome.name),
                                 title="gpulab-apply apply") + "\n")
     stream.write(annotation("notice" if report.ok else "error", summary_line(report),
