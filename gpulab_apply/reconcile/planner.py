@@ -35,7 +35,6 @@ from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, parse_timestamp
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
-from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
 from gpulab_apply.reconcile.plan import (
     WORKING_STATUSES,
     Action,
@@ -45,6 +44,7 @@ from gpulab_apply.reconcile.plan import (
     Reason,
     Summary,
 )
+from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
 
 # the plan's data types live in reconcile/plan.py; they are re-exported here for the modules that plan
 __all__ = ["WORKING_STATUSES", "Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key",
