@@ -239,6 +239,12 @@ def test_a_protected_job_whose_file_changed_is_kept_drift_exit_2(command: str, r
             "are") in text.stdout
     assert cli(*[a for a in args if a != "--detailed-exitcode"]).exit_code == 0  # still not an error
     assert len(listing(emulator)) == 1
+    if command == "apply":  # with other changes, the apply report says what it kept
+        (root / "jobs.d" / "new.yaml").write_text(job_yaml("new"))
+        both = cli(*args)
+        assert both.exit_code == 2, both
+        assert "Apply complete: 1 created" in both.stdout
+        assert "Kept: 1 protected job(s) differ from the job files (`!` above)." in both.stdout
 
 
 # --- a saved plan is applied where it was made ------------------------------------------------------------------
