@@ -72,7 +72,8 @@ class FakeGpulab:
 
     # --- JobApi ------------------------------------------------------------------------------------
 
-    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
+    def list_jobs(self, *, project_urn: str | None = None, user_urn: str | None = None,
+                  allow_partial: bool = False) -> Sequence[RemoteJob]:
         """Every job; with ``queued_cap`` like GPULab v3.x: only the newest that many QUEUED jobs."""
         with self._lock:
             self.calls.append(("list", ""))

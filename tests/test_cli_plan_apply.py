@@ -530,9 +530,9 @@ def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
     [copy] = [job.uuid for job in repo.remote() if parse_marker(job.description) == marker]
     assert (f"  x keep: FAILED: duplicate {copy} is protected; cancel it by hand or apply with "
             "--cancel-protected keep\n") in result.stdout
-    # known from now on: the plan shows it blocked, apply leaves it and succeeds
+    # known from now on: the plan shows it blocked, apply leaves it and succeeds; the kept duplicate is drift (2)
     again = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
-    assert again.exit_code == 0, again
+    assert again.exit_code == 2, again
     assert "  ! keep (protected: would cancel; `apply --cancel-protected keep` allows it)" in again.stdout
     assert names(repo.active()) == ["keep", "keep", "other"]
     result = repo("apply", "jobs.d", "--yes", "--cancel-protected", "keep")

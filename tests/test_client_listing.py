@@ -10,7 +10,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import local_identity
-from gpulab_apply.gpulab.listing import list_v4
+from gpulab_apply.gpulab.listing import list_v4, set_filter
 from gpulab_apply.model import JobStatus
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
 
@@ -80,3 +80,38 @@ def test_v4_paging_reads_everything_in_few_round_trips(total: int, cap: int, req
     items = list_v4(fetch, {}, page_size=500, parallel=4)
     assert [item["uuid"] for item in items] == [f"u{i}" for i in range(total)]
     assert len(fetch.pages) == requests
+
+
+@pytest.mark.parametrize("version", ["3.1", "4.0"])
+def test_a_sets_listing_is_this_users_jobs_in_every_project(emulator: RunningEmulator, version: str) -> None:
+    """docs/plan-apply.md#projects: a job file may name any project, so the set's listing filters by user only;
+    another user's full statuses cost no narrowing at all."""
+    other_project = "urn:publicid:IDN+ilabt.imec.be+project+visionlab"
+    emulator.seed_jobs([job(f"theirs-{i}") for i in range(250)], status="FINISHED", user_urn=OTHER_USER)
+    mine = set(emulator.seed_jobs([job(f"here-{i}") for i in range(3)], status="QUEUED"))
+    mine |= set(emulator.seed_jobs([job(f"there-{i}") for i in range(3)], status="FINISHED",
+                                   project_urn=other_project))
+    requests: list[dict[str, Any]] = []
+    with local_client(emulator, version) as client:
+        fetch = client._list_request
+
+        def counted(params: Any) -> list[dict[str, Any]]:
+            requests.append(dict(params))
+            return fetch(params)
+
+        client._list_request = counted  # type: ignore[method-assign]
+        listing = client.list_jobs(**set_filter(user_urn=local_identity().user_urn, project_urn=PROJECT_URN))
+    assert {j.uuid for j in listing} == mine and not listing.partial and not listing.others_partial
+    assert all(r["user_urn"] == local_identity().user_urn and "project_urn" not in r for r in requests)
+    assert len(requests) == (1 if version == "3.1" else 2)  # v4.0 asks for pages 1 and 2 together
+
+
+def test_v3_a_users_own_status_over_the_cap_in_several_projects_is_partial(emulator: RunningEmulator) -> None:
+    other_project = "urn:publicid:IDN+ilabt.imec.be+project+visionlab"
+    emulator.seed_jobs([job(f"a-{i}") for i in range(150)], status="CANCELLED")
+    emulator.seed_jobs([job(f"b-{i}") for i in range(150)], status="CANCELLED", project_urn=other_project)
+    with local_client(emulator) as client:
+        listing = client.list_jobs(**set_filter(user_urn=local_identity().user_urn, project_urn=None),
+                                   allow_partial=True)
+    assert listing.partial == {JobStatus.CANCELLED}
+    assert sum(j.status is JobStatus.CANCELLED for j in listing) == 200

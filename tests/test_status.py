@@ -25,8 +25,10 @@ def described(of: JobSpec, set_name: str = SET) -> str:
     return f"prose\n{Marker(set_name=set_name, spec=desired_spec_hash(of, PROJECT), run_id='r')}"
 
 
-def rows_of(fake: FakeGpulab, desired: list[JobSpec]) -> dict[str, list[tuple[str | None, bool | None]]]:
-    rows = status_rows(desired, fake.list_jobs(), set_name=SET, project_urn=PROJECT, now=NOW, user_urn=USER)
+def rows_of(fake: FakeGpulab, desired: list[JobSpec],
+            every_run: bool = False) -> dict[str, list[tuple[str | None, bool | None]]]:
+    rows = status_rows(desired, fake.list_jobs(), set_name=SET, project_urn=PROJECT, now=NOW, user_urn=USER,
+                       every_run=every_run)
     found: dict[str, list[tuple[str | None, bool | None]]] = {}
     for row in rows:
         found.setdefault(row.name, []).append((row.job.status.name if row.job else None, row.in_sync))
@@ -58,8 +60,9 @@ def test_other_sets_hand_submitted_jobs_and_other_users_jobs_are_not_rows() -> N
     assert rows_of(fake, [spec("a")]) == {"a": [(None, None)]}
 
 
-def test_every_run_of_a_name_is_a_row_oldest_first() -> None:
+def test_the_current_run_is_the_row_and_every_run_is_a_row_oldest_first_on_request() -> None:
     fake = FakeGpulab()
     fake.add("a", description=described(spec("a", gpus=2)), status="FAILED")
     fake.add("a", description=described(spec("a")), status="QUEUED")
-    assert rows_of(fake, [spec("a")]) == {"a": [("FAILED", False), ("QUEUED", True)]}
+    assert rows_of(fake, [spec("a")]) == {"a": [("QUEUED", True)]}
+    assert rows_of(fake, [spec("a")], every_run=True) == {"a": [("FAILED", False), ("QUEUED", True)]}

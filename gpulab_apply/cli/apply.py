@@ -20,6 +20,8 @@ from gpulab_apply.cli.wait import wait_after_apply, wait_options
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.gpulab.local import find_state_dir
+from gpulab_apply.masking import mask_url
 from gpulab_apply.reconcile.executor import (
     DEFAULT_PARALLELISM,
     ApplyOptions,
@@ -30,10 +32,16 @@ from gpulab_apply.reconcile.executor import (
 )
 from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
 from gpulab_apply.reconcile.marker import new_run_id
-from gpulab_apply.reconcile.planfile import SavedPlan, check_fresh, is_plan_file, load_plan
+from gpulab_apply.reconcile.planfile import (
+    SavedPlan,
+    check_fresh,
+    is_plan_file,
+    load_plan,
+    without_credentials,
+)
 from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters.apply import ApplyResult
-from gpulab_apply.settings import Settings
+from gpulab_apply.settings import LOCAL_ENDPOINT, Settings, normalise_endpoint
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -57,7 +65,7 @@ if TYPE_CHECKING:
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
 @click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something, or kept protected drift.")
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @click.option("--wait", "wait_jobs", is_flag=True,
               help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
@@ -96,7 +104,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                 emit(result, kind="plan", final=False)
         if not result.has_changes:
             emit(ApplyResult(plan=result, report=None))
-            return ExitStatus.OK
+            return ExitStatus.CHANGES if detailed_exitcode and result.kept_drift else ExitStatus.OK
         check_guards(result)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
@@ -116,7 +124,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     if wait_jobs:
         wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
                          wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
-    return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
+    # drift that protection kept is reported as 2 as well (docs/plan-apply.md#kept-drift)
+    return ExitStatus.CHANGES if detailed_exitcode and (report.changed or result.kept_drift) else ExitStatus.OK
 
 
 def _plan_file_options(saved: SavedPlan, settings: Settings, *,
@@ -125,11 +134,50 @@ def _plan_file_options(saved: SavedPlan, settings: Settings, *,
     if given:
         raise click.UsageError("--target, --rerun-failed and --cancel-protected come from the plan file; "
                                "make a new plan to change them")
-    if "set" not in settings.sources:
-        # the default set comes from where the job files are, not from where the plan file is
-        settings = dataclasses.replace(settings, set_name=saved.set_name)
-    return (settings, saved.options.targets, saved.options.rerun_failed,
+    return (_plan_file_settings(saved, settings), saved.options.targets, saved.options.rerun_failed,
             tuple(sorted(saved.options.cancel_protected)))
+
+
+#: where a setting taken from a plan file says it came from (``--verbose``)
+_FROM_PLAN = "plan file"
+
+
+def _plan_file_settings(saved: SavedPlan, settings: Settings) -> Settings:
+    """The settings a plan file was made for: its GPULab (an endpoint, or the embedded emulator), API version,
+    project and set (docs/plan-format.md#what-a-plan-file-fixes). They replace what the environment, the
+    config file or the defaults say; a flag that contradicts one is a usage error (exit 64), never a plan
+    applied somewhere it was not made for."""
+    planned_local = saved.endpoint == LOCAL_ENDPOINT
+    given = {name for name, source in settings.sources.items() if source.startswith("--")}
+    clashes = []
+    endpoint_now = LOCAL_ENDPOINT if settings.local else without_credentials(settings.api_root or settings.endpoint)
+    if "endpoint" in given and endpoint_now != saved.endpoint:
+        clashes.append(f"{settings.sources['endpoint']} asks for {mask_url(endpoint_now)} but the plan was made for "
+                       f"{saved.endpoint}")
+    if "api_version" in given and saved.api_version and settings.api_version != saved.api_version:
+        clashes.append(f"--api-version {settings.api_version} but the plan was made with API v{saved.api_version}")
+    project = saved.options.project_urn
+    if "project" in given and not (settings.project and project and (
+            settings.project == project or project.endswith(f"+project+{settings.project}"))):
+        clashes.append(f"--project {settings.project} but the plan was made for project {project or '(none)'}")
+    if "set" in given and settings.set_name != saved.set_name:
+        clashes.append(f"--set {settings.set_name} but the plan was made for set {saved.set_name}")
+    if clashes:
+        raise click.UsageError("the plan file decides where it is applied: " + "; ".join(clashes)
+                               + ". Drop the flag(s) to apply the plan as it was made, or make a new plan with them.")
+    sources = {**settings.sources, "set": _FROM_PLAN, "project": _FROM_PLAN}
+    if planned_local or endpoint_now != saved.endpoint:  # the same endpoint keeps the credentials it was given with
+        sources["endpoint"] = _FROM_PLAN
+    settings = dataclasses.replace(settings, set_name=saved.set_name, project=project, sources=sources)
+    if planned_local:
+        return dataclasses.replace(settings, local=True, endpoint=LOCAL_ENDPOINT, api_root=None,
+                                   api_version=saved.api_version or settings.api_version,
+                                   state_dir=find_state_dir([Path(p) for p in saved.paths], Path.cwd()))
+    if endpoint_now != saved.endpoint:
+        api_root, version = normalise_endpoint(saved.endpoint, saved.api_version, source=_FROM_PLAN)
+        return dataclasses.replace(settings, local=False, endpoint=saved.endpoint, api_root=api_root,
+                                   api_version=version, speed=None)
+    return settings
 
 
 def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptions) -> ApplyReport:

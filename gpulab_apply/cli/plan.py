@@ -25,7 +25,7 @@ from gpulab_apply.settings import Settings
                "github (annotations).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Save the plan, bound to the remote jobs it saw, for `apply FILE`.")
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0 none, 1 error).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes or protected drift (0 none, 1 error).")
 @click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
               help="Only consider job names matching this glob (repeatable).")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
@@ -49,11 +49,12 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     emit(result)
     if out is not None:
         text = dump_plan(result, endpoint=endpoint_of(settings), paths=[str(p) for p in paths],
-                         created=datetime.now(UTC))
+                         created=datetime.now(UTC), api_version=settings.api_version)
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
         click.echo(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}"
                    + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
-    return ExitStatus.CHANGES if detailed_exitcode and result.has_changes else ExitStatus.OK
+    # drift that protection keeps is drift: 2, as changes are (docs/plan-apply.md#kept-drift)
+    return ExitStatus.CHANGES if detailed_exitcode and result.differs else ExitStatus.OK

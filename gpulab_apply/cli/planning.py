@@ -15,7 +15,7 @@ from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.gpulab.listing import Listing, truncated_error
+from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
@@ -46,7 +46,7 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
 def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
               cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
-    """List the project's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
+    """List this user's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
     windowed listing (v3.x), look in git for evidence that the jobs to create are new
     (docs/plan-apply.md#limits-per-api-version). The job files' warnings go into the plan, so every format
     shows them."""
@@ -74,10 +74,11 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
 
 
 def list_remote(client: GpulabClient) -> Listing:
-    """The project's jobs. A v3.x listing that misses only *final* jobs of this user (the newest 200 of a
+    """This user's jobs in every project (docs/plan-apply.md#projects). A v3.x listing that misses only *final* jobs of this user (the newest 200 of a
     status are listed, e.g. after a race left 300 CANCELLED duplicates) is accepted, with ``partial`` saying
     so; one that misses active jobs is an error (an unlisted job of ours could be submitted again)."""
-    remote = client.list_jobs(project_urn=client.project_urn, allow_partial=True)
+    remote = client.list_jobs(**set_filter(user_urn=client.identity.user_urn if client.identity else None,
+                                           project_urn=client.project_urn), allow_partial=True)
     if any(status.is_active for status in remote.partial):
         raise truncated_error(remote.partial)
     return remote

@@ -26,7 +26,7 @@ _CLEAR = "\x1b[H\x1b[2J"
 
 
 @click.command(short_help="List the jobs of this set and their state.",
-               epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --watch --interval 10\n"
+               epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --all\n  gpulab-apply status --watch --interval 10\n"
                       "  gpulab-apply status --format markdown > status.md")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @format_option("status", "text (a table), json (versioned), markdown (a pull-request comment).")
@@ -34,18 +34,20 @@ _CLEAR = "\x1b[H\x1b[2J"
 @click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True, metavar="SECONDS",
               help="Seconds between refreshes with --watch.")
 @click.option("--count", type=click.IntRange(min=1), metavar="N", help="With --watch: stop after N refreshes.")
+@click.option("--all", "every_run", is_flag=True,
+              help="Every job of each name (earlier runs, cancelled duplicates), not only the current run.")
 @connection_options
-def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, count: int | None,
+def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, count: int | None, every_run: bool,
            settings: Settings) -> int:
     """List the jobs of this set: status, age, GPUs, the job file each comes from, and why a queued job waits.
 
-    PATHS are job directories or files (default: jobs.d).
+    One row per name, its current run; --all lists every run. PATHS are job directories or files (default: jobs.d).
     """
     paths = paths or DEFAULT_PATHS
     if not watch:
         desired = load_desired(paths, settings).jobs
         with open_client(settings) as client:
-            emit(_report(client, desired, settings))
+            emit(_report(client, desired, settings, every_run=every_run))
         return ExitStatus.OK
     clear = is_terminal(sys.stdout)
     refreshes = 0
@@ -55,7 +57,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                 if refreshes:
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
-                report = _report(client, load_desired(paths, settings).jobs, settings)
+                report = _report(client, load_desired(paths, settings).jobs, settings, every_run=every_run)
                 if clear:
                     click.echo(_CLEAR, nl=False)
                 elif refreshes and fmt == "text":
@@ -67,9 +69,10 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
     return ExitStatus.OK
 
 
-def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings) -> StatusReport:
+def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
+            every_run: bool) -> StatusReport:
     remote = list_remote(client)
     now = datetime.now(UTC)
     rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
-                       user_urn=client.identity.user_urn if client.identity else None)
+                       user_urn=client.identity.user_urn if client.identity else None, every_run=every_run)
     return StatusReport.of(rows, set_name=settings.set_name, now=now)

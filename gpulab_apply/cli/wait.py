@@ -21,6 +21,7 @@ from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.masking import safe
 from gpulab_apply.model import JobStatus
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
@@ -112,7 +113,8 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
     """Wait with a display on stderr, write one result line per job to ``result_stream``, and raise
     :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
     display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
-    state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
+    scope = set_filter(user_urn=user_urn(client), project_urn=client.project_urn)
+    state = wait_for_jobs(lambda: client.list_jobs(**scope), names=names,
                           set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout,
                           interval=interval, on_update=display.update)
     display.close()

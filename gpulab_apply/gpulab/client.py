@@ -93,7 +93,8 @@ class GpulabClient:
         params = {"page_size": 1} if self.api_version.is_v4 else {"max_count": 1, "max_hours": 1}
         self._list_request(params)
 
-    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Listing:
+    def list_jobs(self, *, project_urn: str | None = None, user_urn: str | None = None,
+                  allow_partial: bool = False) -> Listing:
         """Every non-deleted job GPULab can list, newest first, with what the listing cannot see.
 
         v4.0 reads every page, without a time window. v3.x sees 744 hours back
@@ -101,8 +102,10 @@ class GpulabClient:
         narrowed (:mod:`gpulab.listing`). When a status is still at the cap even for this user's
         own jobs, this raises :class:`TruncatedListingError`, unless ``allow_partial``: then the
         listing holds what could be seen and names those statuses in :attr:`Listing.partial`.
+        ``user_urn`` and ``project_urn`` filter (a set's jobs: :func:`gpulab.listing.set_filter`).
         """
-        base: dict[str, Any] = {"project_urn": project_urn} if project_urn else {}
+        base: dict[str, Any] = {key: value for key, value in (("user_urn", user_urn), ("project_urn", project_urn))
+                                if value}
         if self.api_version.is_v4:
             return newest_first(map(self._remote_job, list_v4(self._list_request, base)))
         user_urn = self.identity.user_urn if self.identity else None

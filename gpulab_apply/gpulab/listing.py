@@ -10,13 +10,16 @@ complete one (a present job would look missing and be submitted again). The resu
   state group, then by single status, then (for a status still at the cap) to the user's own jobs.
   GPULab offers no finer filter (no name, no time range: ``max_hours`` only says "since"), so a
   status still at the cap lists only its newest 200 jobs and is named in ``partial``.
+
+What a set's listing asks for is :func:`set_filter`: this user's jobs in every project, as GPULab's own CLI
+lists them (``user_urn``), since a job file may name any project (docs/plan-apply.md#projects).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, V3_MAX_HOURS
@@ -88,6 +91,26 @@ def newest_first(jobs: Iterable[RemoteJob], **limits: Any) -> Listing:
     return Listing(sorted(unique.values(), key=lambda job: (job.created or epoch, job.uuid), reverse=True), **limits)
 
 
+class SetFilter(TypedDict, total=False):
+    """Keyword arguments of ``GpulabClient.list_jobs`` that choose whose jobs are listed."""
+
+    user_urn: str
+    project_urn: str
+
+
+def set_filter(*, user_urn: str | None, project_urn: str | None) -> SetFilter:
+    """The listing filter of the jobs a set may hold: every job of this user, whatever project it runs in.
+
+    A job file may name its project (``owner.projectUrn``), so narrowing to the configured project would make a
+    job of another project look missing (created again on every apply) and hide a removed one from its cancel.
+    GPULab filters by user as well as by project, on v3.x and v4.0 alike. Only a client that does not know its
+    user (built without a certificate's identity) falls back to the configured project.
+    """
+    if user_urn:
+        return SetFilter(user_urn=user_urn)
+    return SetFilter(project_urn=project_urn) if project_urn else SetFilter()
+
+
 # --- v3.x ---------------------------------------------------------------------------------------------
 
 
@@ -111,6 +134,9 @@ def list_v3(fetch: Fetch, base: Mapping[str, Any], *,
             single, full = _capped(fetch, base, (status,))
             items.extend(single)  # at the cap, still the newest jobs of that status: all real
             if not full:
+                continue
+            if base.get("user_urn"):  # already only this user's jobs: nothing finer to ask for
+                partial.add(status)
                 continue
             own, full = _capped(fetch, {**base, "user_urn": user_urn}, (status,)) if user_urn else ([], True)
             items.extend(own)

@@ -23,10 +23,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, RemoteError, ServerError
+from gpulab_apply.gpulab.listing import SetFilter, set_filter
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import JobStatus, RemoteJob
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
+from gpulab_apply.reconcile.runs import desired_project, is_run_of
 
 DEFAULT_PARALLELISM = 8
 #: listings a verification may take while a partial v3.x listing shrinks (each round cancels something)
@@ -36,8 +38,9 @@ _MAX_DEDUP_ROUNDS = 20
 class JobApi(Protocol):
     """What apply needs from a GPULab client (``gpulab_apply.gpulab.client.GpulabClient`` provides it)."""
 
-    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
-        """Every job; with ``allow_partial`` a listing that could not see every job of some statuses is
+    def list_jobs(self, *, project_urn: str | None = None, user_urn: str | None = None,
+                  allow_partial: bool = False) -> Sequence[RemoteJob]:
+        """Every job (of ``user_urn``, in ``project_urn``, when given); with ``allow_partial`` a listing that could not see every job of some statuses is
         returned (with those statuses in a ``partial`` attribute) instead of raising."""
         ...
 
@@ -261,7 +264,7 @@ class _Run:
         """This run's submissions in one listing, by marker (a marker names set, spec and this run)."""
         names = {submission.entry.name for submission in unsure}
         try:
-            listing = self.api.list_jobs(project_urn=self.plan.options.project_urn)
+            listing = self.api.list_jobs(**self._filter())
         except GpulabApplyError:
             return {}  # resubmitting blindly would risk a duplicate: the verification listing settles these
         return {marker: job.uuid for job in listing
@@ -295,7 +298,11 @@ class _Run:
         return results + self._deduplicate(pool, listing)
 
     def _listing(self) -> Sequence[RemoteJob]:
-        return self.api.list_jobs(project_urn=self.plan.options.project_urn, allow_partial=True)
+        return self.api.list_jobs(**self._filter(), allow_partial=True)
+
+    def _filter(self) -> SetFilter:
+        """What the plan listed: this user's jobs in every project (docs/plan-apply.md#projects)."""
+        return set_filter(user_urn=self.plan.options.user_urn, project_urn=self.plan.options.project_urn)
 
     def _exists(self, uuid: str) -> bool:
         try:
@@ -333,13 +340,14 @@ class _Run:
 
     def _survivors(self, listing: Iterable[RemoteJob]) -> dict[str, list[RemoteJob]]:
         """Per desired name, this user's jobs of this set with the desired spec (active or finished), oldest first."""
-        wanted = {e.name: e.hashes for e in self.plan.entries if e.desired is not None and e.hashes is not None}
+        project = self.plan.options.project_urn
+        wanted = {e.name: (e.hashes, desired_project(e.desired, project)) for e in self.plan.entries
+                  if e.desired is not None and e.hashes is not None}
         by_name: dict[str, list[RemoteJob]] = defaultdict(list)
         for job in listing:
-            hashes = wanted.get(job.name)
+            hashes, in_project = wanted.get(job.name, (None, None))
             marker = parse_marker(job.description) if hashes is not None else None
-            if (hashes is not None and marker is not None
-                    and hashes.matches(marker, project_urn=job.owner.get("projectUrn"))
+            if (hashes is not None and is_run_of(job, marker, hashes, in_project)
                     and manages(marker, job.owner, set_name=self.plan.set_name, user_urn=self.plan.options.user_urn)
                     and (job.status.is_active or job.status is JobStatus.FINISHED)):
                 by_name[job.name].append(job)

@@ -179,6 +179,18 @@ class Plan:
         return any(entry.has_changes for entry in self.entries)
 
     @property
+    def kept_drift(self) -> int:
+        """How many names differ from the job files but are kept as they are because a job is protected (a
+        replace or cancel that protection blocked): drift all the same (docs/plan-apply.md#kept-drift)."""
+        return self.summary.blocked
+
+    @property
+    def differs(self) -> bool:
+        """Whether GPULab differs from the job files: changes to make, or drift kept by protection. This is
+        what ``--detailed-exitcode`` reports as 2."""
+        return self.has_changes or self.kept_drift > 0
+
+    @property
     def cancellations(self) -> int:
         """How many remote jobs apply would cancel (replacements included)."""
         return sum(len(entry.cancel) for entry in self.entries)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import ConfigError, StalePlanError
@@ -35,7 +36,10 @@ class SavedPlan:
     """A plan file as read back."""
 
     set_name: str
+    #: ``local`` or the API root, without credentials
     endpoint: str
+    #: the API version it was planned with (None in files written before it was recorded)
+    api_version: str | None
     paths: tuple[str, ...]
     options: PlanOptions
     created: str
@@ -61,7 +65,16 @@ def _action(entry: PlanEntry) -> dict[str, Any]:
     }
 
 
-def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime) -> str:
+def without_credentials(endpoint: str) -> str:
+    """The endpoint without ``user:password@`` (a plan file is shared as a CI artifact; it must hold no secret)."""
+    parts = urlsplit(endpoint)
+    if "@" not in parts.netloc:
+        return endpoint
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime,
+              api_version: str | None = None) -> str:
     """The plan file's text (JSON)."""
     document = {
         "kind": KIND,
@@ -69,7 +82,8 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
         "tool_version": __version__,
         "created": format_timestamp(created),
         "set": plan.set_name,
-        "endpoint": endpoint,
+        "endpoint": without_credentials(endpoint),
+        "api_version": api_version,
         "paths": list(paths),
         "options": {
             "project_urn": plan.options.project_urn,
@@ -114,7 +128,8 @@ def load_plan(path: Path) -> SavedPlan:
         options = document["options"]
         return SavedPlan(
             set_name=str(document["set"]),
-            endpoint=str(document["endpoint"]),
+            endpoint=without_credentials(str(document["endpoint"])),
+            api_version=str(document["api_version"]) if document.get("api_version") else None,
             paths=tuple(str(p) for p in document["paths"]),
             options=PlanOptions(project_urn=options["project_urn"], rerun_failed=bool(options["rerun_failed"]),
                                 targets=tuple(options["targets"]),
@@ -131,6 +146,7 @@ def load_plan(path: Path) -> SavedPlan:
 
 def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
     """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed."""
+    endpoint = without_credentials(endpoint)
     if saved.endpoint != endpoint or saved.set_name != plan.set_name:
         raise StalePlanError(
             f"the plan was made for set {saved.set_name!r} at {saved.endpoint}, not set {plan.set_name!r} at "

@@ -10,8 +10,12 @@ How one name is decided (the table in docs/plan-apply.md):
   others are duplicates and get cancelled); none with it means *replace* (cancel them all, then create);
 * otherwise, if the newest job with the name is not this set's (submitted by hand, or another set's), the
   name is *unmanaged*: nothing happens, and never to that job;
+* otherwise a run of this set with the desired spec that FINISHED means done, whatever came after it;
 * otherwise the newest job of this set is final: a changed spec (or rerun token) creates a new run, an
-  unchanged one is left alone (finished is done; failed/cancelled/halted only with ``--rerun-failed``);
+  unchanged one is left alone (failed/cancelled/halted rerun only with ``--rerun-failed``). Duplicates
+  cancelled while a race converged are never the newest run (:mod:`gpulab_apply.reconcile.runs`);
+* the project is compared apart from the spec: a job of this set in another project than the file names is
+  not a run of it (moving a job is a change), and jobs not of this set count only in the desired project;
 * a name that is no longer desired has its active jobs of this set cancelled;
 * protection (``protect: true`` in the file, or ``protect`` in a remote marker) blocks any cancel or replace
   unless the name is in ``cancel_protected``.
@@ -24,7 +28,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 
 from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, parse_timestamp
@@ -40,6 +44,7 @@ from gpulab_apply.reconcile.plan import (
     Reason,
     Summary,
 )
+from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
 
 # the plan's data types live in reconcile/plan.py; they are re-exported here for the modules that plan
 __all__ = ["WORKING_STATUSES", "Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key",
@@ -168,16 +173,6 @@ def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker |
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def age_key(job: RemoteJob) -> tuple[datetime, str]:
-    """Oldest first: by creation time, then uuid, so concurrent applies agree on which job survives."""
-    return (job.created or datetime.min.replace(tzinfo=UTC), job.uuid)
-
-
-def _project_of(job: RemoteJob) -> str | None:
-    project = job.owner.get("projectUrn")
-    return project if isinstance(project, str) else None
-
-
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
     return not targets or any(fnmatchcase(name, glob) for glob in targets)
 
@@ -215,10 +210,9 @@ class _Decider:
         """Submitted by this user (any set, or by hand)."""
         return self.options.user_urn is not None and job.owner.get("userUrn") == self.options.user_urn
 
-    def carries(self, job: RemoteJob, hashes: SpecHashes) -> bool:
-        """Whether the job was submitted from the desired job with these hashes."""
-        marker = self.markers.get(job.uuid)
-        return marker is not None and hashes.matches(marker, project_urn=_project_of(job))
+    def carries(self, job: RemoteJob, hashes: SpecHashes, project: str | None) -> bool:
+        """Whether the job was submitted from the desired job with these hashes, in ``project``."""
+        return is_run_of(job, self.markers.get(job.uuid), hashes, project)
 
     def desired_entry(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
         others = tuple(job for job in jobs if self.foreign(job))
@@ -227,6 +221,10 @@ class _Decider:
 
     def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
         hashes = desired_hashes(spec, self.options.project_urn)
+        project = desired_project(spec, self.options.project_urn)
+        # another project's job that is not this set's is another job that shares the name, not this one
+        jobs = [job for job in jobs if self.ours(job) or in_project(job, project)]
+        cancelled_twins = cancelled_duplicates((job for job in jobs if self.ours(job)), self.markers)
 
         def entry(action: Action, reason: Reason, *, current: RemoteJob | None = None,
                   cancel: tuple[RemoteJob, ...] = (), note: str | None = None) -> PlanEntry:
@@ -237,9 +235,9 @@ class _Decider:
             # no evidence yet that the name is new: Plan.with_evidence clears this for proven files
             return replace(entry(Action.CREATE, Reason.NEW), unseen=self.options.window_hours is not None)
         active = sorted((job for job in jobs if self.ours(job) and job.status.is_active), key=age_key)
-        newest = max(jobs, key=age_key)
+        newest = max((job for job in jobs if job.uuid not in cancelled_twins), key=age_key)
         if active:
-            same = [job for job in active if self.carries(job, hashes)]
+            same = [job for job in active if self.carries(job, hashes, project)]
             if same:
                 duplicates = tuple(job for job in active if job is not same[0])
                 if not duplicates:
@@ -250,10 +248,12 @@ class _Decider:
             marker = self.markers.get(newest.uuid)
             note = f"managed by set {marker.set_name}" if marker else "not submitted by gpulab-apply"
             return entry(Action.NONE, Reason.UNMANAGED, current=newest, note=note)
-        if not self.carries(newest, hashes):
+        finished = [job for job in jobs if job.status is JobStatus.FINISHED and self.ours(job)
+                    and self.carries(job, hashes, project)]
+        if finished:  # the experiment is done, whatever came after it (a cancelled duplicate, a failed rerun)
+            return entry(Action.NONE, Reason.FINISHED, current=max(finished, key=age_key))
+        if not self.carries(newest, hashes, project):
             return entry(Action.CREATE, Reason.CHANGED, current=newest)
-        if newest.status is JobStatus.FINISHED:
-            return entry(Action.NONE, Reason.FINISHED, current=newest)
         if self.options.rerun_failed:
             return entry(Action.CREATE, Reason.RERUN_FAILED, current=newest)
         return entry(Action.NONE, _FINAL_REASON.get(newest.status, Reason.FAILED), current=newest)

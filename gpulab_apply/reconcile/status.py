@@ -1,4 +1,5 @@
-"""Status: the jobs of one set as GPULab lists them, matched to the desired files they come from."""
+"""Status: the jobs of one set as GPULab lists them, matched to the desired files they come from: the current run
+of each name, or with ``every_run`` the whole history (docs/plan-apply.md#status)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import datetime
 
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
-from gpulab_apply.reconcile.marker import Marker, manages, parse_marker
-from gpulab_apply.reconcile.planner import age_key, desired_hashes
+from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
+from gpulab_apply.reconcile.planner import desired_hashes
+from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, current_run, desired_project, is_run_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -20,42 +22,59 @@ class StatusRow:
     job: RemoteJob | None
     #: the desired file the name comes from, None when the name is no longer desired
     source: Location | None
-    #: whether the remote job carries the desired spec (None when either side is missing)
+    #: whether the remote job carries the desired spec, in the desired project (None when either side is missing)
     in_sync: bool | None
     age_seconds: int | None
     gpus: int | None
     #: the matrix sweep the desired job is a member of (docs/authoring.md#matrix-sweeps)
     sweep: str | None = None
+    #: whether the job is its name's current run (docs/plan-apply.md#the-current-run-and-history)
+    current: bool = True
+    #: a duplicate cancelled while a race converged (only listed with ``every_run``)
+    duplicate: bool = False
 
 
 def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-                project_urn: str | None, now: datetime, user_urn: str | None = None) -> tuple[StatusRow, ...]:
-    """Every job of ``set_name`` and ``user_urn`` in the listing (oldest first per name) plus desired names
-    never submitted: the jobs apply manages (docs/plan-apply.md#ownership)."""
+                project_urn: str | None, now: datetime, user_urn: str | None = None,
+                every_run: bool = False) -> tuple[StatusRow, ...]:
+    """The current run of every name with jobs of ``set_name`` and ``user_urn`` in the listing (with
+    ``every_run``: every job, oldest first per name), plus desired names never submitted: the jobs apply
+    manages (docs/plan-apply.md#ownership)."""
     by_name = {spec.name: spec for spec in desired}
-    rows: list[StatusRow] = []
-    seen: set[str] = set()
     adopted = {spec.adopt[0]: spec for spec in desired if spec.adopt is not None}
-    for job in sorted(remote, key=lambda j: (j.name, *age_key(j))):
+    runs: dict[str, list[RemoteJob]] = {}
+    markers: dict[str, Marker | None] = {}
+    for job in remote:
         marker = parse_marker(job.description) or _adopted_marker(job, adopted.get(job.uuid.lower()), set_name)
-        if not manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
-            continue
-        seen.add(job.name)
-        assert marker is not None  # as manages() checked
-        spec = by_name.get(job.name)
-        resources = job.request.get("resources") or {}
-        rows.append(StatusRow(
-            name=job.name,
-            job=job,
-            source=spec.location if spec else None,
-            in_sync=desired_hashes(spec, project_urn).matches(marker, project_urn=job.owner.get("projectUrn"))
-            if spec else None,
-            age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
-            gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
-            sweep=spec.sweep if spec else None,
-        ))
+        if manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
+            runs.setdefault(job.name, []).append(job)
+            markers[job.uuid] = marker
+    rows: list[StatusRow] = []
+    for name, jobs in sorted(runs.items()):
+        spec = by_name.get(name)
+        hashes = desired_hashes(spec, project_urn) if spec else None
+        project = desired_project(spec, project_urn) if spec else None
+
+        def carries(job: RemoteJob, hashes: SpecHashes | None = hashes, project: str | None = project) -> bool:
+            return hashes is not None and is_run_of(job, markers.get(job.uuid), hashes, project)
+
+        duplicates = cancelled_duplicates(jobs, markers)
+        current = current_run(jobs, carries=carries, duplicates=duplicates)
+        for job in sorted(jobs, key=age_key) if every_run else [current] if current else []:
+            resources = job.request.get("resources") or {}
+            rows.append(StatusRow(
+                name=name,
+                job=job,
+                source=spec.location if spec else None,
+                in_sync=carries(job) if spec else None,
+                age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
+                gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
+                sweep=spec.sweep if spec else None,
+                current=job is current,
+                duplicate=job.uuid in duplicates,
+            ))
     for spec in desired:
-        if spec.name not in seen:
+        if spec.name not in runs:
             resources = (spec.job.get("request") or {}).get("resources") or {}
             rows.append(StatusRow(name=spec.name, job=None, source=spec.location, in_sync=None, age_seconds=None,
                                   gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,

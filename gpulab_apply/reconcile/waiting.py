@@ -14,8 +14,8 @@ from enum import Enum
 from typing import Protocol
 
 from gpulab_apply.model import JobStatus, RemoteJob
-from gpulab_apply.reconcile.marker import manages, parse_marker
-from gpulab_apply.reconcile.planner import age_key
+from gpulab_apply.reconcile.marker import Marker, manages, parse_marker
+from gpulab_apply.reconcile.runs import cancelled_duplicates, current_run
 
 #: statuses a job passes through only after it ran: for ``--wait-for running`` they count as reached
 _HAS_RUN = frozenset({JobStatus.RUNNING, JobStatus.MUSTHALT, JobStatus.HALTING, JobStatus.FINISHED})
@@ -38,17 +38,24 @@ class Phase(Enum):
 
 def current_jobs(remote: Sequence[RemoteJob], *, set_name: str, user_urn: str | None,
                  names: Collection[str] | None = None) -> dict[str, RemoteJob]:
-    """The newest job this user manages in ``set_name``, for each name (for ``names`` only, if given);
-    ownership as the planner sees it (:func:`~gpulab_apply.reconcile.marker.manages`)."""
-    current: dict[str, RemoteJob] = {}
+    """The current run this user manages in ``set_name``, for each name (for ``names`` only, if given):
+    the newest active job, else the newest that is not a duplicate cancelled while a race converged
+    (:func:`~gpulab_apply.reconcile.runs.current_run`); ownership as the planner sees it
+    (:func:`~gpulab_apply.reconcile.marker.manages`)."""
+    by_name: dict[str, list[RemoteJob]] = {}
+    markers: dict[str, Marker | None] = {}
     for job in remote:
         if names is not None and job.name not in names:
             continue
-        if not manages(parse_marker(job.description), job.owner, set_name=set_name, user_urn=user_urn):
-            continue
-        known = current.get(job.name)
-        if known is None or age_key(job) > age_key(known):
-            current[job.name] = job
+        marker = parse_marker(job.description)
+        if manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
+            by_name.setdefault(job.name, []).append(job)
+            markers[job.uuid] = marker
+    current: dict[str, RemoteJob] = {}
+    for name, jobs in by_name.items():
+        run = current_run(jobs, carries=lambda _: False, duplicates=cancelled_duplicates(jobs, markers))
+        if run is not None:
+            current[name] = run
     return current
 
 

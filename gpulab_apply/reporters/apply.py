@@ -80,6 +80,8 @@ def report_text(result: ApplyResult, stream: TextIO, *, color: bool = False) -> 
         stream.write(f"{head}: {describe(outcome)}\n")
     stream.writelines(f"{line}\n" for line in sweep_lines(result))
     stream.write(summary_line(report) + "\n")
+    if result.plan.kept_drift:  # drift that is kept is drift (docs/plan-apply.md#kept-drift)
+        stream.write(f"Kept: {result.plan.kept_drift} protected job(s) differ from the job files (`!` above).\n")
 
 
 def sweep_lines(result: ApplyResult) -> list[str]:

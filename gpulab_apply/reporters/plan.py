@@ -157,6 +157,10 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 
 
 def no_changes(plan: Plan) -> str:
+    """The line for a plan with nothing to do: never "GPULab matches" while protection keeps a difference."""
+    if plan.kept_drift:
+        return (f"No changes, but GPULab does not match the job files: {plan.kept_drift} protected job(s) differ "
+                "and are kept as they are (`!` above).")
     return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
 
 

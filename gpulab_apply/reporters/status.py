@@ -72,13 +72,23 @@ def cells(row: StatusRow, now: datetime) -> list[str]:
         source = str(row.source) + (" (changed since submitted)" if row.in_sync is False else "")
     return [safe(cell) for cell in (
         row.name,
-        job.status.name if job else "(not submitted)",
+        status_text(row),
         ago(row.age_seconds),
         "-" if row.gpus is None else str(row.gpus),
         job.uuid if job else "-",
         source,
         "; ".join(queued_explanations(job)),
     )]
+
+
+def status_text(row: StatusRow) -> str:
+    """``RUNNING``; with ``status --all``, ``CANCELLED (duplicate)`` or ``FINISHED (history)`` for a job that
+    is not its name's current run."""
+    if row.job is None:
+        return "(not submitted)"
+    if row.duplicate:
+        return f"{row.job.status.name} (duplicate)"
+    return row.job.status.name + ("" if row.current else " (history)")
 
 
 def counts_line(report: StatusReport) -> str:
@@ -145,6 +155,8 @@ def _job_document(row: StatusRow) -> dict[str, Any]:
         "ageSeconds": row.age_seconds,
         "gpus": row.gpus,
         "inSync": row.in_sync,
+        "current": row.current,
+        "duplicate": row.duplicate,
         "location": location_document(row.source),
         "queuedExplanations": queued_explanations(job),
     }
