@@ -13,7 +13,8 @@ from typing import Any
 
 from gpulab_apply.errors import AmbiguousSubmitError, ConnectionFailedError, ServerError
 from gpulab_apply.gpulab.listing import Listing, truncated_error
-from gpulab_apply.model import FINAL_STATUSES, JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import FINAL_STATUSES, JobStatus
+from gpulab_apply.model import RemoteJob
 
 USER = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
 PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+p"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from gpulab_apply.gpulab.normal_form import canonical_job
-from gpulab_apply.jobfiles import schema
-from gpulab_apply.jobfiles.checks import judge, submission_problems
+from gpulab_apply.jobmodel import schema
+from gpulab_apply.jobmodel.normal_form import canonical_job
+from gpulab_apply.jobmodel.rules import judge, submission_problems
 from tests.fidelity_corpus import BASE, Case, cases, oracle_verdict
 
 FULL_JOB = BASE

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, phase, wait_for_jobs
 

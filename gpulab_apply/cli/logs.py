@@ -12,8 +12,9 @@ from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import safe
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
 from gpulab_apply.settings import Settings
 

@@ -6,7 +6,6 @@ A live block on a terminal, one line per change elsewhere (CI logs); the waiting
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -21,8 +20,9 @@ from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import safe
-from gpulab_apply.model import JobStatus
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
 from gpulab_apply.settings import Settings
 
@@ -35,18 +35,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_INTERVAL = 5.0
 #: more jobs than this, and a log gets counts instead of a line per job and change
 MANY_JOBS = 20
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(s|sec|m|min|h|hours?)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600}
 
 
 def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """Seconds, or a number with ``s``, ``m`` or ``h``: ``90``, ``90s``, ``30m``, ``2h``."""
+    """Seconds, or a GPULab duration: ``90``, ``90s``, ``30m``, ``2h``, ``1 day`` (one grammar: jobmodel.durations)."""
     if value is None:
         return None
-    match = _DURATION.match(value)
-    if match is None:
+    seconds = gpulab_duration(value.strip(), bare_seconds=True)
+    if seconds is None:
         raise click.BadParameter(f"{value!r} is not a duration: give seconds, or a number with s, m or h (30m)")
-    return float(match[1]) * _UNIT_SECONDS[(match[2] or "s").lower()]
+    return seconds
 
 
 def wait_options(function: F) -> F:

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.loader import read
-from gpulab_apply.jobfiles.schema import TOOL_KEY
 from gpulab_apply.jobfiles.sourcemap import Layer, LayeredSourceMap
+from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")

@@ -17,8 +17,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, RemoteError, ServerError
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import mask_text
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 

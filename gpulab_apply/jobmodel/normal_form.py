@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any, NamedTuple
 
-from gpulab_apply.gpulab.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
+from gpulab_apply.jobmodel.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
 
 Path = tuple[str | int, ...]
 

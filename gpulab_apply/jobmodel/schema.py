@@ -2,7 +2,7 @@
 
 The schema describes a job *file* in canonical form (with the ``x-gpulab-apply`` block); a job as
 submitted to GPULab is checked against the same schema without that block. Forms GPULab also accepts
-(``cpus: "4"``) are rewritten before the schema sees them (:mod:`gpulab_apply.gpulab.normal_form`).
+(``cpus: "4"``) are rewritten before the schema sees them (:mod:`gpulab_apply.jobmodel.normal_form`).
 Patterns keep JSON Schema's meaning of ``$`` (the end of the text), not Python's. Messages are jsonschema's, except where the
 schema names a better one (``x-messages``) and for unknown keys, which get one violation per key,
 pointed at the key, with a "did you mean" hint.
@@ -140,7 +140,7 @@ def submission_errors(job: Mapping[str, Any]) -> list[str]:
     """The schema rules a canonical POST body breaks, one line each (``request.resources.gpus: ...``).
 
     The schema describes the canonical form only; GPULab's full verdict, which first reads lax forms as
-    GPULab does, is :func:`gpulab_apply.jobfiles.checks.submission_problems`.
+    GPULab does, is :func:`gpulab_apply.jobmodel.rules.submission_problems`.
     """
     return [str(v) for v in violations(job, submission=True)]
 
