@@ -9,15 +9,17 @@ report and :class:`gpulab_apply.settings.Settings` are derived from :data:`SETTI
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gpulab_apply import setting_values as parsers
 from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 
 
-class Setting(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
 
     #: the name ``resolve_settings`` and the CLI use (also the click parameter name)

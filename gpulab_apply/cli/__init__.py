@@ -13,7 +13,8 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.errors import ExitStatus, GpulabApplyError
 
@@ -29,7 +30,8 @@ COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
 JOBS_DIR = "jobs.d"
 
 
-class Command(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Command:
     """One command: its name, the module defining it (as an attribute of the same name), its short help."""
 
     name: str

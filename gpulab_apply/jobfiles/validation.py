@@ -13,8 +13,9 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defaults_problems, top_directory
@@ -32,7 +33,8 @@ from gpulab_apply.problems import Location, Problem, Severity
 __all__ = ["ValidationResult", "validate_paths"]
 
 
-class ValidationResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
     """The outcome of validating job files.
 
     ``jobs`` holds the jobs of fully valid documents only, in file order; ``problems`` is sorted by
@@ -48,7 +50,8 @@ class ValidationResult(NamedTuple):
         return not any(problem.severity is Severity.ERROR for problem in self.problems)
 
 
-class _Candidate(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Candidate:
     """What the set-wide checks need of a document; its node graph is let go once the file is checked."""
 
     name: str | None

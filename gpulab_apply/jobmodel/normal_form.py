@@ -22,8 +22,9 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, NamedTuple
+from typing import Any
 
 from gpulab_apply.jobmodel.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
 
@@ -76,7 +77,8 @@ def snake_case(name: str) -> str:
 # --- canonical_job -------------------------------------------------------------------------------------
 
 
-class Rewrite(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Rewrite:
     """One non-canonical form in a job: where it is written, what GPULab reads it as, and the canonical JSON."""
 
     path: Path

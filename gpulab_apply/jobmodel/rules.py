@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from gpulab_apply.jobmodel.durations import MIN_MAX_DURATION_SECONDS, parse_duration
 from gpulab_apply.jobmodel.lax import email_problem, lax_time
@@ -28,7 +29,8 @@ _EXTRA_EMAILS = ("emailOnQueue", "emailOnRun", "emailOnEnd", "emailOnHalt", "ema
 _SCHEDULING = ("request", "scheduling")
 
 
-class Judgement(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Judgement:
     """The verdict on one job: the job in canonical form, what GPULab refuses, and what is only not canonical."""
 
     canonical: CanonicalJob
@@ -66,7 +68,7 @@ def _advice(rewrite: Rewrite) -> str:
 
 
 def _written(violation: Violation, canonical: CanonicalJob) -> Violation:
-    return violation._replace(path=canonical.source_path(violation.path))
+    return replace(violation, path=canonical.source_path(violation.path))
 
 
 def _json(value: Any) -> str:

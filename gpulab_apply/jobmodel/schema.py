@@ -16,7 +16,8 @@ import json
 import pkgutil
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.masking import mask_value
 from gpulab_apply.problems import format_json_path
@@ -40,7 +41,8 @@ _KNOWN_MISPLACED: Mapping[tuple[str, ...], Mapping[str, str]] = {
 }
 
 
-class Violation(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Violation:
     """One schema rule a job breaks.
 
     ``path`` leads from the job's root to the offending value (or to the offending key itself when
