@@ -201,7 +201,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
 def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -> tuple[str, str]:
     """The versioned API root (ending in ``/``) and its version, from an endpoint URL.
 
-    A root with ``/vX.Y/`` names its version; one without takes ``api_version`` (default 3.1):
+    A root with ``/vX.Y/`` names its version; one without takes ``api_version`` (default: ``DEFAULT_API_VERSION``):
     ``https://host`` and ``https://host/api/`` become ``https://host/api/gpulab/vX.Y/``,
     ``https://host/api/gpulab/`` becomes ``.../gpulab/vX.Y/``. Plain ``http://`` is refused except
     to a loopback address.

@@ -7,7 +7,7 @@ emulator instead. Faults are scripted per job name (submissions) or per uuid (ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ class FakeGpulab:
 
     # --- JobApi ------------------------------------------------------------------------------------
 
-    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
+    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Listing:
         """Every job; with ``queued_cap`` like GPULab v3.x: only the newest that many QUEUED jobs."""
         with self._lock:
             self.calls.append(("list", ""))

@@ -10,7 +10,7 @@ racing applies converge on the same survivor. Nothing here prints: progress is a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,12 +28,22 @@ DEFAULT_PARALLELISM = 8
 _MAX_DEDUP_ROUNDS = 20
 
 
+class JobListing(Protocol):
+    """A listing as apply reads it (``gpulab_apply.gpulab.listing.Listing`` is one): the jobs, and ``partial``,
+    the statuses of which it could not see all of this user's jobs (empty when it saw them all)."""
+
+    @property
+    def partial(self) -> frozenset[JobStatus]: ...
+
+    def __iter__(self) -> Iterator[RemoteJob]: ...
+
+
 class JobApi(Protocol):
     """What apply needs from a GPULab client (``gpulab_apply.gpulab.client.GpulabClient`` provides it)."""
 
-    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> Sequence[RemoteJob]:
+    def list_jobs(self, *, project_urn: str | None = None, allow_partial: bool = False) -> JobListing:
         """Every job; with ``allow_partial`` a listing that could not see every job of some statuses is
-        returned (with those statuses in a ``partial`` attribute) instead of raising."""
+        returned (with those statuses in ``partial``) instead of raising."""
         ...
 
     def submit(self, job: Mapping[str, Any], *, hold: bool = False) -> str: ...
@@ -275,7 +285,7 @@ class _Run:
                                        error=f"submitted job {outcome.created} is missing from the listing"))
         return results + self._deduplicate(pool, listing)
 
-    def _listing(self) -> Sequence[RemoteJob]:
+    def _listing(self) -> JobListing:
         return self.api.list_jobs(project_urn=self.plan.options.project_urn, allow_partial=True)
 
     def _exists(self, uuid: str) -> bool:
@@ -285,7 +295,7 @@ class _Run:
             return False
         return True
 
-    def _deduplicate(self, pool: ThreadPoolExecutor, listing: Sequence[RemoteJob]) -> list[Outcome]:
+    def _deduplicate(self, pool: ThreadPoolExecutor, listing: JobListing) -> list[Outcome]:
         """Cancel newer duplicates until the listing is complete (v3.x lists only the newest 200 jobs of a
         status: a racing apply can leave more QUEUED jobs than that for a moment).
 
@@ -343,14 +353,11 @@ class _Run:
         return Outcome(name=name, result=Result.DEDUPLICATED, action=Action.CANCEL, cancelled=(job.uuid,))
 
 
-def _partial(listing: Sequence[RemoteJob]) -> frozenset[JobStatus]:
+def _partial(listing: JobListing) -> frozenset[JobStatus]:
     """The statuses verification depends on (active ones and FINISHED, which a survivor may have) of which the
-    listing could not see all of this user's jobs (``Listing.partial``). Unseen CANCELLED or FAILED jobs do
-    not matter: they are neither duplicates nor survivors."""
-    partial: object = getattr(listing, "partial", frozenset())
-    if not isinstance(partial, frozenset):
-        return frozenset()
-    return frozenset(status for status in partial if status.is_active or status is JobStatus.FINISHED)
+    listing could not see all of this user's jobs. Unseen CANCELLED or FAILED jobs do not matter: they are
+    neither duplicates nor survivors."""
+    return frozenset(status for status in listing.partial if status.is_active or status is JobStatus.FINISHED)
 
 
 def _verification_failed(error: str) -> Outcome:
