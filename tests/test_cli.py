@@ -154,3 +154,22 @@ def test_a_command_that_fails_early_exits_cleanly_every_time(tmp_path: Path) -> 
     codes = [subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False).returncode
              for _ in range(8)]
     assert codes == [1] * 8
+
+
+def test_no_command_module_imports_another() -> None:
+    """Helpers several commands use live in helper modules (cli/shared.py, options.py, planning.py, output.py),
+    so each command module can change without reaching into another."""
+    import ast
+    import importlib.util
+
+    from gpulab_apply.cli import COMMANDS
+
+    modules = {entry.module for entry in COMMANDS}
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        assert spec is not None and spec.origin is not None
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
+        assert imported & (modules - {module}) == set(), module

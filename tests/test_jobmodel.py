@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpulab_apply.cli.wait import parse_duration as wait_timeout
+from gpulab_apply.cli.shared import parse_duration as wait_timeout
 from gpulab_apply.emulator.submission import duration_seconds
 from gpulab_apply.jobmodel.durations import _UNIT_SECONDS, parse_duration
 from gpulab_apply.jobmodel.rules import job_violations
