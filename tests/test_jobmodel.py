@@ -42,3 +42,17 @@ def test_a_job_name_is_warned_of_exactly_for_the_characters_every_output_escapes
 def test_bidirectional_marks_are_warned_of_as_every_output_escapes_them(char: str) -> None:
     assert [v.warning for v in job_violations({"name": f"a{char}b"})] == [True]
 
+
+
+def test_gpulabs_field_table_names_exactly_the_schemas_fields() -> None:
+    """normal_form.OBJECTS adds only what the schema cannot say (GPULab's field order and how its model coerces
+    each value); the fields themselves are the schema's, plus the two GPULab sets itself and drops when null."""
+    from gpulab_apply.jobmodel.normal_form import OBJECTS
+    from gpulab_apply.jobmodel.schema import TOOL_KEY, job_file_schema
+
+    document = job_file_schema()
+    definitions = {**document["$defs"], "job": document,
+                   "bucket": document["$defs"]["scheduling"]["properties"]["maxSimultaneousJobs"]}
+    for kind, fields in OBJECTS.items():
+        extra = {"state", "restartInfo"} if kind == "job" else set()
+        assert set(fields) - extra == set(definitions[kind]["properties"]) - {TOOL_KEY}, kind
