@@ -8,8 +8,9 @@ These are plain values. Loading, talking to GPULab and planning live in their ow
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.problems import Location
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from gpulab_apply.jobfiles.sourcemap import SourceMap
 
 
-class JobSpec(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class JobSpec:
     """One desired job, as loaded from a job file.
 
     ``job`` is the Job2 body exactly as it will be submitted (plain JSON types, ``x-gpulab-apply``
@@ -41,7 +43,8 @@ class JobSpec(NamedTuple):
     source: SourceMap | None = None
 
 
-class RemoteJob(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class RemoteJob:
     """One job as GPULab lists it. ``raw`` keeps the whole JSON object for diffs and reports."""
 
     uuid: str
