@@ -7,6 +7,7 @@ with :func:`parse_duration`; only the command line also takes a bare number of s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 #: GPULab stops a job with a shorter maximum at once; its job model rejects it
 MIN_MAX_DURATION_SECONDS = 60
@@ -32,3 +33,9 @@ def parse_duration(text: str, *, bare_seconds: bool = False) -> float | None:
     unit = match.group(2).lower()
     factor = 1 if bare_seconds and not unit else _UNIT_SECONDS.get(unit)
     return None if factor is None else float(match.group(1)) * factor
+
+
+def stored_duration(value: Any) -> Any:
+    """The duration text GPULab's model keeps: its check is Python's ``re.match(...$)``, which also matches before
+    one final newline, so ``"2 hours\\n"`` is accepted and kept as ``"2 hours"``. Anything else is kept as it is."""
+    return value[:-1] if isinstance(value, str) and value.endswith("\n") and not value.endswith("\n\n") else value

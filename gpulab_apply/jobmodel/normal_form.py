@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from gpulab_apply.jobmodel.durations import stored_duration
 from gpulab_apply.jobmodel.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
 
 Path = tuple[str | int, ...]
@@ -177,8 +178,7 @@ def _bool(value: Any, *_: Any) -> Any:
 
 
 def _duration(value: Any, *_: Any) -> Any:
-    # GPULab's duration check is Python's re.match(...$), which also matches before one final newline
-    return value[:-1] if isinstance(value, str) and value.endswith("\n") and not value.endswith("\n\n") else value
+    return stored_duration(value)
 
 
 #: RFC 3339 as the schema wants it; other forms GPULab reads are rewritten to UTC
