@@ -27,9 +27,9 @@ _SECRET_ASSIGNMENT = re.compile(
 )
 # the userinfo of a URL (``https://user:pass@host``, ``https://token@host``): all of it may be a secret
 _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*)@")
-# what must never reach a terminal or a CI log raw: C0 and C1 controls, DEL, the line and paragraph
-# separators, and the bidirectional overrides that reorder what a reader sees
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+#: what must never reach a terminal or a CI log raw: C0 and C1 controls, DEL, the line and paragraph
+#: separators, and the bidirectional controls that reorder what a reader sees (also why validate warns of a job name)
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PathPart = str | int
@@ -95,9 +95,9 @@ def safe(text: str) -> str:
     so that none can start a new line in a terminal or a CI log: no forged ``::error::`` workflow
     command, no broken table row, no escape sequence that repaints the terminal.
     """
-    if _UNSAFE.search(text) is None:
+    if UNSAFE.search(text) is None:
         return text
-    return _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
+    return UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
 
 
 def _escape(char: str) -> str:

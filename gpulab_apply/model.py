@@ -1,4 +1,6 @@
-"""The nouns every part shares: a job status, a desired job (from a file), a remote job (from GPULab).
+"""The nouns every part shares: a desired job (from a file) and a remote job (from GPULab).
+
+A job's status and the groups of statuses are GPULab's job model (:mod:`gpulab_apply.jobmodel.status`).
 
 These are plain values. Loading, talking to GPULab and planning live in their own modules.
 """
@@ -6,76 +8,19 @@ These are plain values. Loading, talking to GPULab and planning live in their ow
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.problems import Location
 
 if TYPE_CHECKING:
     from gpulab_apply.jobfiles.sourcemap import SourceMap
 
 
-class JobStatus(Enum):
-    """GPULab's job statuses: NAME = value, as in GPULab's own schema package (reference §3)."""
-
-    ONHOLD = "On Hold"
-    QUEUED = "Queued"
-    ASSIGNED = "Assigned"
-    STARTING = "Starting"
-    RUNNING = "Running"
-    CANCELLING = "Cancelling"
-    MUSTHALT = "Must Halt"
-    HALTING = "Halting"
-    FINISHED = "Finished"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-    HALTED = "Halted"
-    DELETED = "Deleted"
-    #: a status this tool does not know; treated as active, never assumed finished
-    UNKNOWN = "Unknown"
-
-    @classmethod
-    def parse(cls, text: str) -> JobStatus:
-        """Parse a wire status by name or value in any case (``ONHOLD``, ``ON HOLD``, ``On Hold``).
-
-        GPULab's v3-era servers send names, the v6 schema package upper-cases values, so both appear.
-        """
-        return _STATUS_BY_KEY.get(_status_key(text), cls.UNKNOWN)
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-    @property
-    def is_active(self) -> bool:
-        return not self.is_final
-
-
-def _status_key(text: str) -> str:
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
-_STATUS_BY_KEY: dict[str, JobStatus] = {}
-for _status in JobStatus:
-    _STATUS_BY_KEY[_status_key(_status.name)] = _status
-    _STATUS_BY_KEY[_status_key(_status.value)] = _status
-
-FINAL_STATUSES = frozenset(
-    {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED, JobStatus.DELETED}
-)
-
-#: GPULab's listing filter groups (``pending=true`` ...). ASSIGNED and CANCELLING are in none of them:
-#: only ``allowed_states`` shows those.
-STATE_GROUPS: Mapping[str, frozenset[JobStatus]] = {
-    "pending": frozenset({JobStatus.ONHOLD, JobStatus.QUEUED}),
-    "running": frozenset({JobStatus.RUNNING, JobStatus.STARTING, JobStatus.MUSTHALT, JobStatus.HALTING}),
-    "finished": frozenset({JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.HALTED}),
-    "deleted": frozenset({JobStatus.DELETED}),
-}
-
-
-class JobSpec(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class JobSpec:
     """One desired job, as loaded from a job file.
 
     ``job`` is the Job2 body exactly as it will be submitted (plain JSON types, ``x-gpulab-apply``
@@ -98,7 +43,8 @@ class JobSpec(NamedTuple):
     source: SourceMap | None = None
 
 
-class RemoteJob(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class RemoteJob:
     """One job as GPULab lists it. ``raw`` keeps the whole JSON object for diffs and reports."""
 
     uuid: str

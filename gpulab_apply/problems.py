@@ -3,12 +3,14 @@
 Loader, schema and semantic checks all produce :class:`Problem` records; reporters render them.
 Lines and columns are 1-based, as editors and GitHub annotations count them.
 
-Records on validate's path are named tuples, not dataclasses: see docs/validate.md#start-up.
+Records are frozen dataclasses (docs/validate.md#start-up); :class:`Problem` is still a named tuple until the
+reporters that copy it with ``_replace`` move to :func:`dataclasses.replace`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -18,7 +20,8 @@ class Severity(StrEnum):
     WARNING = "warning"
 
 
-class Location(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Location:
     """A place in a file: ``path`` as the user named it (posix separators), 1-based line and column."""
 
     path: str

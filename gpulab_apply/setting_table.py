@@ -8,14 +8,18 @@ report and :class:`gpulab_apply.settings.Settings` are derived from :data:`SETTI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from gpulab_apply import setting_values as parsers
+from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 
 
-class Setting(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Setting:
     """One setting and every way to give it. ``None`` for ``flag``, ``env`` or ``key`` means "not that way"."""
 
     #: the name ``resolve_settings`` and the CLI use (also the click parameter name)
@@ -89,3 +93,36 @@ SETTINGS: tuple[Setting, ...] = (
 SETTINGS_BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 #: config-file key -> setting name; secrets are deliberately not among them
 CONFIG_KEYS: Mapping[str, str] = {s.key: s.name for s in SETTINGS if s.key}
+
+
+def given_values(*, flags: Mapping[str, Any], env: Mapping[str, str], job_paths: Sequence[Path], cwd: Path,
+                 only: Collection[str] | None = None) -> tuple[dict[str, tuple[object, str]], Path | None]:
+    """The one precedence, flag > environment variable > config file: each given setting's raw value and where it
+    came from, and the config file (None: none). Defaults are the caller's, and so is parsing.
+
+    ``only``: just these settings (``validate`` reads ``strict`` alone); the config file is then found and read only
+    when one of them is given neither as a flag nor in the environment.
+    """
+    raw: dict[str, tuple[object, str]] = {}
+
+    def take(name: str, value: object, source: str) -> None:
+        if name not in raw and value is not None and value != "":
+            raw[name] = (value, source)
+
+    wanted = [s for s in SETTINGS if only is None or s.name in only or s.name == "config"]
+    for setting in wanted:
+        if setting.flag:
+            take(setting.name, flags.get(setting.name), setting.flag.split("/")[-1])
+        if setting.env:
+            take(setting.name, env.get(setting.env), setting.env)
+    if only is not None and all(name in raw for name in only):
+        return raw, None
+    config_path = find_config(raw["config"][0] if "config" in raw else None, job_paths, cwd)
+    if config_path is not None:
+        for name, value in read_config(config_path, CONFIG_KEYS).items():
+            if only is not None and name not in only:
+                continue
+            if SETTINGS_BY_NAME[name].is_path:
+                value = config_path.parent / Path(str(value)).expanduser()
+            take(name, value, str(config_path))
+    return raw, config_path

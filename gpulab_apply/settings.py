@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
-from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS, SETTINGS_BY_NAME
+from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
@@ -149,23 +148,7 @@ def resolve_settings(
     found from them).
     """
     cwd = cwd or Path.cwd()
-    raw: dict[str, tuple[object, str]] = {}
-
-    def take(name: str, value: object, source: str) -> None:
-        if name not in raw and value is not None and value != "":
-            raw[name] = (value, source)
-
-    for setting in SETTINGS:
-        if setting.flag:
-            take(setting.name, flags.get(setting.name), setting.flag.split("/")[-1])
-        if setting.env:
-            take(setting.name, env.get(setting.env), setting.env)
-    config_path = find_config(raw["config"][0] if "config" in raw else None, job_paths, cwd)
-    if config_path is not None:
-        for name, value in read_config(config_path, CONFIG_KEYS).items():
-            if SETTINGS_BY_NAME[name].is_path:
-                value = config_path.parent / Path(str(value)).expanduser()
-            take(name, value, str(config_path))
+    raw, config_path = given_values(flags=flags, env=env, job_paths=job_paths, cwd=cwd)
     values = {name: SETTINGS_BY_NAME[name].parse(value, source) for name, (value, source) in raw.items()}
     values |= {s.name: s.default for s in SETTINGS if s.name not in values and s.default is not None}
     for setting in SETTINGS:
@@ -218,7 +201,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
 def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -> tuple[str, str]:
     """The versioned API root (ending in ``/``) and its version, from an endpoint URL.
 
-    A root with ``/vX.Y/`` names its version; one without takes ``api_version`` (default 3.1):
+    A root with ``/vX.Y/`` names its version; one without takes ``api_version`` (default: ``DEFAULT_API_VERSION``):
     ``https://host`` and ``https://host/api/`` become ``https://host/api/gpulab/vX.Y/``,
     ``https://host/api/gpulab/`` becomes ``.../gpulab/vX.Y/``. Plain ``http://`` is refused except
     to a loopback address.

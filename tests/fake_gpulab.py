@@ -7,13 +7,14 @@ emulator instead. Faults are scripted per job name (submissions) or per uuid (ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from gpulab_apply.errors import AmbiguousSubmitError, ConnectionFailedError, ServerError
 from gpulab_apply.gpulab.listing import Listing, truncated_error
-from gpulab_apply.model import FINAL_STATUSES, JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import FINAL_STATUSES, JobStatus
+from gpulab_apply.model import RemoteJob
 
 USER = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
 PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+p"
@@ -73,7 +74,7 @@ class FakeGpulab:
     # --- JobApi ------------------------------------------------------------------------------------
 
     def list_jobs(self, *, project_urn: str | None = None, user_urn: str | None = None,
-                  allow_partial: bool = False) -> Sequence[RemoteJob]:
+                  allow_partial: bool = False) -> Listing:
         """Every job; with ``queued_cap`` like GPULab v3.x: only the newest that many QUEUED jobs."""
         with self._lock:
             self.calls.append(("list", ""))

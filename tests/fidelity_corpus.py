@@ -348,7 +348,7 @@ def postable(case: Case) -> bool:
 
 def validate_verdict(job: Any) -> bool:
     """gpulab-apply validate's verdict on one job document: no error (warnings are fine)."""
-    from gpulab_apply.jobfiles.checks import judge
+    from gpulab_apply.jobmodel.rules import judge
 
     return not judge(job).errors
 

@@ -22,7 +22,7 @@ from gpulab_apply.errors import (
     TruncatedListingError,
 )
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
 

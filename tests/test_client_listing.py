@@ -11,7 +11,7 @@ from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import local_identity
 from gpulab_apply.gpulab.listing import list_v4, set_filter
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
 
 OTHER_USER = "urn:publicid:IDN+ilabt.imec.be+user+other"

@@ -14,7 +14,7 @@ import pytest
 
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 from tests.conftest import RunCli
 from tests.fixtures.emulator import PROJECT_URN, make_job
 

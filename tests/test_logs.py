@@ -10,7 +10,7 @@ import requests
 
 from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.reconcile.waiting import LogTail
 from tests.conftest import RunCli
 from tests.fixtures.emulator import make_job

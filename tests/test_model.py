@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from gpulab_apply.gpulab.normal_form import canonical_job, normal_request
+from gpulab_apply.jobmodel.normal_form import canonical_job, normal_request
 from gpulab_apply.reconcile.diff import normal_request as normalise_request
 
 job2 = pytest.importorskip("imecilabt.gpulab.schemas.job2", reason="the test extra installs imecilabt-gpulab-common")

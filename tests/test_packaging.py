@@ -26,9 +26,9 @@ def test_a_built_wheel_finds_its_schema(tmp_path: Path) -> None:
         assert "gpulab_apply/schemas/job2.schema.json" in archive.namelist()
         archive.extractall(tmp_path / "site")
     # Run from the extracted wheel alone (it comes first on the path), away from the source tree.
-    code = ("import gpulab_apply, json; from gpulab_apply.jobfiles import schema; "
+    code = ("import gpulab_apply, json; from gpulab_apply.jobmodel import schema; "
             "print(json.dumps([gpulab_apply.__file__, schema.job_file_schema()['$id'], "
-            "schema.submission_errors({'name': 'x'})]))")
+            "[str(v) for v in schema.violations({'name': 'x'}, submission=True)]]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site"), "PATH": ""})
     assert proc.returncode == 0, proc.stderr

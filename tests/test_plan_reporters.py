@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -26,7 +27,7 @@ def sample() -> Plan:
         remote(name="f-done", status="FINISHED", of=spec("f-done")),
         remote(name="g-keep", status="RUNNING", of=spec("g-keep"), protect=True),
     ]
-    jobs = [job._replace(uuid=job.name[0] * 8 + job.uuid[8:]) for job in jobs]  # readable uuids in the report
+    jobs = [dataclasses.replace(job, uuid=job.name[0] * 8 + job.uuid[8:]) for job in jobs]  # readable uuids in the report
     desired = [spec("a-new"), spec("b-replace", gpus=2, environment={"HF_TOKEN": "hf_x"}), spec("d-hand", gpus=2),
                spec("e-failed"), spec("f-done")]
     return plan(desired, jobs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -443,7 +444,7 @@ def test_a_job_to_submit_whose_not_after_has_passed_is_warned_about() -> None:
     def timed(name: str, not_after: str) -> JobSpec:
         job = spec(name)
         request = {**job.job["request"], "scheduling": {"notAfter": not_after}}
-        return job._replace(job={**job.job, "request": request})
+        return dataclasses.replace(job, job={**job.job, "request": request})
 
     now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     stale = [timed(f"stale-{i}", "2026-11-29T11:59:59Z") for i in range(7)]

@@ -15,7 +15,8 @@ import pytest
 from gpulab_apply.cli import run
 from gpulab_apply.emulator import Fault, RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 from tests.conftest import RunCli
 from tests.test_cli_plan_apply import job_yaml
 

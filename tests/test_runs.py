@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, parse_marker
 from gpulab_apply.reconcile.planner import Action, PlanOptions, Reason, build_plan, desired_spec_hash
 from gpulab_apply.reconcile.runs import cancelled_duplicates, current_run

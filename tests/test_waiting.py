@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, phase, wait_for_jobs
 
@@ -24,8 +26,8 @@ def test_the_current_job_is_the_newest_of_this_set() -> None:
     other_set = job("a", "RUNNING", minute=9, set_name="other")
     unmanaged = RemoteJob(uuid="u", name="a", description=None, status=JobStatus.RUNNING, created=T0 + timedelta(1),
                           request={}, owner={}, raw={})
-    someone_else = job("a", "RUNNING", minute=8)._replace(owner={"userUrn": "urn:other"})
-    mine = [j._replace(owner={"userUrn": "urn:me"}) for j in (halted, restart)]
+    someone_else = dataclasses.replace(job("a", "RUNNING", minute=8), owner={"userUrn": "urn:other"})
+    mine = [dataclasses.replace(j, owner={"userUrn": "urn:me"}) for j in (halted, restart)]
     assert current_jobs([halted, restart, other_set, unmanaged], set_name="lab", user_urn=None) == {"a": restart}
     assert current_jobs([*mine, someone_else], set_name="lab", user_urn="urn:me") == {"a": mine[1]}
     assert current_jobs([halted, job("b", "RUNNING")], set_name="lab", user_urn=None, names={"b"}) == {

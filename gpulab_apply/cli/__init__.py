@@ -1,11 +1,10 @@
 """The command line: a thin layer that turns options into calls and results into output.
 
 Each command lives in its own module (``gpulab_apply.cli.<command>``) and is imported only when it
-runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``. The top-level ``--help``
-and ``--version`` import no command module and not even click: they are written from :data:`COMMANDS`,
-a static table that a test keeps equal to the commands' own help; a plain ``validate`` command line
-runs without click too (:mod:`gpulab_apply.cli.direct`). Every error this tool raises on purpose is
-caught here, in :func:`run`, and nowhere else.
+runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``: click's group lists the
+commands from :data:`COMMANDS`, a static table that a test keeps equal to the commands' own help, so
+``--help`` imports no command module. Every command line goes through click. Every error this tool
+raises on purpose is caught here, in :func:`run`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from gpulab_apply import __version__
 from gpulab_apply.errors import ExitStatus, GpulabApplyError, InternalError, InterruptedByUser
 
 if TYPE_CHECKING:
@@ -31,7 +30,8 @@ COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
 JOBS_DIR = "jobs.d"
 
 
-class Command(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Command:
     """One command: its name, the module defining it (as an attribute of the same name), its short help."""
 
     name: str
@@ -55,19 +55,15 @@ COMMANDS: tuple[Command, ...] = (
     Command("completion", "gpulab_apply.cli.completion", "Print the shell completion script."),
     Command("emulator", "gpulab_apply.cli.emulator", "Serve a local GPULab emulator until Ctrl-C."),
 )
-#: the top-level help's text; the group's docstring is this, so both ways of printing it agree
+#: the top-level help's text and epilog
 HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
 EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
           "  gpulab-apply apply jobs.d\n\nRun 'gpulab-apply COMMAND --help' for a command's options.")
-_OPTIONS = (("--version", "Show the version and exit."), ("-h, --help", "Show this message and exit."))
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit status; the one place where errors become messages."""
     args = list(sys.argv[1:] if argv is None else argv)
-    fast = _fast_path(args)
-    if fast is not None:
-        return fast
     from gpulab_apply.cli import output
 
     # Commands build large, acyclic trees (parsed job files, job listings) that reference counting frees.
@@ -110,13 +106,7 @@ def _crashed(error: Exception, args: Sequence[str]) -> InternalError:
 
 
 def _dispatch(args: list[str]) -> int:
-    """Run one command: plain ``validate`` directly, everything else through click."""
-    if args[:1] == ["validate"] and not os.environ.get(COMPLETE_VAR):
-        from gpulab_apply.cli import direct
-
-        invocation = direct.parse_validate(args[1:])
-        if invocation is not None:
-            return direct.validate(*invocation)
+    """Run one command through click; its usage errors exit 64 (2 means "changes present" here)."""
     import click
 
     from gpulab_apply.cli.group import cli
@@ -138,60 +128,6 @@ def _dispatch(args: list[str]) -> int:
         return ExitStatus.ERROR
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
-
-
-def _fast_path(args: list[str]) -> int | None:
-    """``gpulab-apply [--help|-h|--version]``: answered from the static table without importing click; the
-    exit status, or None for everything else. No command at all is a usage error, with the help on stderr."""
-    if os.environ.get(COMPLETE_VAR):  # shell completion asks with no arguments
-        return None
-    if args in (["--help"], ["-h"]):
-        sys.stdout.write(top_level_help(help_width()))
-    elif args == ["--version"]:
-        sys.stdout.write(f"{PROG_NAME}, version {__version__}\n")
-    elif not args:
-        sys.stderr.write(top_level_help(help_width()))
-        sys.stderr.flush()
-        return ExitStatus.USAGE
-    else:
-        return None
-    sys.stdout.flush()
-    return ExitStatus.OK
-
-
-def help_width() -> int:
-    """The width click's help formatter uses: the terminal's (or ``COLUMNS``), at most 80, minus 2, at least 50."""
-    try:
-        columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return max(min(columns, 80) - 2, 50)
-
-
-def top_level_help(width: int) -> str:
-    """``gpulab-apply --help`` as click would format the group (a test compares the two)."""
-    import textwrap
-
-    def paragraph(text: str) -> str:
-        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="  ") + "\n"
-
-    def rows(items: Sequence[tuple[str, str]]) -> str:
-        first = min(max(len(term) for term, _ in items), 30) + 2
-        text = ""
-        for term, description in items:
-            lines = textwrap.wrap(description, max(width - first - 2, 10)) or [""]
-            text += f"  {term}".ljust(first + 2) + lines[0] + "\n"
-            text += "".join(" " * (first + 2) + line + "\n" for line in lines[1:])
-        return text
-
-    # click keeps a paragraph that starts with \b as written, and fills the others
-    epilog = "\n".join("".join(f"  {line}\n" for line in block.removeprefix("\b\n").splitlines())
-                       if block.startswith("\b\n") else paragraph(block) for block in EPILOG.split("\n\n"))
-    return (f"Usage: {PROG_NAME} [OPTIONS] COMMAND [ARGS]...\n\n{paragraph(HELP)}\nOptions:\n{rows(_OPTIONS)}\n"
-            f"Commands:\n{rows([(c.name, c.short_help) for c in COMMANDS])}\n{epilog}")
 
 
 def main() -> None:

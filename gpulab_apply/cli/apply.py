@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
-from gpulab_apply.cli.wait import wait_after_apply, wait_options
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client

@@ -102,7 +102,7 @@ def job_file_body(job: RemoteJob, *, project_urn: str | None) -> dict[str, Any]:
     the fields the server fills in when absent (null, false, empty lists and mappings) left out, the
     description without an ownership marker, and ``owner.projectUrn`` only when it is not the configured
     project. Durations stay: GPULab's answer cannot tell a default from a value the user chose."""
-    from gpulab_apply.gpulab.normal_form import normal_request
+    from gpulab_apply.jobmodel.normal_form import normal_request
     from gpulab_apply.reconcile.marker import without_marker
 
     body: dict[str, Any] = {"name": job.name}

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.shared import complete_job_names, jobs_option, user_urn
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import safe
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
 from gpulab_apply.settings import Settings
 
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
 
 #: how often ``--follow`` asks for more, as GPULab's own ``gpulab-cli log --follow`` does
 FOLLOW_INTERVAL = 1.0
-
-jobs_option = click.option(
-    "--jobs", "paths", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
-    help="Job directory (repeatable; default: jobs.d): where the config file, the default set name and, for "
-    "wait without NAME, the names come from.")
-
 
 @click.command(short_help="Print a job's log; --follow until the job ends.")
 @click.argument("name", shell_complete=complete_job_names)
@@ -83,11 +78,6 @@ def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     hint = (f"{others} job(s) have that name, of another set (pass --set to name it) or another user"
             if others else "check the name (`gpulab-apply status` lists the set's jobs), or apply first")
     raise JobNotFoundError(f"set {set_name!r} has no job named '{safe(name)}'", hint=hint)
-
-
-def user_urn(client: GpulabClient) -> str | None:
-    """Whose jobs these are: the certificate's user (the emulator's default user without one)."""
-    return client.identity.user_urn if client.identity else None
 
 
 def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> RemoteJob | None:

@@ -8,10 +8,10 @@ from shlex import quote
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.shared import complete_job_names
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reconcile.planfile import dump_plan

@@ -1,15 +1,22 @@
 """``gpulab-apply validate``: check job files against GPULab's rules, offline.
 
-The command's body is :func:`gpulab_apply.cli.direct.validate`, which a plain command line reaches
-without click; this declaration gives it ``--help`` and click's usage errors.
+The command a pre-commit hook or an editor starts on every save, so its start-up counts
+(docs/validate.md#start-up): this module and what it imports at the top must stay light. It reads no
+network setting and imports neither ``requests`` nor ``jsonschema`` (jsonschema only explains an
+invalid job; tests/test_validate_argv.py holds the line).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
 import click
 
-from gpulab_apply.cli import direct
-from gpulab_apply.cli.output import format_option
+from gpulab_apply.cli import JOBS_DIR
+from gpulab_apply.cli.output import emit, format_option
+from gpulab_apply.errors import ExitStatus
 
 
 @click.command(short_help="Check job files against GPULab's rules, offline.",
@@ -26,4 +33,22 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
-    return direct.validate(paths, fmt, strict)
+    from gpulab_apply.jobfiles.validation import validate_paths
+
+    paths = paths or (JOBS_DIR,)
+    result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
+    emit(result)
+    return ExitStatus.OK if result.ok else ExitStatus.ERROR
+
+
+def _strict_setting(paths: Sequence[str]) -> bool:
+    """``strict`` from the environment or the config file, by the one precedence; validate reads no other
+    setting (it is offline), so it resolves this one alone."""
+    from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
+
+    raw, _ = given_values(flags={}, env=os.environ, job_paths=[Path(p) for p in paths], cwd=Path.cwd(),
+                          only=("strict",))
+    if "strict" not in raw:
+        return bool(SETTINGS_BY_NAME["strict"].default)
+    value, source = raw["strict"]
+    return bool(SETTINGS_BY_NAME["strict"].parse(value, source))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.store import JobQuery, ListingKey
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.model import STATE_GROUPS, JobStatus
+from gpulab_apply.jobmodel.status import STATE_GROUPS, JobStatus
 
 V3_MAX_COUNT_DEFAULT, V3_MAX_COUNT_CAP = 10, 200
 MAX_HOURS_DEFAULT, MAX_HOURS_CAP = 12, 744

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 
 #: keys of ``state`` (by section) that only the v6 schema (API v4.0) has
 _V6_ONLY = {

@@ -22,8 +22,8 @@ from gpulab_apply.emulator.store import JobQuery, JobRecord, Store
 from gpulab_apply.emulator.submission import normalise
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.identity import Identity
-from gpulab_apply.jobfiles.checks import submission_problems
-from gpulab_apply.model import FINAL_STATUSES, JobStatus
+from gpulab_apply.jobmodel.rules import submission_problems
+from gpulab_apply.jobmodel.status import FINAL_STATUSES, JobStatus
 
 _FINAL = frozenset(status.name for status in FINAL_STATUSES)
 _EVENT_TYPES = {"STATUS_CHANGE": "Status Change", "DEBUG": "Debug", "INFO": "Info", "WARN": "Warning",

@@ -19,6 +19,7 @@ from typing import Any
 
 from gpulab_apply.emulator import render
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.jobmodel.status import HOLDING
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -79,8 +80,8 @@ CREATE INDEX IF NOT EXISTS jobs_holding ON jobs (seq) WHERE alloc IS NOT NULL;
 
 #: the layout of the tables above; a database with another one is refused, not misread
 SCHEMA_VERSION = 2
-#: statuses in which a job holds resources on a node
-HOLDING_STATUSES = frozenset({"ASSIGNED", "STARTING", "RUNNING", "MUSTHALT", "HALTING", "CANCELLING"})
+#: statuses in which a job holds resources on a node, by name as stored
+HOLDING_STATUSES = frozenset(status.name for status in HOLDING)
 #: pre-serialised wire JSON columns, by API version
 VERSION_COLUMNS = {"3.0": "v30", "3.1": "v31", "4.0": "v40"}
 

@@ -1,4 +1,4 @@
-"""A POSTed Job2 body -> the job GPULab stores, in the one normal form (:mod:`gpulab_apply.gpulab.normal_form`).
+"""A POSTed Job2 body -> the job GPULab stores, in the one normal form (:mod:`gpulab_apply.jobmodel.normal_form`).
 
 Also reads the reserved environment variables that steer the simulation (documented in
 ``docs/emulator.md``) and GPULab's duration strings.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gpulab_apply.emulator.http_error import HttpError
-from gpulab_apply.gpulab.normal_form import canonical_job, normal_request
-from gpulab_apply.jobfiles.checks import parse_duration
+from gpulab_apply.jobmodel.durations import parse_duration
+from gpulab_apply.jobmodel.normal_form import canonical_job, normal_request
 
 #: reserved ``request.docker.environment`` variables read by the emulator (never by GPULab)
 RUNTIME_VARIABLE = "GPULAB_EMULATOR_RUNTIME"

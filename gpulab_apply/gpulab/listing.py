@@ -23,7 +23,8 @@ from typing import Any, Self, TypedDict
 
 from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, V3_MAX_HOURS
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 
 #: one ``GET jobs`` with these query parameters, answering the raw job objects
 Fetch = Callable[[Mapping[str, Any]], list[dict[str, Any]]]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
-from gpulab_apply.jobfiles.schema import TOOL_KEY
+from gpulab_apply.jobmodel.schema import TOOL_KEY
 
 ADOPT = "adopt"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.loader import read
-from gpulab_apply.jobfiles.schema import TOOL_KEY
 from gpulab_apply.jobfiles.sourcemap import Layer, LayeredSourceMap
+from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
@@ -26,7 +27,8 @@ _JOB_ONLY = {"name": "every job needs its own name", f"{TOOL_KEY}.matrix": "a ma
              f"{TOOL_KEY}.adopt": "adopting names one job"}
 
 
-class _Defaults(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Defaults:
     """One directory's defaults file as read: its layer (None when the directory has none) and problems."""
 
     layer: Layer | None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from gpulab_apply.jobfiles.schema import job_file_schema
+from gpulab_apply.jobmodel.schema import job_file_schema
 
 Kind = Literal["job", "defaults"]
 KINDS: tuple[Kind, ...] = ("job", "defaults")

@@ -24,8 +24,8 @@ from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
-from gpulab_apply.jobfiles.schema import TOOL_KEY
 from gpulab_apply.jobfiles.sourcemap import JsonPath, LayeredSourceMap, NodeSourceMap, PathPart, SourceMap
+from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem, format_json_path
 
 EXPRESSION = re.compile(r"\$\{\{\s*(?P<expression>.*?)\s*\}\}")

@@ -2,7 +2,7 @@
 
 This is what ``gpulab-apply validate`` reports and what ``plan`` and ``apply`` start from. It reads
 files (:mod:`gpulab_apply.jobfiles.loader`), checks each document against the Job2 schema
-(:mod:`gpulab_apply.jobfiles.schema`) and GPULab's cross-field rules (:mod:`gpulab_apply.jobfiles.checks`), then checks
+(:mod:`gpulab_apply.jobmodel.schema`) and GPULab's cross-field rules (:mod:`gpulab_apply.jobmodel.rules`), then checks
 the set: job names are identities, so a name may appear only once.
 """
 
@@ -13,18 +13,19 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from gpulab_apply.gpulab.normal_form import canonical_job
 from gpulab_apply.jobfiles.adoption import Adoption
-from gpulab_apply.jobfiles.checks import judge
 from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defaults_problems, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.matrix import MatrixExpansion
-from gpulab_apply.jobfiles.schema import TOOL_KEY, Violation
 from gpulab_apply.jobfiles.variables import Variables
+from gpulab_apply.jobmodel.normal_form import canonical_job
+from gpulab_apply.jobmodel.rules import judge
+from gpulab_apply.jobmodel.schema import TOOL_KEY, Violation
 from gpulab_apply.masking import mask_text, register_secret
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
@@ -32,7 +33,8 @@ from gpulab_apply.problems import Location, Problem, Severity
 __all__ = ["ValidationResult", "validate_paths"]
 
 
-class ValidationResult(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
     """The outcome of validating job files.
 
     ``jobs`` holds the jobs of fully valid documents only, in file order; ``problems`` is sorted by
@@ -48,7 +50,8 @@ class ValidationResult(NamedTuple):
         return not any(problem.severity is Severity.ERROR for problem in self.problems)
 
 
-class _Candidate(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class _Candidate:
     """What the set-wide checks need of a document; its node graph is let go once the file is checked."""
 
     name: str | None

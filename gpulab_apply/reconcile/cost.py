@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from gpulab_apply.gpulab.api import DEFAULT_MAX_DURATION
-from gpulab_apply.jobfiles.checks import parse_duration
+from gpulab_apply.jobmodel.durations import parse_duration
 from gpulab_apply.model import JobSpec, RemoteJob, parse_timestamp
 
 _HOUR = 3600.0

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gpulab_apply.gpulab.normal_form import normal_request as gpulab_normal_request
+from gpulab_apply.jobmodel.normal_form import normal_request as gpulab_normal_request
 from gpulab_apply.masking import mask_value
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import format_json_path
@@ -97,7 +97,7 @@ def _diff_lists(batch: Sequence[tuple[int, dict[tuple[str, ...], Any], dict[tupl
 
 
 def normal_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """A request in the form GPULab returns it: GPULab's one normal form (:mod:`gpulab_apply.gpulab.normal_form`).
+    """A request in the form GPULab returns it: GPULab's one normal form (:mod:`gpulab_apply.jobmodel.normal_form`).
 
     Applied to both sides before diffing; absent fields stay absent (the server fills its own defaults).
     """

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,8 +24,9 @@ from typing import Any, Protocol
 
 from gpulab_apply.errors import AmbiguousSubmitError, GpulabApplyError, GuardError, RemoteError, ServerError
 from gpulab_apply.gpulab.listing import SetFilter, set_filter
+from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import mask_text
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 from gpulab_apply.reconcile.runs import desired_project, is_run_of
@@ -35,13 +36,24 @@ DEFAULT_PARALLELISM = 8
 _MAX_DEDUP_ROUNDS = 20
 
 
+class JobListing(Protocol):
+    """A listing as apply reads it (``gpulab_apply.gpulab.listing.Listing`` is one): the jobs, and ``partial``,
+    the statuses of which it could not see all of this user's jobs (empty when it saw them all)."""
+
+    @property
+    def partial(self) -> frozenset[JobStatus]: ...
+
+    def __iter__(self) -> Iterator[RemoteJob]: ...
+
+
 class JobApi(Protocol):
     """What apply needs from a GPULab client (``gpulab_apply.gpulab.client.GpulabClient`` provides it)."""
 
     def list_jobs(self, *, project_urn: str | None = None, user_urn: str | None = None,
-                  allow_partial: bool = False) -> Sequence[RemoteJob]:
-        """Every job (of ``user_urn``, in ``project_urn``, when given); with ``allow_partial`` a listing that could not see every job of some statuses is
-        returned (with those statuses in a ``partial`` attribute) instead of raising."""
+                  allow_partial: bool = False) -> JobListing:
+        """Every job (of ``user_urn``, in ``project_urn``, when given); with ``allow_partial`` a listing that
+        could not see every job of some statuses is returned (with those statuses in ``partial``) instead of
+        raising."""
         ...
 
     def submit(self, job: Mapping[str, Any], *, hold: bool = False) -> str: ...
@@ -297,7 +309,7 @@ class _Run:
                                        error=f"submitted job {outcome.created} is missing from the listing"))
         return results + self._deduplicate(pool, listing)
 
-    def _listing(self) -> Sequence[RemoteJob]:
+    def _listing(self) -> JobListing:
         return self.api.list_jobs(**self._filter(), allow_partial=True)
 
     def _filter(self) -> SetFilter:
@@ -311,7 +323,7 @@ class _Run:
             return False
         return True
 
-    def _deduplicate(self, pool: ThreadPoolExecutor, listing: Sequence[RemoteJob]) -> list[Outcome]:
+    def _deduplicate(self, pool: ThreadPoolExecutor, listing: JobListing) -> list[Outcome]:
         """Cancel newer duplicates until the listing is complete (v3.x lists only the newest 200 jobs of a
         status: a racing apply can leave more QUEUED jobs than that for a moment).
 
@@ -370,14 +382,11 @@ class _Run:
         return Outcome(name=name, result=Result.DEDUPLICATED, action=Action.CANCEL, cancelled=(job.uuid,))
 
 
-def _partial(listing: Sequence[RemoteJob]) -> frozenset[JobStatus]:
+def _partial(listing: JobListing) -> frozenset[JobStatus]:
     """The statuses verification depends on (active ones and FINISHED, which a survivor may have) of which the
-    listing could not see all of this user's jobs (``Listing.partial``). Unseen CANCELLED or FAILED jobs do
-    not matter: they are neither duplicates nor survivors."""
-    partial: object = getattr(listing, "partial", frozenset())
-    if not isinstance(partial, frozenset):
-        return frozenset()
-    return frozenset(status for status in partial if status.is_active or status is JobStatus.FINISHED)
+    listing could not see all of this user's jobs. Unseen CANCELLED or FAILED jobs do not matter: they are
+    neither duplicates nor survivors."""
+    return frozenset(status for status in listing.partial if status.is_active or status is JobStatus.FINISHED)
 
 
 _NOT_STARTED = "not started: apply was interrupted"

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from gpulab_apply.model import STATE_GROUPS, JobSpec, RemoteJob
+from gpulab_apply.jobmodel.status import STATE_GROUPS
+from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Problem
 from gpulab_apply.reconcile.cost import GpuHours
 from gpulab_apply.reconcile.diff import FieldDiff

@@ -31,7 +31,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from fnmatch import fnmatchcase
 
-from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, parse_timestamp
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import JobSpec, RemoteJob, parse_timestamp
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker

@@ -21,7 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from gpulab_apply.model import FINAL_STATUSES, JobSpec, JobStatus, RemoteJob, parse_timestamp
+from gpulab_apply.jobmodel.status import FINAL_STATUSES, JobStatus
+from gpulab_apply.model import JobSpec, RemoteJob, parse_timestamp
 from gpulab_apply.reconcile.marker import Marker, SpecHashes
 
 #: GPULab's event-time keys of the final statuses (reference §5.3 ``state.eventTimes``)

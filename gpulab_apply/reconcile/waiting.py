@@ -13,14 +13,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import DID_NOT_FINISH, HAS_RUN, JobStatus
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker
 from gpulab_apply.reconcile.runs import cancelled_duplicates, current_run
-
-#: statuses a job passes through only after it ran: for ``--wait-for running`` they count as reached
-_HAS_RUN = frozenset({JobStatus.RUNNING, JobStatus.MUSTHALT, JobStatus.HALTING, JobStatus.FINISHED})
-#: the end of a job that did not do its work; CANCELLING is on its way to CANCELLED
-_FAILED = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.CANCELLING, JobStatus.DELETED})
 
 
 class WaitFor(Enum):
@@ -62,9 +58,9 @@ def current_jobs(remote: Sequence[RemoteJob], *, set_name: str, user_urn: str | 
 def phase(job: RemoteJob | None, wait_for: WaitFor) -> Phase:
     """Where one job stands. A HALTED job is waiting: GPULab queues its restart, which becomes current.
     A job that vanished from the listing (deleted) failed."""
-    if job is None or job.status in _FAILED:
+    if job is None or job.status in DID_NOT_FINISH:
         return Phase.FAILED
-    if job.status is JobStatus.FINISHED or (wait_for is WaitFor.RUNNING and job.status in _HAS_RUN):
+    if job.status is JobStatus.FINISHED or (wait_for is WaitFor.RUNNING and job.status in HAS_RUN):
         return Phase.REACHED
     return Phase.WAITING
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.emulator import RunningEmulator
-from gpulab_apply.model import JobStatus
+from gpulab_apply.jobmodel.status import JobStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ORACLE_VENV = Path(os.environ.get("GPULAB_ORACLE_VENV") or PROJECT_ROOT / ".venv-oracle")

@@ -22,10 +22,12 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, NamedTuple
+from typing import Any
 
-from gpulab_apply.gpulab.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
+from gpulab_apply.jobmodel.durations import stored_duration
+from gpulab_apply.jobmodel.lax import bare_email, lax_bool, lax_int, lax_time, normal_email, utc_text
 
 Path = tuple[str | int, ...]
 
@@ -76,7 +78,8 @@ def snake_case(name: str) -> str:
 # --- canonical_job -------------------------------------------------------------------------------------
 
 
-class Rewrite(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Rewrite:
     """One non-canonical form in a job: where it is written, what GPULab reads it as, and the canonical JSON."""
 
     path: Path
@@ -175,8 +178,7 @@ def _bool(value: Any, *_: Any) -> Any:
 
 
 def _duration(value: Any, *_: Any) -> Any:
-    # GPULab's duration check is Python's re.match(...$), which also matches before one final newline
-    return value[:-1] if isinstance(value, str) and value.endswith("\n") and not value.endswith("\n\n") else value
+    return stored_duration(value)
 
 
 #: RFC 3339 as the schema wants it; other forms GPULab reads are rewritten to UTC

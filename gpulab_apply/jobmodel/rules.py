@@ -1,7 +1,7 @@
 """GPULab's rules that a JSON Schema cannot express, and the one rulebook that validate and the emulator share.
 
 :func:`judge` is the verdict on one job document: it reads the job as GPULab does
-(:func:`gpulab_apply.gpulab.normal_form.canonical_job`), so a form GPULab accepts but that is not canonical
+(:func:`gpulab_apply.jobmodel.normal_form.canonical_job`), so a form GPULab accepts but that is not canonical
 (``cpus: "4"``, ``interactive: yes``) is a *warning* showing the canonical form; then it checks the
 canonical job against the schema and the rules GPULab's model checks after the field types: the order
 of ``notBefore``/``notAfter``, neither with ``interactive``, ``maxDuration`` of at least a minute,
@@ -14,32 +14,23 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from gpulab_apply.gpulab.lax import email_problem, lax_time
-from gpulab_apply.gpulab.normal_form import CanonicalJob, Rewrite, canonical_job
-from gpulab_apply.jobfiles.schema import Violation, ecma_pattern, job_file_schema, violations
+from gpulab_apply.jobmodel.durations import MIN_MAX_DURATION_SECONDS, parse_duration
+from gpulab_apply.jobmodel.lax import email_problem, lax_time
+from gpulab_apply.jobmodel.normal_form import CanonicalJob, Rewrite, canonical_job
+from gpulab_apply.jobmodel.schema import Violation, ecma_pattern, job_file_schema, violations
+from gpulab_apply.masking import UNSAFE
 
-#: GPULab stops a job with a shorter maximum at once; its job model rejects it
-MIN_MAX_DURATION_SECONDS = 60
-
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+) *([a-zA-Z]+)")
-_UNIT_SECONDS = {
-    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
-    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hour", "hours"), 3600),
-    **dict.fromkeys(("day", "days"), 86400),
-    **dict.fromkeys(("week", "weeks"), 604800),
-}
-#: C0/C1 controls, line and paragraph separators, and the bidirectional overrides ("Trojan Source")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _EXTRA_EMAILS = ("emailOnQueue", "emailOnRun", "emailOnEnd", "emailOnHalt", "emailOnRestart")
 
 _SCHEDULING = ("request", "scheduling")
 
 
-class Judgement(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Judgement:
     """The verdict on one job: the job in canonical form, what GPULab refuses, and what is only not canonical."""
 
     canonical: CanonicalJob
@@ -77,7 +68,7 @@ def _advice(rewrite: Rewrite) -> str:
 
 
 def _written(violation: Violation, canonical: CanonicalJob) -> Violation:
-    return violation._replace(path=canonical.source_path(violation.path))
+    return replace(violation, path=canonical.source_path(violation.path))
 
 
 def _json(value: Any) -> str:
@@ -90,15 +81,6 @@ def _json(value: Any) -> str:
 def _email_shape() -> re.Pattern[str]:
     # the schema's own pattern: the schema already reports what does not have this shape
     return ecma_pattern(job_file_schema()["$defs"]["emails"]["items"]["pattern"])
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in a GPULab duration (``"3 days"``, ``"0.5 hour"``, ``"90s"``), or None if GPULab would refuse it."""
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        return None
-    factor = _UNIT_SECONDS.get(match.group(2).lower())
-    return None if factor is None else float(match.group(1)) * factor
 
 
 def job_violations(job: Any) -> Iterator[Violation]:
@@ -119,7 +101,7 @@ def job_violations(job: Any) -> Iterator[Violation]:
 
 
 def _name(name: Any) -> Iterator[Violation]:
-    if isinstance(name, str) and (bad := _CONTROL.search(name)):
+    if isinstance(name, str) and (bad := UNSAFE.search(name)):
         # GPULab accepts them, so a warning (an error with --strict); every output escapes them (masking.safe)
         yield Violation(("name",), f"contains the control character U+{ord(bad.group()):04X}; GPULab accepts it, "
                                    "but it garbles every listing and could forge lines in a log",
