@@ -8,8 +8,10 @@ the non-secret parts stay visible so that a diff still says *that* a secret chan
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 MASK = "***"
@@ -22,7 +24,9 @@ _IMAGE_CREDENTIALS = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]
 # environment as JSON ("HF_TOKEN": "hf_x"), as a Python dict ('HF_TOKEN': 'hf_x') or as NAME=value
 _SECRET_ASSIGNMENT = re.compile(
     r"""(?P<name>(?P<q>["']?)(?<!\{)\b[A-Za-z0-9_.-]*(?:TOKEN|SECRET|PASSWORD|KEY)[A-Za-z0-9_.-]*(?P=q)(?:\s*[:=]\s*|\s+with\s+value\s+))"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}\])]+)""",
+    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;}\])]+)"""
+    # a duplicate key quotes the first value too: ... with value "b" (original value: "a")
+    r"""(?:(?P<original>\s*\(original\s+value:\s*)(?P<first>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;})\]]+))?""",
     re.IGNORECASE,
 )
 # the userinfo of a URL (``https://user:pass@host``, ``https://token@host``): all of it may be a secret
@@ -34,28 +38,126 @@ _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 PathPart = str | int
 
-#: values this run took from the environment (``${VAR}`` in job files): secrets wherever they appear
-_registered: set[str] = set()
-_registered_pattern: re.Pattern[str] | None = None
 #: shorter values are masked only where a whole job value equals them: masking every "1" in free text
 #: would garble messages without hiding anything a reader could not guess
 MIN_TEXT_SECRET = 4
+#: how deep the alternatives of the masking pattern may branch before it falls back to a flat list
+_MAX_BRANCH_DEPTH = 40
 
 
-def register_secret(value: str) -> None:
-    """Mask ``value`` in every later output of this process (docs/authoring.md#variables)."""
-    global _registered_pattern
-    if value and value not in _registered:
-        _registered.add(value)
-        longest_first = sorted((v for v in _registered if len(v) >= MIN_TEXT_SECRET), key=len, reverse=True)
-        _registered_pattern = re.compile("|".join(map(re.escape, longest_first))) if longest_first else None
+class Secrets:
+    """The values one run must never show: what its job files took from the environment (``${VAR}``,
+    docs/authoring.md#variables) and the certificate key's password.
+
+    Made where the job files are loaded (:attr:`~gpulab_apply.jobfiles.validation.ValidationResult.secrets`)
+    and handed to where output is written (``cli/output.py``, the plan file), never kept in the process.
+    :meth:`mask` replaces every value in every form this tool or GPULab may have written it in: as is, with
+    its white space folded, JSON-, Python- and control-escaped, HTML-, Markdown- and workflow-command-escaped,
+    base64 and URL encoded (docs/security.md). One pattern, built once, masks all of them in one pass.
+    """
+
+    __slots__ = ("_pattern", "values")
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self.values = frozenset(value for value in values if value)
+        self._pattern: re.Pattern[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def __or__(self, other: Secrets) -> Secrets:
+        return self if not other.values else other if not self.values else Secrets(self.values | other.values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secrets) and other.values == self.values
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+    def __repr__(self) -> str:  # never the values themselves
+        return f"Secrets({len(self.values)} values)"
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret, in every form it may take, replaced by ``***``."""
+        if not self.values:
+            return text
+        if text in self.values:
+            return MASK
+        if self._pattern is None:
+            self._pattern = _pattern({form for value in self.values for form in encodings(value)})
+        return self._pattern.sub(MASK, text) if self._pattern.pattern else text
+
+    def mask_value(self, value: Any) -> Any:
+        """A copy of ``value`` (a job, a document) with every string masked; a string that equals a secret,
+        however short, is masked whole."""
+        if not self.values:
+            return value
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, Mapping):
+            return {self.mask(key) if isinstance(key, str) else key: self.mask_value(item)
+                    for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.mask_value(item) for item in value]
+        return value
 
 
-def mask_registered(text: str) -> str:
-    """Registered secrets in ``text`` -> ``***``."""
-    if text in _registered:
-        return MASK
-    return _registered_pattern.sub(MASK, text) if _registered_pattern is not None else text
+NO_SECRETS = Secrets()
+
+
+def encodings(secret: str) -> set[str]:
+    """The forms of ``secret`` that output may hold (at least :data:`MIN_TEXT_SECRET` long): the value and its
+    white-space-folded form (GPULab's error text is folded to one line), each as is, control-escaped
+    (:func:`safe`), JSON- and Python-escaped, HTML- and Markdown-escaped, escaped for a workflow command; and
+    the value base64 and URL encoded."""
+    import base64
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms: set[str] = set()
+    for base in {secret, " ".join(secret.split())}:
+        shown = safe(base)
+        for form in (base, shown):
+            forms.update((form, json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1],
+                          repr(form)[1:-1], html.escape(form, quote=False), html.escape(form),
+                          markdown_text(form), form.replace("%", "%25")))
+    raw = secret.encode("utf-8", "surrogatepass")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        forms.add(encoded.decode("ascii").rstrip("="))
+    forms.update((quote(secret, safe=""), quote(secret), quote_plus(secret), quote(secret, safe="").lower()))
+    return {form for form in forms if len(form) >= MIN_TEXT_SECRET}
+
+
+def _pattern(words: set[str]) -> re.Pattern[str]:
+    """One pattern that finds the longest of ``words`` at each place, in time linear in the text: the words as
+    a trie (``ab(?:c|d(?:e)?)``), so each character is compared once per branch taken, not once per word."""
+    ordered = sorted(words)
+    try:
+        return re.compile(_trie(ordered, 0))
+    except (RecursionError, _TooDeep):  # thousands of words each the prefix of the next: a flat alternation
+        return re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def _trie(words: Sequence[str], depth: int) -> str:
+    """``words`` (sorted, distinct; "" when the prefix consumed so far is itself a word) as a pattern."""
+    if depth > _MAX_BRANCH_DEPTH:
+        raise _TooDeep
+    optional = bool(words) and words[0] == ""
+    branches = []
+    for _, group in itertools.groupby((word for word in words if word), key=lambda word: word[0]):
+        members = list(group)
+        prefix = os.path.commonprefix(members)
+        tails = [word[len(prefix):] for word in members]
+        branches.append(re.escape(prefix) + (_trie(tails, depth + 1) if tails != [""] else ""))
+    alternation = "|".join(branches)
+    if optional:  # greedy: the longer word first, this one if it does not go on
+        return f"(?:{alternation})?"
+    return alternation if len(branches) == 1 or depth == 0 else f"(?:{alternation})"
 
 
 def is_secret_name(name: str) -> bool:
@@ -66,7 +168,7 @@ def is_secret_name(name: str) -> bool:
 def mask_text(text: str) -> str:
     """``user:pass@`` credentials in free text (an image name, a server's error message) -> ``user:***@``,
     and the userinfo of URLs -> ``***@``."""
-    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(mask_registered(text)))
+    return _IMAGE_CREDENTIALS.sub(lambda m: f"{m['user']}:{MASK}@", mask_url(text))
 
 
 def mask_message(text: str) -> str:
@@ -78,9 +180,15 @@ def mask_message(text: str) -> str:
 
 
 def _mask_assignment(match: re.Match[str]) -> str:
-    value = match["value"]
+    masked = f"{match['name']}{_masked_literal(match['value'])}"
+    if match["original"] is not None:
+        masked += f"{match['original']}{_masked_literal(match['first'])}"
+    return masked
+
+
+def _masked_literal(value: str) -> str:
     quote = value[0] if value[0] in "\"'" else ""
-    return f"{match['name']}{quote}{MASK}{quote}"
+    return f"{quote}{MASK}{quote}"
 
 
 def mask_url(text: str) -> str:
@@ -100,6 +208,18 @@ def safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
 
 
+#: what Markdown reads as markup in a table cell or a line (emphasis, links, images, HTML, entities, tables)
+_MARKDOWN_MARKUP = re.compile(r"[\\`*_{}\[\]()#+!|<>&~]")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as plain text in Markdown (a pull-request comment, a table cell): control characters escaped
+    (:func:`safe`), markup backslash-escaped (no link, image, HTML or broken row), and no live mention or
+    autolink: ``@name``, ``https://`` and ``www.`` get a zero-width space (``&#8203;``), as Renovate does."""
+    escaped = _MARKDOWN_MARKUP.sub(r"\\\g<0>", safe(text))
+    return escaped.replace("@", "@&#8203;").replace("://", ":&#8203;//").replace("www.", "www&#8203;.")
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
@@ -115,6 +235,4 @@ def mask_value(value: Any, path: Sequence[PathPart] = ()) -> Any:
         return {key: mask_value(item, (*path, key)) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(item, (*path, index)) for index, item in enumerate(value)]
-    if isinstance(value, str) and _registered:
-        return mask_registered(value)
     return value

@@ -88,7 +88,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
-            check_fresh(saved, result, endpoint=endpoint_of(settings))
+            check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
         if output is not None:
             output.partial = result
             if not output.is_document:  # the plan, before the question and the actions

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gpulab_apply.cli import JOBS_DIR
-from gpulab_apply.cli.output import emit, start
+from gpulab_apply.cli.output import emit, hide, start
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters import AUTO, formats
 
@@ -59,6 +59,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
     start("validate", fmt)
     paths = paths or (JOBS_DIR,)
     result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
+    hide(result.secrets)
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 

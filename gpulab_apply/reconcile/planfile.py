@@ -1,7 +1,8 @@
 """Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, so exactly that is applied (docs/plan-format.md).
 
-A plan file holds no job bodies (so no secrets): the job directories, the options and the decisions that
-change something. ``apply FILE`` plans again from the same directories and proceeds if and only if every
+A plan file holds no job bodies: the job directories, the options and the decisions that change something.
+Names are written masked (a name built from ``${VAR}`` shows ``***`` where the value was, docs/security.md), so
+decisions are matched by masked name, several names that mask alike as one group. ``apply FILE`` plans again from the same directories and proceeds if and only if every
 decision is the same (the same action, spec and jobs to cancel, for the same names); otherwise it refuses
 and names the jobs whose decision changed. Other changes on GPULab (a job moving RUNNING -> FINISHED that no
 decision depends on) do not make a plan stale. Fingerprints of the remote and desired state are recorded
@@ -20,6 +21,7 @@ from typing import Any
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import ConfigError, StalePlanError
+from gpulab_apply.masking import NO_SECRETS, Secrets
 from gpulab_apply.model import format_timestamp
 from gpulab_apply.reconcile.planner import Plan, PlanEntry, PlanOptions
 
@@ -50,9 +52,9 @@ def desired_fingerprint(plan: Plan) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def _action(entry: PlanEntry) -> dict[str, Any]:
+def _action(entry: PlanEntry, secrets: Secrets) -> dict[str, Any]:
     return {
-        "name": entry.name,
+        "name": secrets.mask(entry.name),
         "action": entry.action.value,
         "reason": entry.reason.value,
         "spec": entry.spec,
@@ -61,8 +63,9 @@ def _action(entry: PlanEntry) -> dict[str, Any]:
     }
 
 
-def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime) -> str:
-    """The plan file's text (JSON)."""
+def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime,
+              secrets: Secrets = NO_SECRETS) -> str:
+    """The plan file's text (JSON), with ``secrets`` masked: a file may end up anywhere (a CI artifact)."""
     document = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -79,9 +82,9 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
         },
         "remote_fingerprint": plan.remote_fingerprint,
         "desired_fingerprint": desired_fingerprint(plan),
-        "actions": [_action(entry) for entry in plan.entries if entry.has_changes],
+        "actions": [_action(entry, secrets) for entry in plan.entries if entry.has_changes],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return secrets.mask(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def is_plan_file(path: Path) -> bool:
@@ -129,14 +132,15 @@ def load_plan(path: Path) -> SavedPlan:
                           hint="make it again with `gpulab-apply plan --out FILE`") from exc
 
 
-def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
-    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed."""
+def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str, secrets: Secrets = NO_SECRETS) -> None:
+    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed.
+    ``secrets`` mask the names of ``plan`` as they were masked in the file."""
     if saved.endpoint != endpoint or saved.set_name != plan.set_name:
         raise StalePlanError(
             f"the plan was made for set {saved.set_name!r} at {saved.endpoint}, not set {plan.set_name!r} at "
             f"{endpoint}", hint="apply it with the same --endpoint and --set it was made with")
-    then = {str(action["name"]): _decision(action) for action in saved.actions}
-    now = {entry.name: _decision(_action(entry)) for entry in plan.entries if entry.has_changes}
+    then = _by_name(saved.actions)
+    now = _by_name([_action(entry, secrets) for entry in plan.entries if entry.has_changes])
     changed = sorted(name for name in then.keys() | now.keys() if then.get(name) != now.get(name))
     if not changed:
         return
@@ -148,15 +152,28 @@ def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
         hint="run `gpulab-apply plan --out FILE` again, review it, and apply the new file")
 
 
-def _decision(action: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:
+_Decision = tuple[str, str | None, tuple[str, ...]]
+
+
+def _by_name(actions: Sequence[Mapping[str, Any]]) -> dict[str, list[_Decision]]:
+    """The decisions per (masked) name, in a fixed order: names that mask alike are compared as a group."""
+    grouped: dict[str, list[_Decision]] = {}
+    for action in actions:
+        grouped.setdefault(str(action["name"]), []).append(_decision(action))
+    return {name: sorted(decisions, key=repr) for name, decisions in grouped.items()}
+
+
+def _decision(action: Mapping[str, Any]) -> _Decision:
     """What a decision does: its action, the spec it submits and the jobs it cancels (not why, nor which
     remote job it was compared with)."""
     return str(action["action"]), action.get("spec"), tuple(sorted(action.get("cancel") or ()))
 
 
-def _describe(decision: tuple[str, str | None, tuple[str, ...]] | None) -> str:
-    if decision is None:
-        return "nothing"
+def _describe(decisions: list[_Decision] | None) -> str:
+    return "; ".join(map(_describe_one, decisions)) if decisions else "nothing"
+
+
+def _describe_one(decision: _Decision) -> str:
     action, spec, cancel = decision
     parts = [action] + ([f"spec {spec}"] if spec and action != "cancel" else [])
     if cancel:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from gpulab_apply.masking import mask_value, safe
+from gpulab_apply.masking import NO_SECRETS, Secrets, mask_value, safe
 from gpulab_apply.problems import Location, format_json_path
 from gpulab_apply.reporters import envelope, location_document
 
@@ -19,10 +19,12 @@ if TYPE_CHECKING:
 
 
 class RenderResult(NamedTuple):
-    """The jobs ``render`` selected, in file order; ``explain``: with where each value was written."""
+    """The jobs ``render`` selected, in file order; ``explain``: with where each value was written; ``secrets``:
+    the values from the environment, masked wherever a whole value equals one, however short."""
 
     jobs: tuple[JobSpec, ...]
     explain: bool = False
+    secrets: Secrets = NO_SECRETS
 
 
 def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) -> None:
@@ -44,7 +46,7 @@ def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) ->
             stream.writelines(f"#   {safe(format_json_path(path))}: {safe(str(where))}\n"
                               for path, where in _sources(spec))
         buffer = io.StringIO()
-        yaml.dump(mask_value(dict(spec.job)), buffer)
+        yaml.dump(result.secrets.mask_value(mask_value(dict(spec.job))), buffer)
         stream.write(buffer.getvalue())
 
 
@@ -58,7 +60,7 @@ def render_document(result: RenderResult, *, error: Failure | None = None) -> di
     jobs = []
     for spec in result.jobs:
         job: dict[str, Any] = {"name": spec.name, "sweep": spec.sweep, "location": location_document(spec.location),
-                               "job": mask_value(dict(spec.job))}
+                               "job": result.secrets.mask_value(mask_value(dict(spec.job)))}
         if result.explain:
             job["sources"] = {format_json_path(path): location_document(where) for path, where in _sources(spec)}
         jobs.append(job)
