@@ -209,7 +209,7 @@ def safe(text: str) -> str:
 
 
 #: what Markdown reads as markup in a table cell or a line (emphasis, links, images, HTML, entities, tables)
-_MARKDOWN_MARKUP = re.compile(r"[\\`*_{}\[\]()#+!|<>&~]")
+_MARKDOWN_MARKUP = re.compile(r"[\\`*_\[\]!|<>&~]")
 
 
 def markdown_text(text: str) -> str:
