@@ -208,6 +208,20 @@ def safe(text: str) -> str:
     return _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
 
 
+#: colour and style (SGR) sequences: a job's log is full of them, and they only paint
+_SGR = re.compile("\x1b\\[[0-9;:]*m")
+#: :data:`_UNSAFE` but for the line feed and the tab, which a log keeps
+_UNSAFE_IN_LOG = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def safe_log(text: str) -> str:
+    """A job's output fit for a terminal or a CI log: lines and tabs kept, colour codes dropped, every other
+    control character escaped (``\\x1b]52;…`` shows as text and sets no clipboard; a lone carriage return
+    cannot hide what its line said: it ends the line)."""
+    text = _SGR.sub("", text.replace("\r\n", "\n")).replace("\r", "\n")
+    return _UNSAFE_IN_LOG.sub(lambda m: _escape(m[0]), text)
+
+
 #: what Markdown reads as markup in a table cell or a line (emphasis, links, images, HTML, entities, tables)
 _MARKDOWN_MARKUP = re.compile(r"[\\`*_\[\]!|<>&~]")
 

@@ -108,7 +108,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                hint="fix the cause and run apply again: it only does what is still missing")
     if wait_jobs:
         wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
-                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
+                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval, secrets=desired.secrets)
     return ExitStatus.CHANGES if detailed_exitcode and report.changed else ExitStatus.OK
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -81,6 +82,17 @@ def hide(secrets: Secrets) -> None:
     output = _current.get()
     if output is not None:
         output.secrets |= secrets
+
+
+@contextmanager
+def masking_errors(secrets: Secrets) -> Iterator[None]:
+    """For commands without a report (logs, wait): an error raised inside names no secret (a job's name)."""
+    try:
+        yield
+    except GpulabApplyError as exc:
+        exc.message = secrets.mask(exc.message)
+        exc.hint = exc.hint and secrets.mask(exc.hint)
+        raise
 
 
 def masked(text: str) -> str:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from gpulab_apply.cli.completion import complete_job_names, find_jobs_dir, job_names
-from gpulab_apply.cli.logs import jobs_option, user_urn
+from gpulab_apply.cli.logs import job_file_secrets, jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import is_terminal
+from gpulab_apply.cli.output import is_terminal, masking_errors
 from gpulab_apply.errors import ExitStatus, JobNotFoundError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import NO_SECRETS, Secrets, safe
 from gpulab_apply.model import JobStatus
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
 from gpulab_apply.settings import Settings
@@ -83,7 +83,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     """
     from gpulab_apply.cli.planning import list_remote
 
-    with open_client(settings) as client:
+    secrets = job_file_secrets(paths)
+    with masking_errors(secrets), open_client(settings) as client:
         current = current_jobs(list_remote(client), set_name=settings.set_name,
                                user_urn=user_urn(client))
         if names:
@@ -103,20 +104,22 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                     if in_files else f"no valid job files in {where}",
                     hint="apply first" if in_files else "pass --jobs DIR, or name the jobs: gpulab-apply wait NAME...")
         wait_until(client, settings.set_name, names, wait_for=WaitFor(wait_for), timeout=wait_timeout,
-                   interval=interval, result_stream=sys.stdout)
+                   interval=interval, result_stream=sys.stdout, secrets=secrets)
     return ExitStatus.OK
 
 
 def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wait_for: WaitFor,
-               timeout: float | None, interval: float, result_stream: TextIO) -> None:
+               timeout: float | None, interval: float, result_stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
     """Wait with a display on stderr, write one result line per job to ``result_stream``, and raise
-    :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
-    display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
+    :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed. Names and uuids
+    are GPULab's strings: escaped, and masked with ``secrets`` (a name built from ``${VAR}``)."""
+    display: Display = (LiveBlock(sys.stderr, secrets) if is_terminal(sys.stderr)
+                        else ChangeLines(sys.stderr, secrets))
     state = wait_for_jobs(lambda: client.list_jobs(project_urn=client.project_urn), names=names,
                           set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout,
                           interval=interval, on_update=display.update)
     display.close()
-    result_stream.writelines(job_lines(state))
+    result_stream.writelines(secrets.mask(line) for line in job_lines(state))
     result_stream.flush()
     failed = state.failed
     if failed:
@@ -136,7 +139,7 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
 def job_lines(state: WaitState) -> list[str]:
     """``name  STATUS  uuid`` per job, aligned."""
     width = max(len(safe(name)) for name in state.jobs)
-    return [f"{safe(name).ljust(width)}  {_status(state, name):<10}  {job.uuid if job else '-'}\n"
+    return [f"{safe(name).ljust(width)}  {_status(state, name):<10}  {safe(job.uuid) if job else '-'}\n"
             for name, job in state.jobs.items()]
 
 
@@ -167,8 +170,9 @@ class ChangeLines(Display):
     """For logs: every job's status once, then a line for each change. Past :data:`MANY_JOBS` jobs a CI log
     would drown in them: then a summary line whenever the counts change, and a line per failed job."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
         self.stream = stream
+        self.secrets = secrets
         self.seen: dict[str, str] = {}
         self.counts: tuple[int, int, int] | None = None
 
@@ -183,22 +187,25 @@ class ChangeLines(Display):
             if self.seen.get(name) != status:
                 self.seen[name] = status
                 if not many or state.phase(name) is Phase.FAILED:
-                    self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n")
+                    self.stream.write(self.secrets.mask(
+                        f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n"))
         self.stream.flush()
 
 
 class LiveBlock(Display):
     """For a terminal: one block redrawn in place, the summary and the jobs still waiting first."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
         self.stream = stream
+        self.secrets = secrets
         self.drawn = 0
 
     def update(self, state: WaitState) -> None:
         size = shutil.get_terminal_size()
         room = max(3, size.lines - 3)
         order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, name))
-        lines = [summary(state), *(f"  {line.rstrip()}" for line in job_lines(_only(state, order[:room])))]
+        lines = [summary(state), *(f"  {self.secrets.mask(line).rstrip()}"
+                                   for line in job_lines(_only(state, order[:room])))]
         if len(order) > room:
             lines.append(f"  … and {len(order) - room} more")
         # a line longer than the terminal would wrap, and the erase below would count it as one
@@ -229,11 +236,11 @@ def _listing(state: WaitState, names: Sequence[str], limit: int = 10) -> str:
 
 
 def wait_after_apply(submitted: Sequence[str], settings: Settings, *, wait_for: str, wait_timeout: float | None,
-                     interval: float) -> None:
+                     interval: float, secrets: Secrets = NO_SECRETS) -> None:
     """``apply --wait``: wait for the jobs apply submitted (by name, so restarts count); results on stderr,
     keeping stdout to apply's own report (``--format json`` stays one document)."""
     if not submitted:
         return
     with open_client(settings) as client:
         wait_until(client, settings.set_name, submitted, wait_for=WaitFor(wait_for), timeout=wait_timeout,
-                   interval=interval, result_stream=sys.stderr)
+                   interval=interval, result_stream=sys.stderr, secrets=secrets)
