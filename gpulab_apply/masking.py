@@ -107,21 +107,23 @@ NO_SECRETS = Secrets()
 
 def encodings(secret: str) -> set[str]:
     """The forms of ``secret`` that output may hold (at least :data:`MIN_TEXT_SECRET` long): the value and its
-    white-space-folded form (GPULab's error text is folded to one line), each as is, control-escaped
-    (:func:`safe`), JSON- and Python-escaped, HTML- and Markdown-escaped, escaped for a workflow command; and
-    the value base64 and URL encoded."""
+    white-space-folded form (GPULab's error text is folded to one line), each as is or control-escaped
+    (:func:`safe`), then as is or JSON- or Python-escaped, then as is or HTML-, Markdown- or workflow-command-
+    escaped; and the value base64 and URL encoded."""
     import base64
     import html
     import json
     from urllib.parse import quote, quote_plus
 
-    forms: set[str] = set()
+    escaped: set[str] = set()
     for base in {secret, " ".join(secret.split())}:
-        shown = safe(base)
-        for form in (base, shown):
-            forms.update((form, json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1],
-                          repr(form)[1:-1], html.escape(form, quote=False), html.escape(form),
-                          markdown_text(form), form.replace("%", "%25")))
+        for form in (base, safe(base)):  # then written into a string literal of JSON or Python
+            escaped.update((form, json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1],
+                            repr(form)[1:-1]))
+    forms: set[str] = set()
+    for form in escaped:  # then into a document: HTML (a diff in <pre>), Markdown, a workflow command
+        forms.update((form, html.escape(form, quote=False), html.escape(form), markdown_text(form),
+                      form.replace("%", "%25")))
     raw = secret.encode("utf-8", "surrogatepass")
     for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
         forms.add(encoded.decode("ascii").rstrip("="))
