@@ -35,6 +35,8 @@ _URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinf
 # separators, and the bidirectional overrides that reorder what a reader sees
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+#: a workflow command of GitHub Actions (``::error::…``, and the older ``##[error]…``) at the start of a string
+_COMMAND_START = re.compile(r"^(\s*)(::|##\[)")
 
 PathPart = str | int
 
@@ -203,11 +205,14 @@ def safe(text: str) -> str:
 
     User strings (job names, paths, server messages) pass through this before any reporter prints them,
     so that none can start a new line in a terminal or a CI log: no forged ``::error::`` workflow
-    command, no broken table row, no escape sequence that repaints the terminal.
+    command, no broken table row, no escape sequence that repaints the terminal. A string that starts as a
+    workflow command does (a name at the start of a table row) has its first character escaped.
     """
-    if _UNSAFE.search(text) is None:
-        return text
-    return _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
+    if _UNSAFE.search(text) is not None:
+        text = _UNSAFE.sub(lambda m: _ESCAPES.get(m[0]) or _escape(m[0]), text)
+    if text.lstrip().startswith(("::", "##[")):  # printed first on a line, a CI runner would obey it
+        text = _COMMAND_START.sub(lambda m: m[1] + _escape(m[2][0]) + m[2][1:], text)
+    return text
 
 
 #: colour and style (SGR) sequences: a job's log is full of them, and they only paint
@@ -234,6 +239,11 @@ def markdown_text(text: str) -> str:
     autolink: ``@name``, ``https://`` and ``www.`` get a zero-width space (``&#8203;``), as Renovate does."""
     escaped = _MARKDOWN_MARKUP.sub(r"\\\g<0>", safe(text))
     return escaped.replace("@", "@&#8203;").replace("://", ":&#8203;//").replace("www.", "www&#8203;.")
+
+
+def printable(text: str) -> bool:
+    """Whether ``text`` holds nothing :func:`safe` would escape but line feeds (a document to print as is)."""
+    return _UNSAFE.search(text.replace("\n", "")) is None
 
 
 def _escape(char: str) -> str:

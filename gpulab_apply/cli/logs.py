@@ -100,6 +100,7 @@ class LogWriter:
         self.raw = raw
         self.token = tokens.token_hex(16) if github and not raw else None
         self.started = False
+        self.line_ended = True
         self.pending = ""
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -130,8 +131,8 @@ class LogWriter:
         if not self.raw:
             self._emit(self.pending + self.decoder.decode(b"", final=True))
             self.pending = ""
-        if self.started and self.token is not None:
-            self.stream.write(f"\n::{self.token}::\n".encode())
+        if self.started and self.token is not None:  # on a line of its own
+            self.stream.write(f"{'' if self.line_ended else chr(10)}::{self.token}::\n".encode())
             self.started = False
         self.stream.flush()
 
@@ -141,6 +142,7 @@ class LogWriter:
         if not self.started and self.token is not None:
             self.stream.write(f"::stop-commands::{self.token}\n".encode())
         self.started = True
+        self.line_ended = text.endswith(("\n", "\r"))
         self.stream.write(self.secrets.mask(safe_log(text)).encode("utf-8", "replace"))
 
 
