@@ -155,7 +155,7 @@ def _trie(words: Sequence[str], depth: int) -> str:
     branches = []
     for _, group in itertools.groupby((word for word in words if word), key=lambda word: word[0]):
         members = list(group)
-        prefix = os.path.commonprefix(members)
+        prefix = os.path.commonprefix(members)  # noqa: RUF071 - the words' common start, not a path
         tails = [word[len(prefix):] for word in members]
         branches.append(re.escape(prefix) + (_trie(tails, depth + 1) if tails != [""] else ""))
     alternation = "|".join(branches)

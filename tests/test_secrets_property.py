@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.masking import MASK, Secrets
 from tests.conftest import CliResult, RunCli
 
@@ -154,16 +155,8 @@ def test_the_plan_file_masks_names_and_apply_of_it_still_matches_them(cli: RunCl
     applied = cli("apply", "plan.json", *connection, env=env)
     assert applied.exit_code == 0, applied
     assert "tok-0123456789" not in applied.stdout + applied.stderr
-    with GpulabClientFor(emulator) as client:
-        assert [job.name for job in client.list_jobs()] == ["n-tok-0123456789"]  # GPULab has the real name
-
-
-@contextlib.contextmanager
-def GpulabClientFor(emulator: RunningEmulator) -> Iterator[object]:  # noqa: N802 - reads as the client it is
-    from gpulab_apply.gpulab.client import GpulabClient
-
     with GpulabClient(emulator.api_root("3.1"), api_version="3.1") as client:
-        yield client
+        assert [job.name for job in client.list_jobs()] == ["n-tok-0123456789"]  # GPULab has the real name
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "github"])

@@ -14,7 +14,7 @@ import secrets as tokens
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Self
 
 import click
 
@@ -104,7 +104,7 @@ class LogWriter:
         self.pending = ""
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
-    def __enter__(self) -> LogWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

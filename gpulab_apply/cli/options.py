@@ -28,8 +28,8 @@ from typing import Any, TypeVar, overload
 import click
 
 from gpulab_apply.cli.output import current, hide, is_terminal, masked
-from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
 from gpulab_apply.masking import Secrets
+from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
 from gpulab_apply.settings import Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
