@@ -43,6 +43,8 @@ PathPart = str | int
 #: shorter values are masked only where a whole job value equals them: masking every "1" in free text
 #: would garble messages without hiding anything a reader could not guess
 MIN_TEXT_SECRET = 4
+#: where a message was cut short
+_CUT = re.compile(r"…|\.\.\.")
 #: how deep the alternatives of the masking pattern may branch before it falls back to a flat list
 _MAX_BRANCH_DEPTH = 40
 
@@ -58,11 +60,12 @@ class Secrets:
     base64 and URL encoded (docs/security.md). One pattern, built once, masks all of them in one pass.
     """
 
-    __slots__ = ("_pattern", "values")
+    __slots__ = ("_forms", "_pattern", "values")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self.values = frozenset(value for value in values if value)
         self._pattern: re.Pattern[str] | None = None
+        self._forms: list[str] = []
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -86,8 +89,32 @@ class Secrets:
         if text in self.values:
             return MASK
         if self._pattern is None:
-            self._pattern = _pattern({form for value in self.values for form in encodings(value)})
-        return self._pattern.sub(MASK, text) if self._pattern.pattern else text
+            self._forms = sorted({form for value in self.values for form in encodings(value)}, key=len, reverse=True)
+            self._pattern = _pattern(set(self._forms))
+        if self._pattern.pattern:
+            text = self._pattern.sub(MASK, text)
+        return self._mask_cuts(text) if "…" in text or "..." in text else text
+
+    def _mask_cuts(self, text: str) -> str:
+        """A message cut short (``…``, ``...``: GPULab's text at 200 characters, a value quoted in a problem)
+        may end inside a secret: mask what it kept of it, from 4 characters on."""
+        pieces, last = [], 0
+        for cut in _CUT.finditer(text):
+            kept = self._kept(text[max(last, cut.start() - 256):cut.start()])
+            pieces += [text[last:cut.start() - kept], MASK if kept else "", cut[0]]
+            last = cut.end()
+        return "".join(pieces) + text[last:]
+
+    def _kept(self, before: str) -> int:
+        """How many characters at the end of ``before`` begin a secret (in any form); 0 for none."""
+        longest = 0
+        for form in self._forms:
+            if form[:MIN_TEXT_SECRET] in before:  # cheap test first: most forms are nowhere near
+                for end in range(min(len(form) - 1, len(before)), max(MIN_TEXT_SECRET, longest + 1) - 1, -1):
+                    if before.endswith(form[:end]):
+                        longest = end
+                        break
+        return longest
 
     def mask_value(self, value: Any) -> Any:
         """A copy of ``value`` (a job, a document) with every string masked; a string that equals a secret,

@@ -203,3 +203,13 @@ def test_local_state_is_private_and_ignored_by_git(cli: RunCli, tmp_path: Path,
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "emulator.db").stat().st_mode) == 0o600
     assert (state / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("GPULab: bad token supersec…", "GPULab: bad token ***…"),  # an answer cut at 200 characters
+    ("'n-supersecret-v...' is too long", "'n-***...' is too long"),  # a value cut in a problem
+    ("nothing cut... here…", "nothing cut... here…"),
+    ("sup…", "sup…"),  # under 4 characters of it: no telling
+])
+def test_a_message_cut_inside_a_secret_masks_what_it_kept(text: str, expected: str) -> None:
+    assert Secrets(["supersecret-value"]).mask(text) == expected
