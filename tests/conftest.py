@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, settings
 
-from gpulab_apply import masking
 from gpulab_apply.cli import run
 
 pytest_plugins = ["tests.fixtures.certificates", "tests.fixtures.emulator"]
@@ -36,14 +35,6 @@ class CliResult:
 
 
 RunCli = Callable[..., CliResult]
-
-
-@pytest.fixture(autouse=True)
-def _own_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Values a test takes from the environment (``${VAR}``) are registered for masking for the rest of the
-    process: keep them to that test, so one test's secrets never mask another's output."""
-    monkeypatch.setattr(masking, "_registered", set())
-    monkeypatch.setattr(masking, "_registered_pattern", None)
 
 
 @pytest.fixture

@@ -273,10 +273,12 @@ def test_values_from_the_environment_are_masked_everywhere(jobs: Path, monkeypat
     monkeypatch.setenv("WANDB_API_KEY", "wandb-secret-4567")
     monkeypatch.setenv("MODE", "train")
     write(jobs / "fetch.yaml", VARIABLE_JOB)
-    job = validate_paths(["jobs.d"]).jobs[0].job
-    assert masking.mask_value(job)["request"]["docker"]["environment"] == {"WANDB_API_KEY": "***", "MODE": "***"}
-    assert masking.mask_text("server said: bad token wandb-secret-4567 for train") == \
+    result = validate_paths(["jobs.d"])
+    job = result.secrets.mask_value(masking.mask_value(result.jobs[0].job))
+    assert job["request"]["docker"]["environment"] == {"WANDB_API_KEY": "***", "MODE": "***"}
+    assert result.secrets.mask("server said: bad token wandb-secret-4567 for train") == \
         "server said: bad token *** for ***"
+    assert masking.mask_text("bad token wandb-secret-4567") == "bad token wandb-secret-4567"  # nothing ambient
 
 
 def test_a_changed_secret_does_not_change_the_spec_hash(jobs: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gpulab_apply.masking import mask_message, safe
+from gpulab_apply.masking import markdown_text, mask_message, safe
 from gpulab_apply.reconcile.marker import Marker, spec_hash, with_marker
 from tests.conftest import RunCli
 from tests.test_cli_plan_apply import Repo
@@ -64,7 +64,8 @@ def test_hostile_names_are_printed_escaped_in_every_format(repo: Repo, command: 
         names = json.dumps(json.loads(out))
         assert "\\n::error" in names  # the document keeps the real name, JSON-escaped
         return
-    assert "x\\n::error file=README.md::INJECTED" in out or "x\\\\n::error file%3DREADME.md" in out, out
+    shown = markdown_text(EVIL) if fmt == "markdown" else "x\\n::error file=README.md::INJECTED"
+    assert shown in out or "x\\\\n::error file%3DREADME.md" in out, out
     if command == "status" and fmt == "text":
         lines = out.splitlines()
         # Set:, the header, a, and the two hostile jobs: one row each, nothing broken in two

@@ -82,7 +82,8 @@ def test_verbose_output_never_shows_the_password(
 
 def test_wrong_password_from_the_environment(cli: RunCli, login_variant: LoginPemVariants) -> None:
     pem = login_variant(password="right")
-    result = cli("whoami", "--cert", str(pem), env={"GPULAB_CERT_PASSWORD": "wrong"})
+    # a password is masked in all output, even in a path: this one appears nowhere else
+    result = cli("whoami", "--cert", str(pem), env={"GPULAB_CERT_PASSWORD": "not-the-right-one"})
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: Wrong password for the private key in {pem}\n"

@@ -91,12 +91,13 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _crashed(error: Exception, args: Sequence[str]) -> InternalError:
     """The error that reports a bug: where its crash report is (or why none could be written)."""
+    from gpulab_apply.cli.output import masked
     from gpulab_apply.crash import write_crash_report
     from gpulab_apply.masking import mask_message
 
     what = f"unexpected error: {type(error).__name__}"
     try:
-        path = write_crash_report(error, args, mask=mask_message)
+        path = write_crash_report(error, args, mask=lambda text: masked(mask_message(text)))
     except OSError as exc:
         return InternalError(f"{what} (no crash report: {exc.strerror or exc})",
                              hint="this is a bug in gpulab-apply: please report it with the command you ran")

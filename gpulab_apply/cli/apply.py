@@ -96,7 +96,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
                            cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
-            check_fresh(saved, result, endpoint=endpoint_of(settings))
+            check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
         if output is not None:
             output.partial = result
             if not output.is_document:  # the plan, before the question and the actions
@@ -122,7 +122,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                hint="fix the cause and run apply again: it only does what is still missing")
     if wait_jobs:
         wait_after_apply([outcome.name for outcome in report.outcomes if outcome.created], settings,
-                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval)
+                         wait_for=wait_for, wait_timeout=wait_timeout, interval=interval, secrets=desired.secrets)
     # drift that protection kept is reported as 2 as well (docs/plan-apply.md#kept-drift)
     return ExitStatus.CHANGES if detailed_exitcode and (report.changed or result.kept_drift) else ExitStatus.OK
 

@@ -56,7 +56,10 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
             raise ConfigError(f"file not found: {path}")
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
     # the same state as --local, wherever in the repository this runs
-    db_path = db_path or find_state_dir([], Path.cwd()) / LOCAL_DB_PATH.name
+    if db_path is None:
+        from gpulab_apply.emulator.store import private_state_dir
+
+        db_path = private_state_dir(find_state_dir([], Path.cwd())) / LOCAL_DB_PATH.name
     if speed is not None:
         config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:

@@ -1,19 +1,29 @@
-"""``gpulab-apply logs NAME [--follow]``: the log of the current job of a name (docs/logs-wait.md)."""
+"""``gpulab-apply logs NAME [--follow]``: the log of the current job of a name (docs/logs-wait.md).
+
+A job's output is whatever its program printed, so it is printed safely (docs/logs-wait.md#printed-safely):
+colour codes dropped, other control characters escaped, the job files' secrets masked, and under GitHub
+Actions inside ``::stop-commands::`` so that no line of it is read as a workflow command. ``--raw`` gives
+the bytes as GPULab has them.
+"""
 
 from __future__ import annotations
 
+import codecs
+import os
+import secrets as tokens
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Self
 
 import click
 
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.shared import complete_job_names, jobs_option, user_urn
+from gpulab_apply.cli.output import masking_errors
+from gpulab_apply.cli.shared import complete_job_names, job_file_secrets, jobs_option, user_urn
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.jobmodel.status import JobStatus
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import Secrets, safe, safe_log
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
 from gpulab_apply.settings import Settings
@@ -30,9 +40,11 @@ FOLLOW_INTERVAL = 1.0
               help="Keep printing new output until the job ends; a halted job's restart is followed too.")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=FOLLOW_INTERVAL, show_default=True,
               metavar="SECONDS", help="Seconds between two reads with --follow.")
+@click.option("--raw", is_flag=True, help="The log's bytes as GPULab has them: escape sequences, workflow "
+              "commands and secrets included. Only for a file or a program, never for a terminal or a CI log.")
 @jobs_option
 @connection_options
-def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], settings: Settings) -> int:
+def logs(name: str, *, follow: bool, interval: float, raw: bool, paths: tuple[Path, ...], settings: Settings) -> int:
     """Print the log (the container's stdout and stderr) of job NAME: the newest job of this set with that
     name, so after a restart it is the restart's log.
 
@@ -41,29 +53,101 @@ def logs(name: str, *, follow: bool, interval: float, paths: tuple[Path, ...], s
       gpulab-apply logs train-resnet50
       gpulab-apply logs train-resnet50 --follow
     """
-    out = sys.stdout.buffer
-    with open_client(settings) as client:
+    secrets = job_file_secrets(paths)
+    note = Notes(secrets)
+    with masking_errors(secrets), open_client(settings) as client, LogWriter(sys.stdout.buffer, secrets, raw=raw,
+                                                    github=os.environ.get("GITHUB_ACTIONS") == "true") as out:
         job = current_job(client, settings.set_name, name)
         while True:
             tail = LogTail(client, job.uuid)
             if not follow:
                 chunk = tail.poll()
                 out.write(chunk)
-                out.flush()
                 if not chunk:
-                    _note(f"{safe(name)} ({job.uuid}) is {tail.status.name if tail.status else '?'} "
-                          "and has no log yet")
+                    note(f"{name} ({job.uuid}) is {tail.status.name if tail.status else '?'} and has no log yet")
                 return ExitStatus.OK
-            _note(f"following the log of {safe(name)} ({job.uuid}); Ctrl-C stops")
+            note(f"following the log of {name} ({job.uuid}); Ctrl-C stops")
             for chunk in tail.follow(interval=interval):
                 out.write(chunk)
-                out.flush()
             successor = _restart_of(client, settings.set_name, job) if tail.status is JobStatus.HALTED else None
             if successor is None:
-                _note(f"{safe(name)} ended: {tail.status.name if tail.status else '?'}")
+                out.close()
+                note(f"{name} ended: {tail.status.name if tail.status else '?'}")
                 return ExitStatus.OK
-            _note(f"{safe(name)} was halted; GPULab restarted it as {successor.uuid}")
+            out.close()
+            note(f"{name} was halted; GPULab restarted it as {successor.uuid}")
             job = successor
+
+
+class LogWriter:
+    """Writes a job's log as it comes: decoded as UTF-8, a line at a time once complete (a secret or an escape
+    sequence split across two reads is still seen whole), made safe (:func:`~gpulab_apply.masking.safe_log`)
+    and masked. Under GitHub Actions the runner stops reading workflow commands around it: ``::stop-commands::``
+    with a random token that the log cannot know, and ``::TOKEN::`` after it."""
+
+    #: a line longer than this is written without waiting for its end
+    MAX_PENDING = 64 * 1024
+
+    def __init__(self, stream: BinaryIO, secrets: Secrets, *, raw: bool, github: bool) -> None:
+        self.stream = stream
+        self.secrets = secrets
+        self.raw = raw
+        self.token = tokens.token_hex(16) if github and not raw else None
+        self.started = False
+        self.line_ended = True
+        self.pending = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, chunk: bytes) -> None:
+        if self.raw:
+            self.stream.write(chunk)
+        else:
+            text = self.pending + self.decoder.decode(chunk)
+            if text.endswith("\r"):  # its line feed may be in the next read
+                text, self.pending = text[:-1], "\r"
+            else:
+                self.pending = ""
+            complete, newline, rest = text.rpartition("\n")
+            if len(rest) > self.MAX_PENDING:
+                complete, newline, rest = text, "", ""
+            self.pending = rest + self.pending
+            self._emit(complete + newline)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Write what is left of the last line; end the stretch without workflow commands."""
+        if not self.raw:
+            self._emit(self.pending + self.decoder.decode(b"", final=True))
+            self.pending = ""
+        if self.started and self.token is not None:  # on a line of its own
+            self.stream.write(f"{'' if self.line_ended else chr(10)}::{self.token}::\n".encode())
+            self.started = False
+        self.stream.flush()
+
+    def _emit(self, text: str) -> None:
+        if not text:
+            return
+        if not self.started and self.token is not None:
+            self.stream.write(f"::stop-commands::{self.token}\n".encode())
+        self.started = True
+        self.line_ended = text.endswith(("\n", "\r"))
+        self.stream.write(self.secrets.mask(safe_log(text)).encode("utf-8", "replace"))
+
+
+class Notes:
+    """``gpulab-apply: …`` lines on stderr: names and uuids (GPULab's strings) escaped, secrets masked."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+
+    def __call__(self, message: str) -> None:
+        click.echo(f"gpulab-apply: {self.secrets.mask(safe(message))}", err=True)
 
 
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
@@ -77,7 +161,7 @@ def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     others = sum(1 for candidate in remote if candidate.name == name)
     hint = (f"{others} job(s) have that name, of another set (pass --set to name it) or another user"
             if others else "check the name (`gpulab-apply status` lists the set's jobs), or apply first")
-    raise JobNotFoundError(f"set {set_name!r} has no job named '{safe(name)}'", hint=hint)
+    raise JobNotFoundError(f"set {safe(set_name)!r} has no job named '{safe(name)}'", hint=hint)
 
 
 def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> RemoteJob | None:
@@ -85,6 +169,3 @@ def _restart_of(client: GpulabClient, set_name: str, halted: RemoteJob) -> Remot
     current = current_job(client, set_name, halted.name)
     return current if current.uuid != halted.uuid else None
 
-
-def _note(message: str) -> None:
-    click.echo(f"gpulab-apply: {message}", err=True)

@@ -27,7 +27,8 @@ from typing import Any, TypeVar, overload
 
 import click
 
-from gpulab_apply.cli.output import current, is_terminal
+from gpulab_apply.cli.output import current, hide, is_terminal, masked
+from gpulab_apply.masking import Secrets
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
 from gpulab_apply.settings import Settings, resolve_settings
 
@@ -80,6 +81,8 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
             output = current()
             if output is not None:
                 output.set_name = settings.set_name
+            if settings.password:  # never shown, even where GPULab or a library quotes it
+                hide(Secrets((settings.password,)))
             with _verbose_logging(settings):
                 return function(*args, settings=settings, **kwargs)
 
@@ -104,7 +107,7 @@ def _paths(value: object) -> list[Path]:
 def _show_retry(notice: str) -> None:
     from gpulab_apply.masking import mask_message, safe
 
-    click.echo(f"gpulab-apply: {safe(mask_message(notice))}…", err=True)
+    click.echo(f"gpulab-apply: {safe(masked(mask_message(notice)))}…", err=True)
 
 
 def _prompt_for_password(path: Path) -> str:
@@ -143,4 +146,4 @@ class _PrintableFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         from gpulab_apply.masking import mask_message, safe
 
-        return safe(mask_message(super().format(record)))
+        return safe(masked(mask_message(super().format(record))))

@@ -2,7 +2,9 @@
 
 A command declares its kind of result with :func:`format_option`; from then on the result it
 :func:`emit`\\ s, or the error that stops it (:func:`fail`, called by the CLI's one error boundary), comes
-out in the format asked for. Light on purpose (no client, no requests), so every command can use it.
+out in the format asked for. Once the command has loaded its job files it hands their secrets to the output
+(:func:`hide`): everything written after that, report, failure or ``Error:`` line, is masked with them.
+Light on purpose (no client, no requests), so every command can use it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
-from gpulab_apply.masking import mask_message, safe
+from gpulab_apply.masking import NO_SECRETS, Secrets, mask_message, safe
 from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
 
 if TYPE_CHECKING:
@@ -35,7 +38,7 @@ def is_terminal(stream: Any) -> bool:
 class Output:
     """What the running command reports, and in which format."""
 
-    __slots__ = ("done", "fmt", "kind", "partial", "set_name")
+    __slots__ = ("done", "fmt", "kind", "partial", "secrets", "set_name")
 
     def __init__(self, kind: Kind, fmt: str) -> None:
         self.kind = kind
@@ -45,6 +48,8 @@ class Output:
         self.partial: Any = None
         #: the command's final report was written: a later error is only the CLI's ``Error:`` line
         self.done = False
+        #: what no output of the command may show (docs/security.md), handed over by :func:`hide`
+        self.secrets = NO_SECRETS
 
     @property
     def is_document(self) -> bool:
@@ -71,6 +76,31 @@ def start(kind: Kind, fmt: str) -> Output:
     return output
 
 
+def hide(secrets: Secrets) -> None:
+    """Mask ``secrets`` (what the job files took from the environment, the key's password) in everything the
+    running command writes from now on: its report, a failure, the ``Error:`` line."""
+    output = _current.get()
+    if output is not None:
+        output.secrets |= secrets
+
+
+@contextmanager
+def masking_errors(secrets: Secrets) -> Iterator[None]:
+    """For commands without a report (logs, wait): an error raised inside names no secret (a job's name)."""
+    try:
+        yield
+    except GpulabApplyError as exc:
+        exc.message = secrets.mask(exc.message)
+        exc.hint = exc.hint and secrets.mask(exc.hint)
+        raise
+
+
+def masked(text: str) -> str:
+    """``text`` with the running command's secrets masked (for what a command writes itself)."""
+    output = _current.get()
+    return output.secrets.mask(text) if output is not None else text
+
+
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
     """``--format`` with the kind's registered formats and ``auto`` (the default); the command gets the
     resolved name, and failures from here on come out in that format."""
@@ -91,7 +121,7 @@ def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> Non
     color = is_terminal(sys.stdout)
     buffer = io.StringIO()
     report(kind or output.kind, output.fmt, result, buffer, color=color)
-    write(buffer.getvalue())
+    write(output.secrets.mask(buffer.getvalue()))
     if final:
         output.done = True
 
@@ -110,15 +140,15 @@ def fail(error: GpulabApplyError) -> None:
                       problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
     buffer = io.StringIO()
     report(output.kind, output.fmt, failure, buffer)
-    write(buffer.getvalue())
+    write(output.secrets.mask(buffer.getvalue()))
 
 
 def error_lines(error: GpulabApplyError) -> None:
     """``Error: …`` (red on a terminal) and ``Hint: …`` on stderr: secrets masked, control characters escaped."""
-    message = f"Error: {safe(mask_message(error.message))}"
+    message = f"Error: {safe(masked(mask_message(error.message)))}"
     write(f"\x1b[31m{message}\x1b[0m\n" if is_terminal(sys.stderr) else f"{message}\n", err=True)
     if error.hint:
-        write(f"Hint: {safe(mask_message(error.hint))}\n", err=True)
+        write(f"Hint: {safe(masked(mask_message(error.hint)))}\n", err=True)
 
 
 def render(reporter: Callable[..., None], *, err: bool = False) -> None:
@@ -126,7 +156,7 @@ def render(reporter: Callable[..., None], *, err: bool = False) -> None:
     color = is_terminal(sys.stderr if err else sys.stdout)
     buffer = io.StringIO()
     reporter(buffer, color=color)
-    write(buffer.getvalue(), err=err)
+    write(masked(buffer.getvalue()), err=err)
 
 
 def write(text: str, *, err: bool = False) -> None:

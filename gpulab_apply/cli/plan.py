@@ -14,6 +14,7 @@ from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, 
 from gpulab_apply.cli.shared import complete_job_names
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.settings import Settings
 
@@ -49,12 +50,12 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     emit(result)
     if out is not None:
         text = dump_plan(result, endpoint=endpoint_of(settings), paths=[str(p) for p in paths],
-                         created=datetime.now(UTC), api_version=settings.api_version)
+                         created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets)
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
-        click.echo(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}"
+        click.echo(safe(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}")
                    + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
     # drift that protection keeps is drift: 2, as changes are (docs/plan-apply.md#kept-drift)
     return ExitStatus.CHANGES if detailed_exitcode and result.differs else ExitStatus.OK

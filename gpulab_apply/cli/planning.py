@@ -30,12 +30,14 @@ DEFAULT_PATHS = (Path(JOBS_DIR),)
 def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
-    annotations in CI)."""
+    annotations in CI). The values they took from the environment are masked in all the command writes."""
+    from gpulab_apply.cli.output import hide
     from gpulab_apply.jobfiles.validation import validate_paths
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(paths, require_project=require_project, strict=settings.strict)
+    hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,

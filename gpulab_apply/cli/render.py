@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from gpulab_apply.cli import JOBS_DIR
-from gpulab_apply.cli.output import emit, start
+from gpulab_apply.cli.output import emit, hide, start
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reporters import registered
@@ -35,6 +35,7 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
 
     start("render", fmt)  # from here on, a failure comes out in this format too
     result = validate_paths([str(p) for p in paths] or [JOBS_DIR])
+    hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
                                hint="fix them (gpulab-apply validate) and run render again",
@@ -43,7 +44,7 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     if names and not jobs:
         raise InvalidJobsError(f"no job or sweep matches {', '.join(map(repr, names))}",
                                hint="gpulab-apply render lists every job")
-    emit(RenderResult(tuple(jobs), explain=explain))
+    emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
     return ExitStatus.OK
 
 

@@ -23,7 +23,7 @@ from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import NO_SECRETS, Secrets, safe
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, wait_for_jobs
 from gpulab_apply.settings import Settings
 
@@ -79,6 +79,17 @@ def find_jobs_dir(cwd: Path) -> Path:
     return Path(JOBS_DIR) if found == cwd else found / JOBS_DIR
 
 
+def job_file_secrets(paths: Sequence[Path]) -> Secrets:
+    """What the job files (``--jobs``, default the repository's ``jobs.d``) take from the environment: a name
+    built from ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
+    from gpulab_apply.jobfiles.validation import validate_paths
+
+    directories = [str(path) for path in paths] or [str(find_jobs_dir(Path.cwd()))]
+    if not any(Path(directory).exists() for directory in directories):
+        return NO_SECRETS
+    return validate_paths(directories).secrets
+
+
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Candidates for a job name: the names in the command's job directories (default: jobs.d)."""
     # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
@@ -115,16 +126,18 @@ def wait_options(function: F) -> F:
 
 
 def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wait_for: WaitFor,
-               timeout: float | None, interval: float, result_stream: TextIO) -> None:
+               timeout: float | None, interval: float, result_stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
     """Wait with a display on stderr, write one result line per job to ``result_stream``, and raise
-    :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed."""
-    display: Display = LiveBlock(sys.stderr) if is_terminal(sys.stderr) else ChangeLines(sys.stderr)
+    :class:`JobsFailedError` or :class:`WaitTimeoutError` when the wait did not succeed. Names and uuids
+    are GPULab's strings: escaped, and masked with ``secrets`` (a name built from ``${VAR}``)."""
+    display: Display = (LiveBlock(sys.stderr, secrets) if is_terminal(sys.stderr)
+                        else ChangeLines(sys.stderr, secrets))
     scope = set_filter(user_urn=user_urn(client), project_urn=client.project_urn)
     state = wait_for_jobs(lambda: client.list_jobs(**scope), names=names,
                           set_name=set_name, user_urn=user_urn(client), wait_for=wait_for, timeout=timeout,
                           interval=interval, on_update=display.update)
     display.close()
-    result_stream.writelines(job_lines(state))
+    result_stream.writelines(secrets.mask(line) for line in job_lines(state))
     result_stream.flush()
     failed = state.failed
     if failed:
@@ -144,7 +157,7 @@ def wait_until(client: GpulabClient, set_name: str, names: Sequence[str], *, wai
 def job_lines(state: WaitState) -> list[str]:
     """``name  STATUS  uuid`` per job, aligned."""
     width = max(len(safe(name)) for name in state.jobs)
-    return [f"{safe(name).ljust(width)}  {_status(state, name):<10}  {job.uuid if job else '-'}\n"
+    return [f"{safe(name).ljust(width)}  {_status(state, name):<10}  {safe(job.uuid) if job else '-'}\n"
             for name, job in state.jobs.items()]
 
 
@@ -175,8 +188,9 @@ class ChangeLines(Display):
     """For logs: every job's status once, then a line for each change. Past :data:`MANY_JOBS` jobs a CI log
     would drown in them: then a summary line whenever the counts change, and a line per failed job."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
         self.stream = stream
+        self.secrets = secrets
         self.seen: dict[str, str] = {}
         self.counts: tuple[int, int, int] | None = None
 
@@ -191,22 +205,25 @@ class ChangeLines(Display):
             if self.seen.get(name) != status:
                 self.seen[name] = status
                 if not many or state.phase(name) is Phase.FAILED:
-                    self.stream.write(f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n")
+                    self.stream.write(self.secrets.mask(
+                        f"gpulab-apply: [{clock_text(state.elapsed)}] {safe(name)}: {status}\n"))
         self.stream.flush()
 
 
 class LiveBlock(Display):
     """For a terminal: one block redrawn in place, the summary and the jobs still waiting first."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, secrets: Secrets = NO_SECRETS) -> None:
         self.stream = stream
+        self.secrets = secrets
         self.drawn = 0
 
     def update(self, state: WaitState) -> None:
         size = shutil.get_terminal_size()
         room = max(3, size.lines - 3)
         order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, name))
-        lines = [summary(state), *(f"  {line.rstrip()}" for line in job_lines(_only(state, order[:room])))]
+        lines = [summary(state), *(f"  {self.secrets.mask(line).rstrip()}"
+                                   for line in job_lines(_only(state, order[:room])))]
         if len(order) > room:
             lines.append(f"  … and {len(order) - room} more")
         # a line longer than the terminal would wrap, and the erase below would count it as one
@@ -237,11 +254,13 @@ def _listing(state: WaitState, names: Sequence[str], limit: int = 10) -> str:
 
 
 def wait_after_apply(submitted: Sequence[str], settings: Settings, *, wait_for: str, wait_timeout: float | None,
-                     interval: float) -> None:
+                     interval: float, secrets: Secrets = NO_SECRETS) -> None:
     """``apply --wait``: wait for the jobs apply submitted (by name, so restarts count); results on stderr,
     keeping stdout to apply's own report (``--format json`` stays one document)."""
     if not submitted:
         return
     with open_client(settings) as client:
         wait_until(client, settings.set_name, submitted, wait_for=WaitFor(wait_for), timeout=wait_timeout,
-                   interval=interval, result_stream=sys.stderr)
+                   interval=interval, result_stream=sys.stderr, secrets=secrets)
+
+

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from gpulab_apply.cli import JOBS_DIR
-from gpulab_apply.cli.output import emit, format_option
+from gpulab_apply.cli.output import emit, format_option, hide
 from gpulab_apply.errors import ExitStatus
 
 
@@ -37,6 +37,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
 
     paths = paths or (JOBS_DIR,)
     result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
+    hide(result.secrets)
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 

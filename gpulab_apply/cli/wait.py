@@ -9,9 +9,11 @@ from pathlib import Path
 import click
 
 from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
     complete_job_names,
     find_jobs_dir,
+    job_file_secrets,
     job_names,
     jobs_option,
     user_urn,
@@ -44,7 +46,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     """
     from gpulab_apply.cli.planning import list_remote
 
-    with open_client(settings) as client:
+    secrets = job_file_secrets(paths)
+    with masking_errors(secrets), open_client(settings) as client:
         current = current_jobs(list_remote(client), set_name=settings.set_name,
                                user_urn=user_urn(client))
         if names:
@@ -64,7 +67,5 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                     if in_files else f"no valid job files in {where}",
                     hint="apply first" if in_files else "pass --jobs DIR, or name the jobs: gpulab-apply wait NAME...")
         wait_until(client, settings.set_name, names, wait_for=WaitFor(wait_for), timeout=wait_timeout,
-                   interval=interval, result_stream=sys.stdout)
+                   interval=interval, result_stream=sys.stdout, secrets=secrets)
     return ExitStatus.OK
-
-

@@ -8,6 +8,7 @@ with the clock — is atomic and serialised, also across processes sharing the f
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -161,11 +162,27 @@ class JobQuery:
     page: int = 1
 
 
+def private_state_dir(directory: Path) -> Path:
+    """Make ``directory`` (``.gpulab-apply`` beside the job files) a place for state that holds the jobs' values
+    in clear: only its owner may enter it (mode 700), and a ``.gitignore`` of ``*`` keeps git out of it."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# state of gpulab-apply --local: job values in clear, never commit it\n*\n",
+                          encoding="utf-8")
+    return directory
+
+
 class Store:
-    """SQLite state at ``path``; safe to share between threads."""
+    """SQLite state at ``path``; safe to share between threads. The file holds what jobs were submitted with,
+    secrets included, so only its owner may read it (mode 600; SQLite gives its journal files the same)."""
 
     def __init__(self, path: Path, *, pool_size: int = 8) -> None:
         self.path = path
+        if str(path) != ":memory:":
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(path, 0o600)
         self._write_lock = threading.Lock()
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []

@@ -35,8 +35,9 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
         context: ssl.SSLContext | None = None
         if settings.local:
             from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
+            from gpulab_apply.emulator.store import private_state_dir
 
-            settings.state_dir.mkdir(parents=True, exist_ok=True)
+            private_state_dir(settings.state_dir)
             config = EmulatorConfig(speed=settings.speed) if settings.speed else None
             emulator = stack.enter_context(serve_in_thread(db_path=settings.state_dir / LOCAL_DB_PATH.name,
                                                            config=config))

@@ -26,7 +26,7 @@ from gpulab_apply.jobfiles.variables import Variables
 from gpulab_apply.jobmodel.normal_form import canonical_job
 from gpulab_apply.jobmodel.rules import judge
 from gpulab_apply.jobmodel.schema import TOOL_KEY, Violation
-from gpulab_apply.masking import mask_text, register_secret
+from gpulab_apply.masking import NO_SECRETS, Secrets, mask_text
 from gpulab_apply.model import JobSpec
 from gpulab_apply.problems import Location, Problem, Severity
 
@@ -38,12 +38,15 @@ class ValidationResult:
     """The outcome of validating job files.
 
     ``jobs`` holds the jobs of fully valid documents only, in file order; ``problems`` is sorted by
-    file, line and column; ``files`` counts the job files read.
+    file, line and column; ``files`` counts the job files read. ``secrets`` are the values the files took
+    from the environment, valid or not: whatever shows the jobs or the problems masks them
+    (docs/security.md).
     """
 
     jobs: tuple[JobSpec, ...]
     problems: tuple[Problem, ...]
     files: int
+    secrets: Secrets = NO_SECRETS
 
     @property
     def ok(self) -> bool:
@@ -76,17 +79,16 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
                                                      given=given):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
-    secrets = {secret for candidate in candidates for secret in candidate.secrets}
-    for secret in secrets:  # masked in every output of this process from now on
-        register_secret(secret)
-    if secrets:  # and in every message already made, wherever a check quoted a value
-        problems = [p._replace(message=mask_text(p.message), hint=p.hint and mask_text(p.hint)) for p in problems]
+    secrets = Secrets(secret for candidate in candidates for secret in candidate.secrets)
+    if secrets:  # in every message already made, wherever a check quoted a value
+        problems = [p._replace(message=secrets.mask(mask_text(p.message)),
+                               hint=p.hint and secrets.mask(mask_text(p.hint))) for p in problems]
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
     # a problem in a shared defaults file is found once per job file it reaches: report it once
     unique = sorted(set(problems), key=_problem_order)
-    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files))
+    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files), secrets=secrets)
 
 
 #: below this many files a worker process costs more than it saves

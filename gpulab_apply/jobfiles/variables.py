@@ -4,8 +4,9 @@ Credentials (registry passwords, API keys, W&B tokens) stay out of git: the job 
 CI holds the value. A variable that is not set and has no default is an error at the string that uses it.
 ``$${`` writes a literal ``${``.
 
-Values taken from the environment are secrets to this tool: they are masked in every output
-(:func:`gpulab_apply.masking.register_secret`) and never hashed. The spec hash sees the string as
+Values taken from the environment are secrets to this tool: each draft carries them (``Draft.secrets``) to
+the validation result, whose :class:`~gpulab_apply.masking.Secrets` every output is masked with; they are
+never hashed. The spec hash sees the string as
 written (``${HF_TOKEN}``), so rotating a token never cancels and resubmits a running job; changing the
 file (another variable, another default) does. This runs after the matrix, so a value from the
 environment is never read as an expression.
@@ -21,7 +22,6 @@ from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.sourcemap import JsonPath
-from gpulab_apply.masking import register_secret
 from gpulab_apply.problems import Problem
 
 # $${ is an escaped ${; ${{ is a matrix expression (already replaced), never a variable
@@ -43,8 +43,6 @@ class Variables:
         problems: list[Problem] = []
         secrets: set[str] = set()
         data = _walk(draft.data, (), lambda text, path: self._string(text, path, draft, problems, secrets))
-        for secret in secrets:  # before the checks quote a value in a message, in this process
-            register_secret(secret)
         if problems:
             return Expansion((), problems)
         if data is draft.data:

@@ -1,7 +1,8 @@
 """Saved plans (``plan --out FILE``, ``apply FILE``): what was decided, so exactly that is applied (docs/plan-format.md).
 
-A plan file holds no job bodies (so no secrets): the job directories, the options and the decisions that
-change something. ``apply FILE`` plans again from the same directories and proceeds if and only if every
+A plan file holds no job bodies: the job directories, the options and the decisions that change something.
+Names are written masked (a name built from ``${VAR}`` shows ``***`` where the value was, docs/security.md), so
+decisions are matched by masked name, several names that mask alike as one group. ``apply FILE`` plans again from the same directories and proceeds if and only if every
 decision is the same (the same action, spec and jobs to cancel, for the same names); otherwise it refuses
 and names the jobs whose decision changed. Other changes on GPULab (a job moving RUNNING -> FINISHED that no
 decision depends on) do not make a plan stale. Fingerprints of the remote and desired state are recorded
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import ConfigError, StalePlanError
+from gpulab_apply.masking import NO_SECRETS, Secrets
 from gpulab_apply.model import format_timestamp
 from gpulab_apply.reconcile.planner import Plan, PlanEntry, PlanOptions
 
@@ -54,9 +56,9 @@ def desired_fingerprint(plan: Plan) -> str:
     return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def _action(entry: PlanEntry) -> dict[str, Any]:
+def _action(entry: PlanEntry, secrets: Secrets) -> dict[str, Any]:
     return {
-        "name": entry.name,
+        "name": secrets.mask(entry.name),
         "action": entry.action.value,
         "reason": entry.reason.value,
         "spec": entry.spec,
@@ -74,8 +76,8 @@ def without_credentials(endpoint: str) -> str:
 
 
 def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime,
-              api_version: str | None = None) -> str:
-    """The plan file's text (JSON)."""
+              api_version: str | None = None, secrets: Secrets = NO_SECRETS) -> str:
+    """The plan file's text (JSON), with ``secrets`` masked: a file may end up anywhere (a CI artifact)."""
     document = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -93,9 +95,9 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
         },
         "remote_fingerprint": plan.remote_fingerprint,
         "desired_fingerprint": desired_fingerprint(plan),
-        "actions": [_action(entry) for entry in plan.entries if entry.has_changes],
+        "actions": [_action(entry, secrets) for entry in plan.entries if entry.has_changes],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return secrets.mask(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def is_plan_file(path: Path) -> bool:
@@ -144,15 +146,16 @@ def load_plan(path: Path) -> SavedPlan:
                           hint="make it again with `gpulab-apply plan --out FILE`") from exc
 
 
-def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
-    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed."""
+def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str, secrets: Secrets = NO_SECRETS) -> None:
+    """Refuse (:class:`StalePlanError`) unless ``plan``, made now, decides what was saved, naming what changed.
+    ``secrets`` mask the names of ``plan`` as they were masked in the file."""
     endpoint = without_credentials(endpoint)
     if saved.endpoint != endpoint or saved.set_name != plan.set_name:
         raise StalePlanError(
             f"the plan was made for set {saved.set_name!r} at {saved.endpoint}, not set {plan.set_name!r} at "
             f"{endpoint}", hint="apply it with the same --endpoint and --set it was made with")
-    then = {str(action["name"]): _decision(action) for action in saved.actions}
-    now = {entry.name: _decision(_action(entry)) for entry in plan.entries if entry.has_changes}
+    then = _by_name(saved.actions)
+    now = _by_name([_action(entry, secrets) for entry in plan.entries if entry.has_changes])
     changed = sorted(name for name in then.keys() | now.keys() if then.get(name) != now.get(name))
     if not changed:
         return
@@ -164,15 +167,28 @@ def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str) -> None:
         hint="run `gpulab-apply plan --out FILE` again, review it, and apply the new file")
 
 
-def _decision(action: Mapping[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:
+_Decision = tuple[str, str | None, tuple[str, ...]]
+
+
+def _by_name(actions: Sequence[Mapping[str, Any]]) -> dict[str, list[_Decision]]:
+    """The decisions per (masked) name, in a fixed order: names that mask alike are compared as a group."""
+    grouped: dict[str, list[_Decision]] = {}
+    for action in actions:
+        grouped.setdefault(str(action["name"]), []).append(_decision(action))
+    return {name: sorted(decisions, key=repr) for name, decisions in grouped.items()}
+
+
+def _decision(action: Mapping[str, Any]) -> _Decision:
     """What a decision does: its action, the spec it submits and the jobs it cancels (not why, nor which
     remote job it was compared with)."""
     return str(action["action"]), action.get("spec"), tuple(sorted(action.get("cancel") or ()))
 
 
-def _describe(decision: tuple[str, str | None, tuple[str, ...]] | None) -> str:
-    if decision is None:
-        return "nothing"
+def _describe(decisions: list[_Decision] | None) -> str:
+    return "; ".join(map(_describe_one, decisions)) if decisions else "nothing"
+
+
+def _describe_one(decision: _Decision) -> str:
     action, spec, cancel = decision
     parts = [action] + ([f"spec {spec}"] if spec and action != "cancel" else [])
     if cancel:

@@ -8,10 +8,11 @@ Every comment stays under :data:`MARKDOWN_BUDGET` characters for any number of j
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import markdown_text, mask_message, safe
 
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.planner import Plan, PlanEntry
@@ -23,8 +24,19 @@ MARKDOWN_BUDGET = 60_000
 
 
 def md(text: str) -> str:
-    """Text safe inside a Markdown table cell (names are free text): no markup, no line breaks."""
-    return html.escape(safe(text), quote=False).replace("|", "&#124;").replace("`", "&#96;")
+    """Text safe inside a Markdown table cell (names, server messages, paths are free text): no markup, no line
+    breaks, no live mention, link or image (:func:`~gpulab_apply.masking.markdown_text`)."""
+    return markdown_text(text)
+
+
+def code(text: str) -> str:
+    """``text`` as an inline code span, which Markdown shows as written (no mention, link or HTML): fenced by
+    one backtick more than the longest run in it, so none of its own can close the span."""
+    shown = safe(text)
+    longest = max((len(run) for run in re.findall("`+", shown)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {shown} " if longest else shown
+    return f"{fence}{padded}{fence}"
 
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
@@ -42,7 +54,7 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 
     s = plan.summary
     head = (
-        f"### gpulab-apply plan for set `{md(plan.set_name)}`\n\n"
+        f"### gpulab-apply plan for set {code(plan.set_name)}\n\n"
         f"**{summary_line(s)}**\n\n" + (f"{cost}\n\n" if (cost := cost_line(plan)) else "") +
         "| create | replace | cancel | protected | unmanaged | unchanged |\n"
         "|---:|---:|---:|---:|---:|---:|\n"
@@ -77,7 +89,7 @@ def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) 
     """One table row per job: status, age, GPUs, file, and why a queued job waits."""
     from gpulab_apply.reporters.status import cells, counts_line
 
-    head = f"### gpulab-apply status of set `{md(report.set_name)}`\n\n**{counts_line(report)}**\n\n"
+    head = f"### gpulab-apply status of set {code(report.set_name)}\n\n**{counts_line(report)}**\n\n"
     if not report.rows:
         stream.write(head + "No managed jobs and no job files.\n")
         return
@@ -88,11 +100,12 @@ def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) 
 
 def report_failure(failure: Failure, stream: TextIO, *, color: bool = False) -> None:
     """What the command was doing, that it failed, why, and each problem at its file and line."""
-    subject = f" for set `{md(failure.set_name)}`" if failure.set_name else ""
+    subject = f" for set {code(failure.set_name)}" if failure.set_name else ""
     head = (f"### gpulab-apply {failure.kind}{subject}: failed\n\n"
-            f"**{md(failure.message)}**\n\n" + (f"{md(failure.hint)}\n\n" if failure.hint else ""))
+            f"**{md(mask_message(failure.message))}**\n\n"
+            + (f"{md(mask_message(failure.hint))}\n\n" if failure.hint else ""))
     rows = [f"| {md(str(p.location))} | {p.severity.value} | {md(p.json_path)} | "
-            f"{md(p.message + (f' ({p.hint})' if p.hint else ''))} |\n" for p in failure.problems]
+            f"{md(mask_message(p.message + (f' ({p.hint})' if p.hint else '')))} |\n" for p in failure.problems]
     table = "| file | severity | field | problem |\n|---|---|---|---|\n" if rows else ""
     stream.write(fit(head, [(table, "problems", rows)]))
 

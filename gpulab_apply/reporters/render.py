@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from gpulab_apply.masking import mask_value, safe
+from gpulab_apply.masking import NO_SECRETS, Secrets, mask_value, printable, safe
 from gpulab_apply.problems import Location, format_json_path
 from gpulab_apply.reporters import envelope, location_document
 
@@ -19,22 +19,17 @@ if TYPE_CHECKING:
 
 
 class RenderResult(NamedTuple):
-    """The jobs ``render`` selected, in file order; ``explain``: with where each value was written."""
+    """The jobs ``render`` selected, in file order; ``explain``: with where each value was written; ``secrets``:
+    the values from the environment, masked wherever a whole value equals one, however short."""
 
     jobs: tuple[JobSpec, ...]
     explain: bool = False
+    secrets: Secrets = NO_SECRETS
 
 
 def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) -> None:
     """One YAML document per job, each after a comment naming its file and sweep: itself a valid job file set."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.allow_unicode = True
-    yaml.width = 4096  # a long command stays on one line, as the job file most likely wrote it
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml, ascii_yaml = _yaml(allow_unicode=True), _yaml(allow_unicode=False)
     for index, spec in enumerate(result.jobs):
         if index:
             stream.write("---\n")
@@ -43,13 +38,29 @@ def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) ->
         if result.explain:
             stream.writelines(f"#   {safe(format_json_path(path))}: {safe(str(where))}\n"
                               for path, where in _sources(spec))
+        job = result.secrets.mask_value(mask_value(dict(spec.job)))
         buffer = io.StringIO()
-        yaml.dump(mask_value(dict(spec.job)), buffer)
+        yaml.dump(job, buffer)
+        if not printable(buffer.getvalue()):  # YAML prints C1 and bidi controls as they are: escape them
+            buffer = io.StringIO()
+            ascii_yaml.dump(job, buffer)
         stream.write(buffer.getvalue())
 
 
+def _yaml(*, allow_unicode: bool) -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.allow_unicode = allow_unicode
+    yaml.width = 4096  # a long command stays on one line, as the job file most likely wrote it
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
 def report_json(result: RenderResult, stream: TextIO, *, color: bool = False) -> None:
-    json.dump(render_document(result), stream, indent=2, ensure_ascii=False)
+    json.dump(render_document(result), stream, indent=2)  # ASCII: a C1 control in a value stays escaped
     stream.write("\n")
 
 
@@ -58,7 +69,7 @@ def render_document(result: RenderResult, *, error: Failure | None = None) -> di
     jobs = []
     for spec in result.jobs:
         job: dict[str, Any] = {"name": spec.name, "sweep": spec.sweep, "location": location_document(spec.location),
-                               "job": mask_value(dict(spec.job))}
+                               "job": result.secrets.mask_value(mask_value(dict(spec.job)))}
         if result.explain:
             job["sources"] = {format_json_path(path): location_document(where) for path, where in _sources(spec)}
         jobs.append(job)
