@@ -71,6 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, parsers.path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
+    Setting("jobs", None, None, "jobs", parsers.path_value, label="job root", is_path=True,
+            default_help="jobs.d beside the config file"),
     Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", parsers.positive(f"timeout {_SECONDS}"),
             30.0, label="read timeout", metavar="SECONDS",
             help="Seconds to wait for each answer", default_help="30"),

@@ -12,43 +12,35 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
-from gpulab_apply.cli import COMPLETE_VAR, JOBS_DIR, PROG_NAME
-from gpulab_apply.errors import ExitStatus
+from gpulab_apply.cli import COMPLETE_VAR, PROG_NAME
+from gpulab_apply.errors import ExitStatus, GpulabApplyError
 
 SHELLS = ("bash", "zsh", "fish")
 
 
-def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> list[str]:
+def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".", sweeps: bool = False) -> list[str]:
     """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
     generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
-    ``_defaults.yaml`` applied; jobs of files with problems are left out."""
+    ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
-    jobs = validate_paths(paths).jobs
+    jobs = validate_paths(paths, job_root=job_root).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
     from gpulab_apply.reporters.status import natural_key  # one order for status and completion
 
     return sorted(names, key=natural_key)
 
 
-def find_jobs_dir(cwd: Path) -> Path:
-    """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
-    ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
-    from gpulab_apply.gpulab.local import up_to_repository_top
-
-    walk = up_to_repository_top(cwd, cwd)
-    found = next((candidate for candidate in walk if (candidate / JOBS_DIR).is_dir()), cwd)
-    return Path(JOBS_DIR) if found == cwd else found / JOBS_DIR
-
-
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Candidates for a job name: the names in the command's job directories (default: jobs.d)."""
+    """Candidates for a job name: the names in the command's job directories (default: the job root)."""
     # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
-    given = ctx.params.get("paths") or ctx.args
-    paths = [str(path) for path in given if Path(path).exists()] or [str(find_jobs_dir(Path.cwd()))]
+    from gpulab_apply.workspace import find_workspace
+
+    given = [str(path) for path in ctx.params.get("paths") or ctx.args if Path(path).exists()]
     try:
-        names = job_names(paths, sweeps=param.name == "targets")
-    except OSError:  # completion must never print a traceback into the shell
+        workspace = find_workspace(given)
+        names = job_names(workspace.select(given).paths, job_root=workspace.job_root, sweeps=param.name == "targets")
+    except (OSError, GpulabApplyError):  # completion must never print a traceback into the shell
         return []
     already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()
     return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import emit, start
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters import AUTO, formats
+from gpulab_apply.setting_table import SETTINGS_BY_NAME
+
+if TYPE_CHECKING:
+    from gpulab_apply.workspace import Workspace
 
 #: the options parse_validate reads: every option validate's click command declares (a test keeps them equal,
 #: so a new option fails that test until the parser knows it)
@@ -50,30 +53,30 @@ def parse_validate(args: Sequence[str]) -> tuple[tuple[str, ...], str, bool | No
 
 
 def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
-    """Check the job files under ``paths`` (default: jobs.d), report in ``fmt``, return the exit status.
+    """Check the job files under ``paths`` (default: the job root, jobs.d), report in ``fmt``, return the exit
+    status. The workspace (docs/plan-apply.md#workspace) is found as every command finds it: ``_defaults.yaml``
+    apply from the job root down, whichever paths are given and wherever this runs.
 
     From click, ``fmt`` is already resolved and the output started (``--format`` is eager); starting it again
     with the resolved name changes nothing."""
     from gpulab_apply.jobfiles.validation import validate_paths
+    from gpulab_apply.workspace import find_workspace
 
     start("validate", fmt)
-    paths = paths or (JOBS_DIR,)
-    result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
+    config_setting = SETTINGS_BY_NAME["config"]
+    assert config_setting.env is not None
+    workspace = find_workspace(paths, config=os.environ.get(config_setting.env) or None)
+    result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root,
+                            strict=strict if strict is not None else _strict_setting(workspace))
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
-def _strict_setting(paths: Sequence[str]) -> bool:
+def _strict_setting(workspace: Workspace) -> bool:
     """``strict`` from the environment or the config file: validate reads no other setting (it is offline)."""
-    from gpulab_apply.configfile import find_config, read_config
-    from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS_BY_NAME
-
-    setting, config_setting = SETTINGS_BY_NAME["strict"], SETTINGS_BY_NAME["config"]
-    assert setting.env is not None and setting.key is not None and config_setting.env is not None
+    setting = SETTINGS_BY_NAME["strict"]
+    assert setting.env is not None
     if os.environ.get(setting.env):
         return bool(setting.parse(os.environ[setting.env], setting.env))
-    config = find_config(os.environ.get(config_setting.env) or None, [Path(p) for p in paths], Path.cwd())
-    if config is None:
-        return False
-    value = read_config(config, CONFIG_KEYS).get(setting.name)
-    return bool(setting.parse(value, str(config))) if value is not None else False
+    value = workspace.config_values.get(setting.name)
+    return bool(setting.parse(value, str(workspace.config))) if value is not None else False

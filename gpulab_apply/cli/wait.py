@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
-from gpulab_apply.cli.completion import complete_job_names, find_jobs_dir, job_names
+from gpulab_apply.cli.completion import complete_job_names, job_names
 from gpulab_apply.cli.logs import jobs_option, user_urn
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import is_terminal
@@ -93,8 +93,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                                        + ", ".join(f"'{safe(name)}'" for name in missing),
                                        hint="check the names (`gpulab-apply status`), or apply first")
         else:
-            directories = [str(p) for p in paths] or [str(find_jobs_dir(Path.cwd()))]
-            in_files = job_names(directories)
+            directories = list(settings.workspace.select(paths).paths)
+            in_files = job_names(directories, job_root=settings.workspace.job_root)
             names = tuple(name for name in in_files if name in current)
             if not names:
                 where = ", ".join(directories)
