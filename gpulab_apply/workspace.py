@@ -23,7 +23,6 @@ from typing import Any, NamedTuple
 from gpulab_apply.configfile import CONFIG_FILE_NAME, read_config
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.git import Repository, find_repository
-from gpulab_apply.gpulab.local import STATE_DIR_NAME
 from gpulab_apply.setting_table import CONFIG_KEYS
 
 #: the job root's name when the config file names none (docs/validate.md#which-files)
@@ -61,12 +60,24 @@ class Workspace(NamedTuple):
     config_values: Mapping[str, Any]
     #: the git working tree, None outside git
     repository: Repository | None
-    #: where this tool keeps local state (the ``--local`` emulator's database)
-    state_dir: Path
     #: the working directory the command runs in: paths given are relative to it
     cwd: Path
     #: no root was found and the path given is its own job root
     standalone: bool = False
+
+    @property
+    def state_dir(self) -> Path:
+        """Where this tool keeps local state (the ``--local`` emulator's database): an existing ``.gpulab-apply/``
+        from the root up to the repository's top level (nearest first), so that state made by an earlier version
+        stays found; else a new one at the root."""
+        from gpulab_apply.gpulab.local import STATE_DIR_NAME  # not for validate: it keeps no state
+
+        walk = [self.root]
+        if self.repository is not None and _inside(self.repository.top, self.root):
+            top = self.repository.top
+            walk += [parent for parent in self.root.parents if parent == top or _inside(top, parent)]
+        return next((candidate / STATE_DIR_NAME for candidate in walk if (candidate / STATE_DIR_NAME).is_dir()),
+                    self.root / STATE_DIR_NAME)
 
     @property
     def set_name(self) -> str:
@@ -133,20 +144,20 @@ def find_workspace(paths: Sequence[str | Path] = (), *, cwd: Path | None = None,
             root = cwd if _inside(cwd, job_root) else job_root.parent
     else:
         job_root = root / JOBS_DIR
+    config_path: Path | None
     if config is not None:
-        config_path: Path | None = Path(os.path.abspath(cwd / Path(str(config)).expanduser()))
-        assert config_path is not None
+        config_path = Path(os.path.abspath(cwd / Path(str(config)).expanduser()))
         if not config_path.is_file():
             raise ConfigError(f"Config file not found: {config_path}")
     else:
-        if found:
-            _same_workspace(root, starts[1:], cwd)
-        config_path = root / CONFIG_FILE_NAME if (root / CONFIG_FILE_NAME).is_file() else None
+        config_path = _config_at(root)
+        if found and config_path is not None:
+            _one_config(config_path, starts[1:], cwd)
     values = read_config(config_path, CONFIG_KEYS) if config_path is not None else {}
     if config_path is not None and values.get(JOB_ROOT_KEY) is not None:
         job_root = Path(os.path.abspath(config_path.parent / Path(str(values[JOB_ROOT_KEY])).expanduser()))
     return Workspace(root=root, job_root=job_root, config=config_path, config_values=values, repository=repository,
-                     state_dir=_state_dir(root, repository), cwd=cwd, standalone=not found and bool(paths))
+                     cwd=cwd, standalone=not found and bool(paths))
 
 
 def _start(cwd: Path, path: str | Path) -> Path:
@@ -175,28 +186,19 @@ def _find_root(start: Path, repository: Repository | None, cwd: Path) -> Path | 
     return None
 
 
-def _same_workspace(root: Path, starts: Sequence[Path], cwd: Path) -> None:
-    roots = {}
-    for start in starts:
-        other = _find_root(start, find_repository(start), cwd)
-        if other is not None and other != root and (other / CONFIG_FILE_NAME).is_file():
-            roots[other] = True
-    if roots and (root / CONFIG_FILE_NAME).is_file():
-        listed = ", ".join(str(path / CONFIG_FILE_NAME) for path in (root, *roots))
+def _config_at(root: Path) -> Path | None:
+    return root / CONFIG_FILE_NAME if (root / CONFIG_FILE_NAME).is_file() else None
+
+
+def _one_config(config: Path, starts: Sequence[Path], cwd: Path) -> None:
+    """Refuse paths of other workspaces with config files of their own: which one applies would be a guess."""
+    others = {found for start in starts
+              if (root := _find_root(start, find_repository(start), cwd)) is not None
+              and (found := _config_at(root)) is not None and found != config}
+    if others:
+        listed = ", ".join(map(str, (config, *sorted(others))))
         raise ConfigError(f"The paths are in different workspaces, with different config files: {listed}",
                           hint="Run the command in each workspace on its own, or pass the config to use with --config.")
-
-
-def _state_dir(root: Path, repository: Repository | None) -> Path:
-    """An existing ``.gpulab-apply/`` from the root up to the repository's top level (nearest first), so that
-    the state made by an earlier version stays found; else a new one at the root."""
-    walk = [root]
-    if repository is not None and _inside(repository.top, root):
-        walk += [parent for parent in root.parents if parent == repository.top or _inside(repository.top, parent)]
-    for candidate in walk:
-        if (candidate / STATE_DIR_NAME).is_dir():
-            return candidate / STATE_DIR_NAME
-    return root / STATE_DIR_NAME
 
 
 def _inside(directory: Path, path: Path) -> bool:
