@@ -111,8 +111,8 @@ class Workspace(NamedTuple):
         for given in paths:
             absolute = Path(os.path.abspath(self.cwd / given))
             if absolute == self.job_root or _inside(absolute, self.job_root):
-                whole = True
-                read.append(self.relative(self.job_root))
+                whole = True  # the job root, in the user's spelling: `jobs.d`, `/abs/jobs.d`, `.` -> `jobs.d`
+                read.append(os.path.normpath(os.path.join(given, os.path.relpath(self.job_root, absolute))))
             elif _inside(self.job_root, absolute):
                 narrowed.append(Path(os.path.relpath(absolute, self.root)).as_posix())
                 read.append(str(given))

@@ -139,6 +139,22 @@ def test_the_config_file_can_name_the_job_root(tmp_path: Path, cli: RunCli, monk
     assert (result.exit_code, result.stdout) == (0, "1 job in 1 file is valid.\n"), result
 
 
+def test_paths_select_the_whole_job_root_part_of_it_or_nothing_of_it(ws: Workspace) -> None:
+    workspace = find_workspace(cwd=ws.root)
+    whole = ("jobs.d",)
+    assert workspace.select([]) == workspace.select(["."]) == workspace.select(["jobs.d/"]) == (whole, (), ())
+    absolute = str(ws.jobs)
+    assert workspace.select([absolute]).paths == (absolute,)  # kept as the user wrote it
+    assert workspace.select(["jobs.d/exp", "jobs.d/baselines/quick.yaml"]).narrowed_to == (
+        "jobs.d/exp", "jobs.d/baselines/quick.yaml")
+    assert workspace.select(["jobs.d/exp", "jobs.d"]).narrowed_to == ()  # with the whole set: not narrowed
+    assert workspace.select(["docs"]).outside == ("docs",)
+    deep = find_workspace(cwd=ws.root / "docs" / "deep")
+    assert (deep.root, deep.job_root, deep.config) == (ws.root, ws.jobs, ws.root / "gpulab-apply.yaml")
+    assert deep.select([]).paths == ("../../jobs.d",)
+    assert deep.select(["../../jobs.d/exp/a.yaml"]).narrowed_to == ("jobs.d/exp/a.yaml",)
+
+
 # --- the same job from every directory and every path -------------------------------------------------------------
 
 def test_a_plan_from_a_subdirectory_with_any_path_keeps_the_parent_defaults(applied: Workspace,
