@@ -226,6 +226,11 @@ def test_a_plan_of_one_file_cancels_nothing_outside_it_in_every_format(applied: 
     assert "Narrowed" not in applied("plan").stdout
 
 
+def test_status_of_part_of_the_job_root_lists_only_its_jobs(applied: Workspace) -> None:
+    rows = json.loads(applied("status", "jobs.d/baselines", "--format", "json").stdout)["jobs"]
+    assert [(row["name"], row["inSync"]) for row in rows] == [("quick", True), ("slow", True)]
+
+
 def test_apply_of_one_file_does_not_cancel_the_others(applied: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     (applied.jobs / "exp" / "b.yaml").unlink()
     (applied.jobs / "baselines" / "new.yaml").write_text(job("new"))
