@@ -311,3 +311,32 @@ def test_a_dot_git_file_that_is_a_fifo_does_not_hang(tmp_path: Path) -> None:
     repository = find_repository(tmp_path)
     assert repository == Repository(top=tmp_path, config_dir=tmp_path / ".git")
     assert _origin_in_time(tmp_path) == tmp_path.name
+
+
+# --- the planner, given a selection ---------------------------------------------------------------------------------
+
+NAMES = ("a", "b", "c", "d", "e")
+STATUSES = ("QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED")
+
+
+@settings(max_examples=60)
+@given(desired=st.sets(st.sampled_from(NAMES)), selected=st.sets(st.sampled_from(NAMES), min_size=1),
+       jobs=st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(STATUSES), st.booleans(), st.booleans()),
+                     max_size=8))
+def test_a_narrowed_plan_decides_its_names_as_the_whole_plan_does_and_cancels_no_other(
+        desired: set[str], selected: set[str], jobs: list[tuple[str, str, bool, bool]]) -> None:
+    """Property: a plan narrowed to some desired jobs has, for each of them, the whole set's decision, and no entry
+    for any other name (so nothing else is cancelled); its guards count only what it touches."""
+    from tests.test_planner import plan, remote, spec
+
+    specs = {name: spec(name) for name in desired}
+    listing = [remote(name, status, of=specs.get(name) if same else spec(name, gpus=2), set_name="lab" if ours else
+                      "other") for name, status, same, ours in jobs]
+    whole = plan(list(specs.values()), listing)
+    part = [specs[name] for name in sorted(desired & selected)]
+    narrowed = plan(part, listing, narrowed_to=("jobs.d/part",))
+    assert narrowed.narrowed and not whole.narrowed
+    assert {e.name for e in narrowed.entries} <= desired & selected
+    assert [e for e in whole.entries if e.name in desired & selected] == list(narrowed.entries)
+    assert narrowed.cancellations == sum(len(e.cancel) for e in whole.entries if e.name in desired & selected)
+    assert not any("empty" in refusal.message for refusal in narrowed.refusals)
