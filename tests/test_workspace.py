@@ -340,3 +340,16 @@ def test_a_narrowed_plan_decides_its_names_as_the_whole_plan_does_and_cancels_no
     assert [e for e in whole.entries if e.name in desired & selected] == list(narrowed.entries)
     assert narrowed.cancellations == sum(len(e.cancel) for e in whole.entries if e.name in desired & selected)
     assert not any("empty" in refusal.message for refusal in narrowed.refusals)
+
+
+def test_a_plan_file_written_before_narrowing_existed_plans_the_whole_set(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from gpulab_apply.reconcile.planfile import dump_plan, load_plan
+    from tests.test_planner import plan, spec
+
+    document = json.loads(dump_plan(plan([spec("a")], [], narrowed_to=("jobs.d/a.yaml",)), endpoint="local",
+                                    paths=["jobs.d/a.yaml"], created=datetime.now(UTC)))
+    assert document["options"].pop("narrowed_to") == ["jobs.d/a.yaml"]
+    (tmp_path / "old.json").write_text(json.dumps(document))
+    assert load_plan(tmp_path / "old.json").options.narrowed_to == ()
