@@ -1,43 +1,18 @@
-"""Reading ``gpulab-apply.yaml``: where it is, and the settings it holds (docs/client.md#settings).
+"""Reading ``gpulab-apply.yaml``: the settings it holds (docs/client.md#settings); where it is, is the
+workspace's to say (:mod:`gpulab_apply.workspace`).
 
 Which keys it may hold is :data:`gpulab_apply.setting_table.CONFIG_KEYS`, derived from the settings table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gpulab_apply.errors import ConfigError
 
 CONFIG_FILE_NAME = "gpulab-apply.yaml"
-
-
-def find_config(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path | None:
-    """The config file: ``explicit`` (``--config``), else ``gpulab-apply.yaml`` beside the job directories,
-    else in the working directory; None when there is none."""
-    if explicit is not None:
-        path = cwd / Path(str(explicit)).expanduser()
-        if not path.is_file():
-            raise ConfigError(f"Config file not found: {path}")
-        return path
-    found: list[Path] = []
-    for job_path in job_paths:
-        directory = cwd / job_path
-        directory = directory if directory.is_dir() else directory.parent
-        candidate = (directory.resolve().parent / CONFIG_FILE_NAME)
-        if candidate.is_file() and candidate not in found:
-            found.append(candidate)
-    if len(found) > 1:
-        raise ConfigError(
-            f"The job directories have different config files: {', '.join(map(str, found))}",
-            hint="Pass the one to use with --config.",
-        )
-    if found:
-        return found[0]
-    fallback = cwd / CONFIG_FILE_NAME
-    return fallback if fallback.is_file() else None
 
 
 def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:

@@ -8,13 +8,12 @@ report and :class:`gpulab_apply.settings.Settings` are derived from :data:`SETTI
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gpulab_apply import setting_values as parsers
-from gpulab_apply.configfile import find_config, read_config
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 
 
@@ -75,6 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("config", "--config", "GPULAB_APPLY_CONFIG", None, parsers.path_value, label="config file",
             metavar="FILE",
             help="Config file", default_help="gpulab-apply.yaml beside the job directory"),
+    Setting("jobs", None, None, "jobs", parsers.path_value, label="job root", is_path=True,
+            default_help="jobs.d beside the config file"),
     Setting("timeout", "--timeout", "GPULAB_APPLY_TIMEOUT", "timeout", parsers.positive(f"timeout {_SECONDS}"),
             30.0, label="read timeout", metavar="SECONDS",
             help="Seconds to wait for each answer", default_help="30"),
@@ -95,7 +96,12 @@ SETTINGS_BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in 
 CONFIG_KEYS: Mapping[str, str] = {s.key: s.name for s in SETTINGS if s.key}
 
 
-def given_values(*, flags: Mapping[str, Any], env: Mapping[str, str], job_paths: Sequence[Path], cwd: Path,
+#: finds the config file given ``--config`` (or None: look for it) and returns it with its values; a command
+#: passes its workspace's (:func:`gpulab_apply.workspace.find_workspace`), which this table cannot import
+ConfigSource = Callable[[str | None], tuple[Path | None, Mapping[str, Any]]]
+
+
+def given_values(*, flags: Mapping[str, Any], env: Mapping[str, str], config: ConfigSource,
                  only: Collection[str] | None = None) -> tuple[dict[str, tuple[object, str]], Path | None]:
     """The one precedence, flag > environment variable > config file: each given setting's raw value and where it
     came from, and the config file (None: none). Defaults are the caller's, and so is parsing.
@@ -117,9 +123,9 @@ def given_values(*, flags: Mapping[str, Any], env: Mapping[str, str], job_paths:
             take(setting.name, env.get(setting.env), setting.env)
     if only is not None and all(name in raw for name in only):
         return raw, None
-    config_path = find_config(raw["config"][0] if "config" in raw else None, job_paths, cwd)
+    config_path, values = config(str(raw["config"][0]) if "config" in raw else None)
     if config_path is not None:
-        for name, value in read_config(config_path, CONFIG_KEYS).items():
+        for name, value in values.items():
             if only is not None and name not in only:
                 continue
             if SETTINGS_BY_NAME[name].is_path:

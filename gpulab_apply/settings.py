@@ -1,8 +1,8 @@
 """Settings: where GPULab is, who we are, and how patiently we talk to it.
 
 Resolved once per command, flag > environment variable > config file > default (docs/client.md#settings). The config
-file is ``gpulab-apply.yaml`` beside the job directory (or ``--config``), read with the safe YAML
-loader. Every value remembers where it came from, so errors and ``--verbose`` can say so. Nothing
+file is the workspace's (:mod:`gpulab_apply.workspace`: ``gpulab-apply.yaml`` at its root, or ``--config``), read
+with the safe YAML loader. Every value remembers where it came from, so errors and ``--verbose`` can say so. Nothing
 here talks to the network or imports ``requests``.
 
 The one table of settings is :data:`gpulab_apply.setting_table.SETTINGS`: the command-line options
@@ -23,8 +23,9 @@ from urllib.parse import urlsplit, urlunsplit
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
-from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
+from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
+from gpulab_apply.workspace import Workspace, find_workspace
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
@@ -83,9 +84,8 @@ class Settings:
     local: bool = False
     #: with ``local``: how much faster than real time the embedded emulator's clock runs (None: real time)
     speed: float | None = None
-    #: ``.gpulab-apply/`` of the repository (see :func:`find_state_dir`)
-    state_dir: Path
-    config_path: Path | None = None
+    #: the repository, job root and config file the command works with
+    workspace: Workspace
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = RetryPolicy()
     verbose: bool = False
@@ -95,6 +95,15 @@ class Settings:
     strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def state_dir(self) -> Path:
+        """``.gpulab-apply/`` of the workspace: the ``--local`` emulator's state."""
+        return self.workspace.state_dir
+
+    @property
+    def config_path(self) -> Path | None:
+        return self.workspace.config
 
     def project_urn(self, identity: Identity) -> str | None:
         """``owner.projectUrn`` for jobs without one: the project under the user's authority."""
@@ -110,7 +119,9 @@ class Settings:
         """(setting, value, source) rows for ``--verbose``, one per setting; secrets show as "(set)"."""
         from gpulab_apply.masking import mask_url, safe
 
-        rows = []
+        repository = self.workspace.repository
+        rows = [("repository", safe(str(repository.top)) if repository else "- (not in git)",
+                 "git" if repository else "-")]
         for setting in (s for s in SETTINGS if s.label):
             value = self.value(setting.name)
             if setting.secret:
@@ -128,7 +139,7 @@ class Settings:
 _DERIVED: Mapping[str, Callable[[Settings], object]] = {
     "endpoint": lambda s: s.api_root or s.endpoint, "api_version": lambda s: s.api_version,
     "cert": lambda s: s.cert_path, "set": lambda s: s.set_name, "local": lambda s: s.local,
-    "config": lambda s: s.config_path, "timeout": lambda s: s.timeouts.read,
+    "config": lambda s: s.config_path, "jobs": lambda s: s.workspace.job_root, "timeout": lambda s: s.timeouts.read,
     "connect_timeout": lambda s: s.timeouts.connect, "retries": lambda s: s.retry.retries,
 }
 
@@ -144,23 +155,31 @@ def resolve_settings(
     """Resolve settings, flag > environment > config file > default.
 
     ``flags`` holds the command-line values by setting name (None = not given), as :data:`SETTINGS`
-    names them. ``job_paths`` are the job directories (the config file and the default set name are
-    found from them).
+    names them. ``job_paths`` are the paths given on the command line: the workspace (its config file, job root
+    and default set name) is the first one's, else the working directory's (:func:`find_workspace`).
     """
     cwd = cwd or Path.cwd()
-    raw, config_path = given_values(flags=flags, env=env, job_paths=job_paths, cwd=cwd)
+    found: list[Workspace] = []
+
+    def config(explicit: str | None) -> tuple[Path | None, Mapping[str, Any]]:
+        found.append(find_workspace(job_paths, cwd=cwd, config=explicit))
+        return found[0].config, found[0].config_values
+
+    raw, _ = given_values(flags=flags, env=env, config=config)
+    workspace = found[0]
     values = {name: SETTINGS_BY_NAME[name].parse(value, source) for name, (value, source) in raw.items()}
     values |= {s.name: s.default for s in SETTINGS if s.name not in values and s.default is not None}
     for setting in SETTINGS:
         if setting.is_path and values.get(setting.name) is not None:
             values[setting.name] = cwd / values[setting.name]
     sources = {name: source for name, (_, source) in raw.items()}
-    return _build(values, sources, flags=flags, job_paths=job_paths, cwd=cwd, config_path=config_path,
-                  password_prompt=password_prompt)
+    if workspace.config is not None:
+        sources.setdefault("config", f"found at {workspace.root}")
+    return _build(values, sources, flags=flags, workspace=workspace, password_prompt=password_prompt)
 
 
-def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[str, Any], job_paths: Sequence[Path],
-           cwd: Path, config_path: Path | None, password_prompt: PasswordPrompt | None) -> Settings:
+def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[str, Any], workspace: Workspace,
+           password_prompt: PasswordPrompt | None) -> Settings:
     """The settings whose values depend on each other: endpoint and API version, the two timeouts, the set."""
     local = bool(flags.get("local")) or str(values.get("endpoint", "")).strip().lower() == LOCAL_ENDPOINT
     if flags.get("local") and sources.get("endpoint") == "--endpoint" and values["endpoint"] != LOCAL_ENDPOINT:
@@ -187,10 +206,9 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
         api_version=version,
         cert_path=values.get("cert"),
         password_prompt=password_prompt,
-        set_name=values.get("set") or default_set_name(job_paths, cwd),
+        set_name=values.get("set") or workspace.set_name,
         local=local,
-        state_dir=find_state_dir(job_paths, cwd),
-        config_path=config_path,
+        workspace=workspace,
         timeouts=Timeouts(connect=connect_timeout, read=read_timeout),
         retry=RetryPolicy(retries=values["retries"]),
         sources=sources,
@@ -247,13 +265,3 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
-
-
-def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:
-    """The git repository's name (its ``origin`` remote's), else its folder's, else the job directory's.
-
-    See :mod:`gpulab_apply.reconcile.set_name`: the same in every clone, whatever the checkout folder is called.
-    """
-    from gpulab_apply.reconcile.set_name import repository_set_name
-
-    return repository_set_name((cwd / job_paths[0]) if job_paths else cwd)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.emulator import RunningEmulator
-from gpulab_apply.gpulab.local import find_state_dir
+from gpulab_apply.workspace import find_workspace
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 
@@ -60,22 +60,23 @@ def test_local_from_a_subdirectory_uses_the_repositorys_state(repo: Path, cli: R
     assert not (repo / "docs" / ".gpulab-apply").exists() and not (repo / "docs" / "deep" / ".gpulab-apply").exists()
 
 
-def test_find_state_dir(tmp_path: Path) -> None:
+def test_the_workspace_state_dir(tmp_path: Path) -> None:
     repo, outside = tmp_path / "repo", tmp_path / "plain"
     (repo / ".git").mkdir(parents=True)
     (repo / "exp" / "jobs.d").mkdir(parents=True)
     (repo / "docs").mkdir()
     (outside / "jobs.d").mkdir(parents=True)
     # nothing yet: beside the nearest jobs.d, else where the command runs, else the top of the repository
-    assert find_state_dir([Path("jobs.d")], repo / "exp") == repo / "exp" / ".gpulab-apply"
-    assert find_state_dir([], repo / "exp" / "jobs.d") == repo / "exp" / ".gpulab-apply"
-    assert find_state_dir([], repo / "docs") == repo / ".gpulab-apply"
-    assert find_state_dir([Path("jobs.d")], outside) == outside / ".gpulab-apply"
-    assert find_state_dir([], outside / "jobs.d") == outside / "jobs.d" / ".gpulab-apply"  # never above cwd
+    assert find_workspace([Path("jobs.d")], cwd=repo / "exp").state_dir == repo / "exp" / ".gpulab-apply"
+    assert find_workspace([], cwd=repo / "exp" / "jobs.d").state_dir == repo / "exp" / ".gpulab-apply"
+    assert find_workspace([], cwd=repo / "docs").state_dir == repo / ".gpulab-apply"
+    assert find_workspace([Path("jobs.d")], cwd=outside).state_dir == outside / ".gpulab-apply"
+    # never above where the command runs, outside git
+    assert find_workspace([], cwd=outside / "jobs.d").state_dir == outside / "jobs.d" / ".gpulab-apply"
     # an existing one wins, nearest first
     (repo / ".gpulab-apply").mkdir()
-    assert find_state_dir([], repo / "docs") == repo / ".gpulab-apply"
-    assert find_state_dir([Path("../exp/jobs.d")], repo / "docs") == repo / ".gpulab-apply"
+    assert find_workspace([], cwd=repo / "docs").state_dir == repo / ".gpulab-apply"
+    assert find_workspace([Path("../exp/jobs.d")], cwd=repo / "docs").state_dir == repo / ".gpulab-apply"
 
 
 def test_local_takes_speed(repo: Path, cli: RunCli) -> None:

@@ -12,7 +12,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.certificate import load_credentials
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
-from gpulab_apply.reconcile.set_name import repository_set_name
+from gpulab_apply.workspace import find_workspace
 from tests.conftest import CliResult, RunCli
 from tests.fixtures.certificates import MakeLoginPem
 from tests.test_cli_plan_apply import Repo, job_yaml
@@ -105,19 +105,19 @@ def test_the_default_set_is_the_origin_remotes_repository_name(tmp_path: Path, u
     (clone / "jobs.d").mkdir(parents=True)
     git("init", "-q", cwd=clone)
     git("remote", "add", "origin", url, cwd=clone)
-    assert repository_set_name(clone / "jobs.d") == "proj"
+    assert find_workspace([clone / "jobs.d"]).set_name == "proj"
 
 
 def test_a_worktree_and_a_repository_without_a_remote(tmp_path: Path) -> None:
     main = tmp_path / "proj-main"
     main.mkdir()
     git("init", "-q", cwd=main)
-    assert repository_set_name(main) == "proj-main"  # no remote: the top-level folder
+    assert find_workspace([main]).set_name == "proj-main"  # no remote: the top-level folder
     git("remote", "add", "origin", "git@github.com:lab/proj.git", cwd=main)
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x", cwd=main)
     git("worktree", "add", "-q", str(tmp_path / "elsewhere"), cwd=main)
-    assert repository_set_name(tmp_path / "elsewhere" / "jobs.d") == "proj"
-    assert repository_set_name(tmp_path / "not-git" / "experiments") == "experiments"  # outside git
+    assert find_workspace([tmp_path / "elsewhere" / "jobs.d"]).set_name == "proj"
+    assert find_workspace([tmp_path / "not-git" / "experiments"]).set_name == "experiments"  # outside git
 
 
 def test_a_clone_in_another_folder_sees_its_jobs_in_sync(tmp_path: Path, emulator: RunningEmulator,

@@ -12,10 +12,10 @@ from gpulab_apply.errors import ConfigError
 from gpulab_apply.settings import (
     DEFAULT_ENDPOINT,
     Settings,
-    default_set_name,
     normalise_endpoint,
     resolve_settings,
 )
+from gpulab_apply.workspace import find_workspace
 
 
 def resolve(tmp_path: Path, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
@@ -101,7 +101,8 @@ def test_two_config_files_for_two_job_directories_is_an_error(tmp_path: Path) ->
         (tmp_path / name / "gpulab-apply.yaml").write_text(f"project: {name}\n")
     with pytest.raises(ConfigError, match="different config files") as caught:
         resolve(tmp_path, job_paths=("a/jobs.d", "b/jobs.d"))
-    assert caught.value.hint == "Pass the one to use with --config."
+    assert caught.value.hint == ("Run the command in each workspace on its own, or pass the config to use with "
+                                 "--config.")
 
 
 @pytest.mark.parametrize(
@@ -209,20 +210,20 @@ def test_local_flag_and_endpoint_flag_contradict(repo: Path) -> None:
 
 def test_set_name_defaults_to_the_git_repository_name(repo: Path) -> None:
     (repo / "jobs.d" / "nested").mkdir()
-    assert default_set_name([Path("jobs.d/nested")], repo) == "my-experiments"
+    assert find_workspace([Path("jobs.d/nested")], cwd=repo).set_name == "my-experiments"
 
 
 def test_set_name_with_a_git_file_as_in_worktrees(tmp_path: Path) -> None:
     root = tmp_path / "wt"
     (root / "jobs.d").mkdir(parents=True)
     (root / ".git").write_text("gitdir: /elsewhere/.git/worktrees/wt\n")
-    assert default_set_name([Path("wt/jobs.d")], tmp_path) == "wt"
+    assert find_workspace([Path("wt/jobs.d")], cwd=tmp_path).set_name == "wt"
 
 
 def test_set_name_without_git_is_the_job_directory_name(tmp_path: Path) -> None:
     (tmp_path / "My Jobs!").mkdir()
     # characters outside the set charset become dashes
-    assert default_set_name([Path("My Jobs!")], tmp_path) == "My-Jobs"
+    assert find_workspace([Path("My Jobs!")], cwd=tmp_path).set_name == "My-Jobs"
 
 
 def test_explicit_set_name_must_be_safe(repo: Path) -> None:

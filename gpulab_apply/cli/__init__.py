@@ -26,8 +26,6 @@ GC_THRESHOLD = 50_000
 PROG_NAME = "gpulab-apply"
 #: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
 COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
-#: the directory of job files a command reads when given no path (docs/validate.md#which-files)
-JOBS_DIR = "jobs.d"
 
 
 @dataclass(frozen=True, slots=True)

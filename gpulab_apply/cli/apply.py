@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,13 +14,12 @@ import click
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
-from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
-from gpulab_apply.gpulab.local import find_state_dir
 from gpulab_apply.masking import mask_url
 from gpulab_apply.reconcile.executor import (
     DEFAULT_PARALLELISM,
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 @click.option("--wait", "wait_jobs", is_flag=True,
               help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
 @wait_options
-@connection_options
+@connection_options(workspace_paths=lambda paths: [] if _plan_file(paths) else paths)
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
           max_gpu_hours: float | None,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
@@ -80,12 +80,13 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
     --yes or a plan file; it never prompts in CI.
     """
-    saved = load_plan(paths[0]) if len(paths) == 1 and is_plan_file(paths[0]) else None
+    saved = load_plan(paths[0]) if _plan_file(paths) else None
     if saved is not None:
         settings, targets, rerun_failed, cancel_protected = _plan_file_options(
             saved, settings, given=bool(targets or rerun_failed or cancel_protected))
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
-    desired = load_desired([Path(p) for p in saved.paths] if saved else (paths or DEFAULT_PATHS), settings)
+    selection = select(settings.workspace.at_root(saved.paths) if saved else paths, settings)
+    desired = load_desired(selection, settings)
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
@@ -93,8 +94,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours)
-        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected, guards=guards)
+        result = make_plan(desired, client, settings, selection=selection, targets=targets,
+                           rerun_failed=rerun_failed, cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
         if output is not None:
@@ -125,6 +126,11 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                          wait_for=wait_for, wait_timeout=wait_timeout, interval=interval, secrets=desired.secrets)
     # drift that protection kept is reported as 2 as well (docs/plan-apply.md#kept-drift)
     return ExitStatus.CHANGES if detailed_exitcode and (report.changed or result.kept_drift) else ExitStatus.OK
+
+
+def _plan_file(paths: Sequence[Path]) -> bool:
+    """Whether apply was given one plan file (its workspace is the working directory's, not the file's)."""
+    return len(paths) == 1 and is_plan_file(Path(paths[0]))
 
 
 def _plan_file_options(saved: SavedPlan, settings: Settings, *,
@@ -170,8 +176,7 @@ def _plan_file_settings(saved: SavedPlan, settings: Settings) -> Settings:
     settings = dataclasses.replace(settings, set_name=saved.set_name, project=project, sources=sources)
     if planned_local:
         return dataclasses.replace(settings, local=True, endpoint=LOCAL_ENDPOINT, api_root=None,
-                                   api_version=saved.api_version or settings.api_version,
-                                   state_dir=find_state_dir([Path(p) for p in saved.paths], Path.cwd()))
+                                   api_version=saved.api_version or settings.api_version)
     if endpoint_now != saved.endpoint:
         api_root, version = normalise_endpoint(saved.endpoint, saved.api_version, source=_FROM_PLAN)
         return dataclasses.replace(settings, local=False, endpoint=saved.endpoint, api_root=api_root,

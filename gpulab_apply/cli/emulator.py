@@ -14,7 +14,7 @@ from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSetti
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.errors import ConfigError, ExitStatus
-from gpulab_apply.gpulab.local import find_state_dir
+from gpulab_apply.workspace import find_workspace
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -59,7 +59,7 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
     if db_path is None:
         from gpulab_apply.emulator.store import private_state_dir
 
-        db_path = private_state_dir(find_state_dir([], Path.cwd())) / LOCAL_DB_PATH.name
+        db_path = private_state_dir(find_workspace().state_dir) / LOCAL_DB_PATH.name
     if speed is not None:
         config = dataclasses.replace(config, speed=speed)
     if nodes is not None or gpus_per_node is not None:

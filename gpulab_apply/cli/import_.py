@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
@@ -21,7 +20,8 @@ from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.settings import Settings
 
-DEFAULT_DIRECTORY = Path(JOBS_DIR) / "imported"
+#: where imported job files go by default, in the job root
+DEFAULT_DIRECTORY = "imported"
 _UUID_PREFIX = re.compile(r"[0-9a-fA-F-]{8,36}\Z")
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -30,14 +30,14 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
                epilog="\b\nExample:\n  gpulab-apply import 'train-*'\n"
                       "  gpulab-apply import 1a2b3c4d --dir jobs.d/legacy\n  gpulab-apply plan")
 @click.argument("selectors", nargs=-1, required=True, metavar="NAME_GLOB|UUID...")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DIRECTORY,
-              show_default=True, help="Where to write the job files.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].")
 @click.option("--all", "include_final", is_flag=True, help="Also jobs that have ended (default: active jobs only).")
 @click.option("--adopt/--no-adopt", default=True, show_default=True,
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
 @click.option("--force", is_flag=True, help="Overwrite job files that exist.")
 @connection_options(paths_param="directory")
-def import_(selectors: tuple[str, ...], directory: Path, include_final: bool, adopt: bool, force: bool, *,
+def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
             settings: Settings) -> int:
     """Write one job file per selected job on GPULab: its name, description and request as submitted, with
     the fields GPULab fills in itself left out, and (with --adopt) the job's UUID, so that `plan` shows it
@@ -46,6 +46,8 @@ def import_(selectors: tuple[str, ...], directory: Path, include_final: bool, ad
     NAME_GLOB|UUID selects jobs by name (a glob) or by UUID (or its first 8+ characters). When several
     jobs share a name, the newest one is imported.
     """
+    if directory is None:  # the job root's, wherever in the repository this runs
+        directory = Path(settings.workspace.relative(settings.workspace.job_root / DEFAULT_DIRECTORY))
     with open_client(settings) as client:
         listing = client.list_jobs(project_urn=client.project_urn)
         project_urn = client.project_urn

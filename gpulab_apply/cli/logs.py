@@ -53,7 +53,7 @@ def logs(name: str, *, follow: bool, interval: float, raw: bool, paths: tuple[Pa
       gpulab-apply logs train-resnet50
       gpulab-apply logs train-resnet50 --follow
     """
-    secrets = job_file_secrets(paths)
+    secrets = job_file_secrets(paths, settings.workspace)
     note = Notes(secrets)
     with masking_errors(secrets), open_client(settings) as client, LogWriter(sys.stdout.buffer, secrets, raw=raw,
                                                     github=os.environ.get("GITHUB_ACTIONS") == "true") as out:

@@ -9,8 +9,10 @@ Usage::
         with open_client(settings) as client:
             ...
 
-The job directories (for the config file and the default set name) are read from the command's
-``paths`` parameter; name another with ``@connection_options(paths_param="dirs")``.
+The workspace (docs/plan-apply.md#workspace: its job root, config file and default set) is found from the first of
+the command's ``paths`` parameter, else from the working directory; name another parameter with
+``@connection_options(paths_param="dirs")``, or say which of its values are paths in the workspace with
+``workspace_paths``.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ _SETTING_PARAMS = tuple(setting.name for setting in SETTINGS if setting.flag)
 @overload
 def connection_options(command: F) -> F: ...
 @overload
-def connection_options(*, paths_param: str = "paths") -> Callable[[F], F]: ...
-def connection_options(command: F | None = None, *, paths_param: str = "paths") -> F | Callable[[F], F]:
+def connection_options(*, paths_param: str = "paths",
+                       workspace_paths: Callable[[list[Path]], list[Path]] | None = None) -> Callable[[F], F]: ...
+def connection_options(command: F | None = None, *, paths_param: str = "paths",
+                       workspace_paths: Callable[[list[Path]], list[Path]] | None = None) -> F | Callable[[F], F]:
     """Add the connection options to a click command and pass it ``settings: Settings`` instead."""
 
     def decorate(function: F) -> F:
@@ -73,7 +77,7 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
             settings = resolve_settings(
                 flags=flags,
                 env=os.environ,
-                job_paths=_paths(kwargs.get(paths_param)),
+                job_paths=(workspace_paths or _same)(_paths(kwargs.get(paths_param))),
                 password_prompt=_prompt_for_password if is_terminal(sys.stdin) else None,
             )
             if is_terminal(sys.stderr) and not settings.verbose:  # --verbose logs each retry already
@@ -92,6 +96,10 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths") 
         return decorated  # type: ignore[no-any-return]
 
     return decorate(command) if command is not None else decorate
+
+
+def _same(paths: list[Path]) -> list[Path]:
+    return paths
 
 
 def _paths(value: object) -> list[Path]:

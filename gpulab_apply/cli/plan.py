@@ -10,7 +10,7 @@ import click
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option
-from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
+from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.shared import complete_job_names
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
@@ -37,19 +37,20 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
          targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], settings: Settings) -> int:
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
 
-    PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
+    PATHS (default: the job root, jobs.d) select job directories or files inside it: a plan of part of the job
+    root creates and replaces what is there and cancels nothing. Invalid files stop it before any network.
     """
-    paths = paths or DEFAULT_PATHS
-    desired = load_desired(paths, settings)
+    selection = select(paths, settings)
+    desired = load_desired(selection, settings)
     with open_client(settings) as client:
-        result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected)
+        result = make_plan(desired, client, settings, selection=selection, targets=targets,
+                           rerun_failed=rerun_failed, cancel_protected=cancel_protected)
     output = current()
     if output is not None:
         output.partial = result
     emit(result)
     if out is not None:
-        text = dump_plan(result, endpoint=endpoint_of(settings), paths=[str(p) for p in paths],
+        text = dump_plan(result, endpoint=endpoint_of(settings), paths=settings.workspace.from_root(selection.paths),
                          created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets)
         try:
             out.write_text(text, encoding="utf-8")

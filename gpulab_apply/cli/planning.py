@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpulab_apply.cli import JOBS_DIR
-from gpulab_apply.errors import InvalidJobsError
+from gpulab_apply.errors import ConfigError, InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
@@ -20,14 +19,30 @@ from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
+from gpulab_apply.workspace import Selection
 
 if TYPE_CHECKING:
     from gpulab_apply.jobfiles.validation import ValidationResult
 
-DEFAULT_PATHS = (Path(JOBS_DIR),)
+
+def select(paths: Sequence[str | Path], settings: Settings) -> Selection:
+    """What the paths on the command line select of the workspace's job root (all of it when none are given);
+    a path outside the job root is refused: the set is the job root's, and a path only narrows it
+    (docs/plan-apply.md#workspace)."""
+    workspace = settings.workspace
+    selection = workspace.select(paths)
+    # a path that does not exist is reported as a problem at that path, with the job files' other problems
+    outside = [path for path in selection.outside if (workspace.cwd / path).exists()]
+    if outside:
+        job_root = workspace.relative(workspace.job_root)
+        raise ConfigError(f"{', '.join(outside)}: not inside the job root {job_root}; the jobs of this "
+                          f"set are the job root's, and a path only selects some of them",
+                          hint=f"move the files into {job_root}, or name another job root with `jobs: DIR` in "
+                               "gpulab-apply.yaml")
+    return selection
 
 
-def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
+def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
     annotations in CI). The values they took from the environment are masked in all the command writes."""
@@ -36,7 +51,8 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
-    result = validate_paths(paths, require_project=require_project, strict=settings.strict)
+    result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,
+                            job_root=settings.workspace.job_root)
     hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
@@ -45,18 +61,20 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
     return result
 
 
-def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *,
+def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,
               targets: Sequence[str] = (), rerun_failed: bool = False,
               cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
     """List this user's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
     windowed listing (v3.x), look in git for evidence that the jobs to create are new
-    (docs/plan-apply.md#limits-per-api-version). The job files' warnings go into the plan, so every format
-    shows them."""
+    (docs/plan-apply.md#limits-per-api-version). A ``selection`` narrower than the job root makes a narrowed plan,
+    which cancels nothing outside it (docs/plan-apply.md#workspace). The job files' warnings go into the plan, so
+    every format shows them."""
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
+                          narrowed_to=selection.narrowed_to,
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import emit, hide, start
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
 from gpulab_apply.model import JobSpec
@@ -20,7 +19,7 @@ from gpulab_apply.reporters import registered
                       "  gpulab-apply render 'train-*' --format json")
 @click.argument("names", nargs=-1, metavar="[NAME_GLOB]...")
 @click.option("--path", "-p", "paths", multiple=True, type=click.Path(exists=True, path_type=Path),
-              metavar="PATH", help="A job directory or file (repeatable; default: jobs.d).")
+              metavar="PATH", help="A job directory or file (repeatable; default: the job root, jobs.d).")
 @click.option("--format", "fmt", type=click.Choice(registered("render")), default="yaml", show_default=True,
               help="yaml: one document per job, a valid job file; json: one versioned document.")
 @click.option("--explain", is_flag=True, help="Show for every field the file and line that set it.")
@@ -32,9 +31,11 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     """
     from gpulab_apply.jobfiles.validation import validate_paths
     from gpulab_apply.reporters.render import RenderResult
+    from gpulab_apply.workspace import find_workspace
 
     start("render", fmt)  # from here on, a failure comes out in this format too
-    result = validate_paths([str(p) for p in paths] or [JOBS_DIR])
+    workspace = find_workspace(paths)
+    result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root)
     hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",

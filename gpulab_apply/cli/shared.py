@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
-from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import is_terminal
-from gpulab_apply.errors import JobsFailedError, WaitTimeoutError
+from gpulab_apply.errors import GpulabApplyError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
@@ -29,6 +28,7 @@ from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
     from gpulab_apply.gpulab.client import GpulabClient
+    from gpulab_apply.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -56,48 +56,40 @@ jobs_option = click.option(
     "wait without NAME, the names come from.")
 
 
-def job_names(paths: tuple[str, ...] | list[str], *, sweeps: bool = False) -> list[str]:
+def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".", sweeps: bool = False) -> list[str]:
     """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
     generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
-    ``_defaults.yaml`` applied; jobs of files with problems are left out."""
+    ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
-    jobs = validate_paths(paths).jobs
+    jobs = validate_paths(paths, job_root=job_root).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
     from gpulab_apply.reporters.status import natural_key  # one order for status and completion
 
     return sorted(names, key=natural_key)
 
 
-def find_jobs_dir(cwd: Path) -> Path:
-    """``jobs.d`` here, or in the nearest directory above it up to the git repository's top level, so that
-    ``wait`` in a subdirectory finds the repository's job files; outside a repository only ``./jobs.d``."""
-    from gpulab_apply.gpulab.local import up_to_repository_top
-
-    walk = up_to_repository_top(cwd, cwd)
-    found = next((candidate for candidate in walk if (candidate / JOBS_DIR).is_dir()), cwd)
-    return Path(JOBS_DIR) if found == cwd else found / JOBS_DIR
-
-
-def job_file_secrets(paths: Sequence[Path]) -> Secrets:
-    """What the job files (``--jobs``, default the repository's ``jobs.d``) take from the environment: a name
-    built from ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
+def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
+    """What the job files (``--jobs``, default the job root) take from the environment: a name built from
+    ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
-    directories = [str(path) for path in paths] or [str(find_jobs_dir(Path.cwd()))]
-    if not any(Path(directory).exists() for directory in directories):
+    selection = workspace.select(paths)
+    if not any(Path(path).exists() for path in selection.paths):
         return NO_SECRETS
-    return validate_paths(directories).secrets
+    return validate_paths(selection.paths, job_root=workspace.job_root).secrets
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Candidates for a job name: the names in the command's job directories (default: jobs.d)."""
+    """Candidates for a job name: the names in the command's job directories (default: the job root)."""
     # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
-    given = ctx.params.get("paths") or ctx.args
-    paths = [str(path) for path in given if Path(path).exists()] or [str(find_jobs_dir(Path.cwd()))]
+    from gpulab_apply.workspace import find_workspace
+
+    given = [str(path) for path in ctx.params.get("paths") or ctx.args if Path(path).exists()]
     try:
-        names = job_names(paths, sweeps=param.name == "targets")
-    except OSError:  # completion must never print a traceback into the shell
+        workspace = find_workspace(given)
+        names = job_names(workspace.select(given).paths, job_root=workspace.job_root, sweeps=param.name == "targets")
+    except (OSError, GpulabApplyError):  # completion must never print a traceback into the shell
         return []
     already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()
     return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]

@@ -12,7 +12,7 @@ import click
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import emit, format_option, is_terminal
-from gpulab_apply.cli.planning import DEFAULT_PATHS, list_remote, load_desired
+from gpulab_apply.cli.planning import list_remote, load_desired, select
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
@@ -41,13 +41,15 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
            settings: Settings) -> int:
     """List the jobs of this set: status, age, GPUs, the job file each comes from, and why a queued job waits.
 
-    One row per name, its current run; --all lists every run. PATHS are job directories or files (default: jobs.d).
+    One row per name, its current run; --all lists every run. PATHS (default: the job root, jobs.d) select job
+    directories or files inside it: only their jobs are listed.
     """
-    paths = paths or DEFAULT_PATHS
+    selection = select(paths, settings)
+    narrowed = selection.narrowed
     if not watch:
-        desired = load_desired(paths, settings).jobs
+        desired = load_desired(selection, settings).jobs
         with open_client(settings) as client:
-            emit(_report(client, desired, settings, every_run=every_run))
+            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed))
         return ExitStatus.OK
     clear = is_terminal(sys.stdout)
     refreshes = 0
@@ -57,7 +59,8 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                 if refreshes:
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
-                report = _report(client, load_desired(paths, settings).jobs, settings, every_run=every_run)
+                report = _report(client, load_desired(selection, settings).jobs, settings, every_run=every_run,
+                                 narrowed=narrowed)
                 if clear:
                     click.echo(_CLEAR, nl=False)
                 elif refreshes and fmt == "text":
@@ -70,9 +73,12 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
 
 
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
-            every_run: bool) -> StatusReport:
+            every_run: bool, narrowed: bool) -> StatusReport:
     remote = list_remote(client)
     now = datetime.now(UTC)
     rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
                        user_urn=client.identity.user_urn if client.identity else None, every_run=every_run)
+    if narrowed:  # a part of the job root: its jobs only, not the rest of the set as if no longer desired
+        names = {spec.name for spec in desired}
+        rows = tuple(row for row in rows if row.name in names)
     return StatusReport.of(rows, set_name=settings.set_name, now=now)

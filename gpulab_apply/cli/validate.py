@@ -9,14 +9,15 @@ invalid job; tests/test_validate_argv.py holds the line).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.cli.output import emit, format_option, hide
 from gpulab_apply.errors import ExitStatus
+
+if TYPE_CHECKING:
+    from gpulab_apply.workspace import Workspace
 
 
 @click.command(short_help="Check job files against GPULab's rules, offline.",
@@ -34,20 +35,26 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
     from gpulab_apply.jobfiles.validation import validate_paths
+    from gpulab_apply.setting_table import SETTINGS_BY_NAME
+    from gpulab_apply.workspace import find_workspace
 
-    paths = paths or (JOBS_DIR,)
-    result = validate_paths(paths, strict=strict if strict is not None else _strict_setting(paths))
+    # the workspace (docs/plan-apply.md#workspace) as every command finds it: _defaults.yaml apply from the job
+    # root down, whichever paths are given and wherever this runs
+    config_variable = SETTINGS_BY_NAME["config"].env
+    workspace = find_workspace(paths, config=os.environ.get(config_variable or "") or None)
+    result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root,
+                            strict=strict if strict is not None else _strict_setting(workspace))
     hide(result.secrets)
     emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
-def _strict_setting(paths: Sequence[str]) -> bool:
+def _strict_setting(workspace: Workspace) -> bool:
     """``strict`` from the environment or the config file, by the one precedence; validate reads no other
     setting (it is offline), so it resolves this one alone."""
     from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
 
-    raw, _ = given_values(flags={}, env=os.environ, job_paths=[Path(p) for p in paths], cwd=Path.cwd(),
+    raw, _ = given_values(flags={}, env=os.environ, config=lambda _: (workspace.config, workspace.config_values),
                           only=("strict",))
     if "strict" not in raw:
         return bool(SETTINGS_BY_NAME["strict"].default)

@@ -12,7 +12,6 @@ from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
     complete_job_names,
-    find_jobs_dir,
     job_file_secrets,
     job_names,
     jobs_option,
@@ -46,7 +45,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     """
     from gpulab_apply.cli.planning import list_remote
 
-    secrets = job_file_secrets(paths)
+    secrets = job_file_secrets(paths, settings.workspace)
     with masking_errors(secrets), open_client(settings) as client:
         current = current_jobs(list_remote(client), set_name=settings.set_name,
                                user_urn=user_urn(client))
@@ -57,8 +56,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                                        + ", ".join(f"'{safe(name)}'" for name in missing),
                                        hint="check the names (`gpulab-apply status`), or apply first")
         else:
-            directories = [str(p) for p in paths] or [str(find_jobs_dir(Path.cwd()))]
-            in_files = job_names(directories)
+            directories = list(settings.workspace.select(paths).paths)
+            in_files = job_names(directories, job_root=settings.workspace.job_root)
             names = tuple(name for name in in_files if name in current)
             if not names:
                 where = ", ".join(directories)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 LOCAL_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
 LOCAL_USER_EMAIL = "local@example.com"
 LOCAL_PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
-#: the folder, beside the job files, where this tool keeps local state (the ``--local`` emulator's database)
+#: the folder, at the workspace's root, where this tool keeps local state (the ``--local`` emulator's database;
+#: found by :mod:`gpulab_apply.workspace`)
 STATE_DIR_NAME = ".gpulab-apply"
-#: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the working directory
+#: the database of ``gpulab-apply emulator`` and ``--local`` mode, relative to the state folder's parent
 LOCAL_DB_PATH = Path(STATE_DIR_NAME) / "emulator.db"
 
 
@@ -68,36 +68,3 @@ def is_loopback_url(url: str) -> bool:
         return is_loopback(request_host(url))
     except ValueError:
         return False
-
-
-def up_to_repository_top(start: Path, cwd: Path) -> list[Path]:
-    """The directories from ``start`` up to the git repository's top level, nearest first; outside a repository,
-    up to the working directory ``cwd`` at most (never wandering above where the user stands)."""
-    walk: list[Path] = []
-    for candidate in (start, *start.parents):
-        walk.append(candidate)
-        if (candidate / ".git").exists():
-            return walk
-    here = cwd.resolve()
-    return walk[:walk.index(here) + 1] if here in walk else [start]
-
-
-def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
-    """The ``.gpulab-apply/`` directory of the repository the command works in, so that ``--local`` run
-    from a subdirectory finds the same emulator state as from the top.
-
-    The directories from the first job directory (or the working directory) up to the git repository's
-    top level (outside a repository: up to the working directory) are searched for an existing
-    ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
-    the repository (outside one: in the working directory).
-    """
-    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
-    start = start if start.is_dir() or not start.exists() else start.parent
-    walk = up_to_repository_top(start, cwd)
-    for candidate in walk:
-        if (candidate / STATE_DIR_NAME).is_dir():
-            return candidate / STATE_DIR_NAME
-    for candidate in walk:
-        if (candidate / "jobs.d").is_dir():
-            return candidate / STATE_DIR_NAME
-    return walk[-1] / STATE_DIR_NAME

@@ -87,30 +87,35 @@ class DefaultsOverlay:
         return layers, problems
 
 
-def top_directory(path: str, given: Sequence[str | Path]) -> str:
+def top_directory(path: str, given: Sequence[str | Path], job_root: str | Path = ".") -> str:
     """The highest directory whose defaults reach the job file ``path``.
 
-    The current directory when the file is inside it (so ``plan jobs.d/sweep/a.yaml`` and ``plan jobs.d``
-    agree); otherwise the path given on the command line that holds it (a directory, or a file's own
-    directory). Never above either: nothing outside the project (a shared ``/tmp``) can add values.
+    The job root when the file is inside it (docs/plan-apply.md#workspace: a job's effective form is the
+    repository's, whatever path the command was given, so ``plan jobs.d/sweep/a.yaml``, ``plan jobs.d`` and
+    ``plan ../..`` from a subdirectory agree); otherwise the path given on the command line that holds it (a
+    directory, or a file's own directory). Never above either: nothing outside the project (a shared ``/tmp``)
+    can add values.
     """
     absolute = os.path.abspath(path)
-    cwd = os.getcwd()
-    if absolute.startswith(cwd + os.sep):
-        return "."
+    root = os.path.abspath(job_root)
+    if absolute.startswith(root.rstrip(os.sep) + os.sep):
+        return root
     holders = [os.path.abspath(g) if os.path.isdir(g) else os.path.dirname(os.path.abspath(g)) for g in given]
     inside = [h for h in holders if absolute.startswith(h + os.sep)]
     return max(inside, key=len) if inside else os.path.dirname(absolute)
 
 
 def _directories(path: str, top: str) -> list[str]:
-    """The directories from ``top`` down to ``path``'s own, in the spelling of ``path`` (``jobs.d/sweep``)."""
+    """The directories from ``top`` down to ``path``'s own, in the spelling of ``path`` (``jobs.d/sweep``, or
+    ``..`` above a file named from a subdirectory)."""
     directory = os.path.dirname(path) or "."
     chain = [directory]
     top_real = os.path.abspath(top)
     while os.path.abspath(directory) != top_real:
-        parent = os.path.dirname(directory) or "."
-        if parent == directory or os.path.abspath(parent) == os.path.abspath(directory):
+        parent = os.path.dirname(directory)
+        if not parent or os.path.basename(directory) in (".", ".."):  # "a.yaml", "../a.yaml": go up by ".."
+            parent = os.path.normpath(os.path.join(directory, os.pardir))
+        if os.path.abspath(parent) == os.path.abspath(directory):
             break
         directory = parent
         chain.append(directory)

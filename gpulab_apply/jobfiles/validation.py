@@ -65,18 +65,19 @@ class _Candidate:
 
 
 def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
-                   strict: bool = False) -> ValidationResult:
+                   strict: bool = False, job_root: str | Path = ".") -> ValidationResult:
     """Read and check every job file under ``paths``; never raises for a problem in a file.
 
     ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
     error at that job. ``strict``: a form GPULab accepts but that is not canonical is an error, not a
-    warning. Large sets are checked on every core (see :func:`_check_all`).
+    warning. ``job_root``: every ``_defaults.yaml`` from it down applies to the files inside it, whichever
+    paths were given (docs/plan-apply.md#workspace). Large sets are checked on every core (see :func:`_check_all`).
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
     given = tuple(str(path) for path in paths)
     for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
-                                                     given=given):
+                                                     given=given, job_root=str(job_root)):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
     secrets = Secrets(secret for candidate in candidates for secret in candidate.secrets)
@@ -98,14 +99,15 @@ _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
 def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
-               workers: int | None = None) -> list[_FileResult]:
+               job_root: str = ".", workers: int | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
     """
-    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given)
+    check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given,
+                              job_root=job_root)
     if not sys.platform.startswith("linux") or len(files) < PARALLEL_MIN_FILES:
         return check(files)
     workers = workers or min(len(os.sched_getaffinity(0)), 8)  # the cores this process may use, not the machine's
@@ -122,14 +124,14 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
 
 
 def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
-                 given: Sequence[str] = ()) -> list[_FileResult]:
+                 given: Sequence[str] = (), job_root: str = ".") -> list[_FileResult]:
     defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
-    return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults)
-            for path in files]
+    return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults,
+                        job_root=job_root) for path in files]
 
 
 def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
-                defaults: dict[str, Any] | None = None) -> _FileResult:
+                defaults: dict[str, Any] | None = None, job_root: str = ".") -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     if os.path.basename(path) in DEFAULTS_NAMES:  # named explicitly (a pre-commit hook passes changed files)
         return list(defaults_problems(path)), []
@@ -140,7 +142,7 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False, given
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
-    transforms = _transforms(path, given, {} if defaults is None else defaults)
+    transforms = _transforms(path, given, {} if defaults is None else defaults, job_root)
     for document in documents:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
@@ -155,11 +157,12 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False, given
     return problems, candidates
 
 
-def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any]) -> list[Transform]:
+def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any], job_root: str = ".") -> list[Transform]:
     """The authoring steps between reading ``path`` and checking its jobs, in the order of
     docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
     value from the environment is never read as an expression)."""
-    return [DefaultsOverlay(path, top_directory(path, given), defaults), Adoption(), MatrixExpansion(), Variables()]
+    return [DefaultsOverlay(path, top_directory(path, given, job_root), defaults), Adoption(), MatrixExpansion(),
+            Variables()]
 
 
 def _document_violations(data: Any, *, require_project: bool) -> tuple[list[Violation], Any]:

@@ -69,6 +69,10 @@ class PlanOptions:
     window_hours: int | None = None
     #: what apply will refuse; ``plan`` shows it
     guards: Guards = field(default_factory=Guards)
+    #: the parts of the job root the plan was narrowed to (paths from the workspace root); empty: the whole job
+    #: root. A narrowed plan creates and replaces what it selects and cancels no other name: which jobs are no
+    #: longer desired is decided on the whole set only (docs/plan-apply.md#workspace)
+    narrowed_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,6 +194,11 @@ class Plan:
         """Whether GPULab differs from the job files: changes to make, or drift kept by protection. This is
         what ``--detailed-exitcode`` reports as 2."""
         return self.has_changes or self.kept_drift > 0
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether the plan covers only part of the job root (and so cancels no job that is not desired)."""
+        return bool(self.options.narrowed_to)
 
     @property
     def cancellations(self) -> int:

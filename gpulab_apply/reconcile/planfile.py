@@ -42,6 +42,7 @@ class SavedPlan:
     endpoint: str
     #: the API version it was planned with (None in files written before it was recorded)
     api_version: str | None
+    #: the job paths it was made from, relative to the workspace root (docs/plan-format.md)
     paths: tuple[str, ...]
     options: PlanOptions
     created: str
@@ -92,6 +93,7 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
             "rerun_failed": plan.options.rerun_failed,
             "targets": list(plan.options.targets),
             "cancel_protected": sorted(plan.options.cancel_protected),
+            "narrowed_to": list(plan.options.narrowed_to),
         },
         "remote_fingerprint": plan.remote_fingerprint,
         "desired_fingerprint": desired_fingerprint(plan),
@@ -135,7 +137,9 @@ def load_plan(path: Path) -> SavedPlan:
             paths=tuple(str(p) for p in document["paths"]),
             options=PlanOptions(project_urn=options["project_urn"], rerun_failed=bool(options["rerun_failed"]),
                                 targets=tuple(options["targets"]),
-                                cancel_protected=frozenset(options["cancel_protected"])),
+                                cancel_protected=frozenset(options["cancel_protected"]),
+                                # plan files made before narrowing existed planned the whole set
+                                narrowed_to=tuple(str(p) for p in options.get("narrowed_to") or ())),
             created=str(document["created"]),
             remote_fingerprint=str(document["remote_fingerprint"]),
             desired_fingerprint=str(document["desired_fingerprint"]),

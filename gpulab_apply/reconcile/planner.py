@@ -67,10 +67,12 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
     """
     targets = _with_sweeps(options.targets, desired)
     desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
+    # narrowed to part of the job root: the names it defines are the plan's, the rest of the set is left alone
+    selected = {spec.name for spec in desired} if options.narrowed_to else None
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, targets):
+        if _targeted(job.name, targets) and (selected is None or job.name in selected):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
     _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)

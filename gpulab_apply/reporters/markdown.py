@@ -44,6 +44,7 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     from gpulab_apply.reporters.plan import (
         cost_line,
         explain,
+        narrowed_line,
         no_changes,
         shown,
         summary_line,
@@ -55,7 +56,8 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     s = plan.summary
     head = (
         f"### gpulab-apply plan for set {code(plan.set_name)}\n\n"
-        f"**{summary_line(s)}**\n\n" + (f"{cost}\n\n" if (cost := cost_line(plan)) else "") +
+        f"**{summary_line(s)}**\n\n" + (f"> {md(narrowed)}\n\n" if (narrowed := narrowed_line(plan)) else "")
+        + (f"{cost}\n\n" if (cost := cost_line(plan)) else "") +
         "| create | replace | cancel | protected | unmanaged | unchanged |\n"
         "|---:|---:|---:|---:|---:|---:|\n"
         f"| {s.create} | {s.replace}{f' ({s.replace_running} running)' if s.replace_running else ''} | "

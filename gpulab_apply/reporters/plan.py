@@ -40,6 +40,15 @@ def cost_line(plan: Plan) -> str | None:
     return f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
 
 
+def narrowed_line(plan: Plan) -> str | None:
+    """``Narrowed to jobs.d/exp: ...`` for a plan of part of the job root (docs/plan-apply.md#workspace); None for
+    a plan of the whole set."""
+    if not plan.narrowed:
+        return None
+    return (f"Narrowed to {', '.join(plan.options.narrowed_to)}: creates and replaces only the jobs defined there, "
+            "and cancels nothing (jobs removed from the files are cancelled by a plan of the whole job root).")
+
+
 def unchanged_line(summary: Summary) -> str:
     """What is left alone: ``Unchanged: 4 in sync or done, 1 protected, 1 unmanaged.``"""
     parts = [f"{summary.unchanged} in sync or done"]
@@ -133,7 +142,10 @@ def _paint(text: str, mark: str, color: bool) -> str:
 
 def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """Terraform-like: one line per change (``+ - -/+``), field differences under it, the summary last."""
-    stream.write(f"Set: {safe(plan.set_name)}\n\n")
+    stream.write(f"Set: {safe(plan.set_name)}\n")
+    if (narrowed := narrowed_line(plan)) is not None:
+        stream.write(safe(narrowed) + "\n")
+    stream.write("\n")
     for entry in shown(plan):
         mark = symbol(entry)
         source = f"  {safe(str(entry.desired.location))}" if entry.desired else ""
@@ -169,6 +181,7 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
     summary = plan.summary
     return envelope("plan", ok=error is None, body={
         "set": plan.set_name,
+        "narrowedTo": list(plan.options.narrowed_to),
         "hasChanges": plan.has_changes,
         "remoteFingerprint": plan.remote_fingerprint,
         "warnings": list(plan.warnings),
@@ -220,6 +233,8 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         location = entry.desired.location if entry.desired else None
         stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
     stream.writelines(problem_annotations(plan.file_warnings, title="gpulab-apply plan"))
+    if (narrowed := narrowed_line(plan)) is not None:
+        stream.write(annotation("notice", narrowed, title="gpulab-apply plan") + "\n")
     stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
     stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
                       + "\n" for r in plan.refusals)
