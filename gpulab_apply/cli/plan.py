@@ -14,6 +14,7 @@ from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.cli.planning import DEFAULT_PATHS, endpoint_of, load_desired, make_plan
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.reconcile.capacity import over_budget
 from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.settings import Settings
 
@@ -31,9 +32,12 @@ from gpulab_apply.settings import Settings
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
 @click.option("--cancel-protected", multiple=True, metavar="NAME",
               help="Plan cancelling or replacing this protected job (repeatable); saved with --out.")
+@click.option("--no-capacity", "no_capacity", is_flag=True,
+              help="Do not read GPULab's inventory to judge whether each job can run (docs/capacity.md).")
 @connection_options
 def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitcode: bool,
-         targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], settings: Settings) -> int:
+         targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], no_capacity: bool,
+         settings: Settings) -> int:
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
 
     PATHS are job directories or files (default: jobs.d). Invalid files stop it before any network.
@@ -42,7 +46,7 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     desired = load_desired(paths, settings)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, targets=targets, rerun_failed=rerun_failed,
-                           cancel_protected=cancel_protected)
+                           cancel_protected=cancel_protected, capacity=not no_capacity)
     output = current()
     if output is not None:
         output.partial = result
@@ -56,4 +60,6 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
             raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
         click.echo(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}"
                    + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
+    if over_budget(result):
+        return ExitStatus.REFUSED  # a budget is a limit, not a question for apply (docs/capacity.md#budgets)
     return ExitStatus.CHANGES if detailed_exitcode and result.has_changes else ExitStatus.OK

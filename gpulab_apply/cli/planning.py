@@ -15,9 +15,13 @@ from gpulab_apply.cli import JOBS_DIR
 from gpulab_apply.errors import InvalidJobsError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.inventory import read_inventory
 from gpulab_apply.gpulab.listing import Listing, truncated_error
+from gpulab_apply.reconcile.capacity import check_capacity, submitted, with_capacity
 from gpulab_apply.reconcile.guards import Guards
+from gpulab_apply.reconcile.marker import manages, parse_marker
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.reconcile.usage import usage_of
 from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 
@@ -45,11 +49,12 @@ def load_desired(paths: Sequence[Path], settings: Settings) -> ValidationResult:
 
 def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None, capacity: bool = True) -> Plan:
     """List the project's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
     windowed listing (v3.x), look in git for evidence that the jobs to create are new
     (docs/plan-apply.md#limits-per-api-version). The job files' warnings go into the plan, so every format
-    shows them."""
+    shows them. ``capacity``: read GPULab's inventory once and judge each job to submit against it (docs/capacity.md).
+    """
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
@@ -59,6 +64,7 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
+    plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)
     if desired.problems:  # load_desired let warnings only through
         plan = dataclasses.replace(plan, file_warnings=desired.problems)
     if remote.partial:
@@ -71,6 +77,19 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
+
+
+def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, settings: Settings, *, now: datetime,
+                             capacity: bool) -> Plan:
+    """The plan with the set's GPU-hours used this period (and the budget), and the capacity findings."""
+    user_urn = client.identity.user_urn if client.identity else None
+    runs = [job for job in remote if manages(parse_marker(job.description), job.owner, set_name=settings.set_name,
+                                             user_urn=user_urn)]
+    plan = dataclasses.replace(plan, usage=usage_of(runs, now=now, budget=settings.budget))
+    if not capacity or not (jobs := submitted(plan)):
+        return plan
+    findings = check_capacity(jobs, read_inventory(client), project_urn=client.project_urn)
+    return with_capacity(plan, findings, now=now)
 
 
 def list_remote(client: GpulabClient) -> Listing:

@@ -29,6 +29,7 @@ def md(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
+    from gpulab_apply.reporters.capacity import capacity_lines
     from gpulab_apply.reporters.plan import (
         cost_line,
         explain,
@@ -51,7 +52,8 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"{s.unmanaged} | {s.unchanged} |\n\n"
     ) + "".join(f"> **Warning:** {md(str(problem.location))}: {md(problem_text(problem))}\n\n"
                 for problem in plan.file_warnings) \
-      + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) + "".join(
+      + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) \
+      + "".join(f"> **{line.label}:** {md(line.names)}: {md(line.message)}\n\n" for line in capacity_lines(plan)) + "".join(
         f"> **Apply will refuse:** {md(r.message)}. {md(r.hint)}\n\n" for r in plan.refusals) \
       + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)
@@ -75,9 +77,11 @@ def _details(entry: PlanEntry) -> str:
 
 def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
     """One table row per job: status, age, GPUs, file, and why a queued job waits."""
-    from gpulab_apply.reporters.status import cells, counts_line
+    from gpulab_apply.reporters.status import cells, counts_line, usage_of_rows
 
     head = f"### gpulab-apply status of set `{md(report.set_name)}`\n\n**{counts_line(report)}**\n\n"
+    if used := usage_of_rows(report).lines():
+        head += "".join(f"- {md(line)}\n" for line in used) + "\n"
     if not report.rows:
         stream.write(head + "No managed jobs and no job files.\n")
         return

@@ -1,0 +1,166 @@
+"""Capacity in the plan (docs/capacity.md): for each job the plan submits, whether any node its project may use
+can ever run it (an error naming the nearest node and what it lacks) and whether one can run it now (a note
+with what is free).
+
+:func:`check_capacity` is pure: the inventory is read once per plan by the caller
+(:func:`gpulab_apply.gpulab.inventory.read_inventory`). The rule per node is :mod:`gpulab_apply.placement`'s,
+the one the emulator's scheduler uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from gpulab_apply.gpulab.inventory import Inventory
+from gpulab_apply.model import JobSpec
+from gpulab_apply.placement import Kind, Need, Node, Room, Shortfall, fits_now, need_of, shortfalls
+from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.cost import plan_cost
+from gpulab_apply.reconcile.plan import WORKING_STATUSES, Action, Plan
+
+
+class Verdict(StrEnum):
+    #: no node this project may use can ever run it (an error: apply refuses it)
+    IMPOSSIBLE = "impossible"
+    #: it can run, but no node has the room free now (a note)
+    WAITS = "waits"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapacityFinding:
+    """What the capacity check says about one job the plan submits."""
+
+    name: str
+    verdict: Verdict
+    message: str
+    location: Location | None = None
+    #: the nearest node (impossible) or None
+    node: str | None = None
+    cluster_id: int | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.verdict is Verdict.IMPOSSIBLE
+
+
+#: kinds that rule a node out whatever its size: a node lacking one of these is farther than any other
+_HARD = frozenset({Kind.CLUSTER, Kind.PROJECT, Kind.NODE, Kind.GPU_MODEL})
+
+
+def check_capacity(jobs: Iterable[JobSpec], inventory: Inventory, *,
+                   project_urn: str | None) -> tuple[CapacityFinding, ...]:
+    """A finding for each job that can never run or cannot run now, in the order given.
+
+    "Now" is judged in that order against what is free, each job that fits taking its room, so ten jobs
+    that each fit alone but not together get notes. ``project_urn``: the project of jobs that name none.
+    """
+    free = {node.name: node.free if node.free is not None and node.accepting else
+            (node.total if node.accepting else Room(0, 0, 0)) for node in inventory.nodes}
+    ever: dict[Need, str | None] = {}  # the impossible message per need (most jobs of a sweep share one)
+    findings: list[CapacityFinding] = []
+    for spec in jobs:
+        need = need_of(_mapping(spec.job.get("request")), _project(spec.job) or project_urn)
+        if need not in ever:
+            ever[need] = None
+            impossible = _impossible(need, inventory)
+            if impossible is not None:
+                findings.append(dataclasses.replace(impossible, name=spec.name, location=spec.location))
+                ever[need] = impossible.message
+                continue
+        elif ever[need] is not None:
+            findings.append(CapacityFinding(name=spec.name, verdict=Verdict.IMPOSSIBLE, message=str(ever[need]),
+                                            location=spec.location))
+            continue
+        node = next((node for node in inventory.nodes
+                     if fits_now(need, dataclasses.replace(node, free=free[node.name]))), None)
+        if node is None:
+            findings.append(CapacityFinding(name=spec.name, verdict=Verdict.WAITS, message=_waits(need, inventory, free),
+                                            location=spec.location))
+        else:
+            room = free[node.name]
+            free[node.name] = Room(room.gpus - need.gpus, room.cpus - need.cpus, room.memory_mb - need.memory_gb * 1024)
+    return tuple(findings)
+
+
+def with_capacity(plan: Plan, findings: Sequence[CapacityFinding], *, now: datetime | None) -> Plan:
+    """The plan carrying ``findings``; with ``--skip-impossible`` (the plan's guards) the impossible jobs are
+    left out: their entries do nothing, the rest of the plan goes ahead (docs/capacity.md#apply)."""
+    plan = dataclasses.replace(plan, capacity=tuple(findings))
+    impossible = {finding.name for finding in findings if finding.is_error}
+    if not impossible or not plan.options.guards.skip_impossible:
+        return plan
+    entries = tuple(dataclasses.replace(entry, action=Action.NONE, cancel=(), note="skipped: can never start")
+                    if entry.name in impossible and entry.action in (Action.CREATE, Action.REPLACE) else entry
+                    for entry in plan.entries)
+    cost = plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
+                     (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now)
+    return dataclasses.replace(plan, entries=entries, cost=cost)
+
+
+def over_budget(plan: Plan) -> bool:
+    """Whether the plan requests more GPU-hours than the budget has left this period."""
+    left = plan.usage.left if plan.usage is not None else None
+    return left is not None and plan.cost.requested > left
+
+
+def submitted(plan: Plan) -> list[JobSpec]:
+    """The desired jobs the plan submits (creates and replacements), in the plan's order."""
+    return [entry.desired for entry in plan.entries
+            if entry.desired is not None and entry.action in (Action.CREATE, Action.REPLACE)]
+
+
+def _impossible(need: Need, inventory: Inventory) -> CapacityFinding | None:
+    if need.cluster_id is not None and need.cluster_id not in inventory.cluster_ids:
+        known = ", ".join(map(str, sorted(inventory.cluster_ids))) or "none"
+        return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE,
+                               message=f"needs cluster {need.cluster_id}, which does not exist (clusters: {known})")
+    if need.node_name is not None and not any(n.name.casefold() == need.node_name.casefold() for n in inventory.nodes):
+        return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE,
+                               message=f"needs node {need.node_name}, which GPULab does not list")
+    judged = [(node, shortfalls(need, node)) for node in inventory.nodes]
+    if not judged:
+        return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE, message="GPULab lists no node at all")
+    if any(not lacks for _, lacks in judged):
+        return None
+    node, lacks = min(judged, key=lambda pair: _distance(pair[0], pair[1]))
+    message = ("needs " + ", ".join(s.needed for s in lacks) + f"; the nearest node, {node.label}, "
+               + ", ".join(s.offered for s in lacks))
+    return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE, message=message, node=node.name,
+                           cluster_id=node.cluster_id)
+
+
+def _distance(node: Node, lacks: Sequence[Shortfall]) -> tuple[int, int, int, int, int, int, str]:
+    """Nearest first: fewest constraints it cannot meet at all, fewest shortfalls, then the biggest node."""
+    hard = sum(1 for s in lacks if s.kind in _HARD)
+    return (hard, len(lacks), -node.total.gpus, -node.gpu_memory_mb, -node.total.cpus, -node.total.memory_mb,
+            node.name)
+
+
+def _waits(need: Need, inventory: Inventory, free: Mapping[str, Room]) -> str:
+    """``needs 2 GPUs (V100) on one node; 0 free now on cluster 7, 6 in use``."""
+    able = [node for node in inventory.nodes if not shortfalls(need, node)]
+    per_cluster: dict[int, tuple[int, int]] = {}
+    for node in able:
+        room = free[node.name]
+        got_free, in_use = per_cluster.get(node.cluster_id, (0, 0))
+        per_cluster[node.cluster_id] = (got_free + max(room.gpus, 0), in_use + node.total.gpus - max(room.gpus, 0))
+    what = f"{need.gpus} \N{MULTIPLICATION SIGN} {'/'.join(need.gpu_models) or 'GPU'}" if need.gpus else "no GPU"
+    room_text = "; ".join(f"{got_free} GPUs free now on cluster {cluster}, {in_use} in use"
+                          for cluster, (got_free, in_use) in sorted(per_cluster.items()))
+    gpus_free = any(free[node.name].gpus >= need.gpus for node in able)
+    extra = f" (the GPUs are free, not {need.cpus} CPUs and {need.memory_gb} GB with them)" if gpus_free else ""
+    return f"needs {what} on one node; {room_text}{extra}"
+
+
+def _project(job: Mapping[str, Any]) -> str | None:
+    project = _mapping(job.get("owner")).get("projectUrn")
+    return project if isinstance(project, str) and project else None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
