@@ -109,9 +109,10 @@ def need_of(request: Mapping[str, Any], project: str | None = None) -> Need:
     for entry in storage if isinstance(storage, list) else ():
         path = entry if isinstance(entry, str) else _text(_mapping(entry).get("hostPath")) or _text(
             _mapping(entry).get("containerPath"))
-        if path == "tmpfs":
+        # GPULab stores paths with a trailing slash, the special ones too (``PROJECT_SHARE_AUTO/``)
+        if path.rstrip("/") == "tmpfs":
             tmpfs += _count(_mapping(entry).get("sizeGb"))
-        elif path and path not in SPECIAL_HOST_PATHS:
+        elif path and path.rstrip("/") not in SPECIAL_HOST_PATHS:
             host_paths.append(path)
     return Need(
         gpus=_count(resources.get("gpus")), cpus=_count(resources.get("cpus")),
@@ -130,8 +131,8 @@ def shortfalls(need: Need, node: Node) -> tuple[Shortfall, ...]:
     if need.project is not None and node.projects is not None and need.project.casefold() not in {
             project.casefold() for project in node.projects}:
         found.append(Shortfall(Kind.PROJECT, f"project {_project_name(need.project)}",
-                               f"cluster {node.cluster_id} is open only to "
-                               f"{', '.join(map(_project_name, node.projects)) or 'no project of yours'}"))
+                               f"is open only to project(s) "
+                               f"{', '.join(map(_project_name, node.projects)) or 'other than yours'}"))
     if need.node_name is not None and need.node_name.casefold() != node.name.casefold():
         found.append(Shortfall(Kind.NODE, f"node {need.node_name}", f"is {node.name}"))
     if need.gpu_models and not matches_model(need.gpu_models, node.gpu_models):

@@ -134,11 +134,13 @@ def _impossible(need: Need, inventory: Inventory) -> CapacityFinding | None:
                            cluster_id=node.cluster_id)
 
 
-def _distance(node: Node, lacks: Sequence[Shortfall]) -> tuple[int, int, int, int, int, int, str]:
-    """Nearest first: fewest constraints it cannot meet at all, fewest shortfalls, then the biggest node."""
-    hard = sum(1 for s in lacks if s.kind in _HARD)
-    return (hard, len(lacks), -node.total.gpus, -node.gpu_memory_mb, -node.total.cpus, -node.total.memory_mb,
-            node.name)
+def _distance(node: Node, lacks: Sequence[Shortfall]) -> tuple[int, int, int, int, int, int, int, str]:
+    """Nearest first: in the cluster the job names, fewest constraints it cannot meet at all, fewest
+    shortfalls, then the biggest node."""
+    kinds = {s.kind for s in lacks}
+    hard = len(kinds & _HARD)
+    return (Kind.CLUSTER in kinds, hard, len(lacks), -node.total.gpus, -node.gpu_memory_mb, -node.total.cpus,
+            -node.total.memory_mb, node.name)
 
 
 def _waits(need: Need, inventory: Inventory, free: Mapping[str, Room]) -> str:
