@@ -163,8 +163,17 @@ def shortfalls(need: Need, node: Node) -> tuple[Shortfall, ...]:
 def fits_now(need: Need, node: Node) -> bool:
     """Whether ``node`` can run ``need`` with what is free now (it must be able to run it at all)."""
     free = node.free if node.free is not None else node.total
-    return (node.accepting and not shortfalls(need, node) and need.gpus <= free.gpus and need.cpus <= free.cpus
-            and need.memory_gb * _MB_PER_GB <= free.memory_mb)
+    return node.accepting and not shortfalls(need, node) and has_room(need, free)
+
+
+def has_room(need: Need, room: Room) -> bool:
+    """Whether ``room`` holds the GPUs, CPUs and memory of ``need``."""
+    return need.gpus <= room.gpus and need.cpus <= room.cpus and need.memory_gb * _MB_PER_GB <= room.memory_mb
+
+
+def taken(need: Need, room: Room) -> Room:
+    """``room`` less what ``need`` takes of it."""
+    return Room(room.gpus - need.gpus, room.cpus - need.cpus, room.memory_mb - need.memory_gb * _MB_PER_GB)
 
 
 def matches_model(wanted: Sequence[str], models: Sequence[str]) -> bool:

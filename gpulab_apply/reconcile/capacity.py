@@ -18,7 +18,7 @@ from typing import Any
 
 from gpulab_apply.gpulab.inventory import Inventory
 from gpulab_apply.model import JobSpec
-from gpulab_apply.placement import Kind, Need, Node, Room, Shortfall, fits_now, need_of, shortfalls
+from gpulab_apply.placement import Kind, Need, Node, Room, Shortfall, has_room, need_of, shortfalls, taken
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.plan import WORKING_STATUSES, Action, Plan
@@ -58,32 +58,29 @@ def check_capacity(jobs: Iterable[JobSpec], inventory: Inventory, *,
 
     "Now" is judged in that order against what is free, each job that fits taking its room, so ten jobs
     that each fit alone but not together get notes. ``project_urn``: the project of jobs that name none.
+    The nodes are judged once per distinct need (the members of a sweep mostly share one), and room only
+    shrinks, so a need that found none finds none for the rest of the plan either.
     """
-    free = {node.name: node.free if node.free is not None and node.accepting else
-            (node.total if node.accepting else Room(0, 0, 0)) for node in inventory.nodes}
-    ever: dict[Need, str | None] = {}  # the impossible message per need (most jobs of a sweep share one)
+    free = {node.name: (node.free or node.total) if node.accepting else Room(0, 0, 0) for node in inventory.nodes}
+    able: dict[Need, tuple[Node, ...] | CapacityFinding] = {}
+    waiting: dict[Need, str] = {}
     findings: list[CapacityFinding] = []
     for spec in jobs:
         need = need_of(_mapping(spec.job.get("request")), _project(spec.job) or project_urn)
-        if need not in ever:
-            ever[need] = None
-            impossible = _impossible(need, inventory)
-            if impossible is not None:
-                findings.append(dataclasses.replace(impossible, name=spec.name, location=spec.location))
-                ever[need] = impossible.message
-                continue
-        elif ever[need] is not None:
-            findings.append(CapacityFinding(name=spec.name, verdict=Verdict.IMPOSSIBLE, message=str(ever[need]),
-                                            location=spec.location))
+        if need not in able:
+            nodes = tuple(node for node in inventory.nodes if not shortfalls(need, node))
+            able[need] = nodes or _impossible(need, inventory)
+        nodes_or_error = able[need]
+        if isinstance(nodes_or_error, CapacityFinding):
+            findings.append(dataclasses.replace(nodes_or_error, name=spec.name, location=spec.location))
             continue
-        node = next((node for node in inventory.nodes
-                     if fits_now(need, dataclasses.replace(node, free=free[node.name]))), None)
+        node = None if need in waiting else next((n for n in nodes_or_error if has_room(need, free[n.name])), None)
         if node is None:
-            findings.append(CapacityFinding(name=spec.name, verdict=Verdict.WAITS, message=_waits(need, inventory, free),
+            message = waiting.setdefault(need, _waits(need, nodes_or_error, free))
+            findings.append(CapacityFinding(name=spec.name, verdict=Verdict.WAITS, message=message,
                                             location=spec.location))
         else:
-            room = free[node.name]
-            free[node.name] = Room(room.gpus - need.gpus, room.cpus - need.cpus, room.memory_mb - need.memory_gb * 1024)
+            free[node.name] = taken(need, free[node.name])
     return tuple(findings)
 
 
@@ -114,7 +111,8 @@ def submitted(plan: Plan) -> list[JobSpec]:
             if entry.desired is not None and entry.action in (Action.CREATE, Action.REPLACE)]
 
 
-def _impossible(need: Need, inventory: Inventory) -> CapacityFinding | None:
+def _impossible(need: Need, inventory: Inventory) -> CapacityFinding:
+    """The error for a need no node can run: a cluster or node that does not exist, else the nearest node."""
     if need.cluster_id is not None and need.cluster_id not in inventory.cluster_ids:
         known = ", ".join(map(str, sorted(inventory.cluster_ids))) or "none"
         return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE,
@@ -122,12 +120,10 @@ def _impossible(need: Need, inventory: Inventory) -> CapacityFinding | None:
     if need.node_name is not None and not any(n.name.casefold() == need.node_name.casefold() for n in inventory.nodes):
         return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE,
                                message=f"needs node {need.node_name}, which GPULab does not list")
-    judged = [(node, shortfalls(need, node)) for node in inventory.nodes]
-    if not judged:
+    if not inventory.nodes:
         return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE, message="GPULab lists no node at all")
-    if any(not lacks for _, lacks in judged):
-        return None
-    node, lacks = min(judged, key=lambda pair: _distance(pair[0], pair[1]))
+    node, lacks = min(((node, shortfalls(need, node)) for node in inventory.nodes),
+                      key=lambda pair: _distance(pair[0], pair[1]))
     message = ("needs " + ", ".join(s.needed for s in lacks) + f"; the nearest node, {node.label}, "
                + ", ".join(s.offered for s in lacks))
     return CapacityFinding(name="", verdict=Verdict.IMPOSSIBLE, message=message, node=node.name,
@@ -143,9 +139,8 @@ def _distance(node: Node, lacks: Sequence[Shortfall]) -> tuple[int, int, int, in
             -node.total.memory_mb, node.name)
 
 
-def _waits(need: Need, inventory: Inventory, free: Mapping[str, Room]) -> str:
-    """``needs 2 GPUs (V100) on one node; 0 free now on cluster 7, 6 in use``."""
-    able = [node for node in inventory.nodes if not shortfalls(need, node)]
+def _waits(need: Need, able: Sequence[Node], free: Mapping[str, Room]) -> str:
+    """``needs 2 x V100 on one node; 0 GPUs free now on cluster 7, 6 in use`` (``able``: the nodes that could)."""
     per_cluster: dict[int, tuple[int, int]] = {}
     for node in able:
         room = free[node.name]
