@@ -50,6 +50,10 @@ class Node:
     #: whether it takes new jobs now (not shutting down)
     accepting: bool = True
 
+    def __post_init__(self) -> None:
+        if self.storage_paths is not None:  # compared as directories: /project_ghent/ holds /project_ghent/x/
+            object.__setattr__(self, "storage_paths", tuple(map(_slash, self.storage_paths)))
+
     @property
     def label(self) -> str:
         """``a100-1 (cluster 7)``."""
@@ -69,7 +73,7 @@ class Need:
     min_cuda: int | None = None
     cluster_id: int | None = None
     node_name: str | None = None
-    #: host paths the job mounts (special ones excluded)
+    #: host paths the job mounts, ending in ``/`` (special ones excluded)
     host_paths: tuple[str, ...] = ()
     #: the job's project URN; None: unknown (then project limits are not judged)
     project: str | None = None
@@ -113,7 +117,7 @@ def need_of(request: Mapping[str, Any], project: str | None = None) -> Need:
         if path.rstrip("/") == "tmpfs":
             tmpfs += _count(_mapping(entry).get("sizeGb"))
         elif path and path.rstrip("/") not in SPECIAL_HOST_PATHS:
-            host_paths.append(path)
+            host_paths.append(_slash(path))
     return Need(
         gpus=_count(resources.get("gpus")), cpus=_count(resources.get("cpus")),
         memory_gb=_count(resources.get("cpuMemoryGb")) + tmpfs,
@@ -182,11 +186,9 @@ def matches_model(wanted: Sequence[str], models: Sequence[str]) -> bool:
 
 
 def offers_path(available: Sequence[str] | None, path: str) -> bool:
-    """Whether a host path lies in one of the node's storage paths (unknown paths: assumed offered)."""
-    if available is None:
-        return True
-    wanted = _slash(path)
-    return any(wanted.startswith(_slash(root)) for root in available)
+    """Whether a host path lies in one of the node's storage paths (unknown paths: assumed offered); both
+    end in ``/``, as :class:`Node` and :func:`need_of` keep them."""
+    return available is None or any(path.startswith(root) for root in available)
 
 
 def _slash(path: str) -> str:

@@ -83,7 +83,7 @@ IMPOSSIBLE = {
               "needs 1100 GB of CPU memory"),
     "cpus": (request(cpus=200), "needs 200 CPUs; the nearest node, h100-1 (cluster 9), offers 96"),
     "cuda": (request(minCudaVersion=13), "needs CUDA 13 or later; the nearest node, h100-1 (cluster 9), has CUDA 12"),
-    "host-path": (request(storage=["/project_mars"]), "needs host path /project_mars; the nearest node, h100-1"),
+    "host-path": (request(storage=["/project_mars"]), "needs host path /project_mars/; the nearest node, h100-1"),
     "no-such-cluster": (request(clusterId=99), "needs cluster 99, which does not exist (clusters: 1, 4, 7, 9, 12)"),
     "cluster-not-allowed": (request(clusterId=12), ("needs project local; the nearest node, p100-1 (cluster 12), is "
                             "open only to project(s) other")),

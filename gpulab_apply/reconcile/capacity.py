@@ -59,11 +59,14 @@ def check_capacity(jobs: Iterable[JobSpec], inventory: Inventory, *,
     "Now" is judged in that order against what is free, each job that fits taking its room, so ten jobs
     that each fit alone but not together get notes. ``project_urn``: the project of jobs that name none.
     The nodes are judged once per distinct need (the members of a sweep mostly share one), and room only
-    shrinks, so a need that found none finds none for the rest of the plan either.
+    shrinks, so a need that found none finds none for the rest of the plan either: the cost is linear in
+    jobs plus nodes per distinct need (bench/capacity.py).
     """
     free = {node.name: (node.free or node.total) if node.accepting else Room(0, 0, 0) for node in inventory.nodes}
     able: dict[Need, tuple[Node, ...] | CapacityFinding] = {}
     waiting: dict[Need, str] = {}
+    # per need, the first of its nodes that may still have room: those before it had none, and room only shrinks
+    cursor: dict[Need, int] = {}
     findings: list[CapacityFinding] = []
     for spec in jobs:
         need = need_of(_mapping(spec.job.get("request")), _project(spec.job) or project_urn)
@@ -74,9 +77,17 @@ def check_capacity(jobs: Iterable[JobSpec], inventory: Inventory, *,
         if isinstance(nodes_or_error, CapacityFinding):
             findings.append(dataclasses.replace(nodes_or_error, name=spec.name, location=spec.location))
             continue
-        node = None if need in waiting else next((n for n in nodes_or_error if has_room(need, free[n.name])), None)
+        node = None
+        if need not in waiting:
+            start = cursor.get(need, 0)
+            index = next((i for i in range(start, len(nodes_or_error))
+                          if has_room(need, free[nodes_or_error[i].name])), None)
+            if index is not None:
+                cursor[need], node = index, nodes_or_error[index]
         if node is None:
-            message = waiting.setdefault(need, _waits(need, nodes_or_error, free))
+            if need not in waiting:
+                waiting[need] = _waits(need, nodes_or_error, free)
+            message = waiting[need]
             findings.append(CapacityFinding(name=spec.name, verdict=Verdict.WAITS, message=message,
                                             location=spec.location))
         else:
