@@ -287,3 +287,16 @@ def test_the_inventory_is_read_once_per_plan_and_not_with_no_capacity(lab: Runni
     assert cli("plan", "jobs.d", "--no-capacity", *connection).exit_code == 0
     assert reads == []
     assert cli("validate", "jobs.d").exit_code == 0 and reads == []
+
+
+def test_a_saved_plan_with_an_impossible_job_applies_the_rest_with_skip_impossible(
+        lab: RunningEmulator, cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_jobs(tmp_path)
+    connection = ["--endpoint", lab.api_root("3.1"), "--set", "lab", "--project", "local"]
+    assert cli("plan", "jobs.d", "--out", "plan.json", *connection).exit_code == 0
+    assert cli("apply", "plan.json", *connection).exit_code == 3
+    applied = cli("apply", "plan.json", "--skip-impossible", *connection)
+    assert applied.exit_code == 0, applied
+    with GpulabClient(lab.api_root("3.1"), api_version="3.1") as client:
+        assert [job.name for job in client.list_jobs()] == ["small"]

@@ -19,6 +19,7 @@ from gpulab_apply.cli.wait import wait_after_apply, wait_options
 from gpulab_apply.errors import ApplyFailedError, ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.reconcile.capacity import without_impossible
 from gpulab_apply.reconcile.executor import (
     DEFAULT_PARALLELISM,
     ApplyOptions,
@@ -92,6 +93,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                            cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings))
+        if skip_impossible:
+            result = without_impossible(result, now=client.server_time)
         if output is not None:
             output.partial = result
             if not output.is_document:  # the plan, before the question and the actions

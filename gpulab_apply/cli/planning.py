@@ -88,8 +88,7 @@ def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, 
     plan = dataclasses.replace(plan, usage=usage_of(runs, now=now, budget=settings.budget))
     if not capacity or not (jobs := submitted(plan)):
         return plan
-    findings = check_capacity(jobs, read_inventory(client), project_urn=client.project_urn)
-    return with_capacity(plan, findings, now=now)
+    return with_capacity(plan, check_capacity(jobs, read_inventory(client), project_urn=client.project_urn))
 
 
 def list_remote(client: GpulabClient) -> Listing:

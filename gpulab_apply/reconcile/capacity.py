@@ -95,12 +95,17 @@ def check_capacity(jobs: Iterable[JobSpec], inventory: Inventory, *,
     return tuple(findings)
 
 
-def with_capacity(plan: Plan, findings: Sequence[CapacityFinding], *, now: datetime | None) -> Plan:
-    """The plan carrying ``findings``; with ``--skip-impossible`` (the plan's guards) the impossible jobs are
-    left out: their entries do nothing, the rest of the plan goes ahead (docs/capacity.md#apply)."""
-    plan = dataclasses.replace(plan, capacity=tuple(findings))
-    impossible = {finding.name for finding in findings if finding.is_error}
-    if not impossible or not plan.options.guards.skip_impossible:
+def with_capacity(plan: Plan, findings: Sequence[CapacityFinding]) -> Plan:
+    """The plan carrying ``findings`` (its guards then refuse the impossible jobs, docs/capacity.md)."""
+    return dataclasses.replace(plan, capacity=tuple(findings))
+
+
+def without_impossible(plan: Plan, *, now: datetime | None) -> Plan:
+    """``apply --skip-impossible``: the plan with the jobs that can never start left out (their entries do
+    nothing) and its cost counted again, so the rest goes ahead (docs/capacity.md#capacity-in-the-plan).
+    Applied after a saved plan was checked for freshness, which compares the decisions as planned."""
+    impossible = {finding.name for finding in plan.capacity if finding.is_error}
+    if not impossible:
         return plan
     entries = tuple(dataclasses.replace(entry, action=Action.NONE, cancel=(), note="skipped: can never start")
                     if entry.name in impossible and entry.action in (Action.CREATE, Action.REPLACE) else entry
