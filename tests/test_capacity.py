@@ -300,3 +300,14 @@ def test_a_saved_plan_with_an_impossible_job_applies_the_rest_with_skip_impossib
     assert applied.exit_code == 0, applied
     with GpulabClient(lab.api_root("3.1"), api_version="3.1") as client:
         assert [job.name for job in client.list_jobs()] == ["small"]
+
+
+def test_an_unreadable_inventory_leaves_the_plan_standing_with_a_warning(
+        lab: RunningEmulator, cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_jobs(tmp_path)
+    (tmp_path / "gpulab-apply.yaml").write_text("retries: 0\n")
+    lab.faults.set("GET slaves", error_rate=1.0, error_statuses=(500,))
+    planned = cli("plan", "jobs.d", "--endpoint", lab.api_root("3.1"), "--set", "lab", "--project", "local")
+    assert planned.exit_code == 0, planned
+    assert "Warning: capacity not checked:" in planned.stdout and "Can never start" not in planned.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gpulab_apply.cli import JOBS_DIR
-from gpulab_apply.errors import InvalidJobsError
+from gpulab_apply.errors import InvalidJobsError, ServerError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.inventory import read_inventory
@@ -88,7 +88,12 @@ def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, 
     plan = dataclasses.replace(plan, usage=usage_of(runs, now=now, budget=settings.budget))
     if not capacity or not (jobs := submitted(plan)):
         return plan
-    return with_capacity(plan, check_capacity(jobs, read_inventory(client), project_urn=client.project_urn))
+    try:
+        inventory = read_inventory(client)
+    except ServerError as exc:
+        # GPULab answered, but not with an inventory this tool can read: the plan stands without the check
+        return dataclasses.replace(plan, warnings=(*plan.warnings, f"capacity not checked: {exc.message}"))
+    return with_capacity(plan, check_capacity(jobs, inventory, project_urn=client.project_urn))
 
 
 def list_remote(client: GpulabClient) -> Listing:
