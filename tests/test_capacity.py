@@ -311,3 +311,16 @@ def test_an_unreadable_inventory_leaves_the_plan_standing_with_a_warning(
     planned = cli("plan", "jobs.d", "--endpoint", lab.api_root("3.1"), "--set", "lab", "--project", "local")
     assert planned.exit_code == 0, planned
     assert "Warning: capacity not checked:" in planned.stdout and "Can never start" not in planned.stdout
+
+
+def test_a_markdown_comment_shows_the_first_20_distinct_findings(lab: RunningEmulator, cli: RunCli, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for gpus in range(5, 35):  # 30 requests no node can meet, each with its own message
+        (jobs / f"g{gpus}.json").write_text(json.dumps({"name": f"g{gpus}", "request": request(gpus=gpus)}))
+    planned = cli("plan", "jobs.d", "--format", "markdown", "--endpoint", lab.api_root("3.1"), "--set", "lab",
+                  "--project", "local")
+    assert planned.stdout.count("> **Can never start:**") == 20, planned.stdout
+    assert "> … 10 more capacity findings; see the CI log or `--format json`." in planned.stdout

@@ -16,10 +16,13 @@ from gpulab_apply.masking import safe
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.planner import Plan, PlanEntry
     from gpulab_apply.reporters import Failure
+    from gpulab_apply.reporters.capacity import CapacityLine
     from gpulab_apply.reporters.status import StatusReport
 
 #: GitHub refuses comments over 65,536 characters; leave room for a sticky-comment header
 MARKDOWN_BUDGET = 60_000
+#: capacity lines a plan comment shows (each is a distinct request; a sweep's members share one)
+CAPACITY_LINES = 20
 
 
 def md(text: str) -> str:
@@ -53,7 +56,7 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     ) + "".join(f"> **Warning:** {md(str(problem.location))}: {md(problem_text(problem))}\n\n"
                 for problem in plan.file_warnings) \
       + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) \
-      + "".join(f"> **{line.label}:** {md(line.names)}: {md(line.message)}\n\n" for line in capacity_lines(plan)) + "".join(
+      + capacity_quotes(capacity_lines(plan)) + "".join(
         f"> **Apply will refuse:** {md(r.message)}. {md(r.hint)}\n\n" for r in plan.refusals) \
       + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)
@@ -65,6 +68,13 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     details = [_details(e) for e in entries if e.diffs]
     stream.write(fit(head, [("| | job | what and why | file |\n|---|---|---|---|\n", "jobs", rows),
                             ("", "diffs", details)]))
+
+
+def capacity_quotes(lines: Sequence[CapacityLine]) -> str:
+    """The capacity findings as quoted lines, the first :data:`CAPACITY_LINES` of them: the comment must fit."""
+    shown = "".join(f"> **{line.label}:** {md(line.names)}: {md(line.message)}\n\n" for line in lines[:CAPACITY_LINES])
+    more = len(lines) - CAPACITY_LINES
+    return shown + (f"> … {more} more capacity findings; see the CI log or `--format json`.\n\n" if more > 0 else "")
 
 
 def _details(entry: PlanEntry) -> str:
