@@ -324,3 +324,16 @@ def test_a_markdown_comment_shows_the_first_20_distinct_findings(lab: RunningEmu
                   "--project", "local")
     assert planned.stdout.count("> **Can never start:**") == 20, planned.stdout
     assert "> … 10 more capacity findings; see the CI log or `--format json`." in planned.stdout
+
+
+def test_the_emulator_config_file_takes_storage_paths_and_allowed_projects(tmp_path: Path) -> None:
+    from gpulab_apply.errors import ConfigError
+
+    path = tmp_path / "emulator.json"
+    node = {"name": "p1", "cluster_id": 12, "storage_paths": ["/project_other/"], "allowed_projects": [OTHER]}
+    path.write_text(json.dumps({"nodes": [node]}))
+    [loaded] = EmulatorConfig.from_file(path).nodes
+    assert loaded.as_node().storage_paths == ("/project_other/",) and loaded.as_node().projects == (OTHER,)
+    path.write_text(json.dumps({"nodes": [node, {"name": "p2", "cluster_id": 12}]}))
+    with pytest.raises(ConfigError, match="the nodes of cluster 12 disagree on allowed_projects"):
+        EmulatorConfig.from_file(path)
