@@ -43,7 +43,15 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
             if "password" in str(key).lower():
                 hint = "Secrets do not belong in a file in git: use GPULAB_CERT_PASSWORD."
             raise ConfigError(f"{path}: unknown setting {key!r}", hint=hint)
-        if isinstance(value, dict | list):
+        if isinstance(value, dict | list) and not _structured(name):
             raise ConfigError(f"{path}: {key} must be a single value")
         result[name] = value
     return result
+
+
+def _structured(name: str) -> bool:
+    """Whether the setting ``name`` may be a mapping in the file (``budget``)."""
+    from gpulab_apply.setting_table import SETTINGS_BY_NAME
+
+    setting = SETTINGS_BY_NAME.get(name)
+    return setting is not None and setting.structured

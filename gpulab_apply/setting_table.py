@@ -46,6 +46,8 @@ class Setting:
     is_path: bool = False
     #: shown by ``--verbose`` only as "(set)" or "(not set)"
     secret: bool = False
+    #: the config file may give it as a mapping (``budget: {gpu-hours: 500, per: month}``)
+    structured: bool = False
 
 
 _SECONDS = "must be a positive number of seconds"
@@ -84,6 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retries", None, None, "retries", parsers.count, 5, label="retries"),
     Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", parsers.gpu_hours,
             label="max GPU-hours"),
+    Setting("budget", None, "GPULAB_APPLY_BUDGET", "budget", parsers.budget, label="budget", structured=True),
     Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", parsers.boolean, False, is_flag=True,
             label="strict",
             help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),

@@ -9,9 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS
+
+if TYPE_CHECKING:
+    from gpulab_apply.reconcile.usage import Budget
 
 #: what a set name may be: it is written into every job's marker
 SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -78,6 +82,13 @@ def gpu_hours(value: object, source: str) -> float:
     if not number >= 0:
         raise ConfigError(f"{source}: max-gpu-hours must be a number of GPU-hours >= 0, not {value!r}")
     return number
+
+
+def budget(value: object, source: str) -> Budget:
+    """``{gpu-hours: 500, per: month}`` or ``500/month`` (docs/capacity.md#usage-and-budgets)."""
+    from gpulab_apply.reconcile.usage import budget_value
+
+    return budget_value(value, source)
 
 
 def switch(value: object, source: str) -> bool:

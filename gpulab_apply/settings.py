@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply.errors import ConfigError
@@ -26,6 +26,9 @@ from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certifi
 from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
 from gpulab_apply.workspace import Workspace, find_workspace
+
+if TYPE_CHECKING:
+    from gpulab_apply.reconcile.usage import Budget
 
 DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
@@ -91,6 +94,8 @@ class Settings:
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None
+    #: GPU-hours the set may use per week or month; plan refuses more (docs/capacity.md#usage-and-budgets)
+    budget: Budget | None = None
     #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
     strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)

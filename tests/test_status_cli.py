@@ -57,7 +57,7 @@ def test_status_says_why_a_queued_job_waits_in_every_format(repo: Repo) -> None:
     text = repo("status", "jobs.d").stdout.splitlines()
     row = next(i for i, line in enumerate(text) if line.startswith(f"{name} "))
     assert text[row + 1] == f"  waiting: {WAITING}", text
-    assert [line.split()[0] for line in text[2:] if not line.startswith(" ")] == ["sweep-1", "sweep-2", "sweep-10"]
+    assert [line.split()[0] for line in text[2:] if not line.startswith((" ", "GPU-hours used"))] == ["sweep-1", "sweep-2", "sweep-10"]
 
     markdown = repo("status", "jobs.d", "--format", "markdown").stdout
     assert markdown.startswith("### gpulab-apply status of set `lab`\n\n**3 jobs: 1 QUEUED, 2 RUNNING.**\n"), markdown

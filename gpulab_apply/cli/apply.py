@@ -21,6 +21,7 @@ from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import mask_url
+from gpulab_apply.reconcile.capacity import without_impossible
 from gpulab_apply.reconcile.executor import (
     DEFAULT_PARALLELISM,
     ApplyOptions,
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
               help="On API v3.x, create jobs with no evidence they are new (one may exist beyond the 744 h listing).")
 @click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
               help="Allow cancelling or replacing this protected job (repeatable).")
+@click.option("--skip-impossible", is_flag=True,
+              help="Leave out jobs no node may ever run and apply the rest (docs/capacity.md).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
               help="Submissions and cancellations in flight at once.")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
@@ -71,7 +74,7 @@ if TYPE_CHECKING:
 @wait_options
 @connection_options(workspace_paths=lambda paths: [] if _plan_file(paths) else paths)
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
-          max_gpu_hours: float | None,
+          max_gpu_hours: float | None, skip_impossible: bool,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
           detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
           interval: float, settings: Settings) -> int:
@@ -93,11 +96,14 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     output = current()
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
-                        max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours)
+                        max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
+                        skip_impossible=skip_impossible)
         result = make_plan(desired, client, settings, selection=selection, targets=targets,
                            rerun_failed=rerun_failed, cancel_protected=cancel_protected, guards=guards)
         if saved is not None:
             check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
+        if skip_impossible:
+            result = without_impossible(result, now=client.server_time)
         if output is not None:
             output.partial = result
             if not output.is_document:  # the plan, before the question and the actions

@@ -15,6 +15,7 @@ from gpulab_apply.cli.shared import complete_job_names
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
+from gpulab_apply.reconcile.capacity import over_budget
 from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.settings import Settings
 
@@ -32,9 +33,12 @@ from gpulab_apply.settings import Settings
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
 @click.option("--cancel-protected", multiple=True, metavar="NAME",
               help="Plan cancelling or replacing this protected job (repeatable); saved with --out.")
+@click.option("--no-capacity", "no_capacity", is_flag=True,
+              help="Do not read GPULab's inventory to judge whether each job can run (docs/capacity.md).")
 @connection_options
 def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitcode: bool,
-         targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], settings: Settings) -> int:
+         targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], no_capacity: bool,
+         settings: Settings) -> int:
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
 
     PATHS (default: the job root, jobs.d) select job directories or files inside it: a plan of part of the job
@@ -44,7 +48,7 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     desired = load_desired(selection, settings)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, selection=selection, targets=targets,
-                           rerun_failed=rerun_failed, cancel_protected=cancel_protected)
+                           rerun_failed=rerun_failed, cancel_protected=cancel_protected, capacity=not no_capacity)
     output = current()
     if output is not None:
         output.partial = result
@@ -58,5 +62,7 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
             raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
         click.echo(safe(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}")
                    + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
+    if over_budget(result):
+        return ExitStatus.REFUSED  # a budget is a limit, not a question for apply (docs/capacity.md#budgets)
     # drift that protection keeps is drift: 2, as changes are (docs/plan-apply.md#kept-drift)
     return ExitStatus.CHANGES if detailed_exitcode and result.differs else ExitStatus.OK

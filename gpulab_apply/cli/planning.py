@@ -11,12 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpulab_apply.errors import ConfigError, InvalidJobsError
+from gpulab_apply.errors import ConfigError, InvalidJobsError, ServerError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.inventory import read_inventory
 from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
+from gpulab_apply.reconcile.capacity import check_capacity, submitted, with_capacity
 from gpulab_apply.reconcile.guards import Guards
+from gpulab_apply.reconcile.marker import manages, parse_marker
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
+from gpulab_apply.reconcile.usage import usage_of
 from gpulab_apply.reconcile.window import proven_new
 from gpulab_apply.settings import Settings
 from gpulab_apply.workspace import Selection
@@ -63,12 +67,14 @@ def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
 
 def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = (), guards: Guards | None = None) -> Plan:
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None, capacity: bool = True) -> Plan:
     """List this user's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
     windowed listing (v3.x), look in git for evidence that the jobs to create are new
     (docs/plan-apply.md#limits-per-api-version). A ``selection`` narrower than the job root makes a narrowed plan,
     which cancels nothing outside it (docs/plan-apply.md#workspace). The job files' warnings go into the plan, so
-    every format shows them."""
+    every format shows them. ``capacity``: read GPULab's inventory once and judge each job to submit against it
+    (docs/capacity.md).
+    """
     remote = list_remote(client)
     window = remote.window
     options = PlanOptions(project_urn=client.project_urn,
@@ -79,6 +85,7 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
+    plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)
     if desired.problems:  # load_desired let warnings only through
         plan = dataclasses.replace(plan, file_warnings=desired.problems)
     if remote.partial:
@@ -91,6 +98,23 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
+
+
+def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, settings: Settings, *, now: datetime,
+                             capacity: bool) -> Plan:
+    """The plan with the set's GPU-hours used this period (and the budget), and the capacity findings."""
+    user_urn = client.identity.user_urn if client.identity else None
+    runs = [job for job in remote if manages(parse_marker(job.description), job.owner, set_name=settings.set_name,
+                                             user_urn=user_urn)]
+    plan = dataclasses.replace(plan, usage=usage_of(runs, now=now, budget=settings.budget))
+    if not capacity or not (jobs := submitted(plan)):
+        return plan
+    try:
+        inventory = read_inventory(client)
+    except ServerError as exc:
+        # GPULab answered, but not with an inventory this tool can read: the plan stands without the check
+        return dataclasses.replace(plan, warnings=(*plan.warnings, f"capacity not checked: {exc.message}"))
+    return with_capacity(plan, check_capacity(jobs, inventory, project_urn=client.project_urn))
 
 
 def list_remote(client: GpulabClient) -> Listing:

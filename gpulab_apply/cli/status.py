@@ -75,7 +75,8 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
             every_run: bool, narrowed: bool) -> StatusReport:
     remote = list_remote(client)
-    now = datetime.now(UTC)
+    # GPULab's clock, as plan's: ages and the GPU-hours of running jobs are measured where the event times are
+    now = client.server_time or datetime.now(UTC)
     rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
                        user_urn=client.identity.user_urn if client.identity else None, every_run=every_run)
     if narrowed:  # a part of the job root: its jobs only, not the rest of the set as if no longer desired

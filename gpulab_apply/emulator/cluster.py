@@ -75,6 +75,7 @@ class Cluster(Scheduling):
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.nodes = {node.name: node for node in config.nodes}
+        self.placement_nodes = {node.name: node.as_node() for node in config.nodes}
         self.shapes = {}
 
     # --- status changes -----------------------------------------------------------------------------

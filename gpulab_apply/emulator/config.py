@@ -9,6 +9,10 @@ from typing import Any
 
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.local import LOCAL_PROJECT_URN, LOCAL_USER_EMAIL, LOCAL_USER_URN
+from gpulab_apply.placement import Node, Room
+
+#: the host paths of GPULab's docs and examples (docs/emulator.md#the-cluster)
+DEFAULT_STORAGE_PATHS = ("/project_ghent/", "/project_antwerp/", "/project_scratch/")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,10 +27,21 @@ class NodeConfig:
     cuda_version: str = "12.2"
     cpus: int = 32
     cpu_memory_gb: int = 128
+    #: host paths jobs may mount (GPULab's ``storagePathsAvailable``)
+    storage_paths: tuple[str, ...] = DEFAULT_STORAGE_PATHS
+    #: project URNs that may use this node's cluster (GPULab's ``allowedProjects``); None: every project.
+    #: All nodes of a cluster must agree.
+    allowed_projects: tuple[str, ...] | None = None
 
     @property
     def cuda_major(self) -> int:
         return int(self.cuda_version.split(".")[0])
+
+    def as_node(self) -> Node:
+        """The node as an inventory describes it (free room left out: the scheduler tracks that)."""
+        return Node(name=self.name, cluster_id=self.cluster_id, gpu_models=(self.gpu_model,) if self.gpus else (),
+                    gpu_memory_mb=self.gpu_memory_gb * 1024, total=Room(self.gpus, self.cpus, self.cpu_memory_gb * 1024),
+                    cuda_major=self.cuda_major, storage_paths=self.storage_paths, projects=self.allowed_projects)
 
 
 def default_nodes(count: int = 2, *, gpus_per_node: int = 4) -> tuple[NodeConfig, ...]:
@@ -98,6 +113,11 @@ class EmulatorConfig:
         names = [node.name for node in self.nodes]
         if len(set(names)) != len(names):
             raise ConfigError(f"emulator node names must be unique: {', '.join(names)}")
+        projects: dict[int, tuple[str, ...] | None] = {}
+        for node in self.nodes:
+            if projects.setdefault(node.cluster_id, node.allowed_projects) != node.allowed_projects:
+                raise ConfigError(f"the nodes of cluster {node.cluster_id} disagree on allowed_projects: "
+                                  "a cluster is open to the same projects on each of its nodes")
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> EmulatorConfig:
@@ -122,7 +142,10 @@ class EmulatorConfig:
                 if not isinstance(node, dict) or "name" not in node or set(node) - node_fields:
                     raise ConfigError(f"{path}: nodes[{index}] must be an object with 'name' and only "
                                       f"these keys: {', '.join(sorted(node_fields))}")
-                nodes.append(NodeConfig(**node))
+                # JSON lists become the tuples the frozen config holds
+                values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                          for key, value in node.items()}
+                nodes.append(NodeConfig(**values))
             data["nodes"] = tuple(nodes)
         data.update(overrides)
         try:

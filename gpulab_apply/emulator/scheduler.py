@@ -15,6 +15,7 @@ from typing import Any
 
 from gpulab_apply.emulator.config import EmulatorConfig, NodeConfig
 from gpulab_apply.emulator.store import HOLDING_STATUSES, JobRecord, Store, memory_gb
+from gpulab_apply.placement import Need, Node, need_of, shortfalls
 
 #: statuses in which a job holds resources on a node
 HOLDING = HOLDING_STATUSES
@@ -43,6 +44,8 @@ class Scheduling:
 
     config: EmulatorConfig
     nodes: dict[str, NodeConfig]
+    #: the same nodes as the placement rule sees them (:meth:`NodeConfig.as_node`)
+    placement_nodes: dict[str, Node]
     #: queued jobs' shapes (see :func:`_shape`) by seq, as this process read them
     shapes: dict[int, str]
     #: whether this process made a full scheduling pass yet (see :meth:`schedule`)
@@ -146,24 +149,14 @@ class Scheduling:
                 counts[(user_urn, bucket)] = counts.get((user_urn, bucket), 0) + 1
         return counts
 
-    def _matches(self, resources: Mapping[str, Any], node: NodeConfig) -> bool:
-        if resources["clusterId"] is not None and resources["clusterId"] != node.cluster_id:
-            return False
-        if resources["slaveName"] is not None and resources["slaveName"] != node.name:
-            return False
-        if resources["gpuModel"] and not any(model.lower() in node.gpu_model.lower()
-                                             for model in resources["gpuModel"]):
-            return False
-        if resources["minCudaVersion"] is not None and node.cuda_major < resources["minCudaVersion"]:
-            return False
-        return not (resources["gpuMemoryGb"] is not None and resources["gpus"]
-                    and node.gpu_memory_gb < resources["gpuMemoryGb"])
+    def _need(self, record: JobRecord) -> Need:
+        return need_of(record.doc["request"], record.doc["owner"]["projectUrn"])
 
     def _could_ever_fit(self, record: JobRecord) -> bool:
-        resources = record.doc["request"]["resources"]
-        memory = memory_gb(record.doc["request"])
-        return any(self._matches(resources, node) and node.gpus >= resources["gpus"] and node.cpus >= resources["cpus"]
-                   and node.cpu_memory_gb >= memory for node in self.nodes.values())
+        """Whether some node could run the job once free: the plan's capacity check asks the same
+        (:mod:`gpulab_apply.placement`), so the two always agree."""
+        need = self._need(record)
+        return any(not shortfalls(need, node) for node in self.placement_nodes.values())
 
     def _place(self, record: JobRecord, use: dict[str, NodeUse],
                buckets: dict[tuple[str, str], int]) -> dict[str, Any] | None:
@@ -174,9 +167,10 @@ class Scheduling:
         if bucket and key and buckets.get(key, 0) >= bucket["bucketMax"]:
             return None
         memory = memory_gb(request)
+        need = self._need(record)
         for name, node_use in use.items():
             node = node_use.node
-            if not self._matches(resources, node):
+            if shortfalls(need, self.placement_nodes[name]):
                 continue
             free_gpus, free_cpus = node_use.free_gpus(), node_use.free_cpus()
             if (len(free_gpus) < resources["gpus"] or len(free_cpus) < resources["cpus"]
@@ -200,11 +194,13 @@ def _room(use: Mapping[str, NodeUse]) -> tuple[int, int, int]:
 
 
 def _shape(record: JobRecord) -> str:
-    """What decides where a job fits: its resources and constraints, its memory, its bucket, interactive."""
+    """What decides where a job fits: its resources and constraints, its memory, its bucket, interactive, its
+    project and host paths (docs/capacity.md#the-rule)."""
     request = record.doc["request"]
     bucket = request["scheduling"]["maxSimultaneousJobs"]
     return json.dumps([request["resources"], memory_gb(request), request["scheduling"]["interactive"], bucket,
-                       record.doc["owner"]["userUrn"] if bucket else None], sort_keys=True, default=str)
+                       record.doc["owner"]["userUrn"] if bucket else None, record.doc["owner"]["projectUrn"],
+                       [entry["hostPath"] for entry in request["docker"]["storage"]]], sort_keys=True, default=str)
 
 
 def _needs(record: JobRecord) -> tuple[int, int, int, bool]:

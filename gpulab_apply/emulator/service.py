@@ -235,7 +235,7 @@ class Emulator:
                 "lastUpdate": stamp, "shuttingDown": False, "cudaVersionFull": node.cuda_version,
                 "cudaVersionMajor": node.cuda_major, "dockerDiskUsedPercent": 0.0, "acceptingJobs": True,
                 "statistics": None, "activeJobsCounts": counts.get(name, _zero_counts()),
-                "storagePathsAvailable": ["/project_ghent/", "/project_antwerp/", "/project_scratch/"],
+                "storagePathsAvailable": list(node.storage_paths),
                 "storageAliasesAvailable": None, "storagePathsAvailableProjectLimited": None,
                 "activeJobUuids": None})
         return result
@@ -244,19 +244,23 @@ class Emulator:
         by_cluster: dict[int, list[dict[str, Any]]] = {}
         for slave in self.slaves():
             by_cluster.setdefault(slave["clusterId"], []).append(slave)
+        projects = {node.cluster_id: node.allowed_projects for node in self.config.nodes}
         result = []
         for cluster_id, slaves in sorted(by_cluster.items()):
+            allowed = projects[cluster_id]
             models = {model["name"]: model for slave in slaves for model in slave["gpuModel"]}
             result.append({
                 "deploymentEnvironment": "production", "clusterId": cluster_id,
-                "comment": f"gpulab-apply emulator cluster {cluster_id}", "isPrivate": False,
+                "comment": f"gpulab-apply emulator cluster {cluster_id}",
                 "slaveCount": len(slaves), "gpuModel": list(models.values()),
                 **{key: _sum_resources(slave[key] for slave in slaves) for key in ("worker", "cpuMemoryMb", "gpu",
                                                                                     "cpu")},
                 "activeJobsCounts": {key: sum(slave["activeJobsCounts"][key] for slave in slaves)
                                      for key in _zero_counts()},
-                "haveAccess": True, "allowedProjects": None,
-                "storagePathsAvailable": slaves[0]["storagePathsAvailable"], "storageAliasesAvailable": None})
+                "isPrivate": allowed is not None, "haveAccess": None if allowed is not None else True,
+                "allowedProjects": None if allowed is None else list(allowed),
+                "storagePathsAvailable": sorted({path for slave in slaves for path in slave["storagePathsAvailable"]}),
+                "storageAliasesAvailable": None})
         return result
 
 

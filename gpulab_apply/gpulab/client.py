@@ -89,6 +89,10 @@ class GpulabClient:
             raise ServerError("GPULab's version answer is not a JSON object", status=200)
         return data
 
+    def read_json(self, path: str, *, what: str) -> Any:
+        """``GET path`` (relative to the API root) as JSON, e.g. the inventory (:mod:`gpulab.inventory`)."""
+        return self._transport.json(self._transport.request("GET", path, what=what), path)
+
     def check_access(self) -> None:
         """A cheap authenticated call (a one-job listing): raises if GPULab does not accept us."""
         params = {"page_size": 1} if self.api_version.is_v4 else {"max_count": 1, "max_hours": 1}

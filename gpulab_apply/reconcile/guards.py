@@ -6,7 +6,12 @@ The refusals are computed with the plan and carried in it (:attr:`Plan.refusals`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gpulab_apply.reconcile.usage import Usage
 
 DEFAULT_MAX_CANCEL = 10
 
@@ -23,6 +28,8 @@ class Guards:
     allow_unseen: bool = False
     #: at most this many GPU-hours requested by creations (None: no limit)
     max_gpu_hours: float | None = None
+    #: leave out jobs no node may ever run, and apply the rest (docs/capacity.md#apply)
+    skip_impossible: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,8 @@ class Refusal:
 
 
 def refusals(guards: Guards, *, set_name: str, desired_count: int, managed_active: int, cancellations: int,
-             unseen: int, window_hours: int | None, gpu_hours: float, named: bool = False) -> tuple[Refusal, ...]:
+             unseen: int, window_hours: int | None, gpu_hours: float, named: bool = False,
+             impossible: Sequence[str] = (), usage: Usage | None = None) -> tuple[Refusal, ...]:
     """Every guard the plan trips, in a fixed order. ``named``: the person named every change explicitly
     (``--target NAME --cancel-protected NAME``), so an empty desired set is what they meant."""
     found: list[Refusal] = []
@@ -58,4 +66,17 @@ def refusals(guards: Guards, *, set_name: str, desired_count: int, managed_activ
         found.append(Refusal(
             f"the plan requests {gpu_hours:g} GPU-hours, more than --max-gpu-hours {guards.max_gpu_hours:g}",
             f"review the plan; pass --max-gpu-hours {gpu_hours:g} if this is meant"))
+    if impossible and not guards.skip_impossible:
+        named_jobs = ", ".join(impossible[:5]) + (f" and {len(impossible) - 5} more" if len(impossible) > 5 else "")
+        found.append(Refusal(
+            f"{len(impossible)} job(s) can never start on a node this project may use: {named_jobs}",
+            "change their requests (the capacity errors say what the nearest node lacks); pass --skip-impossible "
+            "to apply the rest without them"))
+    if usage is not None and usage.left is not None and usage.budget is not None and gpu_hours > usage.left:
+        found.append(Refusal(
+            f"the plan requests {gpu_hours:g} GPU-hours but the budget has {usage.left:g} left this "
+            f"{usage.period.value} ({usage.used:g} of {usage.budget.gpu_hours:g} used since "
+            f"{usage.since:%Y-%m-%d})",
+            "submit fewer jobs or shorter maxDurations, wait for the next period, or raise budget.gpu-hours in "
+            "gpulab-apply.yaml"))
     return tuple(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from gpulab_apply.jobmodel.status import STATE_GROUPS
 from gpulab_apply.model import JobSpec, RemoteJob
@@ -18,6 +19,10 @@ from gpulab_apply.reconcile.cost import GpuHours
 from gpulab_apply.reconcile.diff import FieldDiff
 from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
 from gpulab_apply.reconcile.marker import SpecHashes
+
+if TYPE_CHECKING:
+    from gpulab_apply.reconcile.capacity import CapacityFinding
+    from gpulab_apply.reconcile.usage import Usage
 
 
 class Action(StrEnum):
@@ -150,6 +155,10 @@ class Plan:
     file_warnings: tuple[Problem, ...] = ()
     #: GPU-hours requested by the jobs it submits, and of running work it cancels (docs/plan-apply.md#cost)
     cost: GpuHours = field(default_factory=GpuHours)
+    #: what the capacity check found for the jobs it submits (docs/capacity.md); empty when not checked
+    capacity: tuple[CapacityFinding, ...] = ()
+    #: GPU-hours this set's runs used this period, and the budget (docs/capacity.md#usage-and-budgets)
+    usage: Usage | None = None
     summary: Summary = field(init=False)
     #: what apply would refuse (exit 3), with the options' guards
     refusals: tuple[Refusal, ...] = field(init=False)
@@ -160,7 +169,8 @@ class Plan:
             self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
             managed_active=self.managed_active_count, cancellations=self.cancellations,
             unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
-            gpu_hours=self.cost.requested, named=self._names_every_change()))
+            gpu_hours=self.cost.requested, named=self._names_every_change(),
+            impossible=[finding.name for finding in self.capacity if finding.is_error], usage=self.usage))
 
     def _names_every_change(self) -> bool:
         """Whether the person named each change: ``--target`` globs and ``--cancel-protected`` names cover

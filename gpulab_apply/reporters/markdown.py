@@ -17,10 +17,13 @@ from gpulab_apply.masking import markdown_text, mask_message, safe
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.planner import Plan, PlanEntry
     from gpulab_apply.reporters import Failure
+    from gpulab_apply.reporters.capacity import CapacityLine
     from gpulab_apply.reporters.status import StatusReport
 
 #: GitHub refuses comments over 65,536 characters; leave room for a sticky-comment header
 MARKDOWN_BUDGET = 60_000
+#: capacity lines a plan comment shows (each is a distinct request; a sweep's members share one)
+CAPACITY_LINES = 20
 
 
 def md(text: str) -> str:
@@ -41,6 +44,7 @@ def code(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
+    from gpulab_apply.reporters.capacity import capacity_lines
     from gpulab_apply.reporters.plan import (
         cost_line,
         explain,
@@ -65,7 +69,8 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         f"{s.unmanaged} | {s.unchanged} |\n\n"
     ) + "".join(f"> **Warning:** {md(str(problem.location))}: {md(problem_text(problem))}\n\n"
                 for problem in plan.file_warnings) \
-      + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) + "".join(
+      + "".join(f"> **Warning:** {md(warning)}\n\n" for warning in plan.warnings) \
+      + capacity_quotes(capacity_lines(plan)) + "".join(
         f"> **Apply will refuse:** {md(r.message)}. {md(r.hint)}\n\n" for r in plan.refusals) \
       + "".join(f"- {md(line)}\n" for line in sweep_lines(plan)) + ("\n" if sweep_lines(plan) else "")
     entries = shown(plan)
@@ -79,6 +84,13 @@ def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
                             ("", "diffs", details)]))
 
 
+def capacity_quotes(lines: Sequence[CapacityLine]) -> str:
+    """The capacity findings as quoted lines, the first :data:`CAPACITY_LINES` of them: the comment must fit."""
+    shown = "".join(f"> **{line.label}:** {md(line.names)}: {md(line.message)}\n\n" for line in lines[:CAPACITY_LINES])
+    more = len(lines) - CAPACITY_LINES
+    return shown + (f"> … {more} more capacity findings; see the CI log or `--format json`.\n\n" if more > 0 else "")
+
+
 def _details(entry: PlanEntry) -> str:
     from gpulab_apply.reporters.plan import diff_line
 
@@ -89,9 +101,11 @@ def _details(entry: PlanEntry) -> str:
 
 def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
     """One table row per job: status, age, GPUs, file, and why a queued job waits."""
-    from gpulab_apply.reporters.status import cells, counts_line
+    from gpulab_apply.reporters.status import cells, counts_line, usage_of_rows
 
     head = f"### gpulab-apply status of set {code(report.set_name)}\n\n**{counts_line(report)}**\n\n"
+    if used := usage_of_rows(report).lines():
+        head += "".join(f"- {md(line)}\n" for line in used) + "\n"
     if not report.rows:
         stream.write(head + "No managed jobs and no job files.\n")
         return

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters import envelope, location_document
+from gpulab_apply.reporters.capacity import capacity_document, capacity_lines, usage_text
 from gpulab_apply.reporters.github import Level, annotation
 from gpulab_apply.reporters.problems import problem_annotations, problem_lines
 
@@ -34,10 +35,12 @@ def cost_line(plan: Plan) -> str | None:
     """``Cost: 672 GPU-hours requested (2 jobs at GPULab's default maxDuration), 3.5 GPU-hours of running work
     lost.`` (docs/plan-apply.md#cost); None when the plan submits and loses nothing."""
     cost = plan.cost
+    used = usage_text(plan)
     if not cost.requested and not cost.lost:
-        return None
+        return f"Cost: nothing requested; {used}." if used else None
     default = f" ({cost.defaulted} job(s) at GPULab's default maxDuration, 2 weeks)" if cost.defaulted else ""
-    return f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
+    return (f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost"
+            + (f"; {used}." if used else "."))
 
 
 def narrowed_line(plan: Plan) -> str | None:
@@ -158,6 +161,8 @@ def report_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
         stream.write("\n")
     stream.writelines(problem_lines(plan.file_warnings))
     stream.writelines(_paint(f"Warning: {safe(warning)}", "!", color) + "\n" for warning in plan.warnings)
+    stream.writelines(_paint(safe(line.text()), "-" if line.error else "x", color) + "\n"
+                      for line in capacity_lines(plan))
     stream.writelines(_paint(f"Apply will refuse: {safe(r.message)}", "-", color) + f"\n  Hint: {safe(r.hint)}\n"
                       for r in plan.refusals)
     if not plan.has_changes:
@@ -189,6 +194,7 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
                      "defaultedMaxDuration": plan.cost.defaulted},
         "sweeps": sweep_counts(plan),
+        **capacity_document(plan),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
@@ -236,6 +242,9 @@ def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     if (narrowed := narrowed_line(plan)) is not None:
         stream.write(annotation("notice", narrowed, title="gpulab-apply plan") + "\n")
     stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
+    stream.writelines(annotation("error" if line.error else "notice", f"{line.label}: {line.names}: {line.message}",
+                                 location=line.location, title="gpulab-apply capacity") + "\n"
+                      for line in capacity_lines(plan))
     stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
                       + "\n" for r in plan.refusals)
     stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.reconcile.status import StatusRow
+from gpulab_apply.reconcile.usage import SetUsage, set_usage, used_hours
 from gpulab_apply.reporters import envelope, location_document
 
 _DIGITS = re.compile(r"(\d+)")
@@ -116,6 +117,12 @@ def report_text(report: StatusReport, stream: TextIO, *, color: bool = False) ->
         if line[6]:
             stream.write(f"  waiting: {line[6]}\n")
     stream.writelines(f"{line}\n" for line in sweep_lines(report.rows))
+    stream.writelines(f"{safe(line)}\n" for line in usage_of_rows(report).lines())
+
+
+def usage_of_rows(report: StatusReport) -> SetUsage:
+    """GPU-hours the set's runs used (docs/capacity.md#usage-and-budgets)."""
+    return set_usage(((row.job, row.sweep) for row in report.rows if row.job is not None), report.now)
 
 
 def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
@@ -135,8 +142,13 @@ def status_document(report: StatusReport) -> dict[str, Any]:
     return envelope("status", ok=True, body={
         "set": report.set_name,
         "now": format_timestamp(report.now),
-        "jobs": [_job_document(row) for row in report.rows],
+        "jobs": [_job_document(row, report.now) for row in report.rows],
+        "gpuHoursUsed": _usage_document(usage_of_rows(report)),
     })
+
+
+def _usage_document(usage: SetUsage) -> dict[str, Any]:
+    return {"total": usage.total, "thisWeek": usage.week, "thisMonth": usage.month, "sweeps": dict(usage.sweeps)}
 
 
 def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
@@ -144,7 +156,7 @@ def report_json(report: StatusReport, stream: TextIO, *, color: bool = False) ->
     stream.write("\n")
 
 
-def _job_document(row: StatusRow) -> dict[str, Any]:
+def _job_document(row: StatusRow, now: datetime) -> dict[str, Any]:
     job = row.job
     return {
         "name": row.name,
@@ -159,4 +171,5 @@ def _job_document(row: StatusRow) -> dict[str, Any]:
         "duplicate": row.duplicate,
         "location": location_document(row.source),
         "queuedExplanations": queued_explanations(job),
+        "gpuHoursUsed": round(used_hours(job, now), 2) if job else None,
     }
