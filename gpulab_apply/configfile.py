@@ -1,10 +1,13 @@
 """Reading ``gpulab-apply.yaml``: where it is, and the settings it holds (docs/client.md#settings).
 
 Which keys it may hold is :data:`gpulab_apply.setting_table.CONFIG_KEYS`, derived from the settings table.
+It is read as defensively as a job file (docs/validate.md#limits), and never more than
+:data:`MAX_CONFIG_BYTES` of it: whatever it holds is a :class:`ConfigError` naming the file and line.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 from gpulab_apply.errors import ConfigError
 
 CONFIG_FILE_NAME = "gpulab-apply.yaml"
+#: a config file holds a dozen settings; anything this big is not one
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 def find_config(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path | None:
@@ -26,7 +31,7 @@ def find_config(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path 
     for job_path in job_paths:
         directory = cwd / job_path
         directory = directory if directory.is_dir() else directory.parent
-        candidate = (directory.resolve().parent / CONFIG_FILE_NAME)
+        candidate = Path(os.path.realpath(directory)).parent / CONFIG_FILE_NAME  # realpath: a symlink loop is no error
         if candidate.is_file() and candidate not in found:
             found.append(candidate)
     if len(found) > 1:
@@ -42,19 +47,7 @@ def find_config(explicit: object, job_paths: Sequence[Path], cwd: Path) -> Path 
 
 def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
     """The settings in a config file, by setting name (``keys`` maps its keys to them); unknown keys are errors (typos are silent otherwise)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        data = YAML(typ="safe").load(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: {exc.problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = _read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -72,3 +65,24 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError(f"{path}: {key} must be a single value")
         result[name] = value
     return result
+
+
+def _read_yaml(path: Path) -> Any:
+    """The one document of the config file, read like a job file (the same limits and located problems)."""
+    from gpulab_apply.jobfiles.loader import parse, read_bytes
+
+    raw, problem = read_bytes(str(path), MAX_CONFIG_BYTES, what="a config file")
+    if problem is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be "
+                              "decoded", hint="save the file as UTF-8") from None
+        read = parse(str(path), text)
+        problem = next(iter(read.problems), None)
+    if problem is not None:
+        raise ConfigError(f"{problem.location}: {problem.message}", hint=problem.hint)
+    documents = [document for document in read.documents if document.data is not None]
+    if len(documents) > 1:
+        raise ConfigError(f"{documents[1].location}: a config file holds one document")
+    return documents[0].data if documents else None
