@@ -8,6 +8,7 @@ Shared by the emulator (which binds only to loopback and acts for that user) and
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +92,8 @@ def find_state_dir(job_paths: Sequence[Path], cwd: Path) -> Path:
     ``.gpulab-apply/``, nearest first. A new one goes beside the nearest ``jobs.d``, else at the top of
     the repository (outside one: in the working directory).
     """
-    start = ((cwd / job_paths[0]) if job_paths else cwd).resolve()
+    # not Path.resolve(): a symlink loop (jobs.d -> jobs.d) raises there on Python 3.11; validation reports it
+    start = Path(os.path.realpath((cwd / job_paths[0]) if job_paths else cwd))
     start = start if start.is_dir() or not start.exists() else start.parent
     walk = up_to_repository_top(start, cwd)
     for candidate in walk:

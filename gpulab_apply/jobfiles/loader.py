@@ -34,8 +34,15 @@ from ruamel.yaml.parser import Parser, ParserError
 from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scanner import Scanner, ScannerError
-from ruamel.yaml.tokens import (BlockEndToken, BlockMappingStartToken, BlockSequenceStartToken, FlowMappingEndToken,
-                                FlowMappingStartToken, FlowSequenceEndToken, FlowSequenceStartToken)
+from ruamel.yaml.tokens import (
+    BlockEndToken,
+    BlockMappingStartToken,
+    BlockSequenceStartToken,
+    FlowMappingEndToken,
+    FlowMappingStartToken,
+    FlowSequenceEndToken,
+    FlowSequenceStartToken,
+)
 
 from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
@@ -71,7 +78,7 @@ class _SafeConstructor(SafeConstructor):
             return super().construct_non_recursive_object(node, tag)
         except (YAMLError, RecursionError):
             raise
-        except (ValueError, KeyError, IndexError, TypeError, OverflowError, AttributeError) as exc:
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError, AttributeError):
             tag_text = (tag or node.tag or "").replace("tag:yaml.org,2002:", "!!")
             text = node.value if isinstance(node, ScalarNode) else node.id
             raise ConstructorError(None, None, f"{_short(text)} is not a valid {tag_text} value",
@@ -158,7 +165,7 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
         elif root.exists():
             candidates = [root.as_posix()]
         else:
-            problems.append(Problem(Location(root.as_posix()), "no such file or directory"))
+            problems.append(Problem(Location(root.as_posix()), _missing(root)))
             continue
         for candidate in candidates:
             key = os.path.realpath(candidate)
@@ -166,6 +173,16 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[str], list[Problem]]:
                 seen.add(key)
                 found.append(candidate)
     return found, problems
+
+
+def _missing(path: Path) -> str:
+    """Why ``path`` cannot be found: gone, or a symlink loop (``jobs.d -> jobs.d``)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path):
+            return f"cannot follow this symlink: {exc.strerror or exc}"
+    return "no such file or directory"
 
 
 def _walk(root: Path) -> Iterator[str]:

@@ -8,6 +8,7 @@ it falls back to the repository's top-level folder name, and outside git to the 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +19,7 @@ _SECTION = re.compile(r'^\s*\[\s*remote\s+"origin"\s*\]\s*$')
 
 def repository_set_name(start: Path) -> str:
     """The set name for job files at ``start`` (a job directory or file; it need not exist)."""
-    start = start.resolve()
+    start = Path(os.path.realpath(start))  # not Path.resolve(): a symlink loop raises there on Python 3.11
     directory = start if start.is_dir() or not start.exists() else start.parent
     for candidate in (directory, *directory.parents):
         dot_git = candidate / ".git"
