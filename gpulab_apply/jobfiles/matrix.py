@@ -71,9 +71,9 @@ class JobBudget:
 
     __slots__ = ("bytes_left", "left")
 
-    def __init__(self, jobs: int = MAX_JOBS, size: int = MAX_SWEEP_BYTES) -> None:
-        self.left = jobs
-        self.bytes_left = size
+    def __init__(self) -> None:
+        self.left = MAX_JOBS
+        self.bytes_left = MAX_SWEEP_BYTES
 
 
 class MatrixExpansion:
