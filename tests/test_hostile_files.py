@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from gpulab_apply.jobfiles import validation
@@ -320,6 +320,7 @@ def test_every_command_on_any_tree_exits_cleanly_with_located_problems(cli: RunC
     with tree(files):
         for command in COMMANDS:
             result = run(cli, command)
+            event(f"{command} exit {int(result.exit_code)}")  # shown by --hypothesis-show-statistics
             if result.exit_code == 1:  # a problem names the file it is in, with its line where there is one
                 assert LOCATED.search(result.stdout + result.stderr), result
 

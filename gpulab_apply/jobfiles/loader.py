@@ -277,9 +277,8 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader], 
 #: what YAML allows in a stream (YAML 1.2, 5.1): anything else stops both parsers
 _NON_PRINTABLE = re.compile("[^\\x09\\x0A\\x0D\\x20-\\x7E\\x85\\xA0-\\uD7FF\\uE000-\\uFFFD\\U00010000-\\U0010FFFF]")
 _DIRECTIVE = re.compile(r"^%YAML[ \t]+([^ \t\r\n#]*)", re.MULTILINE)
-#: where a block collection can start on a line: its indentation and any ``- ``, ``? ``, ``: `` or ``--- ``
-#: before the content (the breaks YAML 1.1 knows too, so that no line start is missed)
-_LINE_LEAD = re.compile(r"(?:\A|(?<=[\n\r\x85\u2028\u2029]))[ \t]*(?:(?:---|[-?:])[ \t]+)*")
+#: what can stand before the first block collection of a line: indentation, and ``- ``, ``? ``, ``: ``, ``---``
+_LINE_LEAD = " \t-?:"
 _DOCUMENT_MARKER = re.compile(r"(?:\A|(?<=[\n\r]))(?:---|\.\.\.)(?=[ \t\r\n]|\Z)")
 
 
@@ -292,7 +291,7 @@ def _text_problem(path: str, text: str) -> Problem | None:
     """
     if (bad := _NON_PRINTABLE.search(text)) is not None:
         return _character_problem(path, text, bad.start())
-    for found in _DIRECTIVE.finditer(text):
+    for found in _DIRECTIVE.finditer(text) if "%YAML" in text else ():
         version = tuple(int(part) if part.isdigit() else -1 for part in found[1].split("."))
         if version not in YAML_VERSIONS:
             return Problem(_location(path, text, found.start()), f"YAML: version {found[1]!r} in the %YAML "
@@ -323,13 +322,16 @@ def _nesting_bound(text: str) -> int:
     """More than the depth any document in ``text`` can reach, counted without parsing (linear, in C).
 
     A block collection nested ``n`` levels deep starts at column ``n // 2`` or further right (each level
-    indents, except a list under a key), so twice the widest line lead bounds the block levels. Flow
-    collections (``[``, ``{``) cannot hold block ones, so the opening brackets of the document bound the
-    rest. A ``---``/``...`` at the start of a line ends every collection (the parser refuses what is open).
+    indents, except a list under a key), so twice the widest line lead bounds the block levels (lines split
+    at every break any YAML version knows, and more). Flow collections (``[``, ``{``) cannot hold block ones,
+    so the opening brackets of the document bound the rest. A ``---``/``...`` at the start of a line ends
+    every collection (the parser refuses what is open), so a file of many documents is counted per document.
     """
-    lead = max(map(len, _LINE_LEAD.findall(text)), default=0)
-    brackets = max((part.count("[") + part.count("{") for part in _DOCUMENT_MARKER.split(text)), default=0)
-    return 2 * (lead + 2) + brackets
+    lead = max((len(line) - len(line.lstrip(_LINE_LEAD)) for line in text.splitlines()), default=0)
+    bound = 2 * (lead + 2) + text.count("[") + text.count("{")
+    if bound > MAX_DEPTH:
+        bound = 2 * (lead + 2) + max(part.count("[") + part.count("{") for part in _DOCUMENT_MARKER.split(text))
+    return bound
 
 
 def _nesting_problem(path: str, text: str) -> tuple[Problem | None, bool]:
