@@ -29,20 +29,12 @@ from ruamel.yaml.constructor import ConstructorError, SafeConstructor
 from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.docinfo import DocInfo
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.parser import Parser, ParserError
 from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scanner import Scanner, ScannerError
-from ruamel.yaml.tokens import (
-    BlockEndToken,
-    BlockMappingStartToken,
-    BlockSequenceStartToken,
-    FlowMappingEndToken,
-    FlowMappingStartToken,
-    FlowSequenceEndToken,
-    FlowSequenceStartToken,
-)
 
 from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
@@ -336,32 +328,30 @@ def _nesting_bound(text: str) -> int:
 
 def _nesting_problem(path: str, text: str) -> tuple[Problem | None, bool]:
     """A problem where ``text`` first nests deeper than :data:`MAX_DEPTH` collections (or None), and whether
-    the whole text could be scanned.
+    the whole text could be read this way.
 
-    For the rare file whose :func:`_nesting_bound` is too high: its tokens are read (by the pure scanner,
-    which keeps no recursion, and stops there), each collection start counted as a level. A document that
-    many collections deep is deeper still as values; one within it is at most twice as deep (lists under
-    keys, ``[a: b]``), which the parsers handle and :func:`_depth_problem` then judges exactly.
+    For the rare file whose :func:`_nesting_bound` is too high: the C parser's events (libyaml keeps its
+    own stacks; only building nodes recurses) are counted, and reading stops at the first level too deep,
+    before the memory that grows with the depth's square is spent. One level within the limit is at most
+    a scalar deeper as values, which the parsers handle and :func:`_depth_problem` then judges exactly.
     """
-    scanner = _PureLoader(text)
+    events = _FastLoader(text)
     depth = 0
-    opening = (BlockMappingStartToken, BlockSequenceStartToken, FlowMappingStartToken, FlowSequenceStartToken)
-    closing = (BlockEndToken, FlowMappingEndToken, FlowSequenceEndToken)
     try:
-        while scanner.check_token():
-            token = scanner.get_token()
-            if isinstance(token, opening):
+        while events.check_event():
+            event = events.get_event()
+            if isinstance(event, CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = token.start_mark
+                    mark = event.start_mark
                     return Problem(Location(path, mark.line + 1, mark.column + 1), f"values nest more than "
                                    f"{MAX_DEPTH} levels deep here; a job is a few levels deep"), True
-            elif isinstance(token, closing):
+            elif isinstance(event, CollectionEndEvent):
                 depth -= 1
-    except YAMLError:
+    except YAMLError:  # YAML 1.2 the C parser refuses: the pure parser, which stops at Python's recursion limit
         return None, False
     finally:
-        scanner.dispose()
+        events.dispose()
     return None, True
 
 
