@@ -69,6 +69,7 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
 
 def _read_yaml(path: Path) -> Any:
     """The one document of the config file, read like a job file (the same limits and located problems)."""
+    # ruamel is imported on first use: commands run without a config file never pay for it here
     from gpulab_apply.jobfiles.loader import parse, read_bytes
 
     raw, problem = read_bytes(str(path), MAX_CONFIG_BYTES, what="a config file")
