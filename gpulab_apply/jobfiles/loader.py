@@ -60,21 +60,17 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 class _SafeConstructor(SafeConstructor):
     """Plain JSON-like values; timestamps stay the strings the user wrote (GPULab wants RFC 3339 text).
 
-    Whatever a node holds, building its value either succeeds or raises a :class:`ConstructorError` at
-    the node: an explicit tag on a text it does not fit (``!!float abc``, ``!!bool abc``) is a located
-    problem, not a ``ValueError`` from deep inside the constructor.
+    Whatever a node holds, building a document either succeeds or raises a :class:`ConstructorError` at
+    a node: an explicit tag on a text it does not fit (``!!float abc``, ``!!bool abc``) is a located
+    problem, not a ``ValueError`` from deep inside the constructor. The node is looked for only then, so
+    a valid document pays nothing per value for it.
     """
 
-    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+    def construct_document(self, node: Any) -> Any:
         try:
-            return super().construct_non_recursive_object(node, tag)
-        except (YAMLError, RecursionError):
-            raise
-        except (ValueError, KeyError, IndexError, TypeError, OverflowError, AttributeError):
-            tag_text = (tag or node.tag or "").replace("tag:yaml.org,2002:", "!!")
-            text = node.value if isinstance(node, ScalarNode) else node.id
-            raise ConstructorError(None, None, f"{_short(text)} is not a valid {tag_text} value",
-                                   node.start_mark) from None
+            return super().construct_document(node)
+        except _CONSTRUCTOR_FAILURES as exc:
+            raise _misfit(self, node, exc) from None
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         for key_node, _ in node.value if isinstance(node, MappingNode) else ():
@@ -94,27 +90,64 @@ class _SafeConstructor(SafeConstructor):
                                    node.start_mark)
         return value
 
-    def construct_yaml_str(self, node: Any) -> Any:
-        value = super().construct_yaml_str(node)
-        # Strict UTF-8 decoding keeps surrogates out of the text; only a "\ud800" escape can make one, and
-        # such a string can be neither printed nor sent.
-        if isinstance(value, str) and _SURROGATE.search(value):
-            raise ConstructorError(None, None, "a \\u escape makes a lone surrogate, which is not a character",
-                                   node.start_mark)
-        return value
-
     def construct_unsupported(self, node: Any) -> Any:
         tag_text = str(node.tag).replace("tag:yaml.org,2002:", "!!")
         raise ConstructorError(None, None, f"{tag_text} values cannot be in a job: a job holds text, numbers, "
                                "booleans, null, lists and mappings", node.start_mark)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SafeConstructor.add_constructor(_TIMESTAMP_TAG, _SafeConstructor.construct_yaml_str)
-_SafeConstructor.add_constructor("tag:yaml.org,2002:str", _SafeConstructor.construct_yaml_str)
+_CONSTRUCTOR_FAILURES = (ValueError, KeyError, IndexError, TypeError, OverflowError, AttributeError)
+_SafeConstructor.add_constructor(_TIMESTAMP_TAG, SafeConstructor.construct_yaml_str)
 _SafeConstructor.add_constructor("tag:yaml.org,2002:int", _SafeConstructor.construct_yaml_int)
 for _tag in ("binary", "set", "omap", "pairs"):  # no JSON value has these shapes
     _SafeConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _SafeConstructor.construct_unsupported)
+
+
+def _misfit(constructor: SafeConstructor, root: Node, failure: Exception) -> ConstructorError:
+    """The error at the first scalar of ``root`` whose value cannot be built (``failure`` was raised for it)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            try:
+                SafeConstructor.construct_non_recursive_object(constructor, node)
+            except _CONSTRUCTOR_FAILURES:
+                tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+                return ConstructorError(None, None, f"{_short(node.value)} is not a valid {tag} value",
+                                        node.start_mark)
+            except YAMLError:
+                pass
+        stack.extend(reversed(list(_children(node))))
+    return ConstructorError(None, None, f"a value cannot be read ({type(failure).__name__}: {failure})",
+                            root.start_mark)
+
+
+def _surrogate_problem(root: Node, path: str) -> Problem | None:
+    """A problem at the first scalar holding a lone surrogate, or None.
+
+    Strict UTF-8 decoding keeps surrogates out of the text; only an escape (``"\\ud800"``) can make one,
+    and such a string can be neither printed nor sent, so only a text with ``\\u`` or ``\\U`` is looked at.
+    """
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+            mark = node.start_mark
+            return Problem(Location(path, mark.line + 1, mark.column + 1),
+                           "YAML: a \\u escape makes a lone surrogate, which is not a character")
+        stack.extend(reversed(list(_children(node))))
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _short(text: str) -> str:
@@ -236,6 +269,7 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader], 
     syntax_error = False
     may_alias = "&" in text and "*" in text
     may_nest = may_alias or deep
+    may_escape = "\\u" in text or "\\U" in text
     loader = None
     try:
         loader = loader_class(text)
@@ -247,6 +281,8 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader], 
                 problems.append(too_big)
             elif may_nest and (too_deep := _depth_problem(node, path)):
                 problems.append(too_deep)
+            elif may_escape and (surrogate := _surrogate_problem(node, path)):
+                problems.append(surrogate)
             else:
                 documents.append(Document(location=location, data=loader.construct_document(node),
                                           source=NodeSourceMap(location, index, node)))
