@@ -19,7 +19,6 @@ import functools
 import os
 import re
 import stat
-import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -139,7 +138,7 @@ def _surrogate_problem(root: Node, path: str) -> Problem | None:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, ScalarNode) and _SURROGATE.search(node.value):
+        if isinstance(node, ScalarNode) and re.search(_SURROGATE, node.value):
             mark = node.start_mark
             return Problem(Location(path, mark.line + 1, mark.column + 1),
                            "YAML: a \\u escape makes a lone surrogate, which is not a character")
@@ -147,7 +146,8 @@ def _surrogate_problem(root: Node, path: str) -> Problem | None:
     return None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Patterns used only on unusual texts are compiled (and cached by re) on first use: validate starts sooner.
+_SURROGATE = "[\ud800-\udfff]"
 
 
 def _short(text: str) -> str:
@@ -302,12 +302,14 @@ def _parse(path: str, text: str, loader_class: type[_FastLoader | _PureLoader], 
 
 # --- the text, before any parser ---------------------------------------------------------------------------
 
-#: what YAML allows in a stream (YAML 1.2, 5.1): anything else stops both parsers
-_NON_PRINTABLE = re.compile("[^\\x09\\x0A\\x0D\\x20-\\x7E\\x85\\xA0-\\uD7FF\\uE000-\\uFFFD\\U00010000-\\U0010FFFF]")
-_DIRECTIVE = re.compile(r"^%YAML[ \t]+([^ \t\r\n#]*)", re.MULTILINE)
+#: what YAML forbids in a stream (YAML 1.2, 5.1): controls but tab and line breaks, and, beyond ASCII, surrogates and
+#: U+FFFE/U+FFFF (apart, because the whole class takes 0.4 ms to compile and most files are ASCII)
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+_NONCHARACTERS = "[\ud800-\udfff\ufffe\uffff]"
+_DIRECTIVE = r"(?m)^%YAML[ \t]+([^ \t\r\n#]*)"
 #: what can stand before the first block collection of a line: indentation, and ``- ``, ``? ``, ``: ``, ``---``
 _LINE_LEAD = " \t-?:"
-_DOCUMENT_MARKER = re.compile(r"(?:\A|(?<=[\n\r]))(?:---|\.\.\.)(?=[ \t\r\n]|\Z)")
+_DOCUMENT_MARKER = r"(?:\A|(?<=[\n\r]))(?:---|\.\.\.)(?=[ \t\r\n]|\Z)"
 
 
 def _text_problem(path: str, text: str) -> Problem | None:
@@ -317,9 +319,11 @@ def _text_problem(path: str, text: str) -> Problem | None:
     document; the C parser recurses once per nesting level and crashes the process (not an exception)
     on a few thousand ``[``, after using memory that grows with the square of the depth.
     """
-    if (bad := _NON_PRINTABLE.search(text)) is not None:
-        return _character_problem(path, text, bad.start())
-    for found in _DIRECTIVE.finditer(text) if "%YAML" in text else ():
+    forbidden = [match.start() for match in (_CONTROLS.search(text),
+                                             None if text.isascii() else re.search(_NONCHARACTERS, text)) if match]
+    if forbidden:
+        return _character_problem(path, text, min(forbidden))
+    for found in re.finditer(_DIRECTIVE, text) if "%YAML" in text else ():
         version = tuple(int(part) if part.isdigit() else -1 for part in found[1].split("."))
         if version not in YAML_VERSIONS:
             return Problem(_location(path, text, found.start()), f"YAML: version {found[1]!r} in the %YAML "
@@ -332,7 +336,8 @@ def _character_problem(path: str, text: str, offset: int) -> Problem:
     where = _location(path, text, offset)
     if char == "\x00" and text.count("\x00") * 3 >= len(text):  # every other byte: ASCII text in UTF-16
         return Problem(where, "not UTF-8: the file looks like UTF-16", hint="save the file as UTF-8")
-    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(char, "a control character")
+    # every character refused here is a control, a surrogate or a noncharacter: none has a Unicode name
+    name = _CONTROL_NAMES.get(char) or ("a control character" if ord(char) < 0xA0 else "not a character")
     return Problem(where, f"YAML does not allow the character U+{ord(char):04X} ({name}) in a file",
                    hint=f'remove it; in a double-quoted string write it as an escape: "\\u{ord(char):04x}"')
 
@@ -358,7 +363,7 @@ def _nesting_bound(text: str) -> int:
     lead = max((len(line) - len(line.lstrip(_LINE_LEAD)) for line in text.splitlines()), default=0)
     bound = 2 * (lead + 2) + text.count("[") + text.count("{")
     if bound > MAX_DEPTH:
-        bound = 2 * (lead + 2) + max(part.count("[") + part.count("{") for part in _DOCUMENT_MARKER.split(text))
+        bound = 2 * (lead + 2) + max(part.count("[") + part.count("{") for part in re.split(_DOCUMENT_MARKER, text))
     return bound
 
 
