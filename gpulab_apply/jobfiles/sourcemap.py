@@ -223,13 +223,20 @@ def _node_at(root: Node, json_path: JsonPath) -> Node | None:
 
 
 def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
-    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
+    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does.
+
+    Building the values flattens merges into the mapping, merged pairs first: the last pair of a name is
+    the one whose value the job has.
+    """
     merged: list[Node] = []
+    found: tuple[Node, Node] | None = None
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
             merged.extend(value.value if isinstance(value, SequenceNode) else [value])
         elif isinstance(key, ScalarNode) and key.value == name:
-            return key, value
+            found = key, value
+    if found is not None:
+        return found
     for source in merged:
         if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
             return pair
