@@ -2,6 +2,8 @@
 workspace's to say (:mod:`gpulab_apply.workspace`).
 
 Which keys it may hold is :data:`gpulab_apply.setting_table.CONFIG_KEYS`, derived from the settings table.
+It is read as defensively as a job file (docs/validate.md#limits), and never more than
+:data:`MAX_CONFIG_BYTES` of it: whatever it holds is a :class:`ConfigError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -13,23 +15,13 @@ from typing import Any
 from gpulab_apply.errors import ConfigError
 
 CONFIG_FILE_NAME = "gpulab-apply.yaml"
+#: a config file holds a dozen settings; anything this big is not one
+MAX_CONFIG_BYTES = 64 * 1024
 
 
 def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
     """The settings in a config file, by setting name (``keys`` maps its keys to them); unknown keys are errors (typos are silent otherwise)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
-    try:
-        data = YAML(typ="safe").load(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: {exc.problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = _read_yaml(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -55,3 +47,25 @@ def _structured(name: str) -> bool:
 
     setting = SETTINGS_BY_NAME.get(name)
     return setting is not None and setting.structured
+
+
+def _read_yaml(path: Path) -> Any:
+    """The one document of the config file, read like a job file (the same limits and located problems)."""
+    # ruamel is imported on first use: commands run without a config file never pay for it here
+    from gpulab_apply.jobfiles.loader import parse, read_bytes
+
+    raw, problem = read_bytes(str(path), MAX_CONFIG_BYTES, what="a config file")
+    if problem is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start} cannot be "
+                              "decoded", hint="save the file as UTF-8") from None
+        read = parse(str(path), text)
+        problem = next(iter(read.problems), None)
+    if problem is not None:
+        raise ConfigError(f"{problem.location}: {problem.message}", hint=problem.hint)
+    documents = [document for document in read.documents if document.data is not None]
+    if len(documents) > 1:
+        raise ConfigError(f"{documents[1].location}: a config file holds one document")
+    return documents[0].data if documents else None

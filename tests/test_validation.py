@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.jobfiles import loader
-from gpulab_apply.jobfiles.sourcemap import FileSourceMap, JsonPath
+from gpulab_apply.jobfiles.sourcemap import JsonPath, PositionSourceMap
 from gpulab_apply.jobfiles.validation import ValidationResult, validate_paths
 from gpulab_apply.problems import Location
 from tests.job_texts import MINIMAL_JOB_YAML
@@ -252,13 +252,16 @@ def test_a_deeply_nested_document_is_a_problem_not_a_crash(jobs: Path) -> None:
 
 
 def locate(path: str | Path, index: int, json_path: JsonPath) -> Location:
-    """Through the map the reader built, checked against a map that reads the file again."""
+    """Through the map the reader built, checked against the same map sent to another process."""
+    import pickle
+
     name = Path(path).as_posix()
     documents = loader.read(name).documents
-    again = FileSourceMap(Location(name), index).locate(json_path)
-    if 0 <= index < len(documents):
-        assert documents[index].source.locate(json_path) == again
-    return again
+    if not 0 <= index < len(documents):
+        return Location(name)
+    here = documents[index].source.locate(json_path)
+    assert pickle.loads(pickle.dumps(documents[index].source)).locate(json_path) == here
+    return here
 
 
 def test_locate_points_at_values_keys_and_list_items(jobs: Path) -> None:
@@ -278,20 +281,27 @@ def test_locate_points_at_values_keys_and_list_items(jobs: Path) -> None:
     assert locate("jobs.d/a.yaml", 5, ["name"]) == Location("jobs.d/a.yaml")
 
 
-def test_a_map_that_reads_again_sees_a_changed_file(jobs: Path) -> None:
-    path = write(jobs / "a.yaml", JOB.format(name="a"))
-    assert locate(path, 0, ["name"]).line == 1
-    write(path, "# moved down\n\n" + JOB.format(name="a"))
-    assert locate(path, 0, ["name"]).line == 3
+def test_a_map_keeps_the_positions_it_was_read_with(jobs: Path) -> None:
+    """Positions are recorded while reading: a report made later never reads (or misreads) the file again."""
+    import pickle
+
+    path = write(jobs / "a.yaml", "# moved down\n\n" + JOB.format(name="a"))
+    source = loader.read("jobs.d/a.yaml").documents[0].source
+    travelled = pickle.loads(pickle.dumps(source))
+    write(path, JOB.format(name="a"))
+    assert source.locate(["name"]).line == travelled.locate(["name"]).line == 3
+    path.unlink()
+    assert travelled.locate(["request", "resources", "gpus"]) == Location("jobs.d/a.yaml", 5, 30)
 
 
-def test_a_map_sent_to_another_process_travels_as_its_file_and_index(jobs: Path) -> None:
+def test_a_map_sent_to_another_process_travels_as_positions_without_the_text(jobs: Path) -> None:
     import pickle
 
     write(jobs / "a.yaml", JOB.format(name="a") + "---\n" + JOB.format(name="b"))
     source = loader.read("jobs.d/a.yaml").documents[1].source
     travelled = pickle.loads(pickle.dumps(source))
-    assert travelled == FileSourceMap(Location("jobs.d/a.yaml", 7, 1), 1)
+    assert isinstance(travelled, PositionSourceMap)
+    assert travelled == source and "debian" not in repr(travelled)
     assert travelled.locate(["request", "resources", "gpus"]) == Location("jobs.d/a.yaml", 9, 30)
 
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from gpulab_apply.jobfiles import loader
 from gpulab_apply.jobfiles.validation import validate_paths
@@ -114,7 +116,8 @@ def test_an_integer_too_long_for_python_is_a_located_problem(jobs: Path) -> None
     (jobs / "a.yaml").write_text("name: a\nrequest:\n  resources:\n    gpus: " + "9" * 5000 + "\n",
                                  encoding="utf-8")
     [problem] = problems_of(["jobs.d"])
-    assert problem.startswith("jobs.d/a.yaml:4:11: error: YAML: integer too long to be a value of a job (")
+    assert problem == ("jobs.d/a.yaml:4:11: error: YAML: integer of 5,000 characters is too large: a value is at most "
+                       "64 bits")
 
 
 @pytest.mark.parametrize("text", [
@@ -179,3 +182,50 @@ def test_the_pure_parser_reads_only_what_the_c_parser_refuses(jobs: Path, monkey
     result = validate_paths(["jobs.d"])
     assert [spec.name for spec in result.jobs] == ["flow", "plain"]
     assert len(used) == 1 and used[0].startswith("name: flow")
+
+
+# --- the nesting bound: counted on the text, before any parser -------------------------------------------
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((max(_depth(k), _depth(v)) for k, v in value.items()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 1
+
+
+_SCALARS = st.one_of(st.integers(-5, 5), st.sampled_from(["a", "b c", "x-y", "[z]", "{w}", "#", ""]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(st.sampled_from(["a", "b", "c-d"]), inner,
+                                                                         max_size=3)), max_leaves=40)
+
+
+@settings(max_examples=200)
+@given(value=_VALUES, flow=st.sampled_from([None, True, False]), mapping=st.integers(1, 4),
+       sequence=st.integers(2, 4), offset=st.integers(0, 3), compact=st.booleans())
+def test_the_nesting_bound_is_never_below_the_real_depth(value: object, flow: bool | None, mapping: int,
+                                                         sequence: int, offset: int, compact: bool) -> None:
+    """Whatever style a document is written in (block or flow, any indentation, compact lists), the text's
+    bound is at least its depth, so a file under the bound is safe to give the C parser unchecked."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = flow
+    yaml.indent(mapping=mapping, sequence=max(sequence, offset + 2) if compact else sequence,
+                offset=offset if compact else 0)
+    stream = io.StringIO()
+    yaml.dump(value, stream)
+    text = stream.getvalue()
+    read = loader.parse("a.yaml", text)
+    assume(not read.problems)  # the emitter writes some styles it cannot read back (a list indented by 1)
+    assert loader._nesting_bound(text) >= max(_depth(document.data) for document in read.documents), text
+
+
+@pytest.mark.parametrize("text", ["[" * 30000, "- " * 30000 + "a\n", "{a: " * 30000, "? " * 30000 + "a\n",
+                                  "".join(" " * i + "k:\n" for i in range(300)), "a: &x [1]\nb: " + "[" * 5000 + "*x"])
+def test_a_deep_text_is_stopped_before_any_parser_builds_it(jobs: Path, text: str) -> None:
+    (jobs / "a.yaml").write_text(text, encoding="utf-8")
+    [problem] = problems_of(["jobs.d"])
+    assert "nest more than 100 levels deep here" in problem

@@ -34,8 +34,14 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 #: generated names longer than this end in a hash instead
 MAX_NAME = 100
-#: a few lines of YAML can ask for billions of combinations: more members than this is an error
-MAX_MEMBERS = 100_000
+#: a few lines of YAML can ask for billions of combinations: more members than this is an error, found from
+#: the axes' sizes before any member is made (docs/validate.md#limits)
+MAX_MEMBERS = 10_000
+#: how many jobs the sweeps of one run may make together (twenty 10,000-member sweeps fit in 47 KB)
+MAX_JOBS = 50_000
+#: and how much job text: members times the size of their template (as JSON), so that a sweep of large
+#: jobs is bounded in memory too (10,000 members of a 30 KB template would hold 300 MB)
+MAX_SWEEP_BYTES = 64 * 1024 * 1024
 MATRIX_PATH = (TOOL_KEY, "matrix")
 
 Scalar = str | int | float | bool | None
@@ -60,8 +66,26 @@ class Member(NamedTuple):
         return "{" + ", ".join(f"{key}: {self.texts[key]}" for key in self.values) + "}"
 
 
+class JobBudget:
+    """How many more jobs sweeps may make in this run; shared by the files checked in one process."""
+
+    __slots__ = ("bytes_left", "left")
+
+    def __init__(self) -> None:
+        self.left = MAX_JOBS
+        self.bytes_left = MAX_SWEEP_BYTES
+
+
 class MatrixExpansion:
-    """The transform: a document with a matrix becomes one draft per member; others pass through."""
+    """The transform: a document with a matrix becomes one draft per member; others pass through.
+
+    Members are counted before any is made, against :data:`MAX_MEMBERS` and the run's ``budget``.
+    """
+
+    __slots__ = ("budget",)
+
+    def __init__(self, budget: JobBudget | None = None) -> None:
+        self.budget = JobBudget() if budget is None else budget
 
     def __call__(self, draft: Draft) -> Expansion:
         data = draft.data
@@ -71,6 +95,20 @@ class MatrixExpansion:
         members, problems = combinations(options["matrix"], draft.source)
         if problems:
             return Expansion((), problems)
+        if len(members) > self.budget.left:
+            return Expansion((), [Problem(draft.source.locate(MATRIX_PATH, at_key=True),
+                                          f"matrix: its {len(members):,} members would take the jobs of this run "
+                                          f"beyond {MAX_JOBS:,}; split the sweeps over runs",
+                                          json_path=".".join(MATRIX_PATH))])
+        size = len(members) * len(json.dumps(data, ensure_ascii=False, default=str))
+        if size > self.budget.bytes_left:
+            return Expansion((), [Problem(draft.source.locate(MATRIX_PATH, at_key=True),
+                                          f"matrix: its {len(members):,} members would hold {size / 2**20:,.0f} MiB of "
+                                          f"job text, beyond the {MAX_SWEEP_BYTES // 2**20} MiB the sweeps of a run "
+                                          "may make; make the job smaller or split the sweep",
+                                          json_path=".".join(MATRIX_PATH))])
+        self.budget.left -= len(members)
+        self.budget.bytes_left -= size
         template = dict(data)
         rest = {key: value for key, value in options.items() if key != "matrix"}
         if rest:
@@ -118,14 +156,16 @@ def combinations(matrix: Any, source: SourceMap) -> tuple[list[Member], list[Pro
             return [], problem((key,), f"{key!r} is not a key: use letters, digits, _ and -")
         if not isinstance(values, list) or not values or not all(_is_scalar(v) for v in values):
             return [], problem((key,), f"{key} must be a non-empty list of scalar values")
-    if math.prod(len(values) for values in axes.values()) > MAX_MEMBERS:
-        return [], problem((), f"more than {MAX_MEMBERS:,} combinations; split the sweep")
     extras: dict[str, list[Mapping[str, Any]]] = {}
     for part in ("include", "exclude"):
         entries = matrix.get(part, [])
         if not isinstance(entries, list) or not all(_is_entry(entry) for entry in entries):
             return [], problem((part,), f"{part} must be a list of mappings of keys to scalar values")
         extras[part] = entries
+    # counted before any member is made: an include adds at most one member
+    if (count := math.prod(len(values) for values in axes.values()) + len(extras["include"])) > MAX_MEMBERS:
+        return [], problem((), f"{count:,} combinations, more than the {MAX_MEMBERS:,} a sweep may have; split the "
+                               "sweep")
 
     def text(path: JsonPath, value: Scalar) -> str:
         return written(source, (*MATRIX_PATH, *path), value)

@@ -5,16 +5,14 @@ map per document (:class:`NodeSourceMap`, on the parser's node graph); authoring
 (:class:`LayeredSourceMap`: a job over the ``_defaults.yaml`` files above it), so a problem in a value
 that a defaults file set is reported at that file and line.
 
-Positions are resolved lazily, only for the values a problem or ``render --explain`` asks about: valid
-files pay nothing for them. A node graph is large, so a map that crosses a process boundary (the
-forked validation workers) travels as its file and document index and reads the file again when asked
-(:class:`FileSourceMap`), which only reports about a problem or a diff ever do.
+Positions are the ones the parser recorded while reading; the file is never read again. They are
+resolved lazily, only for the values a problem or ``render --explain`` asks about: valid files pay
+nothing for them. A node graph is large, so a map that crosses a process boundary (the forked
+validation workers) travels as a tree of positions only (:class:`PositionSourceMap`), with no text.
 """
 
 from __future__ import annotations
 
-import functools
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -65,50 +63,81 @@ class NodeSourceMap:
         node = _node_at(self._node, json_path)
         return node.value if isinstance(node, ScalarNode) else None
 
-    # Two maps of the same document are equal, whichever parse built them and whether they hold it or read
-    # the file again (a job read twice, or checked in a worker process, is the same job).
+    # Two maps of the same document are equal, whichever parse built them and whether they hold its nodes
+    # or only their positions (a job read twice, or checked in a worker process, is the same job).
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NodeSourceMap | FileSourceMap):
+        if not isinstance(other, NodeSourceMap | PositionSourceMap):
             return NotImplemented
         return (self.origin, self.document) == (other.origin, other.document)
 
     def __hash__(self) -> int:
         return hash((self.origin, self.document))
 
-    def __reduce__(self) -> tuple[Callable[..., FileSourceMap], tuple[Location, int]]:
-        # A worker process sends back its file and document index, not the node graph.
-        return FileSourceMap, (self.origin, self.document)
+    def __reduce__(self) -> tuple[Callable[..., PositionSourceMap], tuple[Location, int, Positions]]:
+        # A worker process sends back the positions the parser recorded, not the node graph (nor the text).
+        return PositionSourceMap, (self.origin, self.document, _positions(self._node, {}))
 
 
-class FileSourceMap(NamedTuple):
-    """A document's positions found by reading its file again, when first asked (cached per file version).
+#: where a node starts (line and column, from 0) and what is below it: for a mapping, each key's own
+#: position and its value's tree (merge keys resolved as the constructor does); for a list, each item's
+#: tree; nothing for a scalar
+Positions = tuple[int, int, "dict[str, tuple[int, int, Positions]] | list[Positions] | None"]
 
-    A file or document that has gone since gives locations without a line.
-    """
+
+class PositionSourceMap(NamedTuple):
+    """A document's positions as the parser recorded them, without the node graph (it crossed a process)."""
 
     origin: Location
     #: the document's position among the file's documents
     document: int
+    positions: Positions
 
     def locate(self, json_path: JsonPath, *, at_key: bool = False) -> Location:
-        name = self.origin.path
-        try:
-            stat = os.stat(name)
-        except OSError:
-            return Location(name)
-        maps = _reread(name, stat.st_mtime_ns, stat.st_size)
-        if not 0 <= self.document < len(maps):
-            return Location(name)
-        return maps[self.document].locate(json_path, at_key=at_key)
+        node = self.positions
+        line, column = node[0], node[1]
+        for index, part in enumerate(json_path):
+            below = node[2]
+            if isinstance(below, dict) and (entry := below.get(str(part))) is not None:
+                key_line, key_column, node = entry
+                point_at_key = (at_key and index == len(json_path) - 1) or node[2] is not None
+                line, column = (key_line, key_column) if point_at_key else (node[0], node[1])
+            elif isinstance(below, list) and isinstance(part, int) and 0 <= part < len(below):
+                node = below[part]
+                line, column = node[0], node[1]
+            else:
+                break
+        return Location(self.origin.path, line + 1, column + 1)
+
+    # equal to the node map it was made from (see NodeSourceMap.__eq__)
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NodeSourceMap | PositionSourceMap):
+            return NotImplemented
+        return (self.origin, self.document) == (other.origin, other.document)
+
+    def __hash__(self) -> int:
+        return hash((self.origin, self.document))
 
 
-@functools.lru_cache(maxsize=64)
-def _reread(path: str, mtime_ns: int, size: int) -> tuple[SourceMap, ...]:
-    # Keyed by modification time and size too, so a changed file is read again.
-    del mtime_ns, size
-    from gpulab_apply.jobfiles.loader import read  # the loader builds maps: import it only when needed
-
-    return tuple(document.source for document in read(path).documents)
+def _positions(node: Node, made: dict[int, Positions]) -> Positions:
+    """The position tree of ``node``; a node shared through aliases is recorded once (``made``)."""
+    if (known := made.get(id(node))) is not None:
+        return known
+    mark = node.start_mark
+    below: dict[str, tuple[int, int, Positions]] | list[Positions] | None = None
+    if isinstance(node, MappingNode):
+        below = {}
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                for source in value.value if isinstance(value, SequenceNode) else [value]:
+                    if isinstance(source, MappingNode) and isinstance(merged := _positions(source, made)[2], dict):
+                        for name, entry in merged.items():
+                            below.setdefault(name, entry)
+            elif isinstance(key, ScalarNode):
+                below[key.value] = (key.start_mark.line, key.start_mark.column, _positions(value, made))
+    elif isinstance(node, SequenceNode):
+        below = [_positions(item, made) for item in node.value]
+    made[id(node)] = result = (mark.line, mark.column, below)
+    return result
 
 
 class Layer(NamedTuple):
@@ -194,13 +223,20 @@ def _node_at(root: Node, json_path: JsonPath) -> Node | None:
 
 
 def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:
-    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does."""
+    """The (key, value) nodes for key ``name``, looking through merge keys like the constructor does.
+
+    Building the values flattens merges into the mapping, merged pairs first: the last pair of a name is
+    the one whose value the job has.
+    """
     merged: list[Node] = []
+    found: tuple[Node, Node] | None = None
     for key, value in mapping.value:
         if key.tag == _MERGE_TAG:
             merged.extend(value.value if isinstance(value, SequenceNode) else [value])
         elif isinstance(key, ScalarNode) and key.value == name:
-            return key, value
+            found = key, value
+    if found is not None:
+        return found
     for source in merged:
         if isinstance(source, MappingNode) and (pair := _pair(source, name)) is not None:
             return pair

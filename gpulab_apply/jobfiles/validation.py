@@ -12,7 +12,7 @@ import functools
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from gpulab_apply.jobfiles.adoption import Adoption
 from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defaults_problems, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
-from gpulab_apply.jobfiles.matrix import MatrixExpansion
+from gpulab_apply.jobfiles.matrix import MAX_JOBS, JobBudget, MatrixExpansion
 from gpulab_apply.jobfiles.variables import Variables
 from gpulab_apply.jobmodel.normal_form import canonical_job
 from gpulab_apply.jobmodel.rules import judge
@@ -84,6 +84,10 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     if secrets:  # in every message already made, wherever a check quoted a value
         problems = [p._replace(message=secrets.mask(mask_text(p.message)),
                                hint=p.hint and secrets.mask(mask_text(p.hint))) for p in problems]
+    if len(candidates) > MAX_JOBS:  # slices checked in parallel each had the whole budget
+        problems.append(Problem(Location(given[0] if given else "."), f"{len(candidates):,} jobs, more than the "
+                                f"{MAX_JOBS:,} one run may hold", hint="split the job files over several runs"))
+        candidates = []
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
@@ -104,7 +108,9 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
     per core and checked in forked workers, which send back only plain results (no node graphs).
-    Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here.
+    Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here. A worker
+    that dies (no file should make one, but a parser is C code) costs only a problem at the file that
+    killed it: see :func:`_check_guarded`.
     """
     check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given,
                               job_root=job_root)
@@ -116,22 +122,51 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     # imported here: multiprocessing costs a one-file validate about a Python start-up of its own
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     size = -(-len(files) // workers)
     slices = [files[start:start + size] for start in range(0, len(files), size)]
-    with ProcessPoolExecutor(max_workers=len(slices), mp_context=multiprocessing.get_context("fork")) as pool:
-        return [result for part in pool.map(check, slices) for result in part]
+    context = multiprocessing.get_context("fork")
+    results: list[_FileResult] = []
+    with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
+        futures = [pool.submit(check, part) for part in slices]
+        for part, future in zip(slices, futures, strict=True):
+            try:
+                results.extend(future.result())
+            except BrokenProcessPool:  # every slice not finished when a worker died: again, apart
+                results.extend(_check_guarded(part, check, context))
+    return results
+
+
+def _check_guarded(files: Sequence[str], check: Callable[[Sequence[str]], list[_FileResult]],
+                   context: Any) -> list[_FileResult]:
+    """``check(files)`` in a process of its own; when that process dies, each half again, down to the one
+    file that kills it, which gets a problem of its own (a few forks per such file, none otherwise)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            return pool.submit(check, files).result()
+        except BrokenProcessPool:
+            if len(files) == 1:
+                return [([Problem(Location(files[0]), "checking this file stopped the process that read it",
+                                  hint="report it as a bug, with the file; gpulab-apply cannot use it")], [])]
+    half = len(files) // 2
+    return _check_guarded(files[:half], check, context) + _check_guarded(files[half:], check, context)
 
 
 def _check_files(files: Sequence[str], *, require_project: bool, strict: bool,
                  given: Sequence[str] = (), job_root: str = ".") -> list[_FileResult]:
     defaults: dict[str, Any] = {}  # the defaults files read so far, shared by the files of this slice
+    budget = JobBudget()  # and how many jobs their sweeps may still make
     return [_check_file(path, require_project=require_project, strict=strict, given=given, defaults=defaults,
-                        job_root=job_root) for path in files]
+                        job_root=job_root, budget=budget) for path in files]
 
 
 def _check_file(path: str, *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
-                defaults: dict[str, Any] | None = None, job_root: str = ".") -> _FileResult:
+                defaults: dict[str, Any] | None = None, job_root: str = ".",
+                budget: JobBudget | None = None) -> _FileResult:
     """One file on its own: its problems, and what the set-wide checks need of each document."""
     if os.path.basename(path) in DEFAULTS_NAMES:  # named explicitly (a pre-commit hook passes changed files)
         return list(defaults_problems(path)), []
@@ -142,7 +177,7 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False, given
     if not documents and not job_file.problems:
         problems.append(Problem(Location(path), "no job in this file (it is empty or only has comments)",
                                 hint="remove the file, or prefix its name with _ to keep it out of the set"))
-    transforms = _transforms(path, given, {} if defaults is None else defaults, job_root)
+    transforms = _transforms(path, given, {} if defaults is None else defaults, job_root, budget or JobBudget())
     for document in documents:
         expansion = run_transforms(Draft(data=document.data, source=document.source), transforms)
         problems.extend(expansion.problems)
@@ -157,11 +192,12 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False, given
     return problems, candidates
 
 
-def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any], job_root: str = ".") -> list[Transform]:
+def _transforms(path: str, given: Sequence[str], defaults: dict[str, Any], job_root: str,
+                budget: JobBudget) -> list[Transform]:
     """The authoring steps between reading ``path`` and checking its jobs, in the order of
     docs/authoring.md#order: defaults under the document, then the matrix, then variables (last, so a
     value from the environment is never read as an expression)."""
-    return [DefaultsOverlay(path, top_directory(path, given, job_root), defaults), Adoption(), MatrixExpansion(),
+    return [DefaultsOverlay(path, top_directory(path, given, job_root), defaults), Adoption(), MatrixExpansion(budget),
             Variables()]
 
 
