@@ -16,7 +16,7 @@ from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.problems import Location
 
 if TYPE_CHECKING:
-    from gpulab_apply.jobfiles.sourcemap import SourceMap
+    from gpulab_apply.sourcemap import SourceMap
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gpulab_apply.cli import planning
+from gpulab_apply.app import planning
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.faults import Fault
 from gpulab_apply.errors import ExitStatus

@@ -233,7 +233,7 @@ def test_explicit_set_name_must_be_safe(repo: Path) -> None:
 
 
 def test_project_urn_needs_a_project_except_in_local_mode(repo: Path) -> None:
-    from gpulab_apply.gpulab.connection import local_identity
+    from gpulab_apply.gpulab.local import local_identity
 
     identity = local_identity()
     assert resolve(repo).project_urn(identity) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.jobfiles import loader
-from gpulab_apply.jobfiles.sourcemap import Layer, LayeredSourceMap
+from gpulab_apply.sourcemap import Layer, LayeredSourceMap
 from gpulab_apply.problems import Location
 
 
@@ -49,7 +49,7 @@ def test_the_source_map_never_reads_files_so_it_does_not_import_the_loader() -> 
     imports nothing that reads, not even inside a function."""
     import ast
 
-    from gpulab_apply.jobfiles import sourcemap
+    from gpulab_apply import sourcemap
 
     tree = ast.parse(Path(sourcemap.__file__).read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}

@@ -16,9 +16,9 @@ from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.loader import read
-from gpulab_apply.jobfiles.sourcemap import Layer, LayeredSourceMap
 from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem
+from gpulab_apply.sourcemap import Layer, LayeredSourceMap
 
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 

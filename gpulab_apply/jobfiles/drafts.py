@@ -1,7 +1,7 @@
 """The step between reading a document and checking it, where authoring transforms sit.
 
 A :class:`Draft` is a job on its way from a file to the checks: its data and the
-:class:`~gpulab_apply.jobfiles.sourcemap.SourceMap` that places every value of it. A
+:class:`~gpulab_apply.sourcemap.SourceMap` that places every value of it. A
 :class:`Transform` turns one draft into zero or more drafts (a defaults overlay gives one, a matrix
 gives one per member) and reports problems, located through the draft's source map. The checks then
 locate their own problems through the same map, so they never need to know how a job was made.
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from gpulab_apply.jobfiles.sourcemap import JsonPath, SourceMap
 from gpulab_apply.problems import Location, Problem, format_json_path
+from gpulab_apply.sourcemap import JsonPath, SourceMap
 
 
 class Draft(NamedTuple):

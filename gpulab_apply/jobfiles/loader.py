@@ -3,7 +3,7 @@
 Every file is parsed with ruamel.yaml's C-based safe loader into plain Python values. The parser's
 node graph, which knows where every key and value is, is kept beside the values, so a problem can be
 placed at ``file:line:col`` without reading the file again: each document's
-:class:`~gpulab_apply.jobfiles.sourcemap.SourceMap`.
+:class:`~gpulab_apply.sourcemap.SourceMap`.
 
 Reading is defensive (docs/validate.md#limits): a size limit, strict UTF-8, only printable characters,
 a bound on nesting checked on the text before any parser sees it (the C parser recurses without limit),
@@ -35,8 +35,8 @@ from ruamel.yaml.reader import Reader, ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scanner import Scanner, ScannerError
 
-from gpulab_apply.jobfiles.sourcemap import NodeSourceMap
 from gpulab_apply.problems import Location, Problem
+from gpulab_apply.sourcemap import NodeSourceMap
 
 #: job files are a few kilobytes; anything this big is almost certainly not one
 MAX_FILE_BYTES = 1024 * 1024

@@ -24,9 +24,9 @@ from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
-from gpulab_apply.jobfiles.sourcemap import JsonPath, LayeredSourceMap, NodeSourceMap, PathPart, SourceMap
 from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem, format_json_path
+from gpulab_apply.sourcemap import JsonPath, LayeredSourceMap, NodeSourceMap, PathPart, SourceMap
 
 EXPRESSION = re.compile(r"\$\{\{\s*(?P<expression>.*?)\s*\}\}")
 _REFERENCE = re.compile(r"matrix\.(?P<key>[A-Za-z_][A-Za-z0-9_-]*)\Z")

@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
-from gpulab_apply.jobfiles.sourcemap import JsonPath
 from gpulab_apply.problems import Problem
+from gpulab_apply.sourcemap import JsonPath
 
 # $${ is an escaped ${; ${{ is a matrix expression (already replaced), never a variable
 _VARIABLE = re.compile(r"\$\$\{|\$\{(?!\{)(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")

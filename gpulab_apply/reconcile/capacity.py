@@ -11,42 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from gpulab_apply.gpulab.inventory import Inventory
 from gpulab_apply.model import JobSpec
 from gpulab_apply.placement import Kind, Need, Node, Room, Shortfall, has_room, need_of, shortfalls, taken
-from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.cost import plan_cost
+from gpulab_apply.reconcile.finding import CapacityFinding, Verdict
 from gpulab_apply.reconcile.plan import WORKING_STATUSES, Action, Plan
-
-
-class Verdict(StrEnum):
-    #: no node this project may use can ever run it (an error: apply refuses it)
-    IMPOSSIBLE = "impossible"
-    #: it can run, but no node has the room free now (a note)
-    WAITS = "waits"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CapacityFinding:
-    """What the capacity check says about one job the plan submits."""
-
-    name: str
-    verdict: Verdict
-    message: str
-    location: Location | None = None
-    #: the nearest node (impossible) or None
-    node: str | None = None
-    cluster_id: int | None = None
-
-    @property
-    def is_error(self) -> bool:
-        return self.verdict is Verdict.IMPOSSIBLE
-
 
 #: kinds that rule a node out whatever its size: a node lacking one of these is farther than any other
 _HARD = frozenset({Kind.CLUSTER, Kind.PROJECT, Kind.NODE, Kind.GPU_MODEL})

@@ -21,7 +21,7 @@ from gpulab_apply.reconcile.guards import Guards, Refusal, refusals
 from gpulab_apply.reconcile.marker import SpecHashes
 
 if TYPE_CHECKING:
-    from gpulab_apply.reconcile.capacity import CapacityFinding
+    from gpulab_apply.reconcile.finding import CapacityFinding
     from gpulab_apply.reconcile.usage import Usage
 
 

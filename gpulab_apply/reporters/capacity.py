@@ -12,7 +12,7 @@ from gpulab_apply.reporters import location_document
 
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location
-    from gpulab_apply.reconcile.capacity import CapacityFinding
+    from gpulab_apply.reconcile.finding import CapacityFinding
     from gpulab_apply.reconcile.plan import Plan
 
 #: names shown per line before "and N more"

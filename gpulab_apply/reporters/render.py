@@ -13,9 +13,9 @@ from gpulab_apply.problems import Location, format_json_path
 from gpulab_apply.reporters import envelope, location_document
 
 if TYPE_CHECKING:
-    from gpulab_apply.jobfiles.sourcemap import JsonPath
     from gpulab_apply.model import JobSpec
     from gpulab_apply.reporters import Failure
+    from gpulab_apply.sourcemap import JsonPath
 
 
 class RenderResult(NamedTuple):
