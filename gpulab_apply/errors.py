@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from gpulab_apply.masking import Secrets
     from gpulab_apply.problems import Problem
 
 
@@ -43,10 +44,13 @@ class GpulabApplyError(Exception):
 
     exit_status: ExitStatus = ExitStatus.ERROR
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, made: object = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: what the command had made when this stopped it (the plan a guard refused), for the failure report in
+        #: the command's format; carried here, to the one boundary, rather than kept aside by the command
+        self.made = made
 
     def __str__(self) -> str:
         return self.message
@@ -66,11 +70,13 @@ class InvalidJobsError(GpulabApplyError):
     """
 
     def __init__(self, message: str, *, hint: str | None = None, problems: Sequence[Problem] = (),
-                 files: int = 0) -> None:
+                 files: int = 0, secrets: Secrets | None = None) -> None:
         super().__init__(message, hint=hint)
         self.problems = tuple(problems)
         #: job files read
         self.files = files
+        #: what the job files took from the environment: masked in the report of these problems
+        self.secrets = secrets
 
 
 # --- credentials --------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ import pytest
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.gpulab.local import local_identity
 from gpulab_apply.gpulab.listing import list_v4, set_filter
+from gpulab_apply.gpulab.local import local_identity
 from gpulab_apply.jobmodel.status import JobStatus
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
 

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import CertificateError, ConfigError
-from gpulab_apply.app.connection import open_client
-from gpulab_apply.gpulab.local import local_identity
-from gpulab_apply.gpulab.local import LOCAL_USER_URN
+from gpulab_apply.gpulab.local import LOCAL_USER_URN, local_identity
 from gpulab_apply.settings import Settings, resolve_settings
 from tests.fixtures.certificates import MakeLoginPem
 from tests.fixtures.emulator import MINIMAL_JOB

@@ -91,7 +91,7 @@ def imports(name: str, path: Path, known: set[str]) -> Iterator[Import]:
             for target in targets:
                 found = resolve(target)
                 if found is not None and found != name and found.startswith("gpulab_apply"):
-                    yield Import(name, found, child.lineno, in_function)
+                    yield Import(name, found, getattr(child, "lineno", 0), in_function)
             yield from walk(child, inside)
 
     yield from walk(ast.parse(path.read_text(encoding="utf-8")), False)

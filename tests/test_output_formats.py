@@ -7,15 +7,16 @@ with the problems), with the exit code unchanged.
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gpulab_apply.reporters import REGISTRY, VERSIONS, formats
+from gpulab_apply.reporters import REGISTRY, VERSIONS, Kind, formats
 from tests.conftest import RunCli
 from tests.test_cli_plan_apply import Repo
 
@@ -54,7 +55,7 @@ def assert_envelope(document: dict[str, Any], kind: str) -> None:
 def test_every_command_offers_its_registered_formats_and_auto(cli: RunCli) -> None:
     for kind in ("validate", "plan", "apply", "status", "whoami"):
         text = " ".join(cli(kind, "--help").stdout.split())
-        assert f"--format [{'|'.join(formats(kind))}]" in text, text  # type: ignore[arg-type]
+        assert f"--format [{'|'.join(formats(kind))}]" in text, text
         assert "[default: auto]" in text
     text = " ".join(cli("render", "--help").stdout.split())  # yaml is the default: its output is a job file set
     assert "--format [yaml|json]" in text and "[default: yaml]" in text
@@ -171,3 +172,54 @@ def test_a_failed_document_has_the_keys_of_a_successful_one(repo: Repo, cli: Run
     bad = json.loads(cli(command, *args, "--format", "json", *connection).stdout)
     assert (good["ok"], bad["ok"]) == (True, False)
     assert list(bad) == list(good)
+
+
+def _document_from_nothing(kind: str) -> dict[str, Any]:
+    """A successful document of ``kind`` made from nothing: what a failure report once built to learn the keys."""
+    from datetime import UTC, datetime
+
+    from gpulab_apply.jobfiles.validation import ValidationResult
+    from gpulab_apply.reconcile.planner import PlanOptions, build_plan
+    from gpulab_apply.reporters.apply import ApplyResult, apply_document
+    from gpulab_apply.reporters.identity import IdentityReport, identity_document
+    from gpulab_apply.reporters.plan import plan_document
+    from gpulab_apply.reporters.problems import validate_document
+    from gpulab_apply.reporters.render import RenderResult, render_document
+    from gpulab_apply.reporters.status import StatusReport, status_document
+
+    plan = build_plan((), (), set_name="-", options=PlanOptions())
+    made: dict[str, Callable[[], dict[str, Any]]] = {
+        "plan": lambda: plan_document(plan),
+        "apply": lambda: apply_document(ApplyResult(plan=plan, report=None)),
+        "status": lambda: status_document(StatusReport(set_name="-", rows=(), now=datetime.now(UTC))),
+        "render": lambda: render_document(RenderResult(jobs=())),
+        "validate": lambda: validate_document(ValidationResult(jobs=(), problems=(), files=0)),
+        "whoami": lambda: identity_document(IdentityReport(
+            user=None, email=None, certificate=None, valid_until=None, days_left=None, endpoint="", api_version="",
+            project=None, set_name="", local=False)),
+    }
+    return made[kind]()
+
+
+@pytest.mark.parametrize("kind", ["validate", "plan", "apply", "status", "whoami", "render"])
+def test_each_kind_declares_the_keys_of_its_document_for_failures(kind: Kind) -> None:
+    from gpulab_apply.reporters import EMPTY_BODIES, Failure
+    from gpulab_apply.reporters.failure import document
+
+    good = _document_from_nothing(kind)
+    failed = document(Failure(kind=kind, message="stopped", set_name="lab"))
+    assert list(failed) == list(good)
+    assert failed["ok"] is False and failed["error"]["message"] == "stopped"
+    assert all(failed[key] in ([], None, "lab") for key in EMPTY_BODIES[kind])
+    # a list on success is an empty list on failure, anything else null (the set: the command's set)
+    assert {key for key in EMPTY_BODIES[kind] if isinstance(good[key], list)} == {
+        key for key in EMPTY_BODIES[kind] if failed[key] == []}
+
+
+def test_every_registered_format_reports_a_failure() -> None:
+    from gpulab_apply.reporters import REGISTRY, Failure, fail_reporter
+
+    for kind, fmt in REGISTRY:
+        stream = io.StringIO()
+        fail_reporter(kind, fmt)(Failure(kind=kind, message="stopped"), stream)
+        assert fmt == "text" or fmt == "yaml" or stream.getvalue(), (kind, fmt)

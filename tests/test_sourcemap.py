@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.jobfiles import loader
-from gpulab_apply.sourcemap import Layer, LayeredSourceMap
 from gpulab_apply.problems import Location
+from gpulab_apply.sourcemap import Layer, LayeredSourceMap
 
 
 @pytest.fixture

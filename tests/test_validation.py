@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.jobfiles import loader
-from gpulab_apply.sourcemap import JsonPath, PositionSourceMap
 from gpulab_apply.jobfiles.validation import ValidationResult, validate_paths
 from gpulab_apply.problems import Location
+from gpulab_apply.sourcemap import JsonPath, PositionSourceMap
 from tests.job_texts import MINIMAL_JOB_YAML
 
 JOB = MINIMAL_JOB_YAML

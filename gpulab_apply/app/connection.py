@@ -1,4 +1,7 @@
-"""Opening a client from settings: the certificate for GPULab, or the embedded emulator for ``--local``."""
+"""Opening a client from settings: the certificate for GPULab, or the embedded emulator for ``--local``.
+
+Here, above both, because the HTTP adapter (:mod:`gpulab_apply.gpulab`) knows neither settings nor the emulator.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ from typing import TYPE_CHECKING
 
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.certificate import load_credentials
-from gpulab_apply.gpulab.identity import Identity
-from gpulab_apply.gpulab.local import LOCAL_DB_PATH, LOCAL_USER_EMAIL, LOCAL_USER_URN
+from gpulab_apply.gpulab.local import LOCAL_DB_PATH, local_identity
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,7 +67,3 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
             project_urn=settings.project_urn(identity), on_retry=settings.retry_notice,
         ))
 
-
-def local_identity() -> Identity:
-    """The emulator's default user, which every certificate-less request acts as."""
-    return Identity(LOCAL_USER_URN, LOCAL_USER_EMAIL)

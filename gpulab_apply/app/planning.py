@@ -1,6 +1,5 @@
-"""What plan, apply and status share: validated desired jobs, one listing, the plan, and rendering.
-
-Not a command: a helper for the command modules, kept here so that options -> calls -> output stays thin.
+"""Loading and planning for plan, apply, status, wait and logs: the workspace's selection, validated desired jobs,
+one listing, the plan. Returns results or raises the one error hierarchy; writes nothing (the commands' reporters do).
 """
 
 from __future__ import annotations
@@ -49,19 +48,18 @@ def select(paths: Sequence[str | Path], settings: Settings) -> Selection:
 def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
-    annotations in CI). The values they took from the environment are masked in all the command writes."""
-    from gpulab_apply.cli.output import hide
-    from gpulab_apply.jobfiles.validation import validate_paths
+    annotations in CI). The values they took from the environment are in the result (and the error): the command
+    hands them to its output, which masks them."""
+    from gpulab_apply.jobfiles.validation import validate_paths  # jsonschema: for the commands that load jobs
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,
                             job_root=settings.workspace.job_root)
-    hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,
-                               files=result.files)
+                               files=result.files, secrets=result.secrets)
     return result
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gpulab_apply.cli.output import Output
 from gpulab_apply.errors import ExitStatus, GpulabApplyError, InternalError, InterruptedByUser
 
 if TYPE_CHECKING:
@@ -62,40 +63,39 @@ EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan job
 def run(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit status; the one place where errors become messages."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from gpulab_apply.cli import output
+
+    # what this command line writes, and where: made here, handed down through click, reported through here
+    output = Output(environ=os.environ)
 
     # Commands build large, acyclic trees (parsed job files, job listings) that reference counting frees.
     # With the default threshold the cyclic collector rescans them over and over: about a quarter of a
     # plan's time. A higher one still collects cycles, in the long-running emulator too.
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-    output.reset()
     try:
         try:
-            return _dispatch(args)
+            return _dispatch(args, output)
         except KeyboardInterrupt:
             raise InterruptedByUser("interrupted (Ctrl-C)") from None
         except GpulabApplyError:
             raise
         except Exception as exc:  # a bug: a message, a crash report and exit 70, never a bare traceback
-            raise _crashed(exc, args) from exc
+            raise _crashed(exc, args, output) from exc
     except GpulabApplyError as exc:
         # in the command's format on stdout (a Markdown plan that says it failed), and as a line on stderr
         output.fail(exc)
         output.error_lines(exc)
         return exc.exit_status
-    finally:
-        output.reset()  # let go of what the command made (a plan of thousands of jobs) before the exit
 
 
-def _crashed(error: Exception, args: Sequence[str]) -> InternalError:
+def _crashed(error: Exception, args: Sequence[str], output: Output) -> InternalError:
     """The error that reports a bug: where its crash report is (or why none could be written)."""
-    from gpulab_apply.cli.output import masked
+    # only after a bug: platform and traceback are not worth importing on every start
     from gpulab_apply.crash import write_crash_report
     from gpulab_apply.masking import mask_message
 
     what = f"unexpected error: {type(error).__name__}"
     try:
-        path = write_crash_report(error, args, mask=lambda text: masked(mask_message(text)))
+        path = write_crash_report(error, args, mask=lambda text: output.masked(mask_message(text)))
     except OSError as exc:
         return InternalError(f"{what} (no crash report: {exc.strerror or exc})",
                              hint="this is a bug in gpulab-apply: please report it with the command you ran")
@@ -104,14 +104,15 @@ def _crashed(error: Exception, args: Sequence[str]) -> InternalError:
                               "(secrets in it are masked)")
 
 
-def _dispatch(args: list[str]) -> int:
-    """Run one command through click; its usage errors exit 64 (2 means "changes present" here)."""
-    import click
+def _dispatch(args: list[str], output: Output) -> int:
+    """Run one command through click, ``output`` its context object; its usage errors exit 64 (2 means "changes
+    present" here)."""
+    import click  # not for `from gpulab_apply.cli import COMMANDS` (docs, tests): imported to run a command
 
     from gpulab_apply.cli.group import cli
 
     try:
-        result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
+        result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False, obj=output)
     except click.UsageError as exc:
         exc.show()
         return ExitStatus.USAGE

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import current, emit, format_option, is_terminal
-from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
+from gpulab_apply.cli.output import Output, format_option, is_terminal
 from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import mask_url
 from gpulab_apply.reconcile.capacity import without_impossible
 from gpulab_apply.reconcile.executor import (
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
           max_gpu_hours: float | None, skip_impossible: bool,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
-          detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
+          detailed_exitcode: bool, output: Output, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
           interval: float, settings: Settings) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
 
@@ -90,10 +90,10 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
     selection = select(settings.workspace.at_root(saved.paths) if saved else paths, settings)
     desired = load_desired(selection, settings)
+    output.hide(desired.secrets)
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
-    output = current()
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
@@ -104,12 +104,10 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
             check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
         if skip_impossible:
             result = without_impossible(result, now=client.server_time)
-        if output is not None:
-            output.partial = result
-            if not output.is_document:  # the plan, before the question and the actions
-                emit(result, kind="plan", final=False)
+        if not output.is_document:  # the plan, before the question and the actions
+            output.emit(result, kind="plan", final=False)
         if not result.has_changes:
-            emit(ApplyResult(plan=result, report=None))
+            output.emit(ApplyResult(plan=result, report=None))
             return ExitStatus.CHANGES if detailed_exitcode and result.kept_drift else ExitStatus.OK
         check_guards(result)
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
@@ -117,7 +115,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         with settling() as stop:
             options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism, stop=stop.event)
             report = _execute_with_progress(result, client, options)
-    emit(ApplyResult(plan=result, report=report))
+    output.emit(ApplyResult(plan=result, report=report))
     if report.interrupted:
         signal_name = stop.signal.name if stop.signal else "a signal"
         raise InterruptedByUser(f"apply was stopped by {signal_name}; the report above says what was done and "

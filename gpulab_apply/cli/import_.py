@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import render
+from gpulab_apply.cli.output import Output, pass_output
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.settings import Settings
@@ -37,8 +37,9 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
 @click.option("--force", is_flag=True, help="Overwrite job files that exist.")
 @connection_options(paths_param="directory")
+@pass_output
 def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
-            settings: Settings) -> int:
+            settings: Settings, output: Output) -> int:
     """Write one job file per selected job on GPULab: its name, description and request as submitted, with
     the fields GPULab fills in itself left out, and (with --adopt) the job's UUID, so that `plan` shows it
     in sync and `apply` manages it without cancelling and resubmitting it.
@@ -59,7 +60,7 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     lines = [_import_one(job, directory, adopt=adopt, force=force, project_urn=project_urn) for job in chosen]
     lines.append(f"Imported {len(chosen)} job(s) into {directory.as_posix()}. Run `gpulab-apply plan`: "
                  + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
-    render(lambda stream, color: stream.writelines(f"{line}\n" for line in lines))
+    output.render(lambda stream, color: stream.writelines(f"{line}\n" for line in lines))
     return ExitStatus.OK
 
 

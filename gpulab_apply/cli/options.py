@@ -29,8 +29,8 @@ from typing import Any, TypeVar, overload
 
 import click
 
-from gpulab_apply.cli.output import current, hide, is_terminal, masked
-from gpulab_apply.masking import Secrets
+from gpulab_apply.cli.output import Output, is_terminal, output_of
+from gpulab_apply.masking import Secrets, mask_message, safe
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
 from gpulab_apply.settings import Settings, resolve_settings
 
@@ -80,14 +80,13 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths",
                 job_paths=(workspace_paths or _same)(_paths(kwargs.get(paths_param))),
                 password_prompt=_prompt_for_password if is_terminal(sys.stdin) else None,
             )
+            output = output_of(click.get_current_context())
             if is_terminal(sys.stderr) and not settings.verbose:  # --verbose logs each retry already
-                settings = dataclasses.replace(settings, retry_notice=_show_retry)
-            output = current()
-            if output is not None:
-                output.set_name = settings.set_name
+                settings = dataclasses.replace(settings, retry_notice=functools.partial(_show_retry, output))
+            output.set_name = settings.set_name
             if settings.password:  # never shown, even where GPULab or a library quotes it
-                hide(Secrets((settings.password,)))
-            with _verbose_logging(settings):
+                output.hide(Secrets((settings.password,)))
+            with _verbose_logging(settings, output):
                 return function(*args, settings=settings, **kwargs)
 
         decorated: Any = wrapper
@@ -112,10 +111,8 @@ def _paths(value: object) -> list[Path]:
     return []
 
 
-def _show_retry(notice: str) -> None:
-    from gpulab_apply.masking import mask_message, safe
-
-    click.echo(f"gpulab-apply: {safe(masked(mask_message(notice)))}…", err=True)
+def _show_retry(output: Output, notice: str) -> None:
+    click.echo(f"gpulab-apply: {safe(output.masked(mask_message(notice)))}…", err=True)
 
 
 def _prompt_for_password(path: Path) -> str:
@@ -125,7 +122,7 @@ def _prompt_for_password(path: Path) -> str:
 
 
 @contextmanager
-def _verbose_logging(settings: Settings) -> Iterator[None]:
+def _verbose_logging(settings: Settings, output: Output) -> Iterator[None]:
     """With --verbose: the resolved settings (password as "(set)") and each request, on stderr."""
     if not settings.verbose:
         yield
@@ -133,7 +130,7 @@ def _verbose_logging(settings: Settings) -> Iterator[None]:
     for name, value, source in settings.describe():
         click.echo(f"gpulab-apply: {name + ':':<13} {value}  [{source}]", err=True)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_PrintableFormatter("gpulab-apply: %(message)s"))
+    handler.setFormatter(_PrintableFormatter("gpulab-apply: %(message)s", output))
     # The in-process emulator of --local logs each request it serves; the client's lines say it already.
     handler.addFilter(lambda record: not record.name.startswith("gpulab_apply.emulator"))
     logger = logging.getLogger("gpulab_apply")
@@ -151,7 +148,9 @@ class _PrintableFormatter(logging.Formatter):
     """Log lines as safe as every other output: secrets masked (a password in an endpoint URL, a server
     error quoting the environment), control characters escaped."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        from gpulab_apply.masking import mask_message, safe
+    def __init__(self, fmt: str, output: Output) -> None:
+        super().__init__(fmt)
+        self.output = output
 
-        return safe(masked(mask_message(super().format(record))))
+    def format(self, record: logging.LogRecord) -> str:
+        return safe(self.output.masked(mask_message(super().format(record))))

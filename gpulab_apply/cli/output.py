@@ -1,25 +1,36 @@
-"""How commands write: whether a stream is a terminal, the ``--format`` option, and results through reporters.
+"""How commands write: the output context of one command line (:class:`Output`), made at the CLI's boundary.
 
-A command declares its kind of result with :func:`format_option`; from then on the result it
-:func:`emit`\\ s, or the error that stops it (:func:`fail`, called by the CLI's one error boundary), comes
-out in the format asked for. Once the command has loaded its job files it hands their secrets to the output
-(:func:`hide`): everything written after that, report, failure or ``Error:`` line, is masked with them.
+Like httpie's injected ``Environment``: :func:`gpulab_apply.cli.run` makes one :class:`Output` per command line and
+hands it to click as the context object; ``--format`` (:func:`format_option`) says what kind of result the command
+writes and in which format, and the command receives the same object as its ``output`` parameter (commands without
+``--format`` take it with :func:`pass_output`). Nothing is read from a global: the boundary that made the object
+reports a failure through it (:meth:`Output.fail`), the secrets it was handed (:meth:`Output.hide`) masked, and what
+the command had made travels in the error itself (:attr:`gpulab_apply.errors.GpulabApplyError.made`).
 Light on purpose (no client, no requests), so every command can use it.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
 from gpulab_apply.masking import NO_SECRETS, Secrets, mask_message, safe
-from gpulab_apply.reporters import AUTO, DOCUMENT_FORMATS, Failure, Kind, formats, report, resolve_format
+from gpulab_apply.reporters import (
+    AUTO,
+    DOCUMENT_FORMATS,
+    Failure,
+    Kind,
+    fail_reporter,
+    formats,
+    report,
+    resolve_format,
+)
 
 if TYPE_CHECKING:
     import click
@@ -36,52 +47,105 @@ def is_terminal(stream: Any) -> bool:
 
 
 class Output:
-    """What the running command reports, and in which format."""
+    """One command line's output: its streams and environment, the kind and format of its result, the secrets
+    nothing it writes may show, and whether its report is out."""
 
-    __slots__ = ("done", "fmt", "kind", "partial", "secrets", "set_name")
+    __slots__ = ("_stderr", "_stdout", "done", "environ", "fmt", "kind", "secrets", "set_name")
 
-    def __init__(self, kind: Kind, fmt: str) -> None:
-        self.kind = kind
-        self.fmt = fmt
+    def __init__(self, *, environ: Mapping[str, str], stdout: TextIO | None = None,
+                 stderr: TextIO | None = None) -> None:
+        self.environ = environ
+        # None: sys.stdout/sys.stderr as they are when written to (click's test runner swaps them per call)
+        self._stdout = stdout
+        self._stderr = stderr
+        #: the kind of result and its resolved ``--format``; None until the command declares them
+        self.kind: Kind | None = None
+        self.fmt = "text"
         self.set_name: str | None = None
-        #: what the command had made so far (the plan before a guard refused it), for a failure report
-        self.partial: Any = None
         #: the command's final report was written: a later error is only the CLI's ``Error:`` line
         self.done = False
-        #: what no output of the command may show (docs/security.md), handed over by :func:`hide`
+        #: what no output of the command may show (docs/security.md), handed over by :meth:`hide`
         self.secrets = NO_SECRETS
+
+    @property
+    def stdout(self) -> TextIO:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> TextIO:
+        return self._stderr or sys.stderr
+
+    def is_terminal(self, *, err: bool = False) -> bool:
+        return is_terminal(self.stderr if err else self.stdout)
 
     @property
     def is_document(self) -> bool:
         """One whole document per command (JSON, Markdown): nothing else may go to stdout."""
         return self.fmt in DOCUMENT_FORMATS
 
+    def start(self, kind: Kind, fmt: str) -> str:
+        """Declare the command's result; ``auto`` becomes ``github`` under GitHub Actions, else ``text``."""
+        self.kind = kind
+        self.fmt = resolve_format(kind, fmt, self.environ)
+        return self.fmt
 
-# per thread (a test may run two commands at once in one process)
-_current: ContextVar[Output | None] = ContextVar("gpulab_apply_output", default=None)
+    def hide(self, secrets: Secrets) -> None:
+        """Mask ``secrets`` (what the job files took from the environment, the key's password) in everything this
+        command writes from now on: its report, a failure, the ``Error:`` line."""
+        self.secrets |= secrets
 
+    def masked(self, text: str) -> str:
+        """``text`` with the command's secrets masked (for what a command writes itself)."""
+        return self.secrets.mask(text)
 
-def current() -> Output | None:
-    return _current.get()
+    def emit(self, result: object, *, kind: Kind | None = None, final: bool = True) -> None:
+        """Write ``result`` to stdout through the reporter of the command's format."""
+        kind = kind or self.kind
+        assert kind is not None, "emit() before the command declared its kind (format_option or start)"
+        buffer = io.StringIO()
+        report(kind, self.fmt, result, buffer, color=self.is_terminal())
+        self.write(self.secrets.mask(buffer.getvalue()))
+        if final:
+            self.done = True
 
+    def fail(self, error: GpulabApplyError) -> None:
+        """Report an error that stopped the command in its format (stdout), unless its report is already out."""
+        if self.kind is None or self.done:
+            return
+        self.done = True
+        if isinstance(error, InvalidJobsError) and error.secrets is not None:
+            self.hide(error.secrets)
+        problems = error.problems if isinstance(error, InvalidJobsError) else ()
+        files = error.files if isinstance(error, InvalidJobsError) else 0
+        hint = mask_message(error.hint) if error.hint else None
+        failure = Failure(kind=self.kind, message=mask_message(error.message), hint=hint,
+                          exit_status=int(error.exit_status), problems=tuple(problems), files=files,
+                          set_name=self.set_name, partial=error.made)
+        buffer = io.StringIO()
+        fail_reporter(self.kind, self.fmt)(failure, buffer)
+        self.write(self.secrets.mask(buffer.getvalue()))
 
-def reset() -> None:
-    _current.set(None)
+    def error_lines(self, error: GpulabApplyError) -> None:
+        """``Error: …`` (red on a terminal) and ``Hint: …`` on stderr: secrets masked, control characters escaped."""
+        if isinstance(error, InvalidJobsError) and error.secrets is not None:
+            self.hide(error.secrets)
+        message = f"Error: {safe(self.masked(mask_message(error.message)))}"
+        self.write(f"\x1b[31m{message}\x1b[0m\n" if self.is_terminal(err=True) else f"{message}\n", err=True)
+        if error.hint:
+            self.write(f"Hint: {safe(self.masked(mask_message(error.hint)))}\n", err=True)
 
+    def render(self, reporter: Callable[..., None], *, err: bool = False) -> None:
+        """Run a reporter into a buffer and write it; colour only when the target is a terminal."""
+        buffer = io.StringIO()
+        reporter(buffer, color=self.is_terminal(err=err))
+        self.write(self.masked(buffer.getvalue()), err=err)
 
-def start(kind: Kind, fmt: str) -> Output:
-    """Begin a command's output; ``auto`` becomes ``github`` under GitHub Actions, else ``text``."""
-    output = Output(kind=kind, fmt=resolve_format(kind, fmt, os.environ))
-    _current.set(output)
-    return output
-
-
-def hide(secrets: Secrets) -> None:
-    """Mask ``secrets`` (what the job files took from the environment, the key's password) in everything the
-    running command writes from now on: its report, a failure, the ``Error:`` line."""
-    output = _current.get()
-    if output is not None:
-        output.secrets |= secrets
+    def write(self, text: str, *, err: bool = False) -> None:
+        """Write to stdout (or stderr) and flush: what click.echo does for the text reporters make, whose colour is
+        already decided, without importing click (validate runs without it)."""
+        stream = self.stderr if err else self.stdout
+        stream.write(text)
+        stream.flush()
 
 
 @contextmanager
@@ -95,73 +159,41 @@ def masking_errors(secrets: Secrets) -> Iterator[None]:
         raise
 
 
-def masked(text: str) -> str:
-    """``text`` with the running command's secrets masked (for what a command writes itself)."""
-    output = _current.get()
-    return output.secrets.mask(text) if output is not None else text
+def output_of(ctx: click.Context) -> Output:
+    """The command line's :class:`Output`, made by :func:`gpulab_apply.cli.run` (or here, for a command invoked
+    without it, as click's own test runner does)."""
+    found = ctx.find_object(Output)
+    return found if found is not None else ctx.ensure_object(_Standalone)
+
+
+class _Standalone(Output):
+    """The output of a command that click runs without :func:`gpulab_apply.cli.run` (no error boundary)."""
+
+    def __init__(self) -> None:
+        super().__init__(environ=os.environ)
 
 
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
     """``--format`` with the kind's registered formats and ``auto`` (the default); the command gets the
-    resolved name, and failures from here on come out in that format."""
+    :class:`Output` as ``output``, its format resolved, and failures from here on come out in that format."""
     import click
 
-    def begin(ctx: click.Context, param: click.Parameter, value: str) -> str:
-        return start(kind, value).fmt
+    def begin(ctx: click.Context, param: click.Parameter, value: str) -> Output:
+        output = output_of(ctx)
+        output.start(kind, value)
+        return output
 
-    return click.option("--format", "fmt", type=click.Choice(formats(kind)), default=AUTO, show_default=True,
+    return click.option("--format", "output", type=click.Choice(formats(kind)), default=AUTO, show_default=True,
                         is_eager=True, callback=begin,
                         help=f"{help} auto: github under GitHub Actions (GITHUB_ACTIONS=true), else text.")
 
 
-def emit(result: object, *, kind: Kind | None = None, final: bool = True) -> None:
-    """Write ``result`` to stdout through the reporter of the running command's format."""
-    output = _current.get()
-    assert output is not None, "emit() before format_option/start()"
-    color = is_terminal(sys.stdout)
-    buffer = io.StringIO()
-    report(kind or output.kind, output.fmt, result, buffer, color=color)
-    write(output.secrets.mask(buffer.getvalue()))
-    if final:
-        output.done = True
+def pass_output(function: F) -> F:
+    """Give a command without ``--format`` the command line's :class:`Output` as ``output``."""
+    import click
 
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, output=output_of(click.get_current_context()), **kwargs)
 
-def fail(error: GpulabApplyError) -> None:
-    """Report an error that stopped the command in its format (stdout), unless its report is already out."""
-    output = _current.get()
-    if output is None or output.done:
-        return
-    output.done = True
-    problems = error.problems if isinstance(error, InvalidJobsError) else ()
-    files = error.files if isinstance(error, InvalidJobsError) else 0
-    hint = mask_message(error.hint) if error.hint else None
-    failure = Failure(kind=output.kind, message=mask_message(error.message), hint=hint,
-                      exit_status=int(error.exit_status),
-                      problems=tuple(problems), files=files, set_name=output.set_name, partial=output.partial)
-    buffer = io.StringIO()
-    report(output.kind, output.fmt, failure, buffer)
-    write(output.secrets.mask(buffer.getvalue()))
-
-
-def error_lines(error: GpulabApplyError) -> None:
-    """``Error: …`` (red on a terminal) and ``Hint: …`` on stderr: secrets masked, control characters escaped."""
-    message = f"Error: {safe(masked(mask_message(error.message)))}"
-    write(f"\x1b[31m{message}\x1b[0m\n" if is_terminal(sys.stderr) else f"{message}\n", err=True)
-    if error.hint:
-        write(f"Hint: {safe(masked(mask_message(error.hint)))}\n", err=True)
-
-
-def render(reporter: Callable[..., None], *, err: bool = False) -> None:
-    """Run a reporter into a buffer and echo it; colour only when the target is a terminal."""
-    color = is_terminal(sys.stderr if err else sys.stdout)
-    buffer = io.StringIO()
-    reporter(buffer, color=color)
-    write(masked(buffer.getvalue()), err=err)
-
-
-def write(text: str, *, err: bool = False) -> None:
-    """Write to stdout (or stderr) as it is at the time of the call, and flush: what click.echo does for the
-    text reporters make, whose colour is already decided, without importing click (validate runs without it)."""
-    stream = sys.stderr if err else sys.stdout
-    stream.write(text)
-    stream.flush()
+    return wrapper  # type: ignore[return-value]

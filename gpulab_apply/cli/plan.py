@@ -8,12 +8,12 @@ from shlex import quote
 
 import click
 
+from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import current, emit, format_option
-from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
+from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.cli.shared import complete_job_names
 from gpulab_apply.errors import ConfigError, ExitStatus
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.capacity import over_budget
 from gpulab_apply.reconcile.planfile import dump_plan
@@ -36,7 +36,7 @@ from gpulab_apply.settings import Settings
 @click.option("--no-capacity", "no_capacity", is_flag=True,
               help="Do not read GPULab's inventory to judge whether each job can run (docs/capacity.md).")
 @connection_options
-def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitcode: bool,
+def plan(paths: tuple[Path, ...], *, output: Output, out: Path | None, detailed_exitcode: bool,
          targets: tuple[str, ...], rerun_failed: bool, cancel_protected: tuple[str, ...], no_capacity: bool,
          settings: Settings) -> int:
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
@@ -46,13 +46,11 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     """
     selection = select(paths, settings)
     desired = load_desired(selection, settings)
+    output.hide(desired.secrets)
     with open_client(settings) as client:
         result = make_plan(desired, client, settings, selection=selection, targets=targets,
                            rerun_failed=rerun_failed, cancel_protected=cancel_protected, capacity=not no_capacity)
-    output = current()
-    if output is not None:
-        output.partial = result
-    emit(result)
+    output.emit(result)
     if out is not None:
         text = dump_plan(result, endpoint=endpoint_of(settings), paths=settings.workspace.from_root(selection.paths),
                          created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets)

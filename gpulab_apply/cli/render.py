@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gpulab_apply.cli.output import emit, hide, start
+from gpulab_apply.cli.output import Output, pass_output
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reporters import registered
@@ -23,7 +23,8 @@ from gpulab_apply.reporters import registered
 @click.option("--format", "fmt", type=click.Choice(registered("render")), default="yaml", show_default=True,
               help="yaml: one document per job, a valid job file; json: one versioned document.")
 @click.option("--explain", is_flag=True, help="Show for every field the file and line that set it.")
-def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: bool) -> int:
+@pass_output
+def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: bool, output: Output) -> int:
     """Print the effective jobs: each job file after its _defaults.yaml files, matrix and ${VAR}
     variables, exactly as gpulab-apply would submit it (values from the environment masked). No network.
 
@@ -33,10 +34,10 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     from gpulab_apply.reporters.render import RenderResult
     from gpulab_apply.workspace import find_workspace
 
-    start("render", fmt)  # from here on, a failure comes out in this format too
+    output.start("render", fmt)  # from here on, a failure comes out in this format too
     workspace = find_workspace(paths)
     result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root)
-    hide(result.secrets)
+    output.hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
                                hint="fix them (gpulab-apply validate) and run render again",
@@ -45,7 +46,7 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     if names and not jobs:
         raise InvalidJobsError(f"no job or sweep matches {', '.join(map(repr, names))}",
                                hint="gpulab-apply render lists every job")
-    emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
+    output.emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
     return ExitStatus.OK
 
 

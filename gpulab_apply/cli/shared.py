@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import GpulabApplyError, JobsFailedError, WaitTimeoutError
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus

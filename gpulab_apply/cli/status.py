@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,12 +9,12 @@ from pathlib import Path
 
 import click
 
+from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.planning import list_remote, load_desired, select
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import emit, format_option, is_terminal
-from gpulab_apply.cli.planning import list_remote, load_desired, select
+from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.status import status_rows
 from gpulab_apply.reporters.status import StatusReport
@@ -37,7 +36,7 @@ _CLEAR = "\x1b[H\x1b[2J"
 @click.option("--all", "every_run", is_flag=True,
               help="Every job of each name (earlier runs, cancelled duplicates), not only the current run.")
 @connection_options
-def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, count: int | None, every_run: bool,
+def status(paths: tuple[Path, ...], *, output: Output, watch: bool, interval: float, count: int | None, every_run: bool,
            settings: Settings) -> int:
     """List the jobs of this set: status, age, GPUs, the job file each comes from, and why a queued job waits.
 
@@ -47,11 +46,12 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
     selection = select(paths, settings)
     narrowed = selection.narrowed
     if not watch:
-        desired = load_desired(selection, settings).jobs
+        desired = load_desired(selection, settings)
+        output.hide(desired.secrets)
         with open_client(settings) as client:
-            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed))
+            output.emit(_report(client, desired.jobs, settings, every_run=every_run, narrowed=narrowed))
         return ExitStatus.OK
-    clear = is_terminal(sys.stdout)
+    clear = output.is_terminal()
     refreshes = 0
     try:
         with open_client(settings) as client:
@@ -59,13 +59,14 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                 if refreshes:
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
-                report = _report(client, load_desired(selection, settings).jobs, settings, every_run=every_run,
-                                 narrowed=narrowed)
+                desired = load_desired(selection, settings)
+                output.hide(desired.secrets)
+                report = _report(client, desired.jobs, settings, every_run=every_run, narrowed=narrowed)
                 if clear:
-                    click.echo(_CLEAR, nl=False)
-                elif refreshes and fmt == "text":
-                    click.echo()
-                emit(report)
+                    output.write(_CLEAR)
+                elif refreshes and output.fmt == "text":
+                    output.write("\n")
+                output.emit(report)
                 refreshes += 1
     except KeyboardInterrupt:  # the way to stop watching: not an error
         pass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.cli.output import emit, format_option, hide
+from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @click.option("--strict", is_flag=True, default=None,
               help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "
                    "not warnings. Also GPULAB_APPLY_STRICT or strict: true in gpulab-apply.yaml.")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
+def validate(paths: tuple[str, ...], output: Output, strict: bool | None) -> int:
     """Check job files (default: jobs.d) and report every problem with file:line:col. No network.
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
@@ -44,8 +44,8 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool | None) -> int:
     workspace = find_workspace(paths, config=os.environ.get(config_variable or "") or None)
     result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root,
                             strict=strict if strict is not None else _strict_setting(workspace))
-    hide(result.secrets)
-    emit(result)
+    output.hide(result.secrets)
+    output.emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
@@ -20,7 +21,6 @@ from gpulab_apply.cli.shared import (
     wait_until,
 )
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.waiting import WaitFor, current_jobs
 from gpulab_apply.settings import Settings
@@ -43,7 +43,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait train-resnet50 --wait-timeout 30m
       gpulab-apply wait --wait-for done
     """
-    from gpulab_apply.cli.planning import list_remote
+    from gpulab_apply.app.planning import list_remote
 
     secrets = job_file_secrets(paths, settings.workspace)
     with masking_errors(secrets), open_client(settings) as client:

@@ -7,10 +7,10 @@ import time
 
 import click
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.options import connection_options
-from gpulab_apply.cli.output import current, emit, format_option
+from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
-from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.reporters.identity import IdentityReport
 from gpulab_apply.settings import Settings
 
@@ -19,16 +19,15 @@ from gpulab_apply.settings import Settings
                epilog="\b\nExample:\n  gpulab-apply whoami --cert ~/.gpulab/login.pem\n  gpulab-apply whoami --local")
 @format_option("whoami", "text for people, json for programs.")
 @connection_options
-def whoami(*, fmt: str, settings: Settings) -> int:
+def whoami(*, output: Output, settings: Settings) -> int:
     """Show the certificate's identity and expiry, the endpoint and set, and check that GPULab accepts it."""
-    output = current()
-    streaming = output is not None and not output.is_document
+    streaming = not output.is_document
     with open_client(settings) as client:
         report = IdentityReport.of(client=client, settings=settings)
         if streaming:  # who we are is worth seeing even when GPULab then refuses us
-            emit(report, final=False)
+            output.emit(report, final=False)
         started = time.monotonic()
         client.check_access()
         report = dataclasses.replace(report, access_seconds=time.monotonic() - started, show_identity=not streaming)
-    emit(report)
+    output.emit(report)
     return ExitStatus.OK

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gpulab_apply.gpulab.identity import Identity
+
 LOCAL_USER_URN = "urn:publicid:IDN+ilabt.imec.be+user+local"
 LOCAL_USER_EMAIL = "local@example.com"
 LOCAL_PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
@@ -68,3 +70,8 @@ def is_loopback_url(url: str) -> bool:
         return is_loopback(request_host(url))
     except ValueError:
         return False
+
+
+def local_identity() -> Identity:
+    """The emulator's default user, which every certificate-less request acts as."""
+    return Identity(LOCAL_USER_URN, LOCAL_USER_EMAIL)

@@ -134,7 +134,7 @@ def check_guards(plan: Plan) -> None:
     if plan.refusals:
         first, *more = plan.refusals
         raise GuardError(first.message + "".join(f"; and {refusal.message}" for refusal in more),
-                         hint="; ".join(refusal.hint for refusal in plan.refusals))
+                         hint="; ".join(refusal.hint for refusal in plan.refusals), made=plan)
 
 
 def planned_actions(plan: Plan) -> int:

@@ -6,8 +6,8 @@ One contract for all of them (docs/plan-apply.md#output-formats):
   decides exit codes;
 * :data:`REGISTRY` is the one registry, keyed by (kind of result, ``--format`` name), holding
   ``module:function`` so that a command imports only the reporter it uses;
-* a command that fails hands :func:`report` a :class:`Failure` instead of its result, and the failure
-  comes out in the format asked for (a Markdown comment that says the plan failed and why, a JSON
+* each registered format also names its failure reporter: a command that fails hands it a :class:`Failure`
+  instead of its result, and the failure comes out in the format asked for (a Markdown comment that says the plan failed and why, a JSON
   document of the command's kind carrying the problems);
 * every JSON document has the same envelope: ``version``, ``kind``, ``ok``, ``problems`` and ``error``,
   camelCase keys, and locations as ``{"file", "line", "column"}``.
@@ -29,29 +29,73 @@ Kind = Literal["validate", "plan", "apply", "status", "whoami", "render"]
 #: the ``--format`` value that picks ``github`` under GitHub Actions and ``text`` elsewhere (as yamllint does)
 AUTO = "auto"
 
-#: (kind, format) -> "module:function"; the module is imported only when that report is written
-REGISTRY: Mapping[tuple[Kind, str], str] = {
-    ("validate", "text"): "gpulab_apply.reporters.problems:report_text",
-    ("validate", "json"): "gpulab_apply.reporters.problems:report_json",
-    ("validate", "github"): "gpulab_apply.reporters.problems:report_github",
-    ("validate", "gitlab"): "gpulab_apply.reporters.gitlab:report_validate",
-    ("plan", "text"): "gpulab_apply.reporters.plan:report_text",
-    ("plan", "json"): "gpulab_apply.reporters.plan:report_json",
-    ("plan", "markdown"): "gpulab_apply.reporters.markdown:report_plan",
-    ("plan", "github"): "gpulab_apply.reporters.plan:report_github",
-    ("apply", "text"): "gpulab_apply.reporters.apply:report_text",
-    ("apply", "json"): "gpulab_apply.reporters.apply:report_json",
-    ("apply", "github"): "gpulab_apply.reporters.apply:report_github",
-    ("status", "text"): "gpulab_apply.reporters.status:report_text",
-    ("status", "json"): "gpulab_apply.reporters.status:report_json",
-    ("status", "markdown"): "gpulab_apply.reporters.markdown:report_status",
-    ("whoami", "text"): "gpulab_apply.reporters.identity:report_text",
-    ("whoami", "json"): "gpulab_apply.reporters.identity:report_json",
-    ("render", "yaml"): "gpulab_apply.reporters.render:report_yaml",
-    ("render", "json"): "gpulab_apply.reporters.render:report_json",
+
+class Registered(NamedTuple):
+    """One format of one kind of result: its reporter, and its failure reporter (what the format writes when the
+    command stopped before its result: a JSON document with ``ok: false``, a Markdown comment saying it failed),
+    each ``module:function``."""
+
+    report: str
+    fail: str
+
+
+#: (kind, format) -> its reporters; a module is imported only when its report is written
+REGISTRY: Mapping[tuple[Kind, str], Registered] = {
+    ("validate", "text"): Registered("gpulab_apply.reporters.problems:report_text",
+                                    "gpulab_apply.reporters.failure:report_text"),
+    ("validate", "json"): Registered("gpulab_apply.reporters.problems:report_json",
+                                    "gpulab_apply.reporters.failure:report_json"),
+    ("validate", "github"): Registered("gpulab_apply.reporters.problems:report_github",
+                                      "gpulab_apply.reporters.failure:report_github"),
+    ("validate", "gitlab"): Registered("gpulab_apply.reporters.gitlab:report_validate",
+                                      "gpulab_apply.reporters.gitlab:report_failure"),
+    ("plan", "text"): Registered("gpulab_apply.reporters.plan:report_text",
+                                "gpulab_apply.reporters.failure:report_text"),
+    ("plan", "json"): Registered("gpulab_apply.reporters.plan:report_json",
+                                "gpulab_apply.reporters.failure:report_json"),
+    ("plan", "markdown"): Registered("gpulab_apply.reporters.markdown:report_plan",
+                                    "gpulab_apply.reporters.markdown:report_failure"),
+    ("plan", "github"): Registered("gpulab_apply.reporters.plan:report_github",
+                                  "gpulab_apply.reporters.failure:report_github"),
+    ("apply", "text"): Registered("gpulab_apply.reporters.apply:report_text",
+                                 "gpulab_apply.reporters.failure:report_text"),
+    ("apply", "json"): Registered("gpulab_apply.reporters.apply:report_json",
+                                 "gpulab_apply.reporters.failure:report_json"),
+    ("apply", "github"): Registered("gpulab_apply.reporters.apply:report_github",
+                                   "gpulab_apply.reporters.failure:report_github"),
+    ("status", "text"): Registered("gpulab_apply.reporters.status:report_text",
+                                  "gpulab_apply.reporters.failure:report_text"),
+    ("status", "json"): Registered("gpulab_apply.reporters.status:report_json",
+                                  "gpulab_apply.reporters.failure:report_json"),
+    ("status", "markdown"): Registered("gpulab_apply.reporters.markdown:report_status",
+                                      "gpulab_apply.reporters.markdown:report_failure"),
+    ("whoami", "text"): Registered("gpulab_apply.reporters.identity:report_text",
+                                  "gpulab_apply.reporters.failure:report_text"),
+    ("whoami", "json"): Registered("gpulab_apply.reporters.identity:report_json",
+                                  "gpulab_apply.reporters.failure:report_json"),
+    ("render", "yaml"): Registered("gpulab_apply.reporters.render:report_yaml",
+                                  "gpulab_apply.reporters.failure:report_text"),
+    ("render", "json"): Registered("gpulab_apply.reporters.render:report_json",
+                                  "gpulab_apply.reporters.failure:report_json"),
 }
 #: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
 VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2}
+#: each kind's own keys of its JSON document, in order, with the value a command that failed before its result gives
+#: them: [] for a list, else null (``set`` is the command's set when known). Declared, so that a failure report
+#: builds nothing to learn them; tests/test_output_formats.py keeps them equal to the keys of each successful document.
+EMPTY_BODIES: Mapping[Kind, Mapping[str, Any]] = {
+    "validate": {"files": None, "summary": None, "jobs": []},
+    "plan": {"set": None, "narrowedTo": [], "hasChanges": None, "remoteFingerprint": None, "warnings": [],
+             "refusals": [], "gpuHours": None, "sweeps": None, "capacity": [], "usage": None, "summary": None,
+             "entries": []},
+    "apply": {"runId": None, "set": None, "changed": None, "interrupted": None, "summary": None, "outcomes": [],
+              "plan": None},
+    "status": {"set": None, "now": None, "jobs": [], "gpuHoursUsed": None},
+    "whoami": {"user": None, "email": None, "certificate": None, "validUntil": None, "daysLeft": None,
+               "endpoint": None, "apiVersion": None, "project": None, "set": None, "accepted": None,
+               "checkSeconds": None},
+    "render": {"jobs": []},
+}
 #: formats that write one whole document per command: a command writes nothing else to stdout in them
 DOCUMENT_FORMATS = frozenset({"json", "markdown", "gitlab"})
 
@@ -60,6 +104,12 @@ class Reporter(Protocol):
     """The one call signature of every reporter."""
 
     def __call__(self, result: Any, stream: TextIO, *, color: bool = False) -> None: ...
+
+
+class FailureReporter(Protocol):
+    """The one call signature of every failure reporter."""
+
+    def __call__(self, failure: Failure, stream: TextIO) -> None: ...
 
 
 class Failure(NamedTuple):
@@ -95,20 +145,25 @@ def resolve_format(kind: Kind, fmt: str, env: Mapping[str, str]) -> str:
     return "github" if env.get("GITHUB_ACTIONS") == "true" and (kind, "github") in REGISTRY else "text"
 
 
+def _load(name: str) -> Any:
+    module, function = name.split(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def reporter(kind: Kind, fmt: str) -> Reporter:
-    module, function = REGISTRY[(kind, fmt)].split(":")
-    found: Reporter = getattr(importlib.import_module(module), function)
+    found: Reporter = _load(REGISTRY[(kind, fmt)].report)
+    return found
+
+
+def fail_reporter(kind: Kind, fmt: str) -> FailureReporter:
+    """What ``fmt`` writes for a command of ``kind`` that failed (:class:`Failure`)."""
+    found: FailureReporter = _load(REGISTRY[(kind, fmt)].fail)
     return found
 
 
 def report(kind: Kind, fmt: str, result: object, stream: TextIO, *, color: bool = False) -> None:
-    """Write ``result`` (or a :class:`Failure`) as ``kind`` in ``fmt``."""
-    if isinstance(result, Failure):
-        from gpulab_apply.reporters import failure
-
-        failure.report(result, fmt, stream, color=color)
-    else:
-        reporter(kind, fmt)(result, stream, color=color)
+    """Write ``result`` as ``kind`` in ``fmt``."""
+    reporter(kind, fmt)(result, stream, color=color)
 
 
 # --- the JSON envelope ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from gpulab_apply.reporters.problems import problem_text
 
 if TYPE_CHECKING:
     from gpulab_apply.jobfiles.validation import ValidationResult
+    from gpulab_apply.reporters import Failure
 
 #: GitLab's scale is info, minor, major, critical, blocker: an error GPULab would refuse is major, a warning minor
 SEVERITIES = {Severity.ERROR: "major", Severity.WARNING: "minor"}
@@ -52,3 +53,8 @@ def report_validate(result: ValidationResult, stream: TextIO, *, color: bool = F
 def write(problems: Sequence[Problem], stream: TextIO) -> None:
     json.dump(code_quality(problems), stream, indent=2)
     stream.write("\n")
+
+
+def report_failure(failure: Failure, stream: TextIO) -> None:
+    """A report artifact must stay JSON (the problems, or none): the error itself is the CLI's stderr line."""
+    write(failure.problems, stream)
