@@ -5,19 +5,24 @@ one listing, the plan. Returns results or raises the one error hierarchy; writes
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gpulab_apply.app.connection import open_client
 from gpulab_apply.errors import ConfigError, InvalidJobsError, ServerError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.inventory import read_inventory
 from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
+from gpulab_apply.jobfiles.validation import validate_paths  # jsonschema: for the commands that load jobs
+from gpulab_apply.masking import Secrets
 from gpulab_apply.reconcile.capacity import check_capacity, submitted, with_capacity
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.marker import manages, parse_marker
+from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.usage import usage_of
 from gpulab_apply.reconcile.window import proven_new
@@ -50,7 +55,6 @@ def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
     annotations in CI). The values they took from the environment are in the result (and the error): the command
     hands them to its output, which masks them."""
-    from gpulab_apply.jobfiles.validation import validate_paths  # jsonschema: for the commands that load jobs
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
@@ -61,6 +65,41 @@ def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
                                hint="fix them and run the command again", problems=result.problems,
                                files=result.files, secrets=result.secrets)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A plan with what it was made from: the selection of the job root, and what the job files took from the
+    environment (to mask wherever the plan is shown or saved)."""
+
+    plan: Plan
+    selection: Selection
+    secrets: Secrets
+
+
+def plan_jobs(settings: Settings, paths: Sequence[str | Path], *, hide: Callable[[Secrets], None],
+              targets: Sequence[str] = (), rerun_failed: bool = False, cancel_protected: Sequence[str] = (),
+              capacity: bool = True) -> Planned:
+    """``plan``: the job files under ``paths`` read and checked (``hide`` told their secrets) before anything goes
+    to GPULab, then one listing and the plan (:func:`make_plan`)."""
+    selection = select(paths, settings)
+    desired = load_desired(selection, settings)
+    hide(desired.secrets)
+    with open_client(settings) as client:
+        plan = make_plan(desired, client, settings, selection=selection, targets=targets, rerun_failed=rerun_failed,
+                         cancel_protected=cancel_protected, capacity=capacity)
+    return Planned(plan=plan, selection=selection, secrets=desired.secrets)
+
+
+def save_plan(planned: Planned, out: Path, settings: Settings, *, now: datetime) -> None:
+    """Write the plan file ``apply FILE`` applies exactly (docs/plan-format.md)."""
+    text = dump_plan(planned.plan, endpoint=endpoint_of(settings),
+                     paths=settings.workspace.from_root(planned.selection.paths), created=now,
+                     api_version=settings.api_version, secrets=planned.secrets)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
 
 
 def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,

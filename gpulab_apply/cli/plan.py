@@ -8,15 +8,13 @@ from shlex import quote
 
 import click
 
-from gpulab_apply.app.connection import open_client
-from gpulab_apply.app.planning import endpoint_of, load_desired, make_plan, select
+from gpulab_apply.app.planning import plan_jobs, save_plan
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.cli.shared import complete_job_names
-from gpulab_apply.errors import ConfigError, ExitStatus
+from gpulab_apply.errors import ExitStatus
 from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.capacity import over_budget
-from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.settings import Settings
 
 
@@ -44,20 +42,12 @@ def plan(paths: tuple[Path, ...], *, output: Output, out: Path | None, detailed_
     PATHS (default: the job root, jobs.d) select job directories or files inside it: a plan of part of the job
     root creates and replaces what is there and cancels nothing. Invalid files stop it before any network.
     """
-    selection = select(paths, settings)
-    desired = load_desired(selection, settings)
-    output.hide(desired.secrets)
-    with open_client(settings) as client:
-        result = make_plan(desired, client, settings, selection=selection, targets=targets,
-                           rerun_failed=rerun_failed, cancel_protected=cancel_protected, capacity=not no_capacity)
+    planned = plan_jobs(settings, paths, hide=output.hide, targets=targets, rerun_failed=rerun_failed,
+                        cancel_protected=cancel_protected, capacity=not no_capacity)
+    result = planned.plan
     output.emit(result)
     if out is not None:
-        text = dump_plan(result, endpoint=endpoint_of(settings), paths=settings.workspace.from_root(selection.paths),
-                         created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets)
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write the plan file {out}: {exc.strerror}") from exc
+        save_plan(planned, out, settings, now=datetime.now(UTC))
         click.echo(safe(f"Saved the plan to {out}. Apply exactly this plan with: gpulab-apply apply {quote(str(out))}")
                    + ("" if not result.refusals else " (apply will refuse it as it stands: see above)"), err=True)
     if over_budget(result):

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from gpulab_apply.app.connection import open_client
-from gpulab_apply.app.planning import list_remote, load_desired, select
+from gpulab_apply.app.status import status_of, watch_status
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
-from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import JobSpec
-from gpulab_apply.reconcile.status import status_rows
-from gpulab_apply.reporters.status import StatusReport
 from gpulab_apply.settings import Settings
 
 #: moves the cursor home and clears the screen, so a refresh replaces the previous table on a terminal
@@ -43,44 +35,18 @@ def status(paths: tuple[Path, ...], *, output: Output, watch: bool, interval: fl
     One row per name, its current run; --all lists every run. PATHS (default: the job root, jobs.d) select job
     directories or files inside it: only their jobs are listed.
     """
-    selection = select(paths, settings)
-    narrowed = selection.narrowed
     if not watch:
-        desired = load_desired(selection, settings)
-        output.hide(desired.secrets)
-        with open_client(settings) as client:
-            output.emit(_report(client, desired.jobs, settings, every_run=every_run, narrowed=narrowed))
+        output.emit(status_of(settings, paths, every_run=every_run, hide=output.hide))
         return ExitStatus.OK
     clear = output.is_terminal()
-    refreshes = 0
     try:
-        with open_client(settings) as client:
-            while count is None or refreshes < count:
-                if refreshes:
-                    time.sleep(interval)
-                # the job files are read again too: a refresh shows edits made meanwhile
-                desired = load_desired(selection, settings)
-                output.hide(desired.secrets)
-                report = _report(client, desired.jobs, settings, every_run=every_run, narrowed=narrowed)
-                if clear:
-                    output.write(_CLEAR)
-                elif refreshes and output.fmt == "text":
-                    output.write("\n")
-                output.emit(report)
-                refreshes += 1
+        for refresh, report in enumerate(watch_status(settings, paths, every_run=every_run, interval=interval,
+                                                      count=count, hide=output.hide)):
+            if clear:
+                output.write(_CLEAR)
+            elif refresh and output.fmt == "text":
+                output.write("\n")
+            output.emit(report)
     except KeyboardInterrupt:  # the way to stop watching: not an error
         pass
     return ExitStatus.OK
-
-
-def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
-            every_run: bool, narrowed: bool) -> StatusReport:
-    remote = list_remote(client)
-    # GPULab's clock, as plan's: ages and the GPU-hours of running jobs are measured where the event times are
-    now = client.server_time or datetime.now(UTC)
-    rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,
-                       user_urn=client.identity.user_urn if client.identity else None, every_run=every_run)
-    if narrowed:  # a part of the job root: its jobs only, not the rest of the set as if no longer desired
-        names = {spec.name for spec in desired}
-        rows = tuple(row for row in rows if row.name in names)
-    return StatusReport.of(rows, set_name=settings.set_name, now=now)
