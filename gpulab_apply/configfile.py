@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.setting_table import SETTINGS_BY_NAME
 
 CONFIG_FILE_NAME = "gpulab-apply.yaml"
 #: a config file holds a dozen settings; anything this big is not one
@@ -43,7 +44,6 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
 
 def _structured(name: str) -> bool:
     """Whether the setting ``name`` may be a mapping in the file (``budget``)."""
-    from gpulab_apply.setting_table import SETTINGS_BY_NAME
 
     setting = SETTINGS_BY_NAME.get(name)
     return setting is not None and setting.structured

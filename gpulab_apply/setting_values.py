@@ -86,7 +86,7 @@ def gpu_hours(value: object, source: str) -> float:
 
 def budget(value: object, source: str) -> Budget:
     """``{gpu-hours: 500, per: month}`` or ``500/month`` (docs/capacity.md#usage-and-budgets)."""
-    from gpulab_apply.reconcile.usage import budget_value
+    from gpulab_apply.reconcile.usage import budget_value  # validate reads the settings table, never a budget
 
     return budget_value(value, source)
 

@@ -24,6 +24,7 @@ from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import is_loopback, request_host
+from gpulab_apply.masking import mask_url, safe
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
 from gpulab_apply.workspace import Workspace, find_workspace
 
@@ -122,7 +123,6 @@ class Settings:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for ``--verbose``, one per setting; secrets show as "(set)"."""
-        from gpulab_apply.masking import mask_url, safe
 
         repository = self.workspace.repository
         rows = [("repository", safe(str(repository.top)) if repository else "- (not in git)",

@@ -202,3 +202,40 @@ def test_the_reader_sees_function_level_and_relative_imports(tmp_path: Path) -> 
     found = list(imports("gpulab_apply.cli.x", tmp_path / "x.py", tree))
     assert [(edge.target, edge.in_function) for edge in found] == [("gpulab_apply.errors", True),
                                                                    ("gpulab_apply.cli.model", False)]
+
+
+def function_level_imports(path: Path) -> list[tuple[int, int]]:
+    """(first, last line) of each import statement inside a function of ``path``."""
+    found = []
+    for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(function)
+                      if isinstance(node, ast.Import | ast.ImportFrom)]
+    return sorted(set(found))
+
+
+def unexplained(path: Path) -> list[str]:
+    """The imports inside functions of ``path`` with no comment on their lines, none on the line above, and not
+    following another import directly (a run of imports shares the comment above its first)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    statements = function_level_imports(path)
+    found = []
+    for index, (first, last) in enumerate(statements):
+        in_run = index > 0 and statements[index - 1][1] == first - 1
+        said = any("#" in lines[line - 1] for line in range(first, last + 1))
+        if not (said or in_run or lines[first - 2].strip().startswith("#")):
+            found.append(f"{first}: {lines[first - 1].strip()}")
+    return found
+
+
+def test_an_import_inside_a_function_says_why() -> None:
+    """An import is made on first use only to keep a start (validate's, --help's) or a rare path cheap, and the
+    comment where it stands says so: on its line, or above the run of imports it opens."""
+    assert [f"{name}:{line}" for name, path in modules().items() for line in unexplained(path)] == []
+
+
+def test_the_why_check_sees_an_unexplained_import(tmp_path: Path) -> None:
+    path = tmp_path / "x.py"
+    path.write_text("def f():\n    import json\n\n    # why\n    import csv\n    import io\n    x = 1\n    import re\n")
+    assert function_level_imports(path) == [(2, 2), (5, 5), (6, 6), (8, 8)]
+    assert unexplained(path) == ["2: import json", "8: import re"]

@@ -8,15 +8,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING
 
 from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.certificate import load_credentials
+from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.local import LOCAL_DB_PATH, local_identity
 from gpulab_apply.settings import Settings
-
-if TYPE_CHECKING:
-    from gpulab_apply.gpulab.client import GpulabClient
 
 #: connections a client keeps per host; apply submits with at most this many threads
 MAX_CONNECTIONS = 16
@@ -31,11 +28,11 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
     certificate (asking for its password through ``settings.password_prompt`` if needed) before
     any request is made.
     """
-    from gpulab_apply.gpulab.client import GpulabClient
 
     with ExitStack() as stack:
         context: ssl.SSLContext | None = None
         if settings.local:
+            # the emulator (sqlite3, an HTTP server, a scheduler) is imported only for --local
             from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
             from gpulab_apply.emulator.store import private_state_dir
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from click.shell_completion import get_completion_class
 
-from gpulab_apply.cli import COMPLETE_VAR, PROG_NAME
+from gpulab_apply.cli import COMPLETE_VAR, PROG_NAME, cli
 from gpulab_apply.errors import ExitStatus
 
 SHELLS = ("bash", "zsh", "fish")
@@ -27,7 +27,6 @@ def completion(shell: str) -> int:
     zsh (~/.zshrc):    eval "$(gpulab-apply completion zsh)"
     fish:              gpulab-apply completion fish > ~/.config/fish/completions/gpulab-apply.fish
     """
-    from gpulab_apply.cli import cli
 
     completer = get_completion_class(shell)
     assert completer is not None  # the Choice allows only shells click knows

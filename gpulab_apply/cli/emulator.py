@@ -13,6 +13,7 @@ import click
 from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSettings, serve_in_thread
 from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
+from gpulab_apply.emulator.store import private_state_dir
 from gpulab_apply.errors import ConfigError, ExitStatus
 from gpulab_apply.workspace import find_workspace
 
@@ -57,7 +58,6 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
     config = EmulatorConfig.from_file(config_file) if config_file else EmulatorConfig()
     # the same state as --local, wherever in the repository this runs
     if db_path is None:
-        from gpulab_apply.emulator.store import private_state_dir
 
         db_path = private_state_dir(find_workspace().state_dir) / LOCAL_DB_PATH.name
     if speed is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -11,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from ruamel.yaml import YAML
 
 from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import Output, pass_output
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
+from gpulab_apply.jobfiles.validation import validate_paths
+from gpulab_apply.jobmodel.normal_form import normal_request
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.reconcile.marker import without_marker
+from gpulab_apply.reconcile.planner import desired_spec_hash
 from gpulab_apply.settings import Settings
 
 #: where imported job files go by default, in the job root
@@ -105,8 +111,6 @@ def job_file_body(job: RemoteJob, *, project_urn: str | None) -> dict[str, Any]:
     the fields the server fills in when absent (null, false, empty lists and mappings) left out, the
     description without an ownership marker, and ``owner.projectUrn`` only when it is not the configured
     project. Durations stay: GPULab's answer cannot tell a default from a value the user chose."""
-    from gpulab_apply.jobmodel.normal_form import normal_request
-    from gpulab_apply.reconcile.marker import without_marker
 
     body: dict[str, Any] = {"name": job.name}
     description = without_marker(job.description or "")
@@ -130,8 +134,6 @@ def _without_empties(value: Any) -> Any:
 
 def _spec_of(text: str, name: str, project_urn: str | None) -> str:
     """The spec hash of the job file ``text`` as validate reads it: what adoption vouches for."""
-    from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reconcile.planner import desired_spec_hash
 
     with tempfile.TemporaryDirectory(prefix="gpulab-apply-import-") as scratch:
         path = Path(scratch) / "job.yaml"
@@ -145,9 +147,7 @@ def _spec_of(text: str, name: str, project_urn: str | None) -> str:
 
 
 def _yaml(data: Mapping[str, Any]) -> str:
-    import io
 
-    from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False

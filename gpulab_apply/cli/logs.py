@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO, Self
 import click
 
 from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.planning import list_remote
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import complete_job_names, job_file_secrets, jobs_option, user_urn
@@ -152,7 +153,6 @@ class Notes:
 
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     """The newest job of ``set_name`` named ``name``; a clear error when there is none."""
-    from gpulab_apply.app.planning import list_remote
 
     remote = list_remote(client)
     job = current_jobs(remote, set_name=set_name, user_urn=user_urn(client), names={name}).get(name)

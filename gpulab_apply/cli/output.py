@@ -17,7 +17,9 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
+
+import click
 
 from gpulab_apply.errors import GpulabApplyError, InvalidJobsError
 from gpulab_apply.masking import NO_SECRETS, Secrets, mask_message, safe
@@ -31,9 +33,6 @@ from gpulab_apply.reporters import (
     report,
     resolve_format,
 )
-
-if TYPE_CHECKING:
-    import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -176,7 +175,6 @@ class _Standalone(Output):
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
     """``--format`` with the kind's registered formats and ``auto`` (the default); the command gets the
     :class:`Output` as ``output``, its format resolved, and failures from here on come out in that format."""
-    import click
 
     def begin(ctx: click.Context, param: click.Parameter, value: str) -> Output:
         output = output_of(ctx)
@@ -190,7 +188,6 @@ def format_option(kind: Kind, help: str) -> Callable[[F], F]:
 
 def pass_output(function: F) -> F:
     """Give a command without ``--format`` the command line's :class:`Output` as ``output``."""
-    import click
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -10,8 +10,11 @@ import click
 
 from gpulab_apply.cli.output import Output, pass_output
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
+from gpulab_apply.jobfiles.validation import validate_paths
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reporters import registered
+from gpulab_apply.reporters.render import RenderResult
+from gpulab_apply.workspace import find_workspace
 
 
 @click.command(short_help="Print the jobs as they would be submitted.",
@@ -30,9 +33,6 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
 
     NAME_GLOB selects jobs by name or by sweep name (default: every job).
     """
-    from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reporters.render import RenderResult
-    from gpulab_apply.workspace import find_workspace
 
     output.start("render", fmt)  # from here on, a failure comes out in this format too
     workspace = find_workspace(paths)

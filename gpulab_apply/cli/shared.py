@@ -20,11 +20,14 @@ from gpulab_apply.app.connection import open_client
 from gpulab_apply.cli.output import is_terminal
 from gpulab_apply.errors import GpulabApplyError, JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.listing import set_filter
+from gpulab_apply.jobfiles.validation import validate_paths
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import NO_SECRETS, Secrets, safe
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, wait_for_jobs
+from gpulab_apply.reporters.status import natural_key  # one order for status and completion
 from gpulab_apply.settings import Settings
+from gpulab_apply.workspace import find_workspace
 
 if TYPE_CHECKING:
     from gpulab_apply.gpulab.client import GpulabClient
@@ -60,11 +63,9 @@ def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".",
     """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
     generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
     ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
-    from gpulab_apply.jobfiles.validation import validate_paths
 
     jobs = validate_paths(paths, job_root=job_root).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
-    from gpulab_apply.reporters.status import natural_key  # one order for status and completion
 
     return sorted(names, key=natural_key)
 
@@ -72,7 +73,6 @@ def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".",
 def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
     """What the job files (``--jobs``, default the job root) take from the environment: a name built from
     ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
-    from gpulab_apply.jobfiles.validation import validate_paths
 
     selection = workspace.select(paths)
     if not any(Path(path).exists() for path in selection.paths):
@@ -83,7 +83,6 @@ def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Candidates for a job name: the names in the command's job directories (default: the job root)."""
     # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
-    from gpulab_apply.workspace import find_workspace
 
     given = [str(path) for path in ctx.params.get("paths") or ctx.args if Path(path).exists()]
     try:

@@ -15,6 +15,9 @@ import click
 
 from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
+from gpulab_apply.jobfiles.validation import validate_paths
+from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
+from gpulab_apply.workspace import find_workspace
 
 if TYPE_CHECKING:
     from gpulab_apply.workspace import Workspace
@@ -34,9 +37,6 @@ def validate(paths: tuple[str, ...], output: Output, strict: bool | None) -> int
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
-    from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.setting_table import SETTINGS_BY_NAME
-    from gpulab_apply.workspace import find_workspace
 
     # the workspace (docs/plan-apply.md#workspace) as every command finds it: _defaults.yaml apply from the job
     # root down, whichever paths are given and wherever this runs
@@ -52,7 +52,6 @@ def validate(paths: tuple[str, ...], output: Output, strict: bool | None) -> int
 def _strict_setting(workspace: Workspace) -> bool:
     """``strict`` from the environment or the config file, by the one precedence; validate reads no other
     setting (it is offline), so it resolves this one alone."""
-    from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
 
     raw, _ = given_values(flags={}, env=os.environ, config=lambda _: (workspace.config, workspace.config_values),
                           only=("strict",))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.planning import list_remote
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
@@ -43,7 +44,6 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait train-resnet50 --wait-timeout 30m
       gpulab-apply wait --wait-for done
     """
-    from gpulab_apply.app.planning import list_remote
 
     secrets = job_file_secrets(paths, settings.workspace)
     with masking_errors(secrets), open_client(settings) as client:

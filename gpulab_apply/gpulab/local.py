@@ -48,6 +48,7 @@ def request_host(url: str) -> str:
     goes to evil.invalid). A user name is allowed: both parsers agree that ``http://127.0.0.1@evil.invalid/``
     goes to evil.invalid, so it is judged by that host.
     """
+    # urllib3 only to judge an endpoint: the emulator and the workspace use this module without it
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
 

@@ -142,6 +142,7 @@ def _check_guarded(files: Sequence[str], check: Callable[[Sequence[str]], list[_
                    context: Any) -> list[_FileResult]:
     """``check(files)`` in a process of its own; when that process dies, each half again, down to the one
     file that kills it, which gets a problem of its own (a few forks per such file, none otherwise)."""
+    # as in the pool above: a one-file validate never imports the process pool
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 

@@ -122,7 +122,7 @@ def email_problem(text: str) -> str | None:
 
 def normal_email(text: str) -> str:
     """An accepted e-mail address as GPULab stores it (domain lower-cased, IDNA and Unicode normalised)."""
-    import email_validator
+    import email_validator  # as in email_problem: only jobs with e-mail addresses pay for it
 
     try:
         return str(email_validator.validate_email(bare_email(text), check_deliverability=False).normalized)

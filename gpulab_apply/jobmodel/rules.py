@@ -12,6 +12,7 @@ Each check looks only at values of the right type, so every other problem is sti
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -72,7 +73,6 @@ def _written(violation: Violation, canonical: CanonicalJob) -> Violation:
 
 
 def _json(value: Any) -> str:
-    import json
 
     return json.dumps(value, ensure_ascii=False)
 

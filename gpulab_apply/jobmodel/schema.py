@@ -110,6 +110,8 @@ _DOLLAR = re.compile(r"((?:^|[^\\])(?:\\\\)*)\$(?![^\[]*\])")
 
 @functools.cache
 def _validator(*, submission: bool) -> Draft202012Validator:
+    # jsonschema only explains an invalid job: a valid one is judged by the compiled checker without it
+    # (docs/validate.md#start-up)
     from jsonschema import Draft202012Validator, validators
     from jsonschema.exceptions import ValidationError
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from gpulab_apply.errors import ConfigError
 from gpulab_apply.model import RemoteJob, parse_timestamp
 
 _HOUR = 3600.0
@@ -97,7 +98,6 @@ def usage_of(jobs: Iterable[RemoteJob], *, now: datetime, budget: Budget | None,
 
 def budget_value(value: object, source: str) -> Budget:
     """A budget from the config file (``{gpu-hours: 500, per: month}``) or text (``500/month``)."""
-    from gpulab_apply.errors import ConfigError
 
     hint = "write it as `budget: {gpu-hours: 500, per: month}` (per: week or month), or GPULAB_APPLY_BUDGET=500/month"
     if isinstance(value, Mapping):

@@ -21,6 +21,8 @@ import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TextIO
 
+from gpulab_apply.masking import mask_message
+
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location, Problem
 
@@ -177,7 +179,6 @@ def location_document(location: Location | None) -> dict[str, Any] | None:
 
 
 def problem_document(problem: Problem) -> dict[str, Any]:
-    from gpulab_apply.masking import mask_message
 
     return {"location": location_document(problem.location), "severity": problem.severity.value,
             "jsonPath": problem.json_path, "message": mask_message(problem.message),

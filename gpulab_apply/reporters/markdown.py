@@ -44,6 +44,7 @@ def code(text: str) -> str:
 
 def report_plan(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """The summary first, then one table row per job, then collapsed field differences."""
+    # each report imports only its own kind's reporters: a status comment loads no planner
     from gpulab_apply.reporters.capacity import capacity_lines
     from gpulab_apply.reporters.plan import (
         cost_line,
@@ -92,7 +93,7 @@ def capacity_quotes(lines: Sequence[CapacityLine]) -> str:
 
 
 def _details(entry: PlanEntry) -> str:
-    from gpulab_apply.reporters.plan import diff_line
+    from gpulab_apply.reporters.plan import diff_line  # as in report_plan: only a plan's comment loads it
 
     lines = "\n".join(html.escape(diff_line(diff)) for diff in entry.diffs)
     return f"<details><summary>{md(entry.name)}: {len(entry.diffs)} field(s)</summary>\n\n<pre>\n{lines}\n</pre>\n" \
@@ -101,7 +102,11 @@ def _details(entry: PlanEntry) -> str:
 
 def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
     """One table row per job: status, age, GPUs, file, and why a queued job waits."""
-    from gpulab_apply.reporters.status import cells, counts_line, usage_of_rows
+    from gpulab_apply.reporters.status import (  # only a status comment loads it
+        cells,
+        counts_line,
+        usage_of_rows,
+    )
 
     head = f"### gpulab-apply status of set {code(report.set_name)}\n\n**{counts_line(report)}**\n\n"
     if used := usage_of_rows(report).lines():

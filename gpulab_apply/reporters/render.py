@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
+from ruamel.yaml import YAML
+
 from gpulab_apply.masking import NO_SECRETS, Secrets, mask_value, printable, safe
 from gpulab_apply.problems import Location, format_json_path
 from gpulab_apply.reporters import envelope, location_document
@@ -48,7 +50,6 @@ def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) ->
 
 
 def _yaml(*, allow_unicode: bool) -> Any:
-    from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
