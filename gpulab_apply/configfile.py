@@ -44,7 +44,6 @@ def read_config(path: Path, keys: Mapping[str, str]) -> dict[str, Any]:
 
 def _structured(name: str) -> bool:
     """Whether the setting ``name`` may be a mapping in the file (``budget``)."""
-
     setting = SETTINGS_BY_NAME.get(name)
     return setting is not None and setting.structured
 

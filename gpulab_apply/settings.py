@@ -123,7 +123,6 @@ class Settings:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(setting, value, source) rows for ``--verbose``, one per setting; secrets show as "(set)"."""
-
         repository = self.workspace.repository
         rows = [("repository", safe(str(repository.top)) if repository else "- (not in git)",
                  "git" if repository else "-")]

@@ -28,7 +28,6 @@ def open_client(settings: Settings) -> Iterator[GpulabClient]:
     certificate (asking for its password through ``settings.password_prompt`` if needed) before
     any request is made.
     """
-
     with ExitStack() as stack:
         context: ssl.SSLContext | None = None
         if settings.local:

@@ -55,7 +55,6 @@ def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
     annotations in CI). The values they took from the environment are in the result (and the error): the command
     hands them to its output, which masks them."""
-
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,

@@ -106,7 +106,6 @@ def _crashed(error: Exception, args: Sequence[str], output: Output) -> InternalE
 def _dispatch(args: list[str], output: Output) -> int:
     """Run one command through click, ``output`` its context object; its usage errors exit 64 (2 means "changes
     present" here)."""
-
     # the group reads this module's command table, so it is imported here, when a command runs (a cycle that the
     # layer test lists as pending: tests/test_layers.py)
     from gpulab_apply.cli.group import cli

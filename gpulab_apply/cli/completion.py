@@ -27,7 +27,6 @@ def completion(shell: str) -> int:
     zsh (~/.zshrc):    eval "$(gpulab-apply completion zsh)"
     fish:              gpulab-apply completion fish > ~/.config/fish/completions/gpulab-apply.fish
     """
-
     completer = get_completion_class(shell)
     assert completer is not None  # the Choice allows only shells click knows
     click.echo(completer(cli, {}, PROG_NAME, COMPLETE_VAR).source(), nl=False)

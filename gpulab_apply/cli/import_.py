@@ -111,7 +111,6 @@ def job_file_body(job: RemoteJob, *, project_urn: str | None) -> dict[str, Any]:
     the fields the server fills in when absent (null, false, empty lists and mappings) left out, the
     description without an ownership marker, and ``owner.projectUrn`` only when it is not the configured
     project. Durations stay: GPULab's answer cannot tell a default from a value the user chose."""
-
     body: dict[str, Any] = {"name": job.name}
     description = without_marker(job.description or "")
     if description:
@@ -134,7 +133,6 @@ def _without_empties(value: Any) -> Any:
 
 def _spec_of(text: str, name: str, project_urn: str | None) -> str:
     """The spec hash of the job file ``text`` as validate reads it: what adoption vouches for."""
-
     with tempfile.TemporaryDirectory(prefix="gpulab-apply-import-") as scratch:
         path = Path(scratch) / "job.yaml"
         path.write_text(text, encoding="utf-8")

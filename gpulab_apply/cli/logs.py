@@ -153,7 +153,6 @@ class Notes:
 
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:
     """The newest job of ``set_name`` named ``name``; a clear error when there is none."""
-
     remote = list_remote(client)
     job = current_jobs(remote, set_name=set_name, user_urn=user_urn(client), names={name}).get(name)
     if job is not None:

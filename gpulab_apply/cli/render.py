@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import click
 
+from gpulab_apply.app.rendering import render_jobs
 from gpulab_apply.cli.output import Output, pass_output
-from gpulab_apply.errors import ExitStatus, InvalidJobsError
-from gpulab_apply.jobfiles.validation import validate_paths
-from gpulab_apply.model import JobSpec
+from gpulab_apply.errors import ExitStatus
 from gpulab_apply.reporters import registered
-from gpulab_apply.reporters.render import RenderResult
-from gpulab_apply.workspace import find_workspace
 
 
 @click.command(short_help="Print the jobs as they would be submitted.",
@@ -33,23 +28,6 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
 
     NAME_GLOB selects jobs by name or by sweep name (default: every job).
     """
-
     output.start("render", fmt)  # from here on, a failure comes out in this format too
-    workspace = find_workspace(paths)
-    result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root)
-    output.hide(result.secrets)
-    if not result.ok:
-        raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
-                               hint="fix them (gpulab-apply validate) and run render again",
-                               problems=result.problems, files=result.files)
-    jobs = [spec for spec in result.jobs if not names or _selected(spec, names)]
-    if names and not jobs:
-        raise InvalidJobsError(f"no job or sweep matches {', '.join(map(repr, names))}",
-                               hint="gpulab-apply render lists every job")
-    output.emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
+    output.emit(render_jobs(paths, names, explain=explain, hide=output.hide))
     return ExitStatus.OK
-
-
-def _selected(spec: JobSpec, globs: Sequence[str]) -> bool:
-    return any(fnmatchcase(spec.name, glob) or (spec.sweep is not None and fnmatchcase(spec.sweep, glob))
-               for glob in globs)

@@ -63,7 +63,6 @@ def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".",
     """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
     generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
     ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
-
     jobs = validate_paths(paths, job_root=job_root).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
 
@@ -73,7 +72,6 @@ def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".",
 def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
     """What the job files (``--jobs``, default the job root) take from the environment: a name built from
     ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
-
     selection = workspace.select(paths)
     if not any(Path(path).exists() for path in selection.paths):
         return NO_SECRETS

@@ -1,26 +1,18 @@
 """``gpulab-apply validate``: check job files against GPULab's rules, offline.
 
 The command a pre-commit hook or an editor starts on every save, so its start-up counts
-(docs/validate.md#start-up): this module and what it imports at the top must stay light. It reads no
-network setting and imports neither ``requests`` nor ``jsonschema`` (jsonschema only explains an
+(docs/validate.md#start-up): this module and what it imports at the top (:mod:`gpulab_apply.app.validation`) must
+stay light. It reads no network setting and imports neither ``requests`` nor ``jsonschema`` (jsonschema only explains an
 invalid job; tests/test_validate_argv.py holds the line).
 """
 
 from __future__ import annotations
 
-import os
-from typing import TYPE_CHECKING
-
 import click
 
+from gpulab_apply.app.validation import validate_jobs
 from gpulab_apply.cli.output import Output, format_option
 from gpulab_apply.errors import ExitStatus
-from gpulab_apply.jobfiles.validation import validate_paths
-from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
-from gpulab_apply.workspace import find_workspace
-
-if TYPE_CHECKING:
-    from gpulab_apply.workspace import Workspace
 
 
 @click.command(short_help="Check job files against GPULab's rules, offline.",
@@ -37,25 +29,7 @@ def validate(paths: tuple[str, ...], output: Output, strict: bool | None) -> int
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.
     """
-
-    # the workspace (docs/plan-apply.md#workspace) as every command finds it: _defaults.yaml apply from the job
-    # root down, whichever paths are given and wherever this runs
-    config_variable = SETTINGS_BY_NAME["config"].env
-    workspace = find_workspace(paths, config=os.environ.get(config_variable or "") or None)
-    result = validate_paths(workspace.select(paths).paths, job_root=workspace.job_root,
-                            strict=strict if strict is not None else _strict_setting(workspace))
+    result = validate_jobs(paths, strict=strict, environ=output.environ)
     output.hide(result.secrets)
     output.emit(result)
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
-
-
-def _strict_setting(workspace: Workspace) -> bool:
-    """``strict`` from the environment or the config file, by the one precedence; validate reads no other
-    setting (it is offline), so it resolves this one alone."""
-
-    raw, _ = given_values(flags={}, env=os.environ, config=lambda _: (workspace.config, workspace.config_values),
-                          only=("strict",))
-    if "strict" not in raw:
-        return bool(SETTINGS_BY_NAME["strict"].default)
-    value, source = raw["strict"]
-    return bool(SETTINGS_BY_NAME["strict"].parse(value, source))

@@ -44,7 +44,6 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
       gpulab-apply wait train-resnet50 --wait-timeout 30m
       gpulab-apply wait --wait-for done
     """
-
     secrets = job_file_secrets(paths, settings.workspace)
     with masking_errors(secrets), open_client(settings) as client:
         current = current_jobs(list_remote(client), set_name=settings.set_name,

@@ -98,7 +98,6 @@ def usage_of(jobs: Iterable[RemoteJob], *, now: datetime, budget: Budget | None,
 
 def budget_value(value: object, source: str) -> Budget:
     """A budget from the config file (``{gpu-hours: 500, per: month}``) or text (``500/month``)."""
-
     hint = "write it as `budget: {gpu-hours: 500, per: month}` (per: week or month), or GPULAB_APPLY_BUDGET=500/month"
     if isinstance(value, Mapping):
         unknown = sorted(set(map(str, value)) - {"gpu-hours", "per"})
