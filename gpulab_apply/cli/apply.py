@@ -6,14 +6,14 @@ import dataclasses
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from gpulab_apply.app.applying import apply_plan, plan_to_apply
 from gpulab_apply.app.connection import open_client
-from gpulab_apply.app.planning import endpoint_of, load_desired, make_plan, select
+from gpulab_apply.app.planning import load_desired, select
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import Output, format_option, is_terminal
 from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
@@ -21,20 +21,15 @@ from gpulab_apply.cli.signals import settling
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.masking import mask_url
-from gpulab_apply.reconcile.capacity import without_impossible
 from gpulab_apply.reconcile.executor import (
     DEFAULT_PARALLELISM,
-    ApplyOptions,
     ApplyReport,
     check_guards,
-    execute,
     planned_actions,
 )
 from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
-from gpulab_apply.reconcile.marker import new_run_id
 from gpulab_apply.reconcile.planfile import (
     SavedPlan,
-    check_fresh,
     is_plan_file,
     load_plan,
     without_credentials,
@@ -98,12 +93,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
                         skip_impossible=skip_impossible)
-        result = make_plan(desired, client, settings, selection=selection, targets=targets,
-                           rerun_failed=rerun_failed, cancel_protected=cancel_protected, guards=guards)
-        if saved is not None:
-            check_fresh(saved, result, endpoint=endpoint_of(settings), secrets=desired.secrets)
-        if skip_impossible:
-            result = without_impossible(result, now=client.server_time)
+        result = plan_to_apply(desired, client, settings, selection=selection, guards=guards, saved=saved,
+                               targets=targets, rerun_failed=rerun_failed, cancel_protected=cancel_protected)
         if not output.is_document:  # the plan, before the question and the actions
             output.emit(result, kind="plan", final=False)
         if not result.has_changes:
@@ -113,8 +104,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
         with settling() as stop:
-            options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism, stop=stop.event)
-            report = _execute_with_progress(result, client, options)
+            report = _apply_with_progress(result, client, parallelism=parallelism, stop=stop.event)
     output.emit(ApplyResult(plan=result, report=report))
     if report.interrupted:
         signal_name = stop.signal.name if stop.signal else "a signal"
@@ -188,10 +178,11 @@ def _plan_file_settings(saved: SavedPlan, settings: Settings) -> Settings:
     return settings
 
 
-def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptions) -> ApplyReport:
-    """Execute; a progress bar on stderr only when it is a terminal."""
+def _apply_with_progress(plan: Plan, client: GpulabClient, *, parallelism: int,
+                         stop: threading.Event) -> ApplyReport:
+    """Apply; a progress bar on stderr only when it is a terminal."""
     if not is_terminal(sys.stderr):
-        return execute(plan, client, options=options)
+        return apply_plan(plan, client, parallelism=parallelism, stop=stop)
     lock = threading.Lock()
     bar: ProgressBar[int]
     with click.progressbar(length=planned_actions(plan), label="Applying", file=sys.stderr, show_pos=True) as bar:
@@ -199,4 +190,4 @@ def _execute_with_progress(plan: Plan, client: GpulabClient, options: ApplyOptio
             with lock:  # the callback runs on worker threads
                 bar.update(1)
 
-        return execute(plan, client, options=options, progress=advance)
+        return apply_plan(plan, client, parallelism=parallelism, stop=stop, progress=advance)

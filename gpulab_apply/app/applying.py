@@ -1,0 +1,44 @@
+"""``apply`` for the command line: the plan it carries out, checked against a saved plan, and its execution.
+
+The command keeps what needs a person (the plan shown, the question, the progress bar, Ctrl-C) and calls these for
+the rest (docs/plan-apply.md#apply).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from gpulab_apply.app.planning import endpoint_of, make_plan
+from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.jobfiles.validation import ValidationResult
+from gpulab_apply.reconcile.capacity import without_impossible
+from gpulab_apply.reconcile.executor import ApplyOptions, ApplyReport, Progress, execute
+from gpulab_apply.reconcile.guards import Guards
+from gpulab_apply.reconcile.marker import new_run_id
+from gpulab_apply.reconcile.planfile import SavedPlan, check_fresh
+from gpulab_apply.reconcile.planner import Plan
+from gpulab_apply.settings import Settings
+from gpulab_apply.workspace import Selection
+
+
+def plan_to_apply(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,
+                  guards: Guards, saved: SavedPlan | None, targets: Sequence[str], rerun_failed: bool,
+                  cancel_protected: Sequence[str]) -> Plan:
+    """The plan apply carries out: made afresh, and for a saved plan (``apply FILE``) checked to be still the same
+    (docs/plan-format.md); with ``guards.skip_impossible``, without the jobs no node may ever run."""
+    plan = make_plan(desired, client, settings, selection=selection, targets=targets, rerun_failed=rerun_failed,
+                     cancel_protected=cancel_protected, guards=guards)
+    if saved is not None:
+        check_fresh(saved, plan, endpoint=endpoint_of(settings), secrets=desired.secrets)
+    if guards.skip_impossible:
+        plan = without_impossible(plan, now=client.server_time)
+    return plan
+
+
+def apply_plan(plan: Plan, client: GpulabClient, *, parallelism: int, stop: threading.Event,
+               progress: Progress | None = None) -> ApplyReport:
+    """Carry the plan out under a new run id (guards first, before any action); failures are outcomes."""
+    options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism, stop=stop)
+    return execute(plan, client, options=options, progress=progress)
