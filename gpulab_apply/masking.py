@@ -8,14 +8,11 @@ the non-secret parts stay visible so that a diff still says *that* a secret chan
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 MASK = "***"
 
@@ -142,7 +139,11 @@ def encodings(secret: str) -> set[str]:
     white-space-folded form (GPULab's error text is folded to one line), each as is or control-escaped
     (:func:`safe`), then as is or JSON- or Python-escaped, then as is or HTML-, Markdown- or workflow-command-
     escaped; and the value base64 and URL encoded."""
-    import html  # validate, which masks nothing in HTML, starts without it
+    # only when there are secrets to mask: --help and a validate without ${VAR} start without these
+    import base64
+    import html
+    import json
+    from urllib.parse import quote, quote_plus
 
     escaped: set[str] = set()
     for base in {secret, " ".join(secret.split())}:
