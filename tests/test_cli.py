@@ -157,7 +157,7 @@ def test_a_command_that_fails_early_exits_cleanly_every_time(tmp_path: Path) -> 
 
 
 def test_no_command_module_imports_another() -> None:
-    """Helpers several commands use live in helper modules (cli/shared.py, options.py, planning.py, output.py),
+    """Helpers several commands use live in helper modules (cli/shared.py, options.py, output.py) and the application layer (gpulab_apply/app/),
     so each command module can change without reaching into another."""
     import ast
     import importlib.util

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -159,17 +158,10 @@ def masking_errors(secrets: Secrets) -> Iterator[None]:
 
 
 def output_of(ctx: click.Context) -> Output:
-    """The command line's :class:`Output`, made by :func:`gpulab_apply.cli.run` (or here, for a command invoked
-    without it, as click's own test runner does)."""
+    """The command line's :class:`Output`, made by :func:`gpulab_apply.cli.run`, the one entry point."""
     found = ctx.find_object(Output)
-    return found if found is not None else ctx.ensure_object(_Standalone)
-
-
-class _Standalone(Output):
-    """The output of a command that click runs without :func:`gpulab_apply.cli.run` (no error boundary)."""
-
-    def __init__(self) -> None:
-        super().__init__(environ=os.environ)
+    assert found is not None, "commands run through gpulab_apply.cli.run, which makes their Output"
+    return found
 
 
 def format_option(kind: Kind, help: str) -> Callable[[F], F]:
