@@ -117,7 +117,7 @@ def _minimal_request(request: Mapping[str, Any]) -> dict[str, Any]:
 
 def _is_default(part: str, name: str, kind: str, value: Any) -> bool:
     if part == "scheduling" and name in SERVER_DURATIONS:
-        return value == SERVER_DURATIONS[name]
+        return _same(value, SERVER_DURATIONS[name])
     default: Any = [] if name in _LIST_DEFAULTS else DEFAULTS.get(kind, lambda: None)()
     return _same(value, default)
 
