@@ -18,6 +18,7 @@ The promises, each kept here by construction and checked again by the command be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -303,6 +304,7 @@ def over_defaults(wanted: Mapping[str, Any], defaults: Mapping[str, Any], full: 
 # --- file names and writing ------------------------------------------------------------------------------
 
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 #: a job name kept whole in its file name up to this length; longer ones are cut and made unique
 _STEM_LENGTH = 100
 
@@ -335,17 +337,33 @@ def _digest(name: str) -> str:
 def dump(data: Mapping[str, Any]) -> str:
     """YAML text for ``data``, every string quoted or escaped by the dumper: a server string can never
     become YAML structure, and control characters are written as escapes."""
+    buffer = io.StringIO()
+    _dumper().dump(dict(data), buffer)
+    return buffer.getvalue()
+
+
+@functools.cache
+def _dumper() -> Any:
     from ruamel.yaml import YAML
+    from ruamel.yaml.emitter import Emitter
+
+    class _Emitter(Emitter):
+        # ruamel writes NEL, LS and PS raw in a single-quoted scalar, where a reader takes them for line
+        # breaks; a double-quoted scalar escapes them
+        def choose_scalar_style(self) -> Any:
+            value = self.event.value  # type: ignore[union-attr]
+            if isinstance(value, str) and _LINE_BREAKS.search(value):
+                return '"'
+            return super().choose_scalar_style()
 
     yaml = YAML(typ="safe", pure=True)
+    yaml.Emitter = _Emitter
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.allow_unicode = True
     yaml.width = 4096
     yaml.indent(mapping=2, sequence=4, offset=2)
-    buffer = io.StringIO()
-    yaml.dump(dict(data), buffer)
-    return buffer.getvalue()
+    return yaml
 
 
 def scratch_file(directory: Path, file_name: str, text: str) -> Path:
