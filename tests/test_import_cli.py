@@ -173,6 +173,7 @@ def test_an_adopted_file_that_differs_from_the_running_job_is_not_in_sync(repo: 
     planned = repo("plan", "jobs.d", "--detailed-exitcode")
     assert planned.exit_code == 2, planned
     assert f"-/+ legacy-train (changed; cancels QUEUED job {uuid[:8]})" in planned.stdout
+    assert "request.docker.environment.DEBUG" in planned.stdout  # and why
 
 
 OLD_IMPORT = """name: legacy-train
