@@ -26,8 +26,8 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.config import EmulatorConfig
 from gpulab_apply.errors import GpulabApplyError
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.jobfiles.loader import read
 from gpulab_apply.jobfiles.importing import SERVER_DURATIONS
+from gpulab_apply.jobfiles.loader import read
 from gpulab_apply.masking import MIN_TEXT_SECRET, is_secret_name, mask_value
 from tests.conftest import RunCli
 from tests.fidelity_corpus import SSH_KEY, UUID, cases, oracle_verdict, postable
@@ -40,7 +40,7 @@ CONNECTION = ("--set", "lab", "--project", "local")
 
 def test_the_server_duration_defaults_are_the_emulators() -> None:
     config = EmulatorConfig()
-    assert SERVER_DURATIONS == {"minDuration": config.default_min_duration, "maxDuration": config.default_max_duration}
+    assert {"minDuration": config.default_min_duration, "maxDuration": config.default_max_duration} == SERVER_DURATIONS
 
 
 def gpulab_stores(job: Mapping[str, Any]) -> dict[str, Any]:

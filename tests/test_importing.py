@@ -9,7 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gpulab_apply.jobfiles.defaults import deep_merge
-from gpulab_apply.jobfiles.importing import DefaultsConflict, References, escape_variables, file_names, over_defaults
+from gpulab_apply.jobfiles.importing import (
+    DefaultsConflict,
+    References,
+    escape_variables,
+    file_names,
+    over_defaults,
+)
 from gpulab_apply.jobfiles.loader import JOB_FILE_SUFFIXES
 
 NAMES = st.one_of(st.text(min_size=1, max_size=30), st.sampled_from(["train/a", "train a", "train_a", "Train_A",

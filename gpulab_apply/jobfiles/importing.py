@@ -351,7 +351,7 @@ def _dumper() -> Any:
         # ruamel writes NEL, LS and PS raw in a single-quoted scalar, where a reader takes them for line
         # breaks; a double-quoted scalar escapes them
         def choose_scalar_style(self) -> Any:
-            value = self.event.value  # type: ignore[union-attr]
+            value = self.event.value
             if isinstance(value, str) and _LINE_BREAKS.search(value):
                 return '"'
             return super().choose_scalar_style()
