@@ -348,3 +348,17 @@ def test_server_strings_never_become_yaml_or_reach_the_terminal(repo: Repo, name
                    repo("status", "jobs.d")):
         assert result.exit_code == 0, result
         assert not any(char in result.stdout + result.stderr for char in "\x1b\x07\x85\u2028")
+
+
+@pytest.mark.parametrize(("field", "value"), [("description", 5), ("request", ["x"]), ("owner", "me")])
+def test_a_job_of_an_unexpected_shape_is_refused_with_a_message(repo: Repo, field: str, value: object) -> None:
+    import json
+    import sqlite3
+
+    uuid = submit_by_hand(repo, LEGACY)
+    with sqlite3.connect(repo.emulator.db_path) as db:
+        [text] = db.execute("SELECT v40 FROM jobs WHERE uuid = ?", (uuid,)).fetchone()
+        db.execute("UPDATE jobs SET v40 = ? WHERE uuid = ?", (json.dumps({**json.loads(text), field: value}), uuid))
+    imported = repo("import", "legacy-*")
+    assert imported.exit_code == 1, imported
+    assert "of an unexpected type; nothing was written" in imported.stderr

@@ -117,6 +117,10 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
         if not UUID.match(job.uuid):  # it names the file's adoption and its header: never take it as text
             raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with an id that is not a UUID: "
                                    f"{safe(job.uuid)!r}; nothing was written")
+        if not (isinstance(job.description, str | None) and isinstance(job.request, Mapping)
+                and isinstance(job.owner, Mapping)):
+            raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with a description, request or owner "
+                                   "of an unexpected type; nothing was written")
     names = file_names(job.name for job in chosen)
     defaults = _defaults_reaching(directory)
     now = format_timestamp(datetime.now(UTC))
