@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
 from gpulab_apply.jobfiles.schema import TOOL_KEY
 from gpulab_apply.masking import safe
 from gpulab_apply.model import JobSpec, RemoteJob
-from gpulab_apply.reconcile.marker import Marker, SpecHashes, spec_hash
+
+if TYPE_CHECKING:  # validate reads the adopt block without the marker module (and its hashlib, dataclasses)
+    from gpulab_apply.reconcile.marker import Marker, SpecHashes
 
 ADOPT = "adopt"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
@@ -70,6 +72,8 @@ def adopted_marker(spec: JobSpec, job: RemoteJob, *, set_name: str, hashes: Spec
     """The marker the adopted ``job`` is treated as carrying: the desired spec when the file gives the job
     GPULab runs (or, version 1, the file is still as import wrote it), else a spec of the job's own, so
     the plan replaces it and shows why."""
+    from gpulab_apply.reconcile.marker import Marker, spec_hash
+
     assert spec.adopt is not None
     recorded = spec.adopt[1]
     if same_request(spec, job) or (recorded is not None and recorded == hashes.current):
