@@ -139,6 +139,12 @@ def test_false_values_empty_strings_and_trailing_newlines_are_imported(repo: Rep
     written = YAML(typ="safe").load(imported_file(repo).read_text())
     assert written["request"]["docker"]["environment"] == {"DEBUG": False, "SEED": 3, "EMPTY": ""}
     assert written["description"] == "line one\n"
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "job-file.schema.json").read_text())
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(written)) == []  # editors accept it too
     submit_by_hand(repo, {**LEGACY, "name": "empty-description"})
     assert repo("import", "empty-*").exit_code == 0
     assert YAML(typ="safe").load(imported_file(repo, "empty-description").read_text())["description"] == ""
