@@ -47,6 +47,8 @@ def docker(**fields: Any) -> dict[str, Any]:
     (["python", "--secret=s3c"], ["python", "--secret=${SECRET}"], {"SECRET": "s3c"}),
     ("python t.py --lr 0.1 --keys-file k.txt", "python t.py --lr 0.1 --keys-file ${KEYS_FILE}", {"KEYS_FILE": "k.txt"}),
     ("echo ${HOME}", "echo $${HOME}", {}),
+    ("run --password 'two words' --x", "run --password '${PASSWORD}' --x", {"PASSWORD": "two words"}),
+    ('run --secret="a b"', 'run --secret="${SECRET}"', {"SECRET": "a b"}),
 ])
 def test_secret_looking_values_in_a_command_become_references(command: Any, written: Any,
                                                                variables: dict[str, str]) -> None:

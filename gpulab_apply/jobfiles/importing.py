@@ -163,7 +163,8 @@ _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _IMAGE_CREDENTIALS = re.compile(r"(?P<user>[^\s/:@'\"]+):(?P<password>[^\s/@'\"]+)@")
 # in a command: an option whose name looks secret and its value (--token X, --api-key=X), NAME=value
 # with a secret-looking NAME, and the password of a URL (https://user:password@host)
-_OPTION = re.compile(r"(?P<option>--?[A-Za-z][A-Za-z0-9_-]*)(?P<sep>=|\s+)(?P<value>[^\s'\"=-][^\s'\"]*)")
+_OPTION = re.compile(r"(?P<option>--?[A-Za-z][A-Za-z0-9_-]*)(?P<sep>=|\s+)"
+                     r"(?P<quote>['\"])?(?P<value>(?(quote)[^'\"]+|[^\s'\"=-][^\s'\"]*))(?(quote)(?P=quote))")
 _ASSIGNMENT = re.compile(r"(?<![\w$-])(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^\s'\"]+)")
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]+:)(?P<value>[^/?#@\s]+)@")
 
@@ -224,7 +225,8 @@ class References:
             if not is_secret_name(found["option"]) or (not whole and found["sep"] != "="):
                 return found[0]
             reference = self._reference(_option_variable(found["option"]), found["value"], job, where)
-            return f"{found['option']}{found['sep']}{reference}"
+            quote = found["quote"] or ""
+            return f"{found['option']}{found['sep']}{quote}{reference}{quote}"
 
         def assignment(found: re.Match[str]) -> str:
             if not is_secret_name(found["name"]):
