@@ -215,8 +215,12 @@ def round_trip(workspace: Workspace, jobs: list[dict[str, Any]], directory: Path
     assert f"Unchanged: {len(jobs)} in sync or done." in planned.stdout
 
 
-# no shrinking: each example runs the CLI four times, and shrinking a batch took minutes
-@settings(max_examples=25, phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+#: each example runs the CLI four times: 25 in CI, a quarter of the profile's count in a long campaign
+EXAMPLES = 25 if settings().max_examples <= 40 else settings().max_examples // 4
+
+
+# no shrinking: shrinking a batch took minutes
+@settings(max_examples=EXAMPLES, phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(job_shapes(), min_size=1, max_size=4, unique_by=lambda job: job["name"]))
 def test_import_then_render_gives_the_request_gpulab_stores(workspace: Workspace, jobs: list[dict[str, Any]]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
