@@ -88,3 +88,23 @@ def test_over_defaults_gives_the_wanted_job_under_the_defaults(wanted: dict[str,
     except DefaultsConflict:
         return
     assert deep_merge(defaults, written) == wanted
+
+
+MARKER = "[gpulab-apply v2 set=lab spec=0123456789abcdef run=20261123T195600Z-1a2b3c]"
+
+
+@pytest.mark.parametrize(("stored", "prose_"), [
+    (None, None), ("", ""), ("line\n", "line\n"), ("a\n\nb", "a\n\nb"),
+    (f"text\n{MARKER}", "text"), (f"text\n\n{MARKER}", "text\n"), (MARKER, None), (MARKER[:-1] + " protect]", None),
+    ("[gpulab-apply is great]\n", "[gpulab-apply is great]\n"),  # not a marker: the user's words
+])
+def test_the_description_is_kept_exactly_but_for_the_marker_a_submission_appended(stored: str | None,
+                                                                                  prose_: str | None) -> None:
+    from gpulab_apply.jobfiles.importing import prose
+    from gpulab_apply.reconcile.marker import Marker, parse_marker, with_marker
+
+    assert prose(stored) == prose_
+    marker = parse_marker(MARKER)
+    assert isinstance(marker, Marker)
+    if prose_ and "[gpulab-apply" not in prose_:  # and it inverts what a submission appends
+        assert prose(with_marker({"description": prose_}, marker)["description"]) == prose_.rstrip()
