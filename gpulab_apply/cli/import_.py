@@ -240,8 +240,8 @@ def _report(files: Sequence[_File], directory: Path, references: References, *, 
         lines.append("Secret-looking values are written as ${VAR}; set these variables (the jobs' own values) "
                      "before plan or apply:")
         lines.extend(f"  {variable}: {', '.join(safe(name) for name in jobs)}" for variable, jobs in used.items())
-    lines.append("Run `gpulab-apply plan`: " + ("adopted jobs show as in sync." if adopt
-                                                else "without --adopt they would be submitted again."))
+    lines.append(f"Run `gpulab-apply plan`{' with them set' if used else ''}: "
+                 + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
     return lines
 
 
