@@ -368,3 +368,18 @@ def test_a_job_of_an_unexpected_shape_is_refused_with_a_message(repo: Repo, fiel
     imported = repo("import", "legacy-*")
     assert imported.exit_code == 1, imported
     assert "of an unexpected type; nothing was written" in imported.stderr
+
+
+def test_a_name_that_is_not_valid_unicode_is_refused_with_a_message(repo: Repo) -> None:
+    import json
+    import sqlite3
+
+    uuid = submit_by_hand(repo, LEGACY)
+    with sqlite3.connect(repo.emulator.db_path) as db:  # served as JSON "a\ud800b": a lone surrogate
+        [text] = db.execute("SELECT v40 FROM jobs WHERE uuid = ?", (uuid,)).fetchone()
+        db.execute("UPDATE jobs SET v40 = ? WHERE uuid = ?", (json.dumps({**json.loads(text), "name": "a\ud800b"}),
+                                                              uuid))
+    imported = repo("import", "*")
+    assert imported.exit_code == 1, imported
+    assert "GPULab answered job 'a\\ud800b' with text that is not valid Unicode" in imported.stderr
+    assert not (repo.jobs / "imported").exists()

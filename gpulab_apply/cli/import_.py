@@ -8,6 +8,7 @@ place: all of them, or none.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -114,6 +115,11 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
              references: References) -> list[_File]:
     """Every file's text and place, or an error before anything is written."""
     for job in chosen:
+        try:  # a lone surrogate (JSON's "\ud800") can be neither written to a file nor printed
+            json.dumps([job.name, job.description, job.request, job.owner], ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidJobsError(f"GPULab answered job '{_printable(job.name)}' with text that is not valid "
+                                   "Unicode; nothing was written") from None
         if not UUID.match(job.uuid):  # it names the file's adoption and its header: never take it as text
             raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with an id that is not a UUID: "
                                    f"{safe(job.uuid)!r}; nothing was written")
@@ -150,6 +156,10 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
     return files
 
 
+def _printable(text: str) -> str:
+    return safe(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
 def _defaults_reaching(directory: Path) -> Mapping[str, Any]:
     """What the ``_defaults.yaml`` files reaching a job file in ``directory`` merge under it."""
     from gpulab_apply.jobfiles.defaults import DefaultsOverlay, deep_merge, top_directory
@@ -173,12 +183,7 @@ def _write(files: Sequence[_File], directory: Path, *, force: bool, variables: M
         raise ConfigError(f"cannot create {safe(directory.as_posix())}: {exc.strerror or exc}") from exc
     scratches: list[Path] = []
     try:
-        for file in files:
-            try:
-                scratches.append(scratch_file(directory, file.path.name, file.text))
-            except UnicodeEncodeError:
-                raise InvalidJobsError(f"GPULab's job {safe(file.job.name)!r} holds text that is not valid Unicode "
-                                       "and cannot be written to a file; nothing was written") from None
+        scratches.extend(scratch_file(directory, file.path.name, file.text) for file in files)
         _verify(files, scratches, variables)
         for file, scratch in zip(files, scratches, strict=True):
             write_new(scratch, file.path, force=force)
