@@ -35,8 +35,9 @@ class JobSpec:
     rerun: str | int | float | bool | None = None
     protect: bool = False
     sweep: str | None = None
-    #: (uuid, spec hash) of an unmanaged job on GPULab that this file adopts (docs/authoring.md)
-    adopt: tuple[str, str] | None = None
+    #: (uuid, recorded spec hash) of an unmanaged job on GPULab that this file adopts; the hash only in the
+    #: version 1 form of the adopt block (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str | None] | None = None
     #: the job as the spec hash sees it, when that differs from ``job``: values from the environment
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
     hashed: Mapping[str, Any] | None = None

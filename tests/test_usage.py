@@ -12,7 +12,8 @@ import pytest
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.store import Store
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.model import JobStatus, RemoteJob
+from gpulab_apply.jobmodel.status import JobStatus
+from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.usage import Budget, Period, budget_value, usage_of, used_hours
 from tests.conftest import RunCli
 

@@ -1,14 +1,22 @@
-"""``gpulab-apply import``: job files for jobs that already run on GPULab, adopted (docs/authoring.md#import-and-adoption)."""
+"""``gpulab-apply import``: job files for jobs that already run on GPULab, adopted (docs/authoring.md#import-and-adoption).
+
+What the files hold, and the promises they keep, is :mod:`gpulab_apply.jobfiles.importing`. This command
+selects the jobs, makes every file first, checks each one where it will live (defaults and variables
+applied, as ``validate`` and ``plan`` read it) against the job GPULab runs, and only then puts them in
+place: all of them, or none.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
@@ -16,6 +24,22 @@ from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
 from gpulab_apply.gpulab.connection import open_client
+from gpulab_apply.jobfiles.importing import (
+    UUID,
+    DefaultsConflict,
+    Occupied,
+    References,
+    check_target,
+    dump,
+    escape_variables,
+    file_form,
+    file_names,
+    full_form,
+    names_of,
+    over_defaults,
+    scratch_file,
+    write_new,
+)
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
 from gpulab_apply.settings import Settings
@@ -23,7 +47,6 @@ from gpulab_apply.settings import Settings
 #: where imported job files go by default, in the job root
 DEFAULT_DIRECTORY = "imported"
 _UUID_PREFIX = re.compile(r"[0-9a-fA-F-]{8,36}\Z")
-_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @click.command("import", short_help="Write job files for jobs already on GPULab.",
@@ -35,13 +58,16 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 @click.option("--all", "include_final", is_flag=True, help="Also jobs that have ended (default: active jobs only).")
 @click.option("--adopt/--no-adopt", default=True, show_default=True,
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
-@click.option("--force", is_flag=True, help="Overwrite job files that exist.")
+@click.option("--force", is_flag=True, help="Overwrite job files that exist (never through a symbolic link).")
 @connection_options(paths_param="directory")
 def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
             settings: Settings) -> int:
-    """Write one job file per selected job on GPULab: its name, description and request as submitted, with
-    the fields GPULab fills in itself left out, and (with --adopt) the job's UUID, so that `plan` shows it
-    in sync and `apply` manages it without cancelling and resubmitting it.
+    """Write one job file per selected job on GPULab, so that `import` then `render` gives the request GPULab
+    stores: its name, description and request, without the values GPULab fills in by itself and without
+    what the `_defaults.yaml` files reaching --dir already say. Secret-looking values (environment
+    variables named *TOKEN*, *SECRET*, *PASSWORD*, *KEY*, registry passwords, --token values) are written
+    as ${VAR} references: set those variables, and the next `plan` shows the job in sync. With --adopt,
+    the file names the job's UUID, so that `apply` manages it without cancelling and resubmitting it.
 
     NAME_GLOB|UUID selects jobs by name (a glob) or by UUID (or its first 8+ characters). When several
     jobs share a name, the newest one is imported.
@@ -54,13 +80,20 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     chosen = _select(listing, selectors, include_final=include_final)
     if not chosen:
         raise InvalidJobsError(f"no {'' if include_final else 'active '}job matches "
-                               f"{', '.join(map(repr, selectors))}",
+                               f"{', '.join(safe(repr(selector)) for selector in selectors)}",
                                hint="--all includes jobs that have ended" if not include_final else None)
-    lines = [_import_one(job, directory, adopt=adopt, force=force, project_urn=project_urn) for job in chosen]
-    lines.append(f"Imported {len(chosen)} job(s) into {directory.as_posix()}. Run `gpulab-apply plan`: "
-                 + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
-    render(lambda stream, color: stream.writelines(f"{line}\n" for line in lines))
+    references = References()
+    files = _prepare(chosen, directory, adopt=adopt, force=force, project_urn=project_urn, references=references)
+    _write(files, directory, force=force, variables=references.values)
+    render(lambda stream, color: stream.writelines(f"{line}\n" for line in _report(files, directory, references,
+                                                                                  adopt=adopt)))
     return ExitStatus.OK
+
+
+class _File(NamedTuple):
+    job: RemoteJob
+    path: Path
+    text: str
 
 
 def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool) -> list[RemoteJob]:
@@ -80,83 +113,143 @@ def _matches(job: RemoteJob, selector: str) -> bool:
     return fnmatchcase(job.name, selector)
 
 
-def _import_one(job: RemoteJob, directory: Path, *, adopt: bool, force: bool, project_urn: str | None) -> str:
-    path = directory / f"{_FILE_UNSAFE.sub('_', job.name).strip('._') or job.uuid}.yaml"
-    if path.exists() and not force:
-        raise ConfigError(f"{path.as_posix()} exists; nothing was written for job {safe(job.name)!r}",
-                          hint="use --force to overwrite it, or --dir to write elsewhere")
-    body = job_file_body(job, project_urn=project_urn)
-    header = (f"# Imported by gpulab-apply import from GPULab job {job.uuid} ({job.status.name}) "
-              f"on {format_timestamp(datetime.now(UTC))}.\n")
-    text = header + _yaml(body)
-    if adopt:
-        text += _yaml({"x-gpulab-apply": {"adopt": {"uuid": job.uuid, "spec": _spec_of(text, job.name, project_urn)}}})
+def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force: bool, project_urn: str | None,
+             references: References) -> list[_File]:
+    """Every file's text and place, or an error before anything is written."""
+    for job in chosen:
+        try:  # a lone surrogate (JSON's "\ud800") can be neither written to a file nor printed
+            json.dumps([job.name, job.description, job.request, job.owner], ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidJobsError(f"GPULab answered job '{_printable(job.name)}' with text that is not valid "
+                                   "Unicode; nothing was written") from None
+        if not UUID.match(job.uuid):  # it names the file's adoption and its header: never take it as text
+            raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with an id that is not a UUID: "
+                                   f"{safe(job.uuid)!r}; nothing was written")
+        if not (isinstance(job.description, str | None) and isinstance(job.request, Mapping)
+                and isinstance(job.owner, Mapping)):
+            raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with a description, request or owner "
+                                   "of an unexpected type; nothing was written")
+    names = file_names(job.name for job in chosen)
+    defaults = _defaults_reaching(directory)
+    now = format_timestamp(datetime.now(UTC))
+    files = []
+    for job in chosen:
+        path = directory / names[job.name]
+        try:
+            check_target(path, force=force)
+        except Occupied as why:
+            raise ConfigError(f"{safe(path.as_posix())} {why}; nothing was written",
+                              hint="use --force to overwrite it, or --dir to write elsewhere") from None
+        body = references.apply(escape_variables(file_form(job, project_urn=project_urn)))
+        try:
+            body = over_defaults(body, defaults, escape_variables(full_form(job)))
+        except DefaultsConflict as conflict:
+            raise ConfigError(f"the _defaults.yaml reaching {safe(directory.as_posix())} sets {safe(conflict.path)}, "
+                              f"which job {safe(job.name)!r} does not have, and a job file cannot remove a default "
+                              "key; nothing was written",
+                              hint="import into a directory those defaults do not reach (--dir)") from None
+        if adopt:
+            body["x-gpulab-apply"] = {"adopt": {"uuid": job.uuid}}
+        used = sorted({ref.variable for ref in references.found if ref.job == job.name})
+        header = (f"# Imported by gpulab-apply import from GPULab job {job.uuid} ({job.status.name}) on {now}.\n"
+                  + "".join(f"# ${{{variable}}}: set it in the environment; its value is kept out of this file.\n"
+                            for variable in used))
+        files.append(_File(job, path, header + dump(body)))
+    return files
+
+
+def _printable(text: str) -> str:
+    return safe(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _defaults_reaching(directory: Path) -> Mapping[str, Any]:
+    """What the ``_defaults.yaml`` files reaching a job file in ``directory`` merge under it."""
+    from gpulab_apply.jobfiles.defaults import DefaultsOverlay, deep_merge, top_directory
+
+    probe = (directory / "job.yaml").as_posix()
+    layers, problems = DefaultsOverlay(probe, top_directory(probe, [probe])).layers()
+    if problems:
+        raise InvalidJobsError("a _defaults.yaml reaching the import directory has problems; nothing was written",
+                               problems=problems)
+    merged: Any = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer.data)
+    return merged if isinstance(merged, Mapping) else {}
+
+
+def _write(files: Sequence[_File], directory: Path, *, force: bool, variables: Mapping[str, str]) -> None:
+    """Each file first beside its place, checked as ``plan`` will read it; then all moved into place."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write {path.as_posix()}: {exc.strerror or exc}") from exc
-    return f"  {safe(job.name)}: job {job.uuid[:8]} ({job.status.name}) -> {path.as_posix()}"
+        raise ConfigError(f"cannot create {safe(directory.as_posix())}: {exc.strerror or exc}") from exc
+    scratches: list[Path] = []
+    try:
+        scratches.extend(scratch_file(directory, file.path.name, file.text) for file in files)
+        _verify(files, scratches, variables)
+        for file, scratch in zip(files, scratches, strict=True):
+            write_new(scratch, file.path, force=force)
+    except Occupied as why:
+        raise ConfigError(f"a file appeared meanwhile where import writes ({why}); some files may be written",
+                          hint="run import again") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write in {safe(directory.as_posix())}: {exc.strerror or exc}") from exc
+    finally:
+        for scratch in scratches:
+            with suppress(FileNotFoundError):
+                scratch.unlink()
 
 
-def job_file_body(job: RemoteJob, *, project_urn: str | None) -> dict[str, Any]:
-    """What the user submitted, as far as GPULab's answer shows it: the request in GPULab's normal form with
-    the fields the server fills in when absent (null, false, empty lists and mappings) left out, the
-    description without an ownership marker, and ``owner.projectUrn`` only when it is not the configured
-    project. Durations stay: GPULab's answer cannot tell a default from a value the user chose."""
-    from gpulab_apply.jobmodel.normal_form import normal_request
-    from gpulab_apply.reconcile.marker import without_marker
-
-    body: dict[str, Any] = {"name": job.name}
-    description = without_marker(job.description or "")
-    if description:
-        body["description"] = description
-    remote_project = job.owner.get("projectUrn")
-    if isinstance(remote_project, str) and remote_project != project_urn:
-        body["owner"] = {"projectUrn": remote_project}
-    body["request"] = _without_empties(normal_request(dict(job.request))) or {}
-    return body
-
-
-def _without_empties(value: Any) -> Any:
-    """``value`` without keys whose value is null, false or empty (after their own empties are gone)."""
-    if not isinstance(value, Mapping):
-        return value
-    kept = {key: _without_empties(item) for key, item in value.items()}
-    return {key: item for key, item in kept.items() if item is not None and item is not False and item != []
-            and item != {}}
-
-
-def _spec_of(text: str, name: str, project_urn: str | None) -> str:
-    """The spec hash of the job file ``text`` as validate reads it: what adoption vouches for."""
+def _verify(files: Sequence[_File], scratches: Sequence[Path], variables: Mapping[str, str]) -> None:
+    """Each file, read where it goes with its defaults and the variables' values, gives the job GPULab runs."""
+    from gpulab_apply.jobfiles.adoption import same_request
     from gpulab_apply.jobfiles.validation import validate_paths
-    from gpulab_apply.reconcile.planner import desired_spec_hash
+    from gpulab_apply.problems import Severity
 
-    with tempfile.TemporaryDirectory(prefix="gpulab-apply-import-") as scratch:
-        path = Path(scratch) / "job.yaml"
-        path.write_text(text, encoding="utf-8")
-        result = validate_paths([path])
-    if not result.ok or not result.jobs:
-        problems = "; ".join(str(problem) for problem in result.problems[:3])
-        raise InvalidJobsError(f"GPULab's copy of job {safe(name)!r} does not validate as a job file: {problems}",
-                               hint="import it with --no-adopt and fix the file by hand")
-    return desired_spec_hash(result.jobs[0], project_urn)
+    with _environment(variables):
+        result = validate_paths(scratches)
+    specs = {spec.location.path: spec for spec in result.jobs}
+    for file, scratch in zip(files, scratches, strict=True):
+        spec = specs.get(scratch.as_posix())
+        errors = [str(p.message) for p in result.problems
+                  if p.location.path == scratch.as_posix() and p.severity is Severity.ERROR]
+        if spec is None or errors:
+            raise InvalidJobsError(f"GPULab's job {safe(file.job.name)!r} does not make a valid job file: "
+                                   f"{safe('; '.join(errors[:3]) or 'no job read back')}; nothing was written",
+                                   hint="report this; --no-adopt does not help")
+        if not same_request(spec, file.job):
+            raise InvalidJobsError(f"the job file for {safe(file.job.name)!r} would not give the job GPULab runs; "
+                                   "nothing was written", hint="report this, with the job's request")
 
 
-def _yaml(data: Mapping[str, Any]) -> str:
-    import io
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """The process environment with ``values`` set, for reading the new files as the user will once they
+    set the variables the files name; restored after."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    from ruamel.yaml import YAML
 
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.allow_unicode = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    buffer = io.StringIO()
-    yaml.dump(dict(data), buffer)
-    return buffer.getvalue()
+def _report(files: Sequence[_File], directory: Path, references: References, *, adopt: bool) -> list[str]:
+    lines = [f"  {safe(file.job.name)}: job {file.job.uuid[:8]} ({file.job.status.name}) -> "
+             f"{safe(file.path.as_posix())}" for file in files]
+    lines.append(f"Imported {len(files)} job(s) into {len(files)} file(s) in {safe(directory.as_posix())}.")
+    used = names_of(references.found)
+    if used:
+        lines.append("Secret-looking values are written as ${VAR}; set these variables (the jobs' own values) "
+                     "before plan or apply:")
+        lines.extend(f"  {variable}: {', '.join(safe(name) for name in jobs)}" for variable, jobs in used.items())
+    lines.append(f"Run `gpulab-apply plan`{' with them set' if used else ''}: "
+                 + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
+    return lines
 
 
 # The command table finds a command as the attribute named like it; "import" is a keyword in Python.

@@ -32,8 +32,9 @@ class Draft(NamedTuple):
     sweep: str | None = None
     hashed: Any = None
     secrets: frozenset[str] = frozenset()
-    #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
-    adopt: tuple[str, str] | None = None
+    #: (uuid, recorded spec hash or None) of a job on GPULab this job file takes over
+    #: (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str | None] | None = None
 
     @property
     def origin(self) -> Location:

@@ -43,12 +43,13 @@ _ADOPT = {
     "description": "Take over this job already on GPULab without resubmitting it, as `gpulab-apply import` writes "
                    "it (docs/authoring.md#import-and-adoption).",
     "type": "object",
-    "required": ["uuid", "spec"],
+    "required": ["uuid"],
     "additionalProperties": False,
     "properties": {
         "uuid": {"type": "string",
                  "pattern": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
-        "spec": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
+        "spec": {"type": "string", "pattern": r"^[0-9a-f]{16}$",
+                 "description": "Written by import before adoption was decided from the running job; still read."},
     },
 }
 

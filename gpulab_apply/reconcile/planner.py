@@ -75,7 +75,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         if _targeted(job.name, targets) and (selected is None or job.name in selected):
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
-    _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)
+    adoption_warnings = _adopt(desired, by_name, markers, set_name=set_name, options=options)
     owned = frozenset(job.uuid for jobs in by_name.values() for job in jobs
                       if manages(markers.get(job.uuid), job.owner, set_name=set_name, user_urn=options.user_urn))
     decider = _Decider(set_name=set_name, options=options, markers=markers, owned=owned)
@@ -97,25 +97,32 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         remote_fingerprint=remote_fingerprint(relevant, markers),
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
-        warnings=(*_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
+        warnings=(*adoption_warnings, *_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
         cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
                        (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
     )
 
 
 def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]], markers: dict[str, Marker | None],
-           *, set_name: str, user_urn: str | None) -> None:
-    """Give each adopted job the marker its job file vouches for (docs/authoring.md#import-and-adoption):
-    only an unmarked job with the file's name that belongs to this user, so a file can never take over
-    another set's or another person's job."""
+           *, set_name: str, options: PlanOptions) -> list[str]:
+    """Give each adopted job a marker of this set (docs/authoring.md#import-and-adoption): only an unmarked job
+    with the file's name that belongs to this user, so a file can never take over another set's or another
+    person's job. Its spec is the file's only when the file gives the job that runs (:func:`adopted_marker`).
+    Returns the warnings about old adoptions kept although they differ."""
+    from gpulab_apply.jobfiles.adoption import adopted_marker, adoption_warning
+
+    warnings = []
     for spec in desired:
         if spec.adopt is None:
             continue
-        uuid, spec_hash_ = spec.adopt
         for job in by_name.get(spec.name, ()):
-            if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
-                    and (user_urn is None or job.owner.get("userUrn") == user_urn)):
-                markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
+            if (job.uuid.lower() == spec.adopt[0] and markers.get(job.uuid) is None
+                    and (options.user_urn is None or job.owner.get("userUrn") == options.user_urn)):
+                markers[job.uuid] = adopted_marker(spec, job, set_name=set_name,
+                                                   hashes=desired_hashes(spec, options.project_urn))
+                if (warning := adoption_warning(spec, job)) is not None:
+                    warnings.append(warning)
+    return warnings
 
 
 def _expired_warnings(entries: Sequence[PlanEntry], now: datetime | None) -> Iterable[str]:

@@ -45,7 +45,8 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
     runs: dict[str, list[RemoteJob]] = {}
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        marker = parse_marker(job.description) or _adopted_marker(job, adopted.get(job.uuid.lower()), set_name)
+        marker = parse_marker(job.description) or _adopted_marker(job, adopted.get(job.uuid.lower()), set_name,
+                                                                   project_urn)
         if manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
             runs.setdefault(job.name, []).append(job)
             markers[job.uuid] = marker
@@ -82,8 +83,10 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
     return tuple(sorted(rows, key=lambda row: row.name))
 
 
-def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str) -> Marker | None:
-    """The marker a job file's ``adopt`` vouches for (as the planner gives it; docs/authoring.md)."""
+def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str, project_urn: str | None) -> Marker | None:
+    """The marker a job file's ``adopt`` gives the job, as the planner gives it (docs/authoring.md)."""
+    from gpulab_apply.jobfiles.adoption import adopted_marker
+
     if spec is None or spec.adopt is None or spec.name != job.name:
         return None
-    return Marker(set_name=set_name, spec=spec.adopt[1], run_id="adopted")
+    return adopted_marker(spec, job, set_name=set_name, hashes=desired_hashes(spec, project_urn))
