@@ -12,7 +12,6 @@ The one table of settings is :data:`gpulab_apply.setting_table.SETTINGS`: the co
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,41 +24,14 @@ from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS, SETTINGS_BY_NAME
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Timeouts:
-    """Seconds to wait for a connection and for each read of an answer, on every request."""
-
-    connect: float = 5.0
-    read: float = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """How failed idempotent requests are retried: exponential backoff with jitter.
-
-    Attempt ``n`` (1-based) waits ``min(max_backoff, backoff * 2**(n-1))``, of which the second half
-    is random, so parallel clients do not retry in lockstep. ``Retry-After`` (429/503) is honoured
-    up to ``max_retry_after`` seconds.
-    """
-
-    retries: int = 5
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-    max_retry_after: float = 120.0
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,8 +59,8 @@ class Settings:
     #: ``.gpulab-apply/`` of the repository (see :func:`find_state_dir`)
     state_dir: Path
     config_path: Path | None = None
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT
 from gpulab_apply.settings import (
-    DEFAULT_ENDPOINT,
     Settings,
     default_set_name,
     normalise_endpoint,
@@ -251,7 +251,7 @@ def test_timeout_must_be_positive(repo: Path) -> None:
 
 
 def test_backoff_grows_exponentially_with_jitter() -> None:
-    from gpulab_apply.settings import RetryPolicy
+    from gpulab_apply.gpulab.policy import RetryPolicy
 
     policy = RetryPolicy(backoff=1.0, max_backoff=4.0)
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 4.0)]:

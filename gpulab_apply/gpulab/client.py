@@ -23,9 +23,9 @@ from gpulab_apply.gpulab.answers import uuid_from_answer
 from gpulab_apply.gpulab.api import V3_MAX_HOURS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.gpulab.listing import Listing, list_v3, list_v4, newest_first, truncated_error
+from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.gpulab.transport import Transport, body_summary
 from gpulab_apply.model import FINAL_STATUSES, JobStatus, RemoteJob
-from gpulab_apply.settings import RetryPolicy, Timeouts
 
 #: the statuses in which a status change has taken effect (a cancelled job may be CANCELLING first, or
 #: have ended by itself meanwhile: either way it is stopped)

@@ -12,8 +12,8 @@ import ssl
 import requests
 import urllib3.exceptions
 
+from gpulab_apply.gpulab.policy import Timeouts
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
-from gpulab_apply.settings import Timeouts
 
 
 def may_have_reached_server(exc: BaseException) -> bool:
