@@ -19,7 +19,7 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from gpulab_apply.errors import AmbiguousSubmitError, ConfigError, ServerError
-from gpulab_apply.gpulab.answers import uuid_from_answer
+from gpulab_apply.gpulab.answers import job_problem, shown, uuid_from_answer
 from gpulab_apply.gpulab.api import V3_MAX_HOURS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.gpulab.listing import Listing, list_v3, list_v4, newest_first, truncated_error
@@ -104,7 +104,7 @@ class GpulabClient:
         """
         base: dict[str, Any] = {"project_urn": project_urn} if project_urn else {}
         if self.api_version.is_v4:
-            return newest_first(map(self._remote_job, list_v4(self._list_request, base)))
+            return newest_first(map(self._remote_job, list_v4(self._list_request, base, limits=self._transport.limits)))
         user_urn = self.identity.user_urn if self.identity else None
         raw, partial, others_partial = list_v3(self._list_request, base, user_urn=user_urn)
         if partial and not allow_partial:
@@ -230,14 +230,18 @@ class GpulabClient:
         return items
 
     def _remote_job(self, data: Mapping[str, Any]) -> RemoteJob:
+        """A job as this tool reads it; a job it cannot read stops the command before anything acts on it."""
+        problem = job_problem(data, max_name=self._transport.limits.max_name)
+        if problem is not None:
+            raise ServerError(f"GPULab answered something unexpected: {problem}", status=200,
+                              hint="Nothing was changed. Check the job on GPULab's web site, or report this to "
+                              "the gpulab-apply maintainers.")
         try:
-            if not data.get("uuid"):
-                raise KeyError("uuid")
             return RemoteJob.from_json(data)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(
-                f"GPULab returned a job this tool cannot read ({type(exc).__name__}: {exc}); "
-                f"its keys: {', '.join(sorted(map(str, data))[:12]) or '(none)'}",
+                f"GPULab returned a job this tool cannot read ({type(exc).__name__}); "
+                f"its keys: {', '.join(shown(str(key), 30) for key in sorted(map(str, data))[:12]) or '(none)'}",
                 status=200,
             ) from None
 
