@@ -20,10 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gpulab_apply.configfile import find_config, read_config
-from gpulab_apply.errors import ConfigError
+from gpulab_apply.errors import ConfigError, EndpointError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
-from gpulab_apply.gpulab.local import find_state_dir, is_loopback, request_host
+from gpulab_apply.gpulab.local import AMBIGUOUS, find_state_dir, has_userinfo, is_loopback, request_host
 from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 from gpulab_apply.setting_table import CONFIG_KEYS, SETTINGS, SETTINGS_BY_NAME
 
@@ -195,31 +195,39 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
     ``https://host/api/gpulab/`` becomes ``.../gpulab/vX.Y/``. Plain ``http://`` is refused except
     to a loopback address.
     """
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(
+    text = endpoint.strip()
+    if not AMBIGUOUS.search(text):  # else refused as ambiguous below: which part is the user name is unclear
+        refuse_userinfo(text, source=source)
+    try:  # a bracketed IPv4 address, an unclosed bracket or a port out of range fail here
+        parts = urlsplit(text)
+        hostname, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise EndpointError(f"{source}: the endpoint is not a valid URL ({exc})",
+                            hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise EndpointError(
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip())
+        host = request_host(text)
     except ValueError as exc:
-        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
-                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+        raise EndpointError(f"{source}: the endpoint is ambiguous: {exc}",
+                            hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
     if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
+        raise EndpointError(
             f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
+        raise EndpointError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
     path = parts.path.rstrip("/")
     match = _VERSION_IN_PATH.search(path)
     if match:
         version = match.group(1)
         if version not in API_VERSIONS:
-            raise ConfigError(
+            raise EndpointError(
                 f"{source}: API version {version} is not supported",
                 hint=f"Use one of {', '.join(API_VERSIONS)}.",
             )
@@ -236,6 +244,20 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
+
+
+def refuse_userinfo(endpoint: str, *, source: str) -> None:
+    """Refuse a user name or password in the endpoint (``https://user:pw@host/``), without repeating it.
+
+    GPULab authenticates with the login certificate; ``requests`` would send the pair as HTTP Basic
+    auth, and a password in a URL ends up in shell history, CI logs and saved plans.
+    """
+    if has_userinfo(endpoint):
+        raise EndpointError(
+            f"{source}: the endpoint holds a user name or password (before an '@'), which this tool "
+            "never sends: GPULab authenticates with your login certificate",
+            hint="Remove the user name and password: everything from '://' up to and including the last '@'.",
+        )
 
 
 def default_set_name(job_paths: Sequence[Path], cwd: Path) -> str:

@@ -57,7 +57,7 @@ from gpulab_apply.gpulab.failures import (
     is_hang_up,
     may_have_reached_server,
 )
-from gpulab_apply.gpulab.local import is_loopback, request_host
+from gpulab_apply.gpulab.local import has_userinfo, is_loopback, request_host
 from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, AnswerLimits, RetryPolicy, Timeouts
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 
@@ -450,8 +450,11 @@ def _judged_host(api_root: str) -> str:
 
     Settings check this first, with a located message; this is the last line for other callers.
     """
-    https = urlsplit(api_root).scheme == "https"
+    if has_userinfo(api_root):
+        raise ConfigError("The API root holds a user name or password: GPULab authenticates with the login "
+                          "certificate only")
     try:
+        https = urlsplit(api_root).scheme == "https"
         host = request_host(api_root)
     except ValueError as exc:
         raise ConfigError(f"The API root is ambiguous: {exc}") from None
