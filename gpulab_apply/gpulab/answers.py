@@ -87,14 +87,14 @@ def job_problem(data: Mapping[str, Any], *, max_name: int) -> str | None:
     for key in ("name", "description"):
         value = data.get(key)
         if value is not None and not isinstance(value, str):
-            return f"{job} has a {key} that is {_kind(value)}, not text"
+            return f"{job} has {_article(key)} {key} that is {_kind(value)}, not text"
     name = data.get("name") or ""
     if len(name) > max_name:
         return f"{job} has a name of {len(name):,} characters (at most {max_name:,} are read)"
     for key in ("state", "request", "owner"):
         value = data.get(key)
         if value is not None and not isinstance(value, dict):
-            return f"{job} has a {key} that is {_kind(value)}, not an object"
+            return f"{job} has {_article(key)} {key} that is {_kind(value)}, not an object"
     state = data.get("state") or {}
     status, event_times = state.get("status"), state.get("eventTimes")
     if status is not None and not isinstance(status, str):
@@ -111,6 +111,10 @@ def shown(text: str, limit: int = 60) -> str:
     """A server string fit for a message: quoted, at most ``limit`` characters, every unusual character escaped."""
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
     return ascii(cut).replace("\\u2026", "…")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _kind(value: object) -> str:

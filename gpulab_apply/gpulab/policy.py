@@ -56,8 +56,8 @@ class AnswerLimits:
     max_bytes: int = 64 * 1024 * 1024
     #: nesting of JSON arrays and objects in an answer (a job is about 6 deep)
     max_depth: int = 64
-    #: characters of a job's name or uuid (GPULab's names are short; a file name holds at most 255 bytes)
-    max_name: int = 1024
+    #: characters of a job's name (GPULab itself accepts names of 2,000 characters)
+    max_name: int = 4096
     #: pages of one v4.0 listing, and jobs in one listing (v3.x and v4.0)
     max_pages: int = 200
     max_jobs: int = 100_000

@@ -328,7 +328,7 @@ class Transport:
             return parse_json(response.text, max_depth=self.limits.max_depth)
         except UnexpectedAnswer as exc:
             raise ServerError(
-                f"GPULab answered something unexpected to {what}: {exc}",
+                f"GPULab answered something unexpected to GET {what}: {exc}",
                 status=response.status_code,
                 hint=self.other_version_hint() if exc.not_json else None,
             ) from None
