@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from gpulab_apply.gpulab.local import LOCAL_PROJECT_URN, LOCAL_USER_URN
@@ -103,7 +103,7 @@ class HostileGpulab:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{V4_ROOT}"
 
-    def __enter__(self) -> HostileGpulab:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
