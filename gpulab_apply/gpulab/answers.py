@@ -103,7 +103,7 @@ def job_problem(data: Mapping[str, Any], *, max_name: int) -> str | None:
         return f"{job} has a state.eventTimes that is {_kind(event_times)}, not an object"
     for key, value in (data.get("owner") or {}).items():
         if key.endswith(("Urn", "Email")) and value is not None and not isinstance(value, str):
-            return f"{job} has an owner.{shown(key, 40)} that is {_kind(value)}, not text"
+            return f"{job} has an {_step('owner', key)} that is {_kind(value)}, not text"
     return None
 
 

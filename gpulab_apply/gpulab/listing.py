@@ -202,9 +202,11 @@ class PageGuard:
         self._jobs += len(page)
         limits = self._limits
         if number > limits.max_pages or self._jobs > limits.max_jobs:
+            what = (f"did not end after {limits.max_pages:,} pages" if number > limits.max_pages
+                    else f"holds more than {limits.max_jobs:,} jobs")
             raise TruncatedListingError(
-                f"The listing did not end after {number - 1:,} pages ({self._jobs - len(page):,} jobs); this tool reads "
-                f"at most {limits.max_pages:,} pages and {limits.max_jobs:,} jobs",
+                f"The listing {what}, the most this tool reads ({limits.max_pages:,} pages, at most "
+                f"{limits.max_jobs:,} jobs): GPULab's paging does not end",
                 hint="Delete old jobs, or report this to the gpulab-apply maintainers; nothing was changed.",
             )
         return page
