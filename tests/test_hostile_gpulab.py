@@ -48,6 +48,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: the payload hostile strings carry; a line beginning with it would be a GitHub workflow command
 INJECTED = "::error::INJECTED"
 PLAN_FORMATS = ("text", "json", "markdown", "github")
+#: each example runs the CLI against a fresh server: fewer than the profile's 40 in CI, all of a long run's
+CLI_EXAMPLES = 20 if hypothesis_settings.default.max_examples <= 40 else hypothesis_settings.default.max_examples
 
 
 @pytest.fixture
@@ -286,7 +288,7 @@ COMMANDS = (
     fault=st.sampled_from(FAULTS),  # all end within the 1 s timeout; a streamed 64 MiB is its own test
     once=st.booleans(),
 )
-@hypothesis_settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=CLI_EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_every_command_against_any_hostile_answer_ends_cleanly(
     cli: RunCli, repo: Path, jobs: list[dict[str, Any]], command: tuple[str, ...], route: str, fault: str,
     once: bool,
@@ -302,7 +304,7 @@ def test_every_command_against_any_hostile_answer_ends_cleanly(
 
 @pytest.mark.slow
 @given(jobs=st.lists(hostile_job(), min_size=1, max_size=3))
-@hypothesis_settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hypothesis_settings(max_examples=CLI_EXAMPLES * 3 // 4, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_job_the_tool_cannot_read_is_never_acted_on(cli: RunCli, repo: Path, jobs: list[dict[str, Any]]) -> None:
     """Whatever apply does, it only cancels jobs whose every field it could read."""
     readable = {j["uuid"] for j in jobs if _readable(j)}
