@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-
 import os
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 from click.testing import CliRunner
