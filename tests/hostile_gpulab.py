@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -25,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from gpulab_apply.emulator import TLSSettings
 from gpulab_apply.gpulab.local import LOCAL_PROJECT_URN, LOCAL_USER_URN
 
 #: how a route answers
@@ -83,6 +85,8 @@ class Behaviour:
     log_text: bytes = b"step 1\nstep 2\n"
     #: routes ("listing", "job", "submit", "status", "log") whose fault spoils only their first answer
     once: frozenset[str] = frozenset()
+    #: whom a submitted job belongs to (the certificate's user over TLS)
+    user_urn: str = LOCAL_USER_URN
     #: every request, as "METHOD path"
     seen: list[str] = field(default_factory=list)
 
@@ -90,18 +94,27 @@ class Behaviour:
 class HostileGpulab:
     """``with HostileGpulab(Behaviour(...)) as server: server.endpoint``."""
 
-    def __init__(self, behaviour: Behaviour) -> None:
+    def __init__(self, behaviour: Behaviour, *, tls: TLSSettings | None = None) -> None:
+        """Plain HTTP, or with ``tls`` HTTPS asking for a client certificate (a cut then ends a TLS record
+        mid-way, without close_notify)."""
         self.behaviour = behaviour
+        self._scheme = "https" if tls else "http"
         self._lock = threading.Lock()
         self._used: set[str] = set()
         handler = type("Handler", (_Handler,), {"server_state": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+            context.load_verify_locations(tls.client_ca_file)
+            context.verify_mode = ssl.CERT_OPTIONAL
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="hostile-gpulab", daemon=True)
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{V4_ROOT}"
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}{V4_ROOT}"
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -118,8 +131,10 @@ class HostileGpulab:
             return next((j for j in self.behaviour.jobs if isinstance(j, Mapping) and j.get("uuid") == uuid), None)
 
     def store(self, body: Mapping[str, Any]) -> str:
+        given = body.get("owner")
+        owner: dict[str, Any] = given if isinstance(given, dict) else {}
         new = job(body.get("name"), description=body.get("description"), request=body.get("request"),
-                  owner=body.get("owner"), status="QUEUED")
+                  owner={**owner, "userUrn": self.behaviour.user_urn}, status="QUEUED")
         with self._lock:
             self.behaviour.jobs.insert(0, new)
         return str(new["uuid"])
@@ -280,7 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def hostile(behaviour: Behaviour | None = None, **changes: Any) -> Iterator[HostileGpulab]:
+def hostile(behaviour: Behaviour | None = None, *, tls: TLSSettings | None = None,
+            **changes: Any) -> Iterator[HostileGpulab]:
     """A running stand-in for one test."""
-    with HostileGpulab(behaviour or Behaviour(**changes)) as server:
+    with HostileGpulab(behaviour or Behaviour(**changes), tls=tls) as server:
         yield server

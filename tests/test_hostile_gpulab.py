@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from gpulab_apply.emulator import TLSSettings
 from tests.conftest import CliResult, RunCli
 from tests.hostile_gpulab import (
     BAD_GZIP,
@@ -49,7 +50,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 INJECTED = "::error::INJECTED"
 PLAN_FORMATS = ("text", "json", "markdown", "github")
 #: each example runs the CLI against a fresh server: fewer than the profile's 40 in CI, all of a long run's
-CLI_EXAMPLES = 20 if hypothesis_settings.default.max_examples <= 40 else hypothesis_settings.default.max_examples
+CLI_EXAMPLES = 20 if hypothesis_settings().max_examples <= 40 else hypothesis_settings().max_examples
 
 
 @pytest.fixture
@@ -136,6 +137,34 @@ def test_a_cancel_whose_answer_is_cut_is_confirmed_by_reading_gpulab(cli: RunCli
     assert result.exit_code == 0, result
     assert f"GET jobs/{old}" in server.behaviour.seen, "the cut cancel was confirmed by reading the job"
     assert current[1]["state"]["status"] == "CANCELLED"
+
+
+JDOE = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
+
+
+@pytest.mark.parametrize("fault", [CUT, CUT_CHUNKED, RESET])
+def test_over_tls_a_listing_cut_mid_record_is_retried_then_reported(cli: RunCli, repo: Path, fault: str,
+                                                                   server_tls: TLSSettings, login_pem: Path,
+                                                                   ca_file: Path) -> None:
+    """The connection ends inside a TLS record, without close_notify: an SSL error mid-read, not a traceback."""
+    with hostile(jobs=[job("train")], listing=fault, tls=server_tls) as server:
+        result = against(cli, server, "plan", "--format", "json", "--cert", str(login_pem), "--ca-bundle", str(ca_file))
+    assert_clean(result)
+    assert result.exit_code == 1
+    assert '"ok": false' in result.stdout
+    assert "Could not list jobs" in result.stderr
+
+
+@pytest.mark.parametrize("fault", [CUT, CUT_CHUNKED, TRICKLE])
+def test_over_tls_a_submission_cut_mid_record_is_confirmed_by_reading_gpulab(
+        cli: RunCli, repo: Path, fault: str, server_tls: TLSSettings, login_pem: Path, ca_file: Path) -> None:
+    with hostile(jobs=[], submit=fault, user_urn=JDOE, tls=server_tls) as server:
+        result = against(cli, server, "apply", "--yes", "--cert", str(login_pem), "--ca-bundle", str(ca_file),
+                         timeout="1")
+    assert_clean(result)
+    assert result.exit_code == 0, result
+    assert len(uuid_of(server, "train")) == 1
+    assert changes(server) == ["POST jobs"]
 
 
 # --- issue 22 §3: a hostile server ----------------------------------------------------------------------
