@@ -12,6 +12,7 @@ the tool must then treat the change as unsure and confirm it by reading GPULab.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -41,7 +42,14 @@ NOT_JSON = "not-json"  # an HTML page whose title holds escape sequences
 BAD_GZIP = "bad-gzip"  # Content-Encoding: gzip over bytes that are not gzip
 SURROGATE = "surrogate"  # valid JSON holding a lone surrogate
 RESET = "reset"  # the connection is reset without an answer
-FAULTS = (OK, CUT, CUT_CHUNKED, TRICKLE, HUGE_DECLARED, DEEP, NOT_JSON, BAD_GZIP, SURROGATE, RESET)
+DEEP_ERROR = "deep-error"  # 500 whose JSON body is nested 100,000 deep
+EVIL_REDIRECT = "evil-redirect"  # 302 to a Location full of escape sequences and a workflow command
+EVIL_STATUS = "evil-status"  # 503 with escape sequences in the reason phrase, a 5,000-digit Retry-After and Date
+EVIL_LENGTH = "evil-length"  # a Content-Length of 5,000 digits
+FAULTS = (OK, CUT, CUT_CHUNKED, TRICKLE, HUGE_DECLARED, DEEP, NOT_JSON, BAD_GZIP, SURROGATE, RESET, DEEP_ERROR,
+          EVIL_REDIRECT, EVIL_STATUS, EVIL_LENGTH)
+#: the escape sequences and workflow command that evil headers carry
+EVIL_TEXT = "\x1b]52;c;cHduZWQ=\x07\x1b[2J\x9b::error::INJECTED"
 #: extra listing modes (v4.0 paging)
 LOOP_PAGES = "loop-pages"  # pages 1, 2, 1, 2, ... each full
 ENDLESS_PAGES = "endless-pages"  # every page two new jobs, never a short page
@@ -243,6 +251,11 @@ class _Handler(BaseHTTPRequestHandler):
             body, content_type = b"<html><title>\x1b]52;c;cHduZWQ=\x07Oops \x1b[2J::error::x</title></html>", "text/html"
         elif fault == SURROGATE:
             body = b'{"items": [{"uuid": "a", "name": "\\ud800"}], "uuid": "\\udfff"}'
+        elif fault == DEEP_ERROR:
+            status, body = 500, b'{"message":' * 100_000 + b"1" + b"}" * 100_000
+        if fault in (EVIL_REDIRECT, EVIL_STATUS, EVIL_LENGTH):
+            self._evil(fault)
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.close_connection = fault != OK
@@ -277,6 +290,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:  # the client gave up, as it should
             self.close_connection = True
+
+    def _evil(self, fault: str) -> None:
+        """Answers whose status line or headers carry what a terminal or CI would obey, or absurd numbers."""
+        if fault == EVIL_REDIRECT:
+            self.send_response_only(302)
+            self.send_header("Location", "https://evil.example/" + EVIL_TEXT)
+        elif fault == EVIL_STATUS:
+            self.send_response_only(503, EVIL_TEXT)
+            self.send_header("Retry-After", "9" * 5000)
+            self.send_header("Date", "Mon, 01 Jan 99999999 00:00:00 GMT")
+        else:
+            self.send_response_only(200)
+            self.send_header("Content-Length", "9" * 5000)
+        self.send_header("Content-Type", "text/plain; charset=" + EVIL_TEXT[:8])
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.write(b"x" * 16)
+            self.wfile.flush()
 
     def _trickle(self, body: bytes) -> None:
         ends = time.monotonic() + GIVE_UP_SECONDS

@@ -25,7 +25,11 @@ from tests.hostile_gpulab import (
     CUT,
     CUT_CHUNKED,
     DEEP,
+    DEEP_ERROR,
     ENDLESS_PAGES,
+    EVIL_LENGTH,
+    EVIL_REDIRECT,
+    EVIL_STATUS,
     FAULTS,
     HUGE_DECLARED,
     HUGE_STREAMED,
@@ -266,6 +270,23 @@ def test_endless_pages_stop_at_the_page_limit(cli: RunCli, repo: Path) -> None:
     assert_clean(result)
     assert "did not end after 200 pages" in result.stderr
     assert server.behaviour.seen.count("GET jobs") <= 204
+
+
+@pytest.mark.parametrize("fault", [EVIL_REDIRECT, EVIL_STATUS, EVIL_LENGTH, DEEP_ERROR])
+@pytest.mark.parametrize("route", ["listing", "submit"])
+def test_hostile_status_lines_headers_and_error_bodies_are_errors_printed_safely(
+        cli: RunCli, repo: Path, fault: str, route: str) -> None:
+    """Escape sequences in a Location, a reason phrase; a 5,000-digit Retry-After, Date or Content-Length;
+    an error body nested 100,000 deep: a message, never a traceback or a sequence a terminal obeys. A
+    submission so answered was made: apply finds it by its marker."""
+    with hostile(jobs=[], **{route: fault}) as server:
+        result = against(cli, server, "apply", "--yes", "--format", "json")
+    assert_clean(result)
+    if route == "listing":
+        assert result.exit_code == 1, result
+    else:
+        assert result.exit_code == 0, result
+        assert len(uuid_of(server, "train")) == 1
 
 
 def test_an_html_error_page_with_escape_sequences_is_summarised_safely(cli: RunCli, repo: Path) -> None:

@@ -133,14 +133,14 @@ def summarize(text: str, *, content_type: str = "", limit: int = 200) -> str:
         for pattern in (r"<title[^>]*>(.*?)</title>", r"<h1[^>]*>(.*?)</h1>"):
             match = re.search(pattern, text, re.IGNORECASE | re.DOTALL)
             if match and match.group(1).strip():
-                return _one_line(re.sub(r"<[^>]+>", " ", match.group(1)), limit)
+                return one_line(re.sub(r"<[^>]+>", " ", match.group(1)), limit)
         text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.IGNORECASE | re.DOTALL)
-        return _one_line(re.sub(r"<[^>]+>", " ", text), limit)
+        return one_line(re.sub(r"<[^>]+>", " ", text), limit)
     try:
         message = _json_message(json.loads(text))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or JSON too deep to read: the text itself
         message = None
-    return _one_line(message or text, limit)
+    return one_line(message or text, limit)
 
 
 def uuid_from_answer(text: str) -> str | None:
@@ -157,7 +157,8 @@ def uuid_from_answer(text: str) -> str | None:
     return candidate if _UUID.match(candidate) else None
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int = 200) -> str:
+    """Server text as one printable line of at most ``limit`` characters (controls escaped, blanks folded)."""
     line = " ".join(text.split())
     line = line if len(line) <= limit else line[: limit - 1] + "…"
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in line)

@@ -198,7 +198,7 @@ class GpulabClient:
         begins = _range_start(response.headers.get("Content-Range")) if response.status_code == 206 else 0
         if begins is None:
             raise ServerError(f"GPULab answered part of the log of job {uuid} without saying which part "
-                              f"(Content-Range: {response.headers.get('Content-Range')!r})", status=206)
+                              f"(Content-Range: {shown(response.headers.get('Content-Range') or '')})", status=206)
         if begins > start:
             raise ServerError(f"GPULab answered the log of job {uuid} from byte {begins}, not {start} as asked",
                               status=206)
@@ -248,7 +248,7 @@ class GpulabClient:
 
 def _range_start(content_range: str | None) -> int | None:
     """The first byte of ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent or unreadable."""
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*", content_range or "")
+    match = re.fullmatch(r"\s*bytes\s+([0-9]{1,18})-[0-9]+/(?:[0-9]+|\*)\s*", content_range or "")
     return int(match.group(1)) if match else None
 
 

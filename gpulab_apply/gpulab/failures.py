@@ -19,9 +19,11 @@ from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 
 #: what ``requests`` (and, under it, urllib3 and http.client) raise for a request or answer cut short: no
 #: connection, a timeout, a body cut off mid-way or undecodable, a TLS failure mid-read. ``OSError`` and
-#: ``HTTPException`` are there for whatever the layers above let through unwrapped.
+#: ``HTTPException`` are there for whatever the layers above let through unwrapped; ``UnicodeError`` for
+#: headers that are not text (``requests`` decodes a redirect's ``Location`` even when not following it).
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
     requests.exceptions.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
+    UnicodeError,
 )
 
 
@@ -56,6 +58,8 @@ def connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
         return "the answer was cut off mid-body"
     if isinstance(exc, requests.exceptions.InvalidJSONError):
         return "the answer is not JSON"
+    if isinstance(exc, UnicodeError):
+        return "the answer's headers are not valid text"
     cause = exc.args[0] if exc.args else None
     reason = getattr(cause, "reason", None) or cause
     if isinstance(reason, urllib3.exceptions.NameResolutionError):

@@ -48,7 +48,7 @@ from gpulab_apply.errors import (
     GpulabApplyError,
     ServerError,
 )
-from gpulab_apply.gpulab.answers import UnexpectedAnswer, parse_json, summarize
+from gpulab_apply.gpulab.answers import UnexpectedAnswer, one_line, parse_json, summarize
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.failures import (
     TRANSPORT_ERRORS,
@@ -118,6 +118,8 @@ class _Watchdog:
         self.fired = False
         self._done = False
         self._connection: Any = None
+        #: the answer, as soon as its headers are in: closed here if ``requests`` fails after that point
+        self.response: requests.Response | None = None
         self._lock = threading.Lock()
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
@@ -132,6 +134,11 @@ class _Watchdog:
         with self._lock:
             self._done = True
         self._timer.cancel()
+
+    def keep(self, response: requests.Response, *_: Any, **__: Any) -> requests.Response:
+        """A ``requests`` response hook: remember the answer, so that it can be closed whatever happens next."""
+        self.response = response
+        return response
 
     def watch(self, connection: Any) -> None:
         with self._lock:
@@ -181,8 +188,8 @@ def _size(count: int) -> str:
 
 def _read_whole(response: requests.Response, limit: int) -> None:
     """Read the body of a streamed answer into it, stopping past ``limit`` bytes (after decompression)."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.strip().isdigit() and int(declared) > limit:
+    declared = response.headers.get("Content-Length", "").strip()
+    if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 18 or int(declared) > limit):
         response.close()
         raise _Oversized(limit)
     chunks: list[bytes] = []
@@ -304,12 +311,15 @@ class Transport:
                 response = self._session.request(
                     method, url, params=params, json=json_body, data=data, headers=headers, stream=True,
                     timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
+                    hooks={"response": watchdog.keep},
                 )
                 try:
                     _read_whole(response, self.limits.max_bytes)
                 finally:
                     response.close()  # the body is read (or abandoned): give the connection back, or drop it
             except TRANSPORT_ERRORS as exc:
+                if watchdog.response is not None:  # e.g. an undecodable Location, after the headers came
+                    watchdog.response.close()
                 if watchdog.fired and not isinstance(exc, requests.exceptions.ConnectTimeout):
                     raise AnswerTimedOut(watchdog.seconds) from exc
                 raise
@@ -390,7 +400,7 @@ class Transport:
         summary = body_summary(response)
         if 300 <= status < 400:
             return CertificateError(
-                f"Could not {what}: GPULab redirected to {response.headers.get('Location', '?')}, "
+                f"Could not {what}: GPULab redirected to {one_line(response.headers.get('Location', '?'), 120)}, "
                 "which means it did not accept the client certificate (it sends unauthenticated users to "
                 "its login page)",
                 hint="Check --cert / GPULAB_CERT: use your own, valid iLab.t login certificate.",
@@ -417,7 +427,8 @@ class Transport:
             path = urlsplit(response.url).path
             return self.other_version_hint() if path.rstrip("/").endswith(("/jobs", "/version")) else None
         if status == 429:
-            return f"GPULab asks to wait {response.headers.get('Retry-After', 'a while')} seconds; try again later."
+            wait = one_line(response.headers.get("Retry-After", "a while"), 40)
+            return f"GPULab asks to wait {wait} seconds; try again later."
         if status >= 500:
             return "GPULab has a problem; try again later."
         return None
@@ -471,7 +482,7 @@ def body_summary(response: requests.Response) -> str:
 
 
 def _status_text(response: requests.Response) -> str:
-    return f"{response.status_code} {response.reason or ''}".strip()
+    return f"{response.status_code} {one_line(response.reason or '', 60)}".strip()
 
 
 def _date_header(response: requests.Response) -> datetime | None:
