@@ -59,6 +59,13 @@ class ConfigError(GpulabApplyError):
     """A setting is missing, malformed or contradicts another (flag, environment or config file)."""
 
 
+class EndpointError(ConfigError):
+    """The endpoint is not a usable API root: malformed, ambiguous, plain HTTP off this machine, or holding a
+    user name or password. A usage error: the command line (or environment, or config) must change."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class InvalidJobsError(GpulabApplyError):
     """Job files have problems; raised by commands that need valid jobs before going further.
 

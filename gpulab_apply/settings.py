@@ -12,7 +12,6 @@ The one table of settings is :data:`gpulab_apply.setting_table.SETTINGS`: the co
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,49 +19,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gpulab_apply.errors import ConfigError
+from gpulab_apply.errors import ConfigError, EndpointError
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
-from gpulab_apply.gpulab.local import is_loopback, request_host
+from gpulab_apply.gpulab.local import AMBIGUOUS, has_userinfo, is_loopback, request_host
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
 from gpulab_apply.workspace import Workspace, find_workspace
 
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.usage import Budget
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Timeouts:
-    """Seconds to wait for a connection and for each read of an answer, on every request."""
-
-    connect: float = 5.0
-    read: float = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """How failed idempotent requests are retried: exponential backoff with jitter.
-
-    Attempt ``n`` (1-based) waits ``min(max_backoff, backoff * 2**(n-1))``, of which the second half
-    is random, so parallel clients do not retry in lockstep. ``Retry-After`` (429/503) is honoured
-    up to ``max_retry_after`` seconds.
-    """
-
-    retries: int = 5
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-    max_retry_after: float = 120.0
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,8 +61,8 @@ class Settings:
     speed: float | None = None
     #: the repository, job root and config file the command works with
     workspace: Workspace
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None
@@ -229,31 +201,39 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
     ``https://host/api/gpulab/`` becomes ``.../gpulab/vX.Y/``. Plain ``http://`` is refused except
     to a loopback address.
     """
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(
+    text = endpoint.strip()
+    if not AMBIGUOUS.search(text):  # else refused as ambiguous below: which part is the user name is unclear
+        refuse_userinfo(text, source=source)
+    try:  # a bracketed IPv4 address, an unclosed bracket or a port out of range fail here
+        parts = urlsplit(text)
+        hostname, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise EndpointError(f"{source}: the endpoint is not a valid URL ({exc})",
+                            hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise EndpointError(
             f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip())
+        host = request_host(text)
     except ValueError as exc:
-        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
-                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+        raise EndpointError(f"{source}: the endpoint is ambiguous: {exc}",
+                            hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
     if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
+        raise EndpointError(
             f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
+        raise EndpointError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
     path = parts.path.rstrip("/")
     match = _VERSION_IN_PATH.search(path)
     if match:
         version = match.group(1)
         if version not in API_VERSIONS:
-            raise ConfigError(
+            raise EndpointError(
                 f"{source}: API version {version} is not supported",
                 hint=f"Use one of {', '.join(API_VERSIONS)}.",
             )
@@ -270,3 +250,18 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
+
+
+def refuse_userinfo(endpoint: str, *, source: str) -> None:
+    """Refuse a user name or password in the endpoint (``https://user:pw@host/``), without repeating it.
+
+    GPULab authenticates with the login certificate; ``requests`` would send the pair as HTTP Basic
+    auth, and a password in a URL ends up in shell history, CI logs and saved plans.
+    """
+    if has_userinfo(endpoint):
+        raise EndpointError(
+            f"{source}: the endpoint holds a user name or password (before an '@'), which this tool "
+            "never sends: GPULab authenticates with your login certificate",
+            hint="Remove the user name and password: everything from '://' up to and including the last '@'.",
+        )
+

@@ -22,8 +22,8 @@ from gpulab_apply.errors import (
     TruncatedListingError,
 )
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.jobmodel.status import JobStatus
-from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
 
 #: retries as in production, but with millisecond waits so tests stay fast

@@ -15,9 +15,9 @@ from gpulab_apply.emulator import Fault, RunningEmulator
 from gpulab_apply.errors import ConnectionFailedError
 from gpulab_apply.gpulab.api import ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.gpulab.transport import Transport
 from gpulab_apply.jobmodel.status import JobStatus
-from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.conftest import RunCli
 from tests.fixtures.emulator import PROJECT_URN, make_job
 

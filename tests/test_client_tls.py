@@ -12,7 +12,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import AmbiguousSubmitError, CertificateError, ConnectionFailedError
 from gpulab_apply.gpulab.certificate import load_credentials
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.settings import RetryPolicy
+from gpulab_apply.gpulab.policy import RetryPolicy
 from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants, MakeLoginPem
 from tests.fixtures.emulator import MINIMAL_JOB
 

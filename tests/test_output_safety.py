@@ -114,11 +114,12 @@ def test_a_server_error_quoting_the_environment_is_masked(tmp_path: Path, cli: R
 
 
 def test_verbose_never_prints_a_password_in_the_endpoint(repo: Repo, cli: RunCli) -> None:
-    root = repo.emulator.api_root("3.1").replace("http://", "http://alice:hunter2@")
+    """A password in the endpoint is refused (issue 22 §2: it was sent as Basic auth), and not shown doing so."""
+    root = repo.emulator.api_root("3.1").replace("http://", "http://alice:hun@ter2@")
     result = cli("status", "jobs.d", "-v", "--endpoint", root, "--set", "lab", "--project", "local")
-    assert result.exit_code == 0, result
-    assert "hunter2" not in result.stdout + result.stderr
-    assert "gpulab-apply: endpoint:     http://***@127.0.0.1:" in result.stderr, result.stderr
+    assert result.exit_code == 64, result
+    assert "holds a user name or password" in result.stderr
+    assert "hun" not in result.stdout + result.stderr and "ter2" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(("text", "expected"), [
