@@ -8,7 +8,6 @@ place: all of them, or none.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,7 +24,6 @@ from gpulab_apply.cli.output import render
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.jobfiles.importing import (
-    UUID,
     DefaultsConflict,
     Occupied,
     References,
@@ -116,19 +114,8 @@ def _matches(job: RemoteJob, selector: str) -> bool:
 def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force: bool, project_urn: str | None,
              references: References) -> list[_File]:
     """Every file's text and place, or an error before anything is written."""
-    for job in chosen:
-        try:  # a lone surrogate (JSON's "\ud800") can be neither written to a file nor printed
-            json.dumps([job.name, job.description, job.request, job.owner], ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidJobsError(f"GPULab answered job '{_printable(job.name)}' with text that is not valid "
-                                   "Unicode; nothing was written") from None
-        if not UUID.match(job.uuid):  # it names the file's adoption and its header: never take it as text
-            raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with an id that is not a UUID: "
-                                   f"{safe(job.uuid)!r}; nothing was written")
-        if not (isinstance(job.description, str | None) and isinstance(job.request, Mapping)
-                and isinstance(job.owner, Mapping)):
-            raise InvalidJobsError(f"GPULab answered job {safe(job.name)!r} with a description, request or owner "
-                                   "of an unexpected type; nothing was written")
+    # every job here was read whole and checked where GPULab's answer was read (gpulab/answers.py): its uuid an
+    # id, its name valid Unicode text, its description, request and owner of their types (docs/client.md)
     names = file_names(job.name for job in chosen)
     defaults = _defaults_reaching(directory)
     now = format_timestamp(datetime.now(UTC))
@@ -156,10 +143,6 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
                             for variable in used))
         files.append(_File(job, path, header + dump(body)))
     return files
-
-
-def _printable(text: str) -> str:
-    return safe(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _defaults_reaching(directory: Path) -> Mapping[str, Any]:
