@@ -79,6 +79,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retries", None, None, "retries", parsers.count, 5, label="retries"),
     Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", parsers.gpu_hours,
             label="max GPU-hours"),
+    Setting("max_active", None, "GPULAB_APPLY_MAX_ACTIVE", "max-active", parsers.active_cap, label="max active"),
     Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", parsers.boolean, False, is_flag=True,
             label="strict",
             help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),

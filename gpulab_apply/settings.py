@@ -92,6 +92,8 @@ class Settings:
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None
+    #: at most this many jobs of the set queued or running at once (None: no cap; docs/workflows.md)
+    max_active: int | None = None
     #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
     strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)

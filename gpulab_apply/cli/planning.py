@@ -56,7 +56,8 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
-                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
+                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours),
+                          max_active=settings.max_active)
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
     if desired.problems:  # load_desired let warnings only through

@@ -10,7 +10,7 @@ from datetime import datetime
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
-from gpulab_apply.reconcile.planner import desired_hashes
+from gpulab_apply.reconcile.workflow import spec_hashes
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, current_run, desired_project, is_run_of
 
 
@@ -50,9 +50,10 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
             runs.setdefault(job.name, []).append(job)
             markers[job.uuid] = marker
     rows: list[StatusRow] = []
+    every_hash = spec_hashes(desired, project_urn)  # a job with needs hashes theirs too (docs/workflows.md)
     for name, jobs in sorted(runs.items()):
         spec = by_name.get(name)
-        hashes = desired_hashes(spec, project_urn) if spec else None
+        hashes = every_hash.get(name) if spec else None
         project = desired_project(spec, project_urn) if spec else None
 
         def carries(job: RemoteJob, hashes: SpecHashes | None = hashes, project: str | None = project) -> bool:

@@ -15,11 +15,12 @@ from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.github import Level, annotation
 from gpulab_apply.reporters.problems import problem_annotations, problem_lines
 
-_SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-"}
+_SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-", Action.WAIT: ">"}
 _NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
-_COLOUR = {"+": "32", "-/+": "33", "-": "31", "!": "35", "?": "36", "x": "2"}
+_COLOUR = {"+": "32", "-/+": "33", "-": "31", "!": "35", "?": "36", "x": "2", ">": "34"}
 #: no-op entries worth showing one line for (in-sync and finished ones are only counted)
-_NOTEWORTHY = {Reason.PROTECTED, Reason.UNMANAGED, Reason.FAILED, Reason.CANCELLED, Reason.HALTED, Reason.DELETED}
+_NOTEWORTHY = {Reason.PROTECTED, Reason.UNMANAGED, Reason.FAILED, Reason.CANCELLED, Reason.HALTED, Reason.DELETED,
+               Reason.BLOCKED, Reason.EXHAUSTED}
 
 
 def summary_line(summary: Summary) -> str:
@@ -27,17 +28,21 @@ def summary_line(summary: Summary) -> str:
     replace = f"{summary.replace} to replace" + (f" ({summary.replace_running} running)"
                                                  if summary.replace_running else "")
     cancel = f"{summary.cancel} to cancel" + (f" ({summary.cancel_running} running)" if summary.cancel_running else "")
-    return f"Plan: {summary.create} to create, {replace}, {cancel}."
+    waiting = f", {summary.waiting} waiting" if summary.waiting else ""
+    return f"Plan: {summary.create} to create, {replace}, {cancel}{waiting}."
 
 
 def cost_line(plan: Plan) -> str | None:
     """``Cost: 672 GPU-hours requested (2 jobs at GPULab's default maxDuration), 3.5 GPU-hours of running work
     lost.`` (docs/plan-apply.md#cost); None when the plan submits and loses nothing."""
-    cost = plan.cost
-    if not cost.requested and not cost.lost:
+    cost, later = plan.cost, plan.waiting_cost
+    if not cost.requested and not cost.lost and not later.requested:
         return None
     default = f" ({cost.defaulted} job(s) at GPULab's default maxDuration, 2 weeks)" if cost.defaulted else ""
-    return f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
+    waiting = (f" Waiting jobs: {later.requested:g} GPU-hours more when submitted ({plan.summary.waiting} job(s))."
+               if later.requested else "")
+    return (f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost."
+            + waiting)
 
 
 def unchanged_line(summary: Summary) -> str:
@@ -47,6 +52,8 @@ def unchanged_line(summary: Summary) -> str:
         parts.append(f"{summary.blocked} protected")
     if summary.unmanaged:
         parts.append(f"{summary.unmanaged} unmanaged")
+    if summary.stuck:
+        parts.append(f"{summary.stuck} blocked or out of retries")
     return "Unchanged: " + ", ".join(parts) + "."
 
 
@@ -56,7 +63,7 @@ def sweep_counts(plan: Plan) -> dict[str, dict[str, int]]:
     for entry in plan.entries:
         sweep = entry.desired.sweep if entry.desired else None
         if sweep is not None:
-            mark = symbol(entry) if entry.has_changes or entry.reason in _NOTEWORTHY else "="
+            mark = symbol(entry) if entry.has_changes or entry.waits or entry.reason in _NOTEWORTHY else "="
             group = counts.setdefault(sweep, {})
             group[mark] = group.get(mark, 0) + 1
     return dict(sorted(counts.items()))
@@ -74,7 +81,7 @@ def symbol(entry: PlanEntry) -> str:
 
 def shown(plan: Plan) -> list[PlanEntry]:
     """The entries a report lists one by one: changes and no-ops that need a person's attention."""
-    return [e for e in plan.entries if e.has_changes or e.reason in _NOTEWORTHY]
+    return [e for e in plan.entries if e.has_changes or e.waits or e.reason in _NOTEWORTHY]
 
 
 def short(uuid: str) -> str:
@@ -88,6 +95,8 @@ def explain(entry: PlanEntry) -> str:
 
 
 def _explain(entry: PlanEntry) -> str:
+    if (workflow := _explain_workflow(entry)) is not None:
+        return workflow
     current = entry.current
     jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
     lost = ", its work is lost" if entry.work_lost else ""
@@ -112,6 +121,26 @@ def _explain(entry: PlanEntry) -> str:
     if current is not None:
         return f"{current.status.name} job {short(current.uuid)}; --rerun-failed runs it again"
     return str(entry.reason.value)
+
+
+def _explain_workflow(entry: PlanEntry) -> str | None:
+    """Waiting, blocked, throttled and retried jobs (docs/workflows.md): ``waits for prep: RUNNING``."""
+    waits = ", ".join(f"{need}: {state}" for need, state in entry.waits_for)
+    after = f" after {entry.current.status.name}" if entry.current is not None else ""
+    if entry.reason is Reason.RETRY:
+        retry = f"retry {entry.attempt - 1} of {entry.retries}{after}"
+        return f"{retry}, {waits}" if entry.action is Action.WAIT and waits else retry
+    if entry.reason is Reason.WAITING:
+        return f"waits for {waits}"
+    if entry.reason is Reason.THROTTLED:
+        return f"waits: {waits}"
+    if entry.reason is Reason.BLOCKED:
+        then = entry.then.value if entry.then else "run"
+        return f"blocked: would {then}, but {waits}; rerun that job to go on"
+    if entry.reason is Reason.EXHAUSTED and entry.current is not None:
+        return (f"failed: {entry.current.status.name} job {short(entry.current.uuid)} was run {entry.attempt} "
+                f"time(s), every retry used (retries: {entry.retries}); --rerun-failed runs it again")
+    return None
 
 
 def value_text(value: Any) -> str:
@@ -174,12 +203,13 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
         "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
-                     "defaultedMaxDuration": plan.cost.defaulted},
+                     "defaultedMaxDuration": plan.cost.defaulted, "waiting": plan.waiting_cost.requested},
         "sweeps": sweep_counts(plan),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
-            "blocked": summary.blocked, "unmanaged": summary.unmanaged,
+            "blocked": summary.blocked, "unmanaged": summary.unmanaged, "waiting": summary.waiting,
+            "stuck": summary.stuck,
         },
         "entries": [_entry_document(entry) for entry in plan.entries],
     }, problems=plan.file_warnings, error=error)
@@ -202,6 +232,10 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
         "held": [{"uuid": job.uuid, "status": job.status.name} for job in entry.held],
         "diffs": [{"path": d.path, "kind": d.kind, "old": d.old, "new": d.new} for d in entry.diffs],
+        "waitsFor": [{"name": need, "state": state} for need, state in entry.waits_for],
+        "then": entry.then.value if entry.then else None,
+        "attempt": entry.attempt,
+        "retries": entry.retries,
     }
 
 
@@ -213,7 +247,7 @@ def report_json(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     """One workflow annotation per listed job, pinned to its file and line, then the summary as a notice."""
     for entry in shown(plan):
-        level: Level = "warning" if entry.work_lost or not entry.has_changes else "notice"
+        level: Level = "warning" if entry.work_lost or not (entry.has_changes or entry.waits) else "notice"
         message = f"{symbol(entry)} {safe(entry.name)}: {explain(entry)}"
         if entry.diffs:
             message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
