@@ -61,8 +61,9 @@ def new_record(*, name: str, description: str | None, request: dict[str, Any], p
         "owner": {"projectUrn": project_urn, "userUrn": user_urn, "userEmail": user_email, "userDetails": None,
                   "userId": None, "projectId": None, "experimentId": None},
     }
-    sim = {"runtime": simulation.runtime, "exitCode": simulation.exit_code, "haltAfter": simulation.halt_after,
-           "ran": ran, "loggedUntil": ran, "runStarted": None, "alloc": None}
+    sim: dict[str, Any] = {"runtime": simulation.runtime, "exitCode": simulation.exit_code,
+                           "haltAfter": simulation.halt_after, "ran": ran, "loggedUntil": ran, "runStarted": None,
+                           "alloc": None}
     if simulation.fail_runs:  # runs of "the same job" are counted by name and request (docs/emulator.md)
         sim["failRuns"] = simulation.fail_runs
         sim["failKey"] = hashlib.sha256(json.dumps([name, request], sort_keys=True).encode()).hexdigest()[:16]

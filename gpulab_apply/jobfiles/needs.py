@@ -18,10 +18,10 @@ _OTHER_SET = ("/", ":")
 
 
 class NeedProblem(NamedTuple):
-    """One wrong ``needs`` entry: the job, the entry's index in its ``needs`` list, and what is wrong."""
+    """One wrong ``needs`` entry: the job, the entry's position in its ``needs`` list, and what is wrong."""
 
     job: JobSpec
-    index: int
+    position: int
     message: str
     hint: str
 

@@ -228,10 +228,10 @@ def _sweep_only(draft: Draft) -> list[Violation]:
 def _need_problem(found: NeedProblem) -> Problem:
     """A wrong ``needs`` entry, at the line that wrote it (a sweep's template names the member)."""
     spec = found.job
-    path = (TOOL_KEY, "needs", found.index)
+    path = (TOOL_KEY, "needs", found.position)
     where = spec.source.locate(path) if spec.source is not None else spec.location
     message = found.message + (f" (in job {spec.name!r} of {spec.location})" if spec.sweep is not None else "")
-    return Problem(where, message, json_path=f"{TOOL_KEY}.needs[{found.index}]", hint=found.hint)
+    return Problem(where, message, json_path=f"{TOOL_KEY}.needs[{found.position}]", hint=found.hint)
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -10,8 +10,8 @@ from datetime import datetime
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
-from gpulab_apply.reconcile.workflow import spec_hashes
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, current_run, desired_project, is_run_of
+from gpulab_apply.reconcile.workflow import spec_hashes
 
 
 @dataclass(frozen=True, kw_only=True)
