@@ -133,7 +133,7 @@ def test_changing_prepare_plans_the_cascade_and_carries_it_out(cli: RunCli, repo
     assert document["summary"]["waiting"] == 7
     assert document["gpuHours"]["waiting"] == 7.0  # 7 jobs x 1 GPU x 1 hour: the cascade's GPU-hours
     text = cli("plan", "jobs.d", *connection(fast)).stdout
-    assert "> train-lr1e-4-seed0 (waits for prepare: to be submitted)" in text
+    assert "> train-lr1e-4-seed0 (out of date; waits for prepare: to be submitted)" in text
     assert "Waiting jobs: 7 GPU-hours more when submitted (7 job(s))" in text
 
     code, output = watch(cli, fast)

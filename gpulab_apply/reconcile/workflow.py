@@ -18,6 +18,7 @@ every dependant out of date: it is replaced or rerun, and step 2 makes it wait f
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -126,13 +127,33 @@ def _wait_for_needs(entry: PlanEntry, needs: Sequence[str], known: Mapping[str, 
             blocked.append((need, state))
         else:
             waiting.append((need, state))
+    sweeps = {need for need in entry.desired.workflow.needs if need not in known}
     if blocked:
-        return replace(entry, action=Action.NONE, reason=Reason.BLOCKED, then=then, waits_for=tuple(blocked),
-                       cancel=())
+        return replace(entry, action=Action.NONE, reason=Reason.BLOCKED, then=then, cancel=(),
+                       waits_for=_by_sweep(blocked, known, sweeps))
     if waiting:
-        return replace(entry, action=Action.WAIT, reason=Reason.WAITING, then=then, waits_for=tuple(waiting),
-                       cancel=())
+        return replace(entry, action=Action.WAIT, reason=Reason.WAITING, then=then, cancel=(),
+                       waits_for=_by_sweep(waiting, known, sweeps))
     return entry
+
+
+def _by_sweep(states: Sequence[tuple[str, str]], known: Mapping[str, PlanEntry],
+              sweeps: set[str]) -> tuple[tuple[str, str], ...]:
+    """Members of a sweep the job needs by the sweep's name, as one pair: ``("train", "4 RUNNING, 2 QUEUED")``."""
+    grouped: dict[str, list[str]] = {}
+    result: list[tuple[str, str]] = []
+    for need, state in states:
+        member = known[need].desired
+        sweep = member.sweep if member is not None else None
+        if sweep is not None and sweep in sweeps:
+            if sweep not in grouped:
+                grouped[sweep] = []
+                result.append((sweep, ""))
+            grouped[sweep].append(state)
+        else:
+            result.append((need, state))
+    return tuple((name, ", ".join(f"{count} {state}" for state, count in Counter(grouped[name]).items())
+                  if name in grouped else state) for name, state in result)
 
 
 def _state(entry: PlanEntry) -> str:

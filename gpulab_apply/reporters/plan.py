@@ -131,7 +131,10 @@ def _explain_workflow(entry: PlanEntry) -> str | None:
         retry = f"retry {entry.attempt - 1} of {entry.retries}{after}"
         return f"{retry}, {waits}" if entry.action is Action.WAIT and waits else retry
     if entry.reason is Reason.WAITING:
-        return f"waits for {waits}"
+        # a dependant whose need changed: part of the cascade (docs/workflows.md#dependencies)
+        stale = ("out of date, to be replaced; " if entry.then is Action.REPLACE
+                 else "out of date; " if entry.current is not None else "")
+        return f"{stale}waits for {waits}"
     if entry.reason is Reason.THROTTLED:
         return f"waits: {waits}"
     if entry.reason is Reason.BLOCKED:
@@ -190,6 +193,12 @@ def no_changes(plan: Plan) -> str:
     if plan.kept_drift:
         return (f"No changes, but GPULab does not match the job files: {plan.kept_drift} protected job(s) differ "
                 "and are kept as they are (`!` above).")
+    if plan.summary.waiting:  # docs/workflows.md
+        return (f"Nothing to submit now: {plan.summary.waiting} job(s) wait (`>` above); a later apply, or "
+                "`apply --watch`, submits them.")
+    if plan.summary.stuck:
+        return (f"No changes, but {plan.summary.stuck} job(s) are blocked or out of retries (`x` above): rerun "
+                "what failed to go on.")
     return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
 
 
