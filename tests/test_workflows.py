@@ -9,7 +9,12 @@ a slow machine only makes them take more rounds, never fail.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -318,3 +323,43 @@ def test_four_racing_watches_end_with_no_duplicate_no_extra_retry_nothing_lost(
     flaky = [parse_marker(j.description) for j in kept if j.name == "flaky"]
     assert sorted(m.attempt for m in flaky if m) == [1, 2]  # failed once, retried once: no extra retry
     assert len(runs) > len(kept)  # they did race
+
+
+def test_sigterm_stops_a_watch_cleanly(repo: Path, emulator: RunningEmulator) -> None:
+    """A lab server's loop (--forever) stops on SIGTERM between rounds: exit 143, no traceback, jobs kept."""
+    (repo / "train.yaml").write_text(job("train"))
+    command = [sys.executable, "-m", "gpulab_apply", "apply", "jobs.d", "--watch", "--forever", "--yes",
+               "--interval", "0.05", *connection(emulator)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GPULAB", "GITHUB"))}
+    process = subprocess.Popen(command, cwd=repo.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while not jobs(emulator):  # the first round submitted train; the loop goes on (--forever)
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "apply --watch submitted nothing within a minute"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, (stdout, stderr)
+    assert "Traceback" not in stdout + stderr
+    assert "apply --watch was stopped by SIGTERM" in stderr
+    assert "[round 1] train: created job" in stdout
+    assert [j.status.name for j in jobs(emulator)] == ["QUEUED"]  # stopping the loop cancels nothing
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_failed_job_of_an_older_marker_version_is_retried_once_as_attempt_2(
+        cli: RunCli, repo: Path, emulator: RunningEmulator, version: int) -> None:
+    """Upgrading keeps the count: a FAILED run with a v1 or v2 marker (before retries existed) is attempt 1."""
+    text = job("train", options="  retries: 1\n")
+    (repo / "train.yaml").write_text(text)
+    rendered = json.loads(cli("render", "--format", "json").stdout)["jobs"][0]["job"]
+    body = {**rendered, "owner": {"projectUrn": PROJECT}}
+    spec = spec_hash(body if version == 1 else rendered, version=version)
+    marker = Marker(set_name="lab", spec=spec, run_id="20260101T000000Z-abcdef", version=version)
+    emulator.emulator.seed([{**body, "description": str(marker)}], status="FAILED", project_urn=PROJECT)
+    plan = cli("plan", "jobs.d", *connection(emulator))
+    assert "+ train (retry 1 of 1 after FAILED)" in plan.stdout, plan
+    assert cli("apply", "jobs.d", "--yes", *connection(emulator)).exit_code == 0
+    markers = [parse_marker(j.description) for j in jobs(emulator)]
+    assert [(m.version, m.attempt) for m in markers if m] == [(version, 1), (3, 2)]
