@@ -363,3 +363,13 @@ def test_a_failed_job_of_an_older_marker_version_is_retried_once_as_attempt_2(
     assert cli("apply", "jobs.d", "--yes", *connection(emulator)).exit_code == 0
     markers = [parse_marker(j.description) for j in jobs(emulator)]
     assert [(m.version, m.attempt) for m in markers if m] == [(version, 1), (3, 2)]
+
+
+def test_the_gpu_hours_guard_counts_the_waiting_cascade(cli: RunCli, repo: Path, emulator: RunningEmulator) -> None:
+    """prep alone asks 1 GPU-hour, the pipeline 8: a 2 GPU-hour limit refuses it before anything is submitted."""
+    (repo / "pipeline.yaml").write_text(PIPELINE)
+    result = cli("apply", "jobs.d", "--watch", "--yes", "--max-gpu-hours", "2", *connection(emulator))
+    assert result.exit_code == 3, result
+    assert "the plan requests 8 GPU-hours, more than --max-gpu-hours 2" in result.stderr
+    assert jobs(emulator) == []
+    assert cli("apply", "jobs.d", "--yes", "--max-gpu-hours", "8", *connection(emulator)).exit_code == 0
