@@ -4,15 +4,19 @@ says on what, and a sweep's max-parallel is never exceeded by what one plan subm
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gpulab_apply.errors import GuardError
 from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, Workflow
 from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.loop import reconcile
 from gpulab_apply.reconcile.marker import Marker
-from gpulab_apply.reconcile.plan import Action, PlanOptions, Reason
+from gpulab_apply.reconcile.plan import Action, Plan, PlanEntry, PlanOptions, Reason
 from gpulab_apply.reconcile.planner import build_plan
 from gpulab_apply.reconcile.workflow import spec_hashes
 
@@ -82,3 +86,22 @@ def test_nothing_is_submitted_before_its_needs_finished(case: tuple[list[JobSpec
             e.action is not Action.CANCEL and e.current is not None and e.current.status.is_active))
         creates = sum(1 for e in members if e.action is Action.CREATE)
         assert creates <= max(0, cap - active)
+
+
+def _duplicates_plan(count: int) -> Plan:
+    entries = tuple(PlanEntry(name=f"j{i}", action=Action.CANCEL, reason=Reason.DUPLICATE,
+                              cancel=(RemoteJob.from_json(_job(f"j{i}", i, "QUEUED", "")),)) for i in range(count))
+    return Plan(set_name="s", entries=entries, options=PlanOptions(), remote_fingerprint="", desired_count=count,
+                managed_active_count=count)
+
+
+def test_the_loop_waits_for_racers_duplicates_then_a_persisting_refusal_ends_it() -> None:
+    """Loops started together see each other's duplicates beyond --max-cancel for a moment: a round waits for
+    the racers to cancel them; duplicates that stay are refused, as apply refuses them (exit 3)."""
+    plans = iter([_duplicates_plan(11), _duplicates_plan(0)])
+    rounds = list(reconcile(lambda: next(plans), lambda plan: pytest.fail("nothing to apply"), interval=0,
+                            stop=threading.Event()))
+    assert [r.note is not None for r in rounds] == [True, False] and rounds[-1].done
+    with pytest.raises(GuardError, match="more than --max-cancel 10"):
+        list(reconcile(lambda: _duplicates_plan(11), lambda plan: pytest.fail("refused"), interval=0,
+                       stop=threading.Event()))

@@ -87,6 +87,8 @@ def _render(round_: Round, fmt: str, *, first: bool) -> None:
         write((annotation("warning", message, title="gpulab-apply apply --watch") if fmt == "github"
                else f"{head}error: {message}") + "\n")
         return
+    if round_.note is not None:
+        write(f"{head}{safe(round_.note)}\n")
     write("".join(f"{head}{safe(line)}\n" for line in round_.changes))
     if round_.done and round_.plan is not None:
         write(f"[round {round_.number}] settled: {_settled_line(round_.plan)}\n")
@@ -114,5 +116,6 @@ def _document(round_: Round) -> dict[str, Any]:
         "outcomes": [] if report is None else [{"name": o.name, "result": o.result.value, "created": o.created,
                                                  "error": o.error} for o in report.outcomes],
         "error": None if round_.error is None else mask_text(round_.error.message),
+        "note": round_.note,
     }
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gpulab_apply.errors import RemoteError
 from gpulab_apply.reconcile.executor import ApplyReport, check_guards
-from gpulab_apply.reconcile.plan import Action, Plan, PlanEntry
+from gpulab_apply.reconcile.plan import Action, Plan, PlanEntry, Reason
 
 #: the longest pause between rounds after errors, in seconds
 MAX_BACKOFF = 300.0
@@ -40,6 +40,8 @@ class Round:
     done: bool = False
     #: seconds until the next round
     delay: float = 0.0
+    #: why the round did nothing, when it held back on purpose
+    note: str | None = None
 
 
 def reconcile(plan: Callable[[], Plan], apply: Callable[[Plan], ApplyReport], *, interval: float,
@@ -51,12 +53,20 @@ def reconcile(plan: Callable[[], Plan], apply: Callable[[Plan], ApplyReport], *,
     """
     pause = wait or stop.wait
     seen: dict[str, str] = {}
-    failures = 0
+    failures = held = 0
     number = 0
     while not stop.is_set():
         number += 1
         try:
             current = plan()
+            if _racers_settling(current) and held < _MAX_HELD:
+                # another loop's duplicates, which its verification is cancelling this very moment: look again
+                held += 1
+                yield Round(number=number, plan=current, delay=interval, note=_HELD_NOTE)
+                if pause(interval):
+                    return
+                continue
+            held = 0
             check_guards(current)  # the guards see the whole remaining work: a refusal ends the loop
             report = apply(current) if current.has_changes else None
         except RemoteError as exc:
@@ -75,6 +85,20 @@ def reconcile(plan: Callable[[], Plan], apply: Callable[[Plan], ApplyReport], *,
         yield Round(number=number, plan=current, report=report, changes=changes, done=done, delay=delay)
         if done or (report is not None and report.interrupted) or pause(delay):
             return
+
+
+#: rounds a loop waits for racing loops to cancel their duplicates before a guard's refusal ends it
+_MAX_HELD = 5
+_HELD_NOTE = "racing applies left duplicates beyond --max-cancel; waiting for them to cancel their own"
+
+
+def _racers_settling(plan: Plan) -> bool:
+    """Whether the plan trips a guard only because of duplicates (several loops submitted the same jobs at once,
+    and each one's verification cancels the newer ones within moments): without them it would pass."""
+    if not plan.refusals or not any(entry.reason is Reason.DUPLICATE for entry in plan.entries):
+        return False
+    others = tuple(entry for entry in plan.entries if entry.reason is not Reason.DUPLICATE)
+    return not replace(plan, entries=others).refusals
 
 
 def _state(plan: Plan) -> dict[str, str]:
