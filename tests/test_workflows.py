@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import signal
 import subprocess
 import sys
@@ -373,3 +375,29 @@ def test_the_gpu_hours_guard_counts_the_waiting_cascade(cli: RunCli, repo: Path,
     assert "the plan requests 8 GPU-hours, more than --max-gpu-hours 2" in result.stderr
     assert jobs(emulator) == []
     assert cli("apply", "jobs.d", "--yes", "--max-gpu-hours", "8", *connection(emulator)).exit_code == 0
+
+
+def test_on_a_terminal_a_live_line_says_where_the_jobs_are(repo: Path, fast: RunningEmulator) -> None:
+    (repo / "pipeline.yaml").write_text(PIPELINE)
+    command = [sys.executable, "-m", "gpulab_apply", "apply", "jobs.d", "--watch", "--yes", "--interval", "0.02",
+               *connection(fast)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("GPULAB", "GITHUB"))}
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, cwd=repo.parent, env=env, stdout=follower, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    screen = b"".join(chunks).decode()
+    assert re.search(r"\r\x1b\[K\[round \d+\] .*\d+ FINISHED.*; next round in 0\.02 s", screen), screen[-2000:]
+    assert "settled: every job has ended (8 FINISHED)" in screen

@@ -2,19 +2,21 @@
 (docs/workflows.md#the-reconcile-loop).
 
 Text and ``github``: the first plan as ``plan`` shows it, then one line per change, prefixed with the round
-(``[round 3] train-lr1: QUEUED -> RUNNING``), and a last line when the set is settled. JSON: one document per
-round (JSON Lines, ``"kind": "round"``). Every string from a job file or GPULab goes through ``safe``.
+(``[round 3] train-lr1: QUEUED -> RUNNING``), and a last line when the set is settled; on a terminal, a live
+line under them says where the jobs are until the next round. JSON: one document per round (JSON Lines,
+``"kind": "round"``). Every string from a job file or GPULab goes through ``safe``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.cli.output import current, emit, write
+from gpulab_apply.cli.output import current, emit, is_terminal, write
 from gpulab_apply.cli.planning import load_desired, make_plan
 from gpulab_apply.cli.signals import settling
 from gpulab_apply.errors import ExitStatus, InterruptedByUser, JobsFailedError
@@ -81,6 +83,26 @@ def _render(round_: Round, fmt: str, *, first: bool) -> None:
         return
     if first and round_.plan is not None:
         emit(round_.plan, kind="plan", final=False)
+    live = fmt == "text" and is_terminal(sys.stdout)
+    if live:  # the live line of the round before gives way to this round's lines, then comes back below them
+        write("\r\x1b[K")
+    _render_lines(round_, fmt)
+    if live and not round_.done and round_.plan is not None:
+        write(f"[round {round_.number}] {_counts(round_.plan)}; next round in {round_.delay:g} s")
+
+
+def _counts(plan: Plan) -> str:
+    """``3 FINISHED, 2 RUNNING, 1 waiting``: where the set's jobs are, for the live line on a terminal."""
+    counts: dict[str, int] = {}
+    for entry in plan.entries:
+        if entry.desired is not None:
+            state = ("waiting" if entry.waits else entry.reason.value if entry.reason in _FAILED
+                     else entry.current.status.name if entry.current is not None else "submitted")
+            counts[state] = counts.get(state, 0) + 1
+    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _render_lines(round_: Round, fmt: str) -> None:
     head = f"[round {round_.number}] "
     if round_.error is not None:
         message = f"{safe(mask_text(round_.error.message))}; next round in {round_.delay:g} s"
