@@ -205,6 +205,8 @@ def test_waiting_and_blocked_jobs_say_on_what_in_every_format(cli: RunCli, repo:
     running, failed = ('{"name": "prep", "state": "RUNNING"}', '{"name": "prep", "state": "FAILED"}') \
         if fmt == "json" else ("waits for prep: RUNNING", "prep: FAILED")
     assert running in flat(waiting, fmt), waiting
+    # jobs still to be submitted are changes to come: 2, as for any change
+    assert cli("plan", "jobs.d", "--detailed-exitcode", *connection(emulator)).exit_code == 2
     assert "train" in waiting and "summary" in waiting
     emulator.advance(200)  # prep FAILED: train is blocked, summary (when: always) goes
     blocked = cli("plan", "jobs.d", "--format", fmt, *connection(emulator)).stdout
