@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gpulab_apply.errors import GuardError
+from gpulab_apply.errors import GuardError, RemoteError
 from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, Workflow
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.loop import reconcile
@@ -105,3 +105,32 @@ def test_the_loop_waits_for_racers_duplicates_then_a_persisting_refusal_ends_it(
     with pytest.raises(GuardError, match="more than --max-cancel 10"):
         list(reconcile(lambda: _duplicates_plan(11), lambda plan: pytest.fail("refused"), interval=0,
                        stop=threading.Event()))
+
+
+def test_the_loop_backs_off_on_errors_and_stops_when_asked() -> None:
+    """Errors reaching GPULab are rounds of their own, each pause twice the last (up to MAX_BACKOFF); a stop
+    request between rounds ends the loop at once."""
+    answers: list[Plan | RemoteError] = [RemoteError("GPULab answered 503"), RemoteError("timed out"),
+                                         _duplicates_plan(0)]
+    pauses: list[float] = []
+
+    def plan() -> Plan:
+        answer = answers.pop(0)
+        if isinstance(answer, RemoteError):
+            raise answer
+        return answer
+
+    def pause(seconds: float) -> bool:
+        pauses.append(seconds)
+        return False
+
+    rounds = list(reconcile(plan, lambda made: pytest.fail("nothing to apply"), interval=3, stop=threading.Event(),
+                            wait=pause))
+    assert [r.error is not None for r in rounds] == [True, True, False] and rounds[-1].done
+    assert pauses == [6, 12]
+    stop = threading.Event()
+    forever = reconcile(lambda: _duplicates_plan(0), lambda made: pytest.fail("nothing to apply"), interval=3,
+                        stop=stop, forever=True, wait=lambda seconds: stop.is_set())
+    assert next(forever).done is False
+    stop.set()
+    assert list(forever) == []
