@@ -403,3 +403,16 @@ def test_on_a_terminal_a_live_line_says_where_the_jobs_are(repo: Path, fast: Run
     screen = b"".join(chunks).decode()
     assert re.search(r"\r\x1b\[K\[round \d+\] .*\d+ FINISHED.*; next round in 0\.02 s", screen), screen[-2000:]
     assert "settled: every job has ended (8 FINISHED)" in screen
+
+
+def test_a_retry_waits_for_its_delay_on_gpulabs_clock(cli: RunCli, repo: Path, emulator: RunningEmulator) -> None:
+    (repo / "train.yaml").write_text(job("train", runtime="100 s", options="  retries: 1\n  retry-delay: 10 min\n",
+                                         env=", GPULAB_EMULATOR_EXIT_CODE: 1"))
+    assert cli("apply", "jobs.d", "--yes", *connection(emulator)).exit_code == 0
+    emulator.advance(120)  # FAILED about 5 s ago (15 s to start, 100 s of work)
+    waiting = cli("plan", "jobs.d", *connection(emulator)).stdout
+    assert re.search(r"> train \(retry 1 of 1 after FAILED, retry delay: in 9 min \d+ s\)", waiting), waiting
+    assert cli("apply", "jobs.d", "--yes", *connection(emulator)).exit_code == 0
+    assert len(jobs(emulator)) == 1  # nothing submitted before the delay
+    emulator.advance(600)
+    assert "+ train (retry 1 of 1 after FAILED)" in cli("plan", "jobs.d", *connection(emulator)).stdout
