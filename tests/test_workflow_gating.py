@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 from gpulab_apply.errors import GuardError, RemoteError
 from gpulab_apply.model import JobSpec, JobStatus, RemoteJob, Workflow
 from gpulab_apply.problems import Location
+from gpulab_apply.reconcile.executor import ApplyOptions, Result, execute
 from gpulab_apply.reconcile.loop import reconcile
 from gpulab_apply.reconcile.marker import Marker
 from gpulab_apply.reconcile.plan import Action, Plan, PlanEntry, PlanOptions, Reason
 from gpulab_apply.reconcile.planner import build_plan
 from gpulab_apply.reconcile.workflow import spec_hashes
+from tests.fake_gpulab import PROJECT, FakeGpulab
 
 STATES = [None, "QUEUED", "RUNNING", "FINISHED", "FAILED", "CANCELLED"]
 
@@ -134,3 +136,24 @@ def test_the_loop_backs_off_on_errors_and_stops_when_asked() -> None:
     assert next(forever).done is False
     stop.set()
     assert list(forever) == []
+
+
+def test_a_racers_retry_that_already_failed_is_kept_and_ours_cancelled() -> None:
+    """Two applies retry attempt 1 at once; the racer's attempt 2 even FAILED before ours was verified: ours is
+    the duplicate (one run per attempt), it is cancelled, and the next plan retries as attempt 3, not 2 again."""
+    fake = FakeGpulab()
+    desired = JobSpec(name="train", job={"name": "train", "request": {"docker": {"image": "debian:stable"}}},
+                      location=Location("jobs.d/train.yaml", 1, 1), workflow=Workflow(retries=3))
+    spec_ = spec_hashes([desired], PROJECT)["train"].current
+    fake.add("train", description=str(Marker(set_name="lab", spec=spec_, run_id="first")), status="FAILED")
+    options = PlanOptions(project_urn=PROJECT)
+    plan = build_plan([desired], fake.list_jobs(), set_name="lab", options=options)
+    (entry,) = plan.entries
+    assert (entry.action, entry.reason, entry.attempt) == (Action.CREATE, Reason.RETRY, 2)
+    fake.add("train", description=str(Marker(set_name="lab", spec=spec_, run_id="racer", attempt=2)),
+             status="FAILED")
+    report = execute(plan, fake, options=ApplyOptions(run_id="ours"))
+    assert [o.result for o in report.outcomes] == [Result.CREATED, Result.DEDUPLICATED]
+    assert fake.status_of("train") == ["FAILED", "FAILED", "CANCELLED"]
+    (after,) = build_plan([desired], fake.list_jobs(), set_name="lab", options=options).entries
+    assert (after.action, after.reason, after.attempt) == (Action.CREATE, Reason.RETRY, 3)
