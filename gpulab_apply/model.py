@@ -20,6 +20,24 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Workflow:
+    """A job's workflow options from ``x-gpulab-apply`` (docs/workflows.md): what it needs, how often a FAILED run
+    is retried, and, on a sweep's members, how many run at once."""
+
+    #: job or sweep names, as written (matrix expressions already substituted)
+    needs: tuple[str, ...] = ()
+    #: ``when: always``: start once every need ended, however it ended (else only when all FINISHED)
+    always: bool = False
+    retries: int = 0
+    #: the least time between a FAILED run's end and its retry, in seconds
+    retry_delay: float = 0.0
+    #: a sweep member's ``max-parallel``: at most this many members active at once
+    max_parallel: int | None = None
+    #: a sweep member's ``fail-fast``: no further members once one failed
+    fail_fast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """One desired job, as loaded from a job file.
 
@@ -42,6 +60,7 @@ class JobSpec:
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
     hashed: Mapping[str, Any] | None = None
     source: SourceMap | None = None
+    workflow: Workflow = Workflow()
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,6 +91,17 @@ def budget(value: object, source: str) -> Budget:
     return budget_value(value, source)
 
 
+def active_cap(value: object, source: str) -> int:
+    """The set's cap of queued and running jobs (docs/workflows.md#sweep-throttling)."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{source}: max-active must be a whole number of jobs >= 1, not {value!r}")
+    return number
+
+
 def switch(value: object, source: str) -> bool:
     return bool(value)
 

@@ -68,6 +68,8 @@ class Settings:
     max_gpu_hours: float | None = None
     #: GPU-hours the set may use per week or month; plan refuses more (docs/capacity.md#usage-and-budgets)
     budget: Budget | None = None
+    #: at most this many jobs of the set queued or running at once (None: no cap; docs/workflows.md)
+    max_active: int | None = None
     #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
     strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)

@@ -101,8 +101,46 @@ def test_recipes_pin_an_installable_release_not_pypi() -> None:
 
 def test_applies_are_serialised() -> None:
     github = load("github-actions.yml")
-    assert github["jobs"]["apply"]["concurrency"] == {"group": "gpulab-apply", "cancel-in-progress": False}
-    assert load("gitlab-ci.yml")["apply"]["resource_group"] == "gpulab-apply"
+    for job in ("apply", "advance"):
+        assert github["jobs"][job]["concurrency"] == {"group": "gpulab-apply", "cancel-in-progress": False}
+        assert load("gitlab-ci.yml")[job]["resource_group"] == "gpulab-apply"
+
+
+PIPELINE = MINIMAL_JOB_YAML.format(name="prep") + "---\n" + MINIMAL_JOB_YAML.format(name="train") \
+    + "x-gpulab-apply: {needs: [prep]}\n"
+
+
+def test_github_schedule_advances_a_pipeline_and_reports_it(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                                            managed: Managed, tls_emulator: RunningEmulator) -> None:
+    assert "schedule" in load("github-actions.yml")["on"]
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "pipeline.yaml").write_text(PIPELINE, encoding="utf-8")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    run = run_github_job(workspace, "advance", event="schedule", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("prep", "my-experiments")]  # train waits for prep
+    assert "> train: waits for prep: to be submitted" in run.logs
+    summary = (workspace.root.parent / "runner-temp" / "summary.md").read_text()
+    assert "| prep |" in summary and "| train |" in summary
+    tls_emulator.advance(3600)  # prep FINISHED
+    run = run_github_job(workspace, "advance", event="schedule", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("train", "my-experiments")]
+
+
+def test_gitlab_schedule_advances_a_pipeline(workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed,
+                                             tls_emulator: RunningEmulator) -> None:
+    assert load("gitlab-ci.yml")["advance"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "pipeline.yaml").write_text(PIPELINE, encoding="utf-8")
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()}
+    result = run_gitlab_job(workspace, "advance", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert managed() == [("prep", "my-experiments")]
+    tls_emulator.advance(3600)
+    result = run_gitlab_job(workspace, "advance", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert managed() == [("train", "my-experiments")]
 
 
 # --- GitHub Actions --------------------------------------------------------------------------------------------
@@ -124,7 +162,8 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
     runner_temp = workspace.root.parent / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
-           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event}
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event,
+           "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
     env.update(_github_values(workflow.get("env", {}), secrets))
     env.update(_github_values(job.get("env", {}), secrets))
     outputs: dict[str, dict[str, str]] = {}
@@ -350,11 +389,13 @@ def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, 
     secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
     run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
     run_github_job(workspace, "apply", event="push", secrets=secrets)
+    run_github_job(workspace, "advance", event="schedule", secrets=secrets)
     variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
                  "GPULAB_NOTES_TOKEN": gitlab.token}
     run_gitlab_job(workspace, "plan", variables)
     run_gitlab_job(workspace, "apply", variables)
+    run_gitlab_job(workspace, "advance", variables)
     executed = "\n".join(workspace.ran)
     for name in ("github-actions.yml", "gitlab-ci.yml"):
         commands = [line.strip(" -") for line in (CI_DOCS / name).read_text().splitlines()

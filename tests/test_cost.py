@@ -78,7 +78,7 @@ def test_every_format_shows_the_cost_and_the_guard_exits_3(repo: Repo) -> None:
     assert "Cost: 720 GPU-hours requested (1 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of " \
            "running work lost." in text.stdout
     document = json.loads(repo("plan", "jobs.d", "--format", "json").stdout)
-    assert document["gpuHours"] == {"requested": 720.0, "lost": 0.0, "defaultedMaxDuration": 1}
+    assert document["gpuHours"] == {"requested": 720.0, "lost": 0.0, "defaultedMaxDuration": 1, "waiting": 0.0}
     assert "Cost: 720 GPU-hours requested" in repo("plan", "jobs.d", "--format", "markdown").stdout
     refused = repo("apply", "jobs.d", "--yes", "--max-gpu-hours", "700")
     assert refused.exit_code == 3 and "more than --max-gpu-hours 700" in refused.stderr, refused

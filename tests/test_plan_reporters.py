@@ -70,7 +70,7 @@ def test_json_is_versioned_and_complete() -> None:
     assert document["set"] == "lab" and document["hasChanges"] is True
     assert (document["problems"], document["error"]) == ([], None)
     assert document["summary"] == {"create": 1, "replace": 1, "replaceRunning": 1, "cancel": 1, "cancelRunning": 0,
-                                   "unchanged": 2, "blocked": 1, "unmanaged": 1}
+                                   "unchanged": 2, "blocked": 1, "unmanaged": 1, "waiting": 0, "stuck": 0}
     replace = next(e for e in document["entries"] if e["name"] == "b-replace")
     assert replace["action"] == "replace" and replace["workLost"] is True
     assert replace["location"] == {"file": "jobs.d/b-replace.yaml", "line": 1, "column": 1}

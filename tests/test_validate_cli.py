@@ -129,7 +129,7 @@ def test_valid_set_exits_0(cli: RunCli, project: Path) -> None:
 def test_the_example_jobs_are_valid(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = cli("validate")
-    assert (result.exit_code, result.stdout) == (0, "15 jobs in 4 files are valid.\n"), result
+    assert (result.exit_code, result.stdout) == (0, "20 jobs in 7 files are valid.\n"), result
 
 
 def test_several_paths_and_a_single_file(cli: RunCli, project: Path) -> None:

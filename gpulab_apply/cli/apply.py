@@ -17,6 +17,7 @@ from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
+from gpulab_apply.cli.watch import watch as watch_rounds
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
@@ -71,13 +72,17 @@ if TYPE_CHECKING:
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @click.option("--wait", "wait_jobs", is_flag=True,
               help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
+@click.option("--watch", is_flag=True,
+              help="Plan and apply in rounds (every --interval seconds) until every job has ended and nothing is "
+                   "left to submit: carries needs, retries and throttled sweeps through (docs/workflows.md).")
+@click.option("--forever", is_flag=True, help="With --watch: keep going after the set settled, until stopped.")
 @wait_options
 @connection_options(workspace_paths=lambda paths: [] if _plan_file(paths) else paths)
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
           max_gpu_hours: float | None, skip_impossible: bool,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
           detailed_exitcode: bool, fmt: str, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
-          interval: float, settings: Settings) -> int:
+          interval: float, settings: Settings, watch: bool = False, forever: bool = False) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
 
     Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
@@ -94,10 +99,17 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
     output = current()
+    if (watch or forever) and (saved is not None or wait_jobs or not watch):
+        raise click.UsageError("--watch plans afresh every round: it takes job directories, not a plan file, and "
+                               "no --wait; --forever needs --watch")
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
                         skip_impossible=skip_impossible)
+        if watch:
+            return watch_rounds(selection, client, settings, guards=guards, targets=targets,
+                                rerun_failed=rerun_failed, cancel_protected=cancel_protected,
+                                parallelism=parallelism, interval=interval, forever=forever)
         result = make_plan(desired, client, settings, selection=selection, targets=targets,
                            rerun_failed=rerun_failed, cancel_protected=cancel_protected, guards=guards)
         if saved is not None:

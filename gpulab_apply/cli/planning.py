@@ -82,7 +82,8 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
                           narrowed_to=selection.narrowed_to,
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
-                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
+                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours),
+                          max_active=settings.max_active)
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
     plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
     plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)

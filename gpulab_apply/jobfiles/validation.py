@@ -22,12 +22,14 @@ from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defa
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
 from gpulab_apply.jobfiles.loader import discover, read
 from gpulab_apply.jobfiles.matrix import MAX_JOBS, JobBudget, MatrixExpansion
+from gpulab_apply.jobfiles.needs import NeedProblem, need_problems
 from gpulab_apply.jobfiles.variables import Variables
+from gpulab_apply.jobmodel.durations import parse_duration
 from gpulab_apply.jobmodel.normal_form import canonical_job
 from gpulab_apply.jobmodel.rules import judge
 from gpulab_apply.jobmodel.schema import TOOL_KEY, Violation
 from gpulab_apply.masking import NO_SECRETS, Secrets, mask_text
-from gpulab_apply.model import JobSpec
+from gpulab_apply.model import JobSpec, Workflow
 from gpulab_apply.problems import Location, Problem, Severity
 
 __all__ = ["ValidationResult", "validate_paths"]
@@ -91,6 +93,10 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
+    if any(job.workflow.needs for job in jobs):  # a need names jobs of the set: checked on the whole set
+        wrong = need_problems(jobs)
+        problems.extend(_need_problem(found) for found in wrong)
+        jobs = tuple(job for job in jobs if job.name not in {found.job.name for found in wrong})
     # a problem in a shared defaults file is found once per job file it reaches: report it once
     unique = sorted(set(problems), key=_problem_order)
     return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files), secrets=secrets)
@@ -183,6 +189,7 @@ def _check_file(path: str, *, require_project: bool, strict: bool = False, given
         problems.extend(expansion.problems)
         for draft in expansion.drafts:
             found, canonical = _document_violations(draft.data, require_project=require_project)
+            found += _sweep_only(draft)
             errors = [v for v in found if strict or not v.warning]
             problems.extend(_problem(draft, violation, warning=violation.warning and not strict)
                             for violation in found)
@@ -237,7 +244,39 @@ def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
         options = template.pop(TOOL_KEY, None) or {}
         hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)))
+                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)),
+                   workflow=_workflow(options))
+
+
+def _workflow(options: Mapping[str, Any]) -> Workflow:
+    """The workflow options (docs/workflows.md), as the schema let them through."""
+    delay = options.get("retry-delay")
+    return Workflow(needs=tuple(options.get("needs") or ()), always=options.get("when") == "always",
+                    retries=int(options.get("retries") or 0),
+                    retry_delay=(parse_duration(delay) or 0.0) if isinstance(delay, str) else 0.0,
+                    max_parallel=options.get("max-parallel"), fail_fast=bool(options.get("fail-fast", False)))
+
+
+#: workflow options that only a sweep (a matrix document) may have
+_SWEEP_OPTIONS = ("max-parallel", "fail-fast")
+
+
+def _sweep_only(draft: Draft) -> list[Violation]:
+    """``max-parallel`` and ``fail-fast`` throttle the members of a sweep: on a single job they mean nothing."""
+    options = draft.data.get(TOOL_KEY) if isinstance(draft.data, Mapping) else None
+    if draft.sweep is not None or not isinstance(options, Mapping):
+        return []
+    return [Violation((TOOL_KEY, key), f"{key} applies to a sweep: this document has no matrix", at_key=True,
+                      hint="put it beside x-gpulab-apply.matrix, or remove it") for key in _SWEEP_OPTIONS if key in options]
+
+
+def _need_problem(found: NeedProblem) -> Problem:
+    """A wrong ``needs`` entry, at the line that wrote it (a sweep's template names the member)."""
+    spec = found.job
+    path = (TOOL_KEY, "needs", found.position)
+    where = spec.source.locate(path) if spec.source is not None else spec.location
+    message = found.message + (f" (in job {spec.name!r} of {spec.location})" if spec.sweep is not None else "")
+    return Problem(where, message, json_path=f"{TOOL_KEY}.needs[{found.position}]", hint=found.hint)
 
 
 def _duplicate_names(candidates: Sequence[_Candidate]) -> tuple[list[Problem], set[int]]:

@@ -46,6 +46,7 @@ from gpulab_apply.reconcile.plan import (
     Summary,
 )
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
+from gpulab_apply.reconcile.workflow import gate, needs_closure, spec_hashes
 
 # the plan's data types live in reconcile/plan.py; they are re-exported here for the modules that plan
 __all__ = ["WORKING_STATUSES", "Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key",
@@ -65,31 +66,39 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
 
     ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
     """
+    every_job = desired
     targets = _with_sweeps(options.targets, desired)
     desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
+    # a narrowed plan still reads the jobs its jobs need (docs/workflows.md#dependencies)
+    context_names = needs_closure([spec.name for spec in desired], every_job) - {spec.name for spec in desired}
     # narrowed to part of the job root: the names it defines are the plan's, the rest of the set is left alone
     selected = {spec.name for spec in desired} if options.narrowed_to else None
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, targets) and (selected is None or job.name in selected):
+        if (_targeted(job.name, targets) and (selected is None or job.name in selected)) or job.name in context_names:
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
-    adoption_warnings = _adopt(desired, by_name, markers, set_name=set_name, options=options)
+    adoption_warnings = _adopt(every_job, by_name, markers, set_name=set_name, options=options)
     owned = frozenset(job.uuid for jobs in by_name.values() for job in jobs
                       if manages(markers.get(job.uuid), job.owner, set_name=set_name, user_urn=options.user_urn))
-    decider = _Decider(set_name=set_name, options=options, markers=markers, owned=owned)
+    decider = _Decider(set_name=set_name, options=options, markers=markers, owned=owned,
+                       hashes=spec_hashes(every_job, options.project_urn))
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
+    context = {spec.name: decider.desired_entry(spec, by_name.get(spec.name, []))
+               for spec in every_job if spec.name in context_names}
     desired_names = {spec.name for spec in desired}
     for name, jobs in by_name.items():
-        if name not in desired_names and (entry := decider.removed_entry(name, jobs)) is not None:
+        if name not in desired_names and name not in context_names \
+                and (entry := decider.removed_entry(name, jobs)) is not None:
             entries.append(entry)
+    entries = gate(entries, every_job, context=context, now=now, max_active=options.max_active)
     entries = _with_diffs(entries, options)
     entries.sort(key=lambda entry: entry.name)
 
     relevant = [job for name, jobs in by_name.items() for job in jobs
-                if name in desired_names or decider.ours(job)]
+                if name in desired_names or name in context_names or decider.ours(job)]
     return Plan(
         set_name=set_name,
         entries=tuple(entries),
@@ -100,6 +109,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         warnings=(*adoption_warnings, *_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
         cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
                        (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
+        waiting_cost=plan_cost((e.desired for e in entries if e.desired and e.action is Action.WAIT), (), now),
     )
 
 
@@ -206,6 +216,8 @@ class _Decider:
     markers: Mapping[str, Marker | None]
     #: uuids of the jobs that are this set's and this user's (:func:`manages`), decided once per job
     owned: frozenset[str]
+    #: every desired job's spec hashes (with its needs' hashes: :func:`spec_hashes`)
+    hashes: Mapping[str, SpecHashes]
 
     def ours(self, job: RemoteJob) -> bool:
         """This set's and this user's: the only jobs apply may cancel (docs/plan-apply.md#ownership)."""
@@ -230,7 +242,7 @@ class _Decider:
         return replace(entry, others=others) if others else entry
 
     def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
-        hashes = desired_hashes(spec, self.options.project_urn)
+        hashes = self.hashes.get(spec.name) or desired_hashes(spec, self.options.project_urn)
         project = desired_project(spec, self.options.project_urn)
         # another project's job that is not this set's is another job that shares the name, not this one
         jobs = [job for job in jobs if self.ours(job) or in_project(job, project)]

@@ -3,15 +3,15 @@ of each name, or with ``every_run`` the whole history (docs/plan-apply.md#status
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
-from gpulab_apply.reconcile.planner import desired_hashes
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, current_run, desired_project, is_run_of
+from gpulab_apply.reconcile.workflow import spec_hashes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,16 +44,17 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
     adopted = {spec.adopt[0]: spec for spec in desired if spec.adopt is not None}
     runs: dict[str, list[RemoteJob]] = {}
     markers: dict[str, Marker | None] = {}
+    every_hash = spec_hashes(desired, project_urn)  # a job with needs hashes theirs too (docs/workflows.md)
     for job in remote:
         marker = parse_marker(job.description) or _adopted_marker(job, adopted.get(job.uuid.lower()), set_name,
-                                                                   project_urn)
+                                                                   every_hash)
         if manages(marker, job.owner, set_name=set_name, user_urn=user_urn):
             runs.setdefault(job.name, []).append(job)
             markers[job.uuid] = marker
     rows: list[StatusRow] = []
     for name, jobs in sorted(runs.items()):
         spec = by_name.get(name)
-        hashes = desired_hashes(spec, project_urn) if spec else None
+        hashes = every_hash.get(name) if spec else None
         project = desired_project(spec, project_urn) if spec else None
 
         def carries(job: RemoteJob, hashes: SpecHashes | None = hashes, project: str | None = project) -> bool:
@@ -83,10 +84,11 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
     return tuple(sorted(rows, key=lambda row: row.name))
 
 
-def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str, project_urn: str | None) -> Marker | None:
+def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str,
+                    every_hash: Mapping[str, SpecHashes]) -> Marker | None:
     """The marker a job file's ``adopt`` gives the job, as the planner gives it (docs/authoring.md)."""
     from gpulab_apply.jobfiles.adoption import adopted_marker
 
     if spec is None or spec.adopt is None or spec.name != job.name:
         return None
-    return adopted_marker(spec, job, set_name=set_name, hashes=desired_hashes(spec, project_urn))
+    return adopted_marker(spec, job, set_name=set_name, hashes=every_hash[spec.name])
