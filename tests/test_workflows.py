@@ -416,3 +416,27 @@ def test_a_retry_waits_for_its_delay_on_gpulabs_clock(cli: RunCli, repo: Path, e
     assert len(jobs(emulator)) == 1  # nothing submitted before the delay
     emulator.advance(600)
     assert "+ train (retry 1 of 1 after FAILED)" in cli("plan", "jobs.d", *connection(emulator)).stdout
+
+
+@pytest.mark.parametrize("path", ["jobs.d/evaluate.yaml", "jobs.d/stages", "jobs.d/stages/../evaluate.yaml"])
+def test_a_job_whose_needs_are_outside_the_paths_given_is_the_same_job(cli: RunCli, repo: Path,
+                                                                      emulator: RunningEmulator, path: str) -> None:
+    """Its needs name jobs of the whole job root, and their specs enter its spec hash, whichever path is given
+    (docs/plan-apply.md#workspace): validate finds no unknown need, and plan decides it as the whole plan does."""
+    (repo / "stages").mkdir()
+    (repo / "stages" / "prepare.yaml").write_text(job("prepare"))
+    (repo / "stages" / "train.yaml").write_text(job("train", options="  needs: [prepare]\n"))
+    (repo / "evaluate.yaml").write_text(job("evaluate", options="  needs: [train]\n"))
+    checked = cli("validate", path)
+    assert checked.exit_code == 0, checked
+
+    def decisions(*paths: str) -> dict[str, tuple[str, str, str]]:
+        result = cli("plan", *paths, "--format", "json", *connection(emulator))
+        assert result.exit_code == 0, result
+        return {entry["name"]: (entry["spec"], entry["action"], entry["reason"])
+                for entry in json.loads(result.stdout)["entries"]}
+
+    whole, narrowed = decisions("jobs.d"), decisions(path)
+    assert narrowed and all(whole[name] == decision for name, decision in narrowed.items())
+    assert cli("apply", "jobs.d", "--yes", *connection(emulator)).exit_code == 0
+    assert all(decision[1] in ("none", "wait") for decision in decisions(path).values())

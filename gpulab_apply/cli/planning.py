@@ -85,7 +85,8 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
                           guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours),
                           max_active=settings.max_active)
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
-    plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
+    plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now,
+                      outside=desired.outside)
     plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)
     if desired.problems:  # load_desired let warnings only through
         plan = dataclasses.replace(plan, file_warnings=desired.problems)

@@ -49,6 +49,9 @@ class ValidationResult:
     problems: tuple[Problem, ...]
     files: int
     secrets: Secrets = NO_SECRETS
+    #: when the paths given are narrower than the job root and their jobs have ``needs``: the other valid jobs of
+    #: the job root, which those needs name and whose specs their spec hashes include (docs/workflows.md)
+    outside: tuple[JobSpec, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -93,13 +96,25 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     duplicate_problems, duplicated = _duplicate_names(candidates)
     problems.extend(duplicate_problems)
     jobs = tuple(c.spec for c in candidates if c.spec is not None and id(c) not in duplicated)
+    outside: tuple[JobSpec, ...] = ()
     if any(job.workflow.needs for job in jobs):  # a need names jobs of the set: checked on the whole set
-        wrong = need_problems(jobs)
+        if not _covers(paths, job_root):  # the set is the whole job root's, whichever paths were given
+            selected = {job.name for job in jobs}
+            whole = validate_paths([job_root], require_project=require_project, strict=strict, job_root=job_root)
+            outside = tuple(job for job in whole.jobs if job.name not in selected)
+        wrong = [found for found in need_problems((*jobs, *outside)) if found.job in jobs]
         problems.extend(_need_problem(found) for found in wrong)
         jobs = tuple(job for job in jobs if job.name not in {found.job.name for found in wrong})
     # a problem in a shared defaults file is found once per job file it reaches: report it once
     unique = sorted(set(problems), key=_problem_order)
-    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files), secrets=secrets)
+    return ValidationResult(jobs=jobs, problems=tuple(unique), files=len(files), secrets=secrets, outside=outside)
+
+
+def _covers(paths: Sequence[str | Path], job_root: str | Path) -> bool:
+    """Whether ``paths`` hold the whole job root (or one of its parents)."""
+    root = os.path.realpath(job_root)
+    return any(root == (given := os.path.realpath(path)) or root.startswith(given.rstrip(os.sep) + os.sep)
+               for path in paths)
 
 
 #: below this many files a worker process costs more than it saves

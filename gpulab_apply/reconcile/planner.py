@@ -61,12 +61,14 @@ _FINAL_REASON = {
 }
 
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-               options: PlanOptions, now: datetime | None = None) -> Plan:
+               options: PlanOptions, now: datetime | None = None, outside: Sequence[JobSpec] = ()) -> Plan:
     """Decide, for every desired name and every name with active jobs of this set, what apply does.
 
     ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
     """
-    every_job = desired
+    # the jobs of the job root outside a narrowed plan that its jobs need: their specs enter the needing jobs'
+    # spec hashes, and they gate them, but the plan never acts on them (docs/workflows.md#dependencies)
+    every_job = [*desired, *outside]
     targets = _with_sweeps(options.targets, desired)
     desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
     # a narrowed plan still reads the jobs its jobs need (docs/workflows.md#dependencies)
