@@ -199,8 +199,9 @@ def test_github_pull_request_plans_comments_and_annotates(workspace: Workspace, 
     comment = run.comment.read_text()
     assert "gpulab-apply plan for set `my-experiments`" in comment and "train-a" in comment
     assert "::notice file=jobs.d/train-a.yaml,line=" in run.logs
-    pem = workspace.root.parent / "runner-temp" / "login.pem"
-    assert pem.stat().st_mode & 0o777 == 0o600
+    # written readable by the runner's user only, and gone with the step that needed it
+    assert not (workspace.root.parent / "runner-temp" / "login.pem").exists()
+    assert "umask 077" in next(script for script in workspace.ran if "login.pem" in script)
     assert managed() == []  # a plan submits nothing
 
 
