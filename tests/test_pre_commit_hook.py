@@ -38,6 +38,8 @@ def run_hook(repo: Path, *changed: str, hook_id: str = "gpulab-apply-validate",
     if not matching:
         return subprocess.CompletedProcess([], 0, "(skipped)", "")
     command = shlex.split(definition["entry"]) + list(definition.get("args", []))
+    if definition.get("pass_filenames", True):
+        command += matching
     command[0] = str(BIN / command[0])  # the console script pip installs into the hook's environment
     return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False, timeout=60, env=env)
 
@@ -80,3 +82,20 @@ def test_the_hook_needs_no_secret(tmp_path: Path) -> None:
     result = run_hook(tmp_path, "jobs.d/a.yaml", env=environment)
     assert result.returncode == 0, result
     assert "WANDB_API_KEY not set here" in result.stdout
+
+
+def test_the_fmt_hook_fails_with_the_diff_until_the_files_are_canonical(tmp_path: Path) -> None:
+    definition = hook("gpulab-apply-fmt")
+    assert shlex.split(definition["entry"]) == ["gpulab-apply", "fmt", "--check"]
+    assert definition["pass_filenames"] is True and definition["language"] == "python"
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(MINIMAL_JOB_YAML.format(name="a").replace("cpus: 1", "cpus: '1'"))
+    (jobs / "b.yaml").write_text(MINIMAL_JOB_YAML.format(name="b").replace("cpus: 1", "cpus: '1'"))
+    result = run_hook(tmp_path, "jobs.d/a.yaml", hook_id="gpulab-apply-fmt")
+    assert result.returncode == 1, result
+    assert "-  resources: {cpus: '1', gpus: 0, cpuMemoryGb: 2}\n+  resources: {cpus: 1, gpus: 0, cpuMemoryGb: 2}" \
+        in result.stdout
+    assert "jobs.d/b.yaml" not in result.stdout + result.stderr  # the changed files only
+    subprocess.run([str(BIN / "gpulab-apply"), "fmt", "jobs.d/a.yaml"], cwd=tmp_path, check=True, capture_output=True)
+    assert run_hook(tmp_path, "jobs.d/a.yaml", hook_id="gpulab-apply-fmt").returncode == 0

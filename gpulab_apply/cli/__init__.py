@@ -41,6 +41,7 @@ class Command:
 #: (tests/test_cli.py checks it), and a new command is one line here
 COMMANDS: tuple[Command, ...] = (
     Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
+    Command("fmt", "gpulab_apply.cli.fmt", "Rewrite job files into canonical form; --check for CI."),
     Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
     Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
     Command("show", "gpulab_apply.cli.show", "Print a saved plan (plan --out) in any format."),
