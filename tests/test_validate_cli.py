@@ -103,6 +103,7 @@ def test_json_document(cli: RunCli, project: Path) -> None:
             {"name": "ok", "location": {"file": "jobs.d/ok.yaml", "line": 1, "column": 1}},
             {"name": "eval", "location": {"file": "jobs.d/train.yaml", "line": 14, "column": 1}},
         ],
+        "unsetVariables": [],
         "problems": [
             {"location": {"file": "jobs.d/train.yaml", "line": 5, "column": 11}, "severity": "error",
              "jsonPath": "request.resources.gpus", "message": "'two' is not of type 'integer'", "hint": None},

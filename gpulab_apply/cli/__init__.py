@@ -41,8 +41,10 @@ class Command:
 #: (tests/test_cli.py checks it), and a new command is one line here
 COMMANDS: tuple[Command, ...] = (
     Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
+    Command("fmt", "gpulab_apply.cli.fmt", "Rewrite job files into canonical form; --check for CI."),
     Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
     Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
+    Command("show", "gpulab_apply.cli.show", "Print a saved plan (plan --out) in any format."),
     Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
     Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
     Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),

@@ -94,7 +94,7 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
             saved, settings, given=bool(targets or rerun_failed or cancel_protected))
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
     selection = select(settings.workspace.at_root(saved.paths) if saved else paths, settings)
-    desired = load_desired(selection, settings)
+    desired = load_desired(selection, settings, submission=True)  # the one command that needs every ${VAR}
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")

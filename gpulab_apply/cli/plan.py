@@ -17,6 +17,7 @@ from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.capacity import over_budget
 from gpulab_apply.reconcile.planfile import dump_plan
+from gpulab_apply.reporters.plan import explain
 from gpulab_apply.settings import Settings
 
 
@@ -55,7 +56,8 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
     emit(result)
     if out is not None:
         text = dump_plan(result, endpoint=endpoint_of(settings), paths=settings.workspace.from_root(selection.paths),
-                         created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets)
+                         created=datetime.now(UTC), api_version=settings.api_version, secrets=desired.secrets,
+                         explain=explain)
         try:
             out.write_text(text, encoding="utf-8")
         except OSError as exc:

@@ -16,6 +16,7 @@ from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.inventory import read_inventory
 from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
+from gpulab_apply.jobfiles.variables import unset_note
 from gpulab_apply.reconcile.capacity import check_capacity, submitted, with_capacity
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.marker import manages, parse_marker
@@ -46,17 +47,19 @@ def select(paths: Sequence[str | Path], settings: Settings) -> Selection:
     return selection
 
 
-def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
+def load_desired(selection: Selection, settings: Settings, *, submission: bool = False) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
-    annotations in CI). The values they took from the environment are masked in all the command writes."""
+    annotations in CI). The values they took from the environment are masked in all the command writes.
+    Only a ``submission`` (apply) needs every ``${VAR}`` set; other commands see placeholders
+    (docs/authoring.md#variables-offline)."""
     from gpulab_apply.cli.output import hide
     from gpulab_apply.jobfiles.validation import validate_paths
 
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,
-                            job_root=settings.workspace.job_root)
+                            job_root=settings.workspace.job_root, submission=submission)
     hide(result.secrets)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
@@ -90,6 +93,8 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)
     if desired.problems:  # load_desired let warnings only through
         plan = dataclasses.replace(plan, file_warnings=desired.problems)
+    if desired.unset:  # the plan stands without them (the spec hash sees ${VAR}), apply does not
+        plan = dataclasses.replace(plan, warnings=(*plan.warnings, unset_note(desired.unset)))
     if remote.partial:
         # only final jobs are unlisted (v3.x: the newest 200 of a status): a name with no listed job may
         # have an unlisted one, whatever git says, so its create stays unseen

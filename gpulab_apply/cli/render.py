@@ -45,7 +45,7 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
     if names and not jobs:
         raise InvalidJobsError(f"no job or sweep matches {', '.join(map(repr, names))}",
                                hint="gpulab-apply render lists every job")
-    emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
+    emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets, unset=result.unset))
     return ExitStatus.OK
 
 

@@ -35,6 +35,8 @@ class Draft(NamedTuple):
     #: (uuid, recorded spec hash or None) of a job on GPULab this job file takes over
     #: (docs/authoring.md#import-and-adoption)
     adopt: tuple[str, str | None] | None = None
+    #: where a variable that is not set was left as its placeholder, and which (docs/authoring.md#variables-offline)
+    unset: tuple[tuple[JsonPath, frozenset[str]], ...] = ()
 
     @property
     def origin(self) -> Location:

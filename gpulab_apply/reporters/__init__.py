@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, TextIO
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location, Problem
 
-Kind = Literal["validate", "plan", "apply", "status", "whoami", "render"]
+Kind = Literal["validate", "plan", "apply", "status", "whoami", "render", "show"]
 
 #: the ``--format`` value that picks ``github`` under GitHub Actions and ``text`` elsewhere (as yamllint does)
 AUTO = "auto"
@@ -49,9 +49,14 @@ REGISTRY: Mapping[tuple[Kind, str], str] = {
     ("whoami", "json"): "gpulab_apply.reporters.identity:report_json",
     ("render", "yaml"): "gpulab_apply.reporters.render:report_yaml",
     ("render", "json"): "gpulab_apply.reporters.render:report_json",
+    ("show", "text"): "gpulab_apply.reporters.show:report_text",
+    ("show", "json"): "gpulab_apply.reporters.show:report_json",
+    ("show", "markdown"): "gpulab_apply.reporters.show:report_markdown",
+    ("show", "github"): "gpulab_apply.reporters.show:report_github",
 }
 #: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
-VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2}
+VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2,
+                               "show": 1}
 #: formats that write one whole document per command: a command writes nothing else to stdout in them
 DOCUMENT_FORMATS = frozenset({"json", "markdown", "gitlab"})
 

@@ -93,6 +93,16 @@ def _shape(kind: str) -> dict[str, Any]:
         from gpulab_apply.reporters.render import RenderResult, render_document
 
         return render_document(RenderResult(jobs=()))
+    if kind == "show":
+        from pathlib import Path
+
+        from gpulab_apply.reconcile.planfile import SavedPlan
+        from gpulab_apply.reconcile.planner import PlanOptions
+        from gpulab_apply.reporters.show import ShownPlan, show_document
+
+        return show_document(ShownPlan(Path(), SavedPlan(set_name="", endpoint="", api_version=None, paths=(),
+                                                         options=PlanOptions(), created="", remote_fingerprint="",
+                                                         desired_fingerprint="", actions=())))
     if kind == "validate":
         from gpulab_apply.jobfiles.validation import ValidationResult
         from gpulab_apply.reporters.problems import validate_document

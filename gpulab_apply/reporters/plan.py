@@ -13,8 +13,8 @@ from gpulab_apply.masking import safe
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.capacity import capacity_document, capacity_lines, usage_text
-from gpulab_apply.reporters.github import Level, annotation
-from gpulab_apply.reporters.problems import problem_annotations, problem_lines
+from gpulab_apply.reporters.github import Annotation, JobRow, job_annotations, within_limits
+from gpulab_apply.reporters.problems import problem_lines, problem_text
 
 _SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-", Action.WAIT: ">"}
 _NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
@@ -272,21 +272,25 @@ def report_json(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 
 
 def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
-    """One workflow annotation per listed job, pinned to its file and line, then the summary as a notice."""
-    for entry in shown(plan):
-        level: Level = "warning" if entry.work_lost or not (entry.has_changes or entry.waits) else "notice"
-        message = f"{symbol(entry)} {safe(entry.name)}: {explain(entry)}"
-        if entry.diffs:
-            message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
-        location = entry.desired.location if entry.desired else None
-        stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
-    stream.writelines(problem_annotations(plan.file_warnings, title="gpulab-apply plan"))
+    """The summary first, then one annotation per job (per sweep for its members), pinned to its file and line,
+    and the plan's warnings; within GitHub's limits per step, the rest as plain log lines
+    (docs/plan-apply.md#github-annotations)."""
+    title = "gpulab-apply plan"
+    first = [Annotation("notice", summary_line(plan.summary), title=title)]
     if (narrowed := narrowed_line(plan)) is not None:
-        stream.write(annotation("notice", narrowed, title="gpulab-apply plan") + "\n")
-    stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
-    stream.writelines(annotation("error" if line.error else "notice", f"{line.label}: {line.names}: {line.message}",
-                                 location=line.location, title="gpulab-apply capacity") + "\n"
-                      for line in capacity_lines(plan))
-    stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
-                      + "\n" for r in plan.refusals)
-    stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
+        first.append(Annotation("notice", narrowed, title=title))
+    rows = [JobRow(symbol(entry), safe(entry.name), explain(entry),
+                   "warning" if entry.work_lost or not (entry.has_changes or entry.waits) else "notice",
+                   entry.desired.location if entry.desired else None,
+                   entry.desired.sweep if entry.desired else None,
+                   tuple(diff_line(diff) for diff in entry.diffs)) for entry in shown(plan)]
+    stream.writelines(within_limits([
+        *first,
+        *(Annotation(problem.severity.value, problem_text(problem), problem.location, title)
+          for problem in plan.file_warnings),
+        *(Annotation("warning", warning, title=title) for warning in plan.warnings),
+        *(Annotation("error" if line.error else "notice", f"{line.label}: {line.names}: {line.message}",
+                     line.location, "gpulab-apply capacity") for line in capacity_lines(plan)),
+        *(Annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title=title) for r in plan.refusals),
+        *job_annotations(rows, title=title),
+    ]))
