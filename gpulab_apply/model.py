@@ -61,6 +61,9 @@ class JobSpec:
     hashed: Mapping[str, Any] | None = None
     source: SourceMap | None = None
     workflow: Workflow = Workflow()
+    #: where a value waits for a variable that is not set (offline commands leave ``${VAR}`` there): JSON paths
+    #: from the job's root, compared with nothing until the variable is given (docs/authoring.md#variables-offline)
+    unset: tuple[tuple[str | int, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ imported keeps the job in sync, but the plan warns when the file and the job dif
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
@@ -64,8 +65,25 @@ def same_request(spec: JobSpec, job: RemoteJob) -> bool:
     from gpulab_apply.jobfiles.importing import stored_request
 
     request = spec.job.get("request")
-    return (spec.name == job.name and isinstance(request, Mapping)
-            and stored_request(request) == stored_request(job.request))
+    if spec.name != job.name or not isinstance(request, Mapping):
+        return False
+    # a value that waits for a variable not set is unknown here, not different: it is compared once given
+    unknown = [path[1:] for path in spec.unset if path[:1] == ("request",)]
+    return bool(_without(stored_request(request), unknown) == _without(stored_request(job.request), unknown))
+
+
+def _without(request: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]]) -> Any:
+    """``request`` without the values at ``paths`` (a copy; absent paths are no error)."""
+    if not paths:
+        return request
+    copy = json.loads(json.dumps(request))
+    for path in paths:
+        parent: Any = copy
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return copy
 
 
 def adopted_marker(spec: JobSpec, job: RemoteJob, *, set_name: str, hashes: SpecHashes) -> Marker:

@@ -274,7 +274,7 @@ def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
         hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
                    hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)),
-                   workflow=_workflow(options))
+                   workflow=_workflow(options), unset=tuple(tuple(path) for path, _ in draft.unset))
 
 
 def _workflow(options: Mapping[str, Any]) -> Workflow:
