@@ -41,6 +41,8 @@ class JobSpec:
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
     hashed: Mapping[str, Any] | None = None
     source: SourceMap | None = None
+    #: a sweep member's matrix values as written, axis by axis (``(("lr", "0.1"), ("seed", "1"))``)
+    matrix: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,9 @@ from gpulab_apply.errors import ExitStatus
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.model import JobSpec
+from gpulab_apply.reconcile.results import FailureDetails, failure_details, failures_to_read, results_of
 from gpulab_apply.reconcile.status import status_rows
-from gpulab_apply.reporters.status import StatusReport
+from gpulab_apply.reporters.status import RESULTS_FORMATS, StatusReport
 from gpulab_apply.settings import Settings
 
 #: moves the cursor home and clears the screen, so a refresh replaces the previous table on a terminal
@@ -49,10 +50,11 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
     if not watch:
         desired = load_desired(selection, settings).jobs
         with open_client(settings) as client:
-            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed))
+            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed, results=fmt))
         return ExitStatus.OK
     clear = is_terminal(sys.stdout)
     refreshes = 0
+    read: dict[str, FailureDetails] = {}  # a failed job's log and exit code never change: read once per watch
     try:
         with open_client(settings) as client:
             while count is None or refreshes < count:
@@ -60,7 +62,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
                 report = _report(client, load_desired(selection, settings).jobs, settings, every_run=every_run,
-                                 narrowed=narrowed)
+                                 narrowed=narrowed, results=fmt, read=read)
                 if clear:
                     click.echo(_CLEAR, nl=False)
                 elif refreshes and fmt == "text":
@@ -73,7 +75,8 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
 
 
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
-            every_run: bool, narrowed: bool) -> StatusReport:
+            every_run: bool, narrowed: bool, results: str, read: dict[str, FailureDetails] | None = None
+            ) -> StatusReport:
     remote = list_remote(client)
     # GPULab's clock, as plan's: ages and the GPU-hours of running jobs are measured where the event times are
     now = client.server_time or datetime.now(UTC)
@@ -82,4 +85,11 @@ def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings
     if narrowed:  # a part of the job root: its jobs only, not the rest of the set as if no longer desired
         names = {spec.name for spec in desired}
         rows = tuple(row for row in rows if row.name in names)
-    return StatusReport.of(rows, set_name=settings.set_name, now=now)
+    report = StatusReport.of(rows, set_name=settings.set_name, now=now)
+    if results not in RESULTS_FORMATS:
+        return report
+    read = {} if read is None else read
+    for uuid in failures_to_read(report.rows):
+        if uuid not in read:
+            read[uuid] = failure_details(client.read_events(uuid), client.read_log(uuid).decode("utf-8", "replace"))
+    return report.with_results(results_of(report.rows, read, now))

@@ -212,6 +212,17 @@ class GpulabClient:
                               status=206)
         return response.content[start - begins:]
 
+    def read_events(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET jobs/{uuid}/debug``: the job's event log (``{type, time, newState, msg}`` per event; GPULab calls
+        it "not stable between versions", so an answer of another shape is no events rather than an error)."""
+        response = self._transport.request("GET", f"jobs/{_segment(uuid)}/debug",
+                                           what=f"read the event log of job {uuid}")
+        try:
+            data = response.json()
+        except ValueError:
+            return []
+        return [event for event in data if isinstance(event, dict)] if isinstance(data, list) else []
+
     def _status_reached(self, uuid: str, wanted: JobStatus) -> bool:
         """Whether job ``uuid`` is where a status change to ``wanted`` leads (read back after a lost answer)."""
         try:

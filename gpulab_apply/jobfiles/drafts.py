@@ -34,6 +34,8 @@ class Draft(NamedTuple):
     secrets: frozenset[str] = frozenset()
     #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
     adopt: tuple[str, str] | None = None
+    #: a sweep member's matrix values as written, axis by axis (for the results grid, docs/results.md)
+    matrix: tuple[tuple[str, str], ...] = ()
 
     @property
     def origin(self) -> Location:
