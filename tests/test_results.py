@@ -3,6 +3,7 @@ against the emulator's manual clock; the commit apply records in its run id; old
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpulab_apply.emulator import RunningEmulator
@@ -252,3 +253,29 @@ def test_a_sweep_without_two_axes_is_a_compact_list() -> None:
     assert grid.axes is None and len(grid.members) == 8 and not results.ended
     [section] = [s for s in results_sections(results) if s[1] == "members"]
     assert section[0].startswith("**Sweep `s`**: 8 members") and len(section[2]) == 2  # 6 members a line
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 200), columns=st.integers(1, 20), log_lines=st.integers(0, 40))
+def test_the_results_comment_fits_whatever_the_sweep(rows: int, columns: int, log_lines: int) -> None:
+    """Any sweep, every member failed with a long log: the comment stays within GitHub's limit, the grid within
+    GRID_COLUMNS columns."""
+    from gpulab_apply.reconcile.results import GRID_COLUMNS
+    from gpulab_apply.reporters.markdown import MARKDOWN_BUDGET, report_status
+    from gpulab_apply.reporters.status import StatusReport
+
+    log = "\n".join(f"line {index} " + "x" * 400 for index in range(log_lines))
+    status_rows = []
+    for index in range(rows * columns):
+        row, _ = _failed(f"m-{index}", log)
+        status_rows.append(StatusRow(name=row.name, job=row.job, source=None, in_sync=None, age_seconds=0, gpus=1,
+                                     sweep="sweep", matrix=(("a", str(index // columns)), ("b", str(index % columns)))))
+    wanted = failures_to_read(status_rows)
+    results = results_of(status_rows, {uuid: failure_details([{"msg": "exit code 1"}], log) for uuid in wanted}, NOW)
+    [grid] = results.sweeps
+    assert grid.axes is None or len(grid.columns) <= GRID_COLUMNS
+    report = StatusReport.of(status_rows, set_name="s", now=NOW).with_results(results)
+    out = io.StringIO()
+    report_status(report, out)
+    assert len(out.getvalue()) <= MARKDOWN_BUDGET
+    assert "#### Results" in out.getvalue()

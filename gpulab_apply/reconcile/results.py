@@ -26,6 +26,8 @@ from gpulab_apply.reconcile.usage import run_span, used_hours
 LOG_LINES = 20
 #: failed jobs whose event log and log one report reads (the requests a report may cost; the rest are counted)
 DETAILED_FAILURES = 20
+#: the most columns a sweep's grid has; a sweep with more values on both of its axes is listed instead
+GRID_COLUMNS = 12
 #: how much of a log line a report keeps
 LINE_CHARS = 300
 _EXIT_CODE = re.compile(r"\bexit(?:ed)?(?: with)?(?: (?:code|status))+\s*[:=]?\s*\(?(-?\d{1,4})\b", re.IGNORECASE)
@@ -204,4 +206,8 @@ def _grid(name: str, members: tuple[JobResult, ...]) -> SweepGrid:
     row_axis, column_axis = shared
     rows = tuple(dict.fromkeys(dict(member.matrix)[row_axis] for member in members))
     columns = tuple(dict.fromkeys(dict(member.matrix)[column_axis] for member in members))
+    if len(columns) > GRID_COLUMNS:  # the longer axis goes down the rows: a comment is narrow
+        row_axis, column_axis, rows, columns = column_axis, row_axis, columns, rows
+    if len(columns) > GRID_COLUMNS:
+        return SweepGrid(name=name, members=members)
     return SweepGrid(name=name, members=members, axes=(row_axis, column_axis), rows=rows, columns=columns)

@@ -213,7 +213,8 @@ def report_failure(failure: Failure, stream: TextIO, *, color: bool = False) -> 
 def fit(head: str, sections: Sequence[tuple[str, str, Sequence[str]]]) -> str:
     """``head`` and each section's heading and items, in order, within :data:`MARKDOWN_BUDGET` characters;
     items that do not fit are counted ("… 12 more jobs not shown")."""
-    budget = MARKDOWN_BUDGET - len(head) - sum(len(heading) for heading, _, _ in sections) - 200
+    # each section may end with a line saying how many of its items were left out
+    budget = MARKDOWN_BUDGET - len(head) - sum(len(heading) + 100 for heading, _, _ in sections) - 200
     body, used = [head], 0
     for heading, noun, items in sections:
         body.append(heading)

@@ -154,7 +154,7 @@ def status_document(report: StatusReport) -> dict[str, Any]:
         "now": format_timestamp(report.now),
         "jobs": [_job_document(row, report.now) for row in report.rows],
         "gpuHoursUsed": _usage_document(usage_of_rows(report)),
-        **({"results": results_document(report.results)} if report.results is not None else {}),
+        "results": results_document(report.results) if report.results is not None else None,
     })
 
 
