@@ -81,7 +81,13 @@ class Workspace:
 def workspace(tmp_path: Path, tls_emulator: RunningEmulator, ca_file: Path) -> Workspace:
     root = tmp_path / "repo"
     root.mkdir()
-    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path / "home"),
+    # GitHub's `gh` as the runner has it, answering the one question the recipe asks: which pull request a
+    # pushed commit came from (number 17)
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "gh").write_text('#!/bin/sh\ncase "$*" in "api repos/"*"/commits/"*"/pulls --jq "*) echo 17;; *) exit 1;; esac\n')
+    (fake_bin / "gh").chmod(0o755)
+    env = {"PATH": f"{BIN}{os.pathsep}{fake_bin}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path / "home"),
            "LANG": "C.UTF-8", "GPULAB_ENDPOINT": tls_emulator.api_root("3.1"), "GPULAB_CA_BUNDLE": str(ca_file)}
     return Workspace(root, env)
 
@@ -114,28 +120,40 @@ class GithubRun:
     outputs: dict[str, dict[str, str]]
     comment: Path | None
     logs: str
+    #: the job's outputs (``outputs:``), for the jobs that need it
+    job_outputs: dict[str, str] = field(default_factory=dict)
+    #: (pull-request number, text) of each comment the job posted, in order
+    comments: list[tuple[str, str]] = field(default_factory=list)
 
 
-def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str]) -> GithubRun:
+def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str],
+                   needs: Mapping[str, GithubRun] | None = None) -> GithubRun:
     """Run one job of the workflow as a runner would for ``event``; stop at the first failing step."""
     workflow = load("github-actions.yml")
     job = workflow["jobs"][job_name]
-    assert job["if"] == f"github.event_name == '{event}'"
+    context = _Context(secrets=secrets, event=event, needs={name: run.job_outputs for name, run in (needs or {}).items()})
+    assert job["if"].startswith(f"github.event_name == '{event}'")
+    assert context.condition(job["if"]), f"the {job_name} job does not run here: {job['if']}"
     runner_temp = workspace.root.parent / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
            "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event}
-    env.update(_github_values(workflow.get("env", {}), secrets))
-    env.update(_github_values(job.get("env", {}), secrets))
-    outputs: dict[str, dict[str, str]] = {}
+    env.update(context.values(workflow.get("env", {})))
+    env.update(context.values(job.get("env", {})))
+    outputs = context.steps
     comment: Path | None = None
+    comments: list[tuple[str, str]] = []
     logs = []
     for step in job["steps"]:
+        if "if" in step and not context.condition(step["if"]):
+            continue
         if "uses" in step:
             if step["uses"].startswith("marocchino/sticky-pull-request-comment@"):
-                assert step["with"]["header"] and "if" not in step
+                assert step["with"]["header"] == "gpulab-apply-plan"  # one comment for the pull request's life
                 comment = workspace.root / step["with"]["path"]
                 assert comment.is_file(), "the comment step needs the plan file"
+                number = context.value(str(step["with"].get("number", "(the event's)")))
+                comments.append((number, comment.read_text()))
             continue
         script = step["run"]
         assert "${{" not in script, "expressions in run: scripts are injection-prone; pass them through env:"
@@ -145,7 +163,7 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
         github_env, github_output = runner_temp / "env", runner_temp / "output"
         github_env.write_text("")
         github_output.write_text("")
-        step_env = {**env, **_github_values(step.get("env", {}), secrets), "GITHUB_ENV": str(github_env),
+        step_env = {**env, **context.values(step.get("env", {})), "GITHUB_ENV": str(github_env),
                     "GITHUB_OUTPUT": str(github_output)}
         result = workspace.bash(script, step_env)
         logs.append(result.stdout + result.stderr)
@@ -153,17 +171,49 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
         if "id" in step:
             outputs[step["id"]] = _key_values(github_output.read_text())
         if result.returncode != 0:
-            return GithubRun(False, outputs, comment, "".join(logs))
-    return GithubRun(True, outputs, comment, "".join(logs))
+            return GithubRun(False, outputs, comment, "".join(logs), comments=comments)
+    job_outputs = {key: context.value(str(value)) for key, value in (job.get("outputs") or {}).items()}
+    return GithubRun(True, outputs, comment, "".join(logs), job_outputs, comments)
 
 
-def _github_values(values: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, str]:
-    def substitute(match: re.Match[str]) -> str:
-        expression = match[1]
-        assert expression.startswith("secrets."), f"unexpected expression {expression}"
-        return secrets.get(expression.removeprefix("secrets."), "")
+@dataclass
+class _Context:
+    """The expressions the workflow uses: ``secrets.X``, ``github.token``, ``steps.ID.outputs.X``,
+    ``needs.JOB.outputs.X``, and conditions joining ``github.event_name == '...'`` and ``EXPR != ''`` with ``&&``."""
 
-    return {key: _EXPRESSION.sub(substitute, str(value)) for key, value in values.items()}
+    secrets: Mapping[str, str]
+    event: str
+    needs: Mapping[str, Mapping[str, str]]
+    steps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def evaluate(self, expression: str) -> str:
+        parts = expression.split(".")
+        if parts[0] == "secrets":
+            return self.secrets.get(parts[1], "")
+        if expression == "github.token":
+            return "ghs_workflow-token"
+        if parts[0] in ("steps", "needs") and parts[2] == "outputs":
+            source = self.steps if parts[0] == "steps" else self.needs
+            return source.get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"unexpected expression {expression}")
+
+    def value(self, text: str) -> str:
+        return _EXPRESSION.sub(lambda match: self.evaluate(match[1]), text)
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, str]:
+        return {key: self.value(str(value)) for key, value in values.items()}
+
+    def condition(self, text: str) -> bool:
+        results = []
+        for clause in text.split("&&"):
+            clause = clause.strip()
+            if found := re.fullmatch(r"github\.event_name == '(\w+)'", clause):
+                results.append(found[1] == self.event)
+            elif found := re.fullmatch(r"([\w.-]+) != ''", clause):
+                results.append(self.evaluate(found[1]) != "")
+            else:
+                raise AssertionError(f"unexpected condition {clause!r}")
+        return all(results)
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -214,6 +264,61 @@ def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeL
     assert managed() == [("train-a", "my-experiments")]
 
 
+def commit_all(workspace: Workspace) -> str:
+    """Commit the job files, as the merge the push event is about; the commit's hash."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(workspace.root), "-c", "user.name=ci", "-c", "user.email=ci@example.com",
+                               *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    if not (workspace.root / ".git").exists():
+        git("init", "-q")
+    git("add", "-A")
+    git("commit", "-q", "--allow-empty", "-m", "merge")
+    return git("rev-parse", "HEAD")
+
+
+def test_github_merge_edits_the_pull_requests_comment_from_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator, managed: Managed) -> None:
+    workspace.write_jobs("train-a", "train-b")
+    sha = commit_all(workspace)
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    assert applied.job_outputs == {"pull-request": "17"}
+    [(number, comment)] = applied.comments
+    assert number == "17" and comment.startswith("### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in comment and f"Jobs submitted by merge `{sha[:7]}`." in comment
+    tls_emulator.advance(3600)  # the jobs run and finish
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert results.ok, results.logs
+    [(number, comment)] = results.comments
+    assert number == "17" and "**All 2 jobs ended: 2 FINISHED." in comment
+    assert f"Jobs submitted by merge `{sha[:7]}`." in comment
+
+
+def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
+    workspace.write_jobs("train-a")
+    (workspace.root / "jobs.d" / "train-a.yaml").write_text(
+        job_file("train-a") + "    environment: {GPULAB_EMULATOR_EXIT_CODE: 2}\n")
+    commit_all(workspace)
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    tls_emulator.advance(3600)
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert not results.ok and results.outputs["wait"]["exitcode"] == "1"
+    [(_, comment)] = results.comments  # posted before the run failed
+    assert "| ❌ train-a | FAILED | 2 |" in comment
+
+
+def test_github_results_wait_only_for_a_merge_from_a_pull_request() -> None:
+    job = load("github-actions.yml")["jobs"]["results"]
+    context = _Context(secrets={}, event="push", needs={"apply": {"pull-request": ""}})
+    assert not context.condition(job["if"])  # a push that no pull request made has no comment to edit
+    assert job["needs"] == "apply" and "concurrency" not in job  # never holds up the next merge's apply
+
+
 Managed = Callable[[], list[tuple[str, str]]]
 
 
@@ -240,6 +345,8 @@ class FakeGitlab:
     def __init__(self, token: str) -> None:
         self.token = token
         self.notes: list[dict[str, Any]] = []
+        #: commits that merge request 7 brought in (the answer to "which merge request is this commit from")
+        self.merged: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -259,6 +366,9 @@ class FakeGitlab:
                     self._answer(401, {"message": "401 Unauthorized"})
                     return
                 path = self.path.split("?")[0]
+                if re.fullmatch(r"/api/v4/projects/42/repository/commits/[0-9a-f]{40}/merge_requests", path):
+                    self._answer(200, [{"iid": 7}] if path.split("/")[-2] in fake.merged else [])
+                    return
                 match = re.fullmatch(r"/api/v4/projects/42/merge_requests/7/notes(?:/(\d+))?", path)
                 if match is None:
                     self._answer(404, {"message": "404 Not found"})
@@ -300,7 +410,8 @@ def run_gitlab_job(workspace: Workspace, job_name: str, variables: Mapping[str, 
     installs = [line for line in lines if "pip install" in line]
     assert installs == ['pip install --quiet "$GPULAB_APPLY_REQUIREMENT"']
     script = "\n".join(line for line in lines if line not in installs)
-    env = {**workspace.env, **{k: str(v) for k, v in pipeline["variables"].items()}, **variables}
+    env = {**workspace.env, **{k: str(v) for k, v in pipeline["variables"].items()},
+           **{k: str(v) for k, v in (job.get("variables") or {}).items()}, **variables}
     return workspace.bash(script, env)
 
 
@@ -332,29 +443,60 @@ def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
 
 
 def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_login_pem: MakeLoginPem,
-                                                    managed: Managed) -> None:
+                                                    managed: Managed, gitlab: FakeGitlab) -> None:
     rules = load("gitlab-ci.yml")["apply"]["rules"]
     assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in rules[0]["if"]
-    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()}
     workspace.write_jobs("train-a", "train-b")
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_COMMIT_SHA": commit_all(workspace)}  # a push no merge request made: no note to edit
     result = run_gitlab_job(workspace, "apply", variables)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Apply complete" in result.stdout
     assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
+    assert [note["body"] for note in gitlab.notes] == ["Looks good to me"]
+
+
+def test_gitlab_merge_edits_the_merge_requests_note_from_plan_to_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
+    pem = base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()
+    connection = {"GPULAB_LOGIN_PEM_B64": pem, "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42",
+                  "GPULAB_NOTES_TOKEN": gitlab.token}
+    workspace.write_jobs("train-a", "train-b")
+    planned = run_gitlab_job(workspace, "plan", {**connection, "CI_MERGE_REQUEST_IID": "7"})
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "gpulab-apply plan for set" in gitlab.notes[1]["body"]
+    sha = commit_all(workspace)
+    gitlab.merged.add(sha)
+    applied = run_gitlab_job(workspace, "apply", {**connection, "CI_COMMIT_SHA": sha})
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert len(gitlab.notes) == 2, "the plan's note is edited, not a new one posted"
+    note = gitlab.notes[1]["body"]
+    assert note.startswith("<!-- gpulab-apply plan -->\n### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in note and f"Jobs submitted by merge `{sha[:7]}`." in note
+    tls_emulator.advance(3600)
+    ended = run_gitlab_job(workspace, "results", {**connection, "CI_COMMIT_SHA": sha})
+    assert ended.returncode == 0, ended.stdout + ended.stderr
+    assert len(gitlab.notes) == 2 and "**All 2 jobs ended: 2 FINISHED." in gitlab.notes[1]["body"]
+    assert load("gitlab-ci.yml")["results"]["needs"] == ["apply"]
 
 
 def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, make_login_pem: MakeLoginPem,
-                                                          gitlab: FakeGitlab) -> None:
+                                                          gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
     """No command line of a recipe escapes the tests above: each is in a step this runner executes."""
     workspace.write_jobs("train-a")
     secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
     run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
-    run_github_job(workspace, "apply", event="push", secrets=secrets)
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    tls_emulator.advance(3600)  # the jobs end: the results jobs wait for that
+    run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
     variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
                  "GPULAB_NOTES_TOKEN": gitlab.token}
     run_gitlab_job(workspace, "plan", variables)
     run_gitlab_job(workspace, "apply", variables)
+    tls_emulator.advance(3600)
+    run_gitlab_job(workspace, "results", variables)
     executed = "\n".join(workspace.ran)
     for name in ("github-actions.yml", "gitlab-ci.yml"):
         commands = [line.strip(" -") for line in (CI_DOCS / name).read_text().splitlines()
