@@ -279,3 +279,32 @@ def test_the_results_comment_fits_whatever_the_sweep(rows: int, columns: int, lo
     report_status(report, out)
     assert len(out.getvalue()) <= MARKDOWN_BUDGET
     assert "#### Results" in out.getvalue()
+
+
+def test_the_emulators_event_log_names_the_exit_code_the_report_reads(lab: Lab) -> None:
+    """The exit code comes from GPULab's event log (``GET jobs/{uuid}/debug``), not from a state field GPULab
+    does not have; a log without it leaves the code to the event log."""
+    from gpulab_apply.gpulab.client import GpulabClient
+
+    (lab.root / "jobs.d" / "train.yaml").write_text(SWEEP)
+    assert lab("apply", "--yes").exit_code == 0
+    lab.emulator.advance(6 * 3600)
+    with GpulabClient(lab.emulator.api_root("4.0"), api_version="4.0") as client:
+        [failed] = [job for job in client.list_jobs() if job.status.name == "FAILED"]
+        assert "exitCode" not in failed.raw["state"]  # as GPULab's Job2 state: no such field
+        events = client.read_events(failed.uuid)
+    assert failure_details(events, "no exit code in this log\n").exit_code == 3
+
+
+def test_a_failed_job_whose_log_gpulab_will_not_give_leaves_the_report_standing(lab: Lab) -> None:
+    from gpulab_apply.emulator.faults import Fault
+
+    (lab.root / "jobs.d" / "train.yaml").write_text(SWEEP)
+    assert lab("apply", "--yes").exit_code == 0
+    lab.emulator.advance(6 * 3600)
+    (lab.root / "gpulab-apply.yaml").write_text("retries: 0\n")  # no backoff: the error is the answer
+    lab.emulator.faults.set("GET jobs/{uuid}/log", Fault(error_rate=1.0, error_statuses=(500,)))
+    results = lab.status("json")["results"]
+    [failed] = [job for job in results["jobs"] if job["status"] == "FAILED"]
+    assert failed["exitCode"] is None and failed["logTail"][0].startswith("(GPULab did not give this job's log: ")
+    assert results["ended"] is True
