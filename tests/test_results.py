@@ -308,3 +308,25 @@ def test_a_failed_job_whose_log_gpulab_will_not_give_leaves_the_report_standing(
     [failed] = [job for job in results["jobs"] if job["status"] == "FAILED"]
     assert failed["exitCode"] is None and failed["logTail"][0].startswith("(GPULab did not give this job's log: ")
     assert results["ended"] is True
+
+
+def test_only_the_end_of_a_long_log_is_read(lab: Lab) -> None:
+    """A failed job's log of megabytes: the report asks for its length, then its last LOG_BYTES, and shows its
+    last lines whole (the first, partial line of that end left out)."""
+    from gpulab_apply.gpulab.client import GpulabClient
+    from gpulab_apply.reconcile.results import LOG_BYTES
+
+    (lab.root / "jobs.d" / "train.yaml").write_text(SWEEP)
+    assert lab("apply", "--yes").exit_code == 0
+    lab.emulator.advance(6 * 3600)
+    lab.status("text")  # the simulation catches up: the jobs have ended
+    with lab.emulator.emulator.store.write() as conn:
+        [record] = [r for r in Store.load_where(conn, "1 = 1", ()) if r.doc["name"] == "train-0.1-3"]
+        record.log = "".join(f"step {index} loss 0.{index:06d}\n" for index in range(200_000)) + "Killed: exit code 137\n"
+        Store.update(conn, record)
+    with GpulabClient(lab.emulator.api_root("4.0"), api_version="4.0") as client:
+        tail, cut = client.read_log_tail(record.uuid, LOG_BYTES)
+    assert cut and len(tail) == LOG_BYTES and tail.endswith(b"Killed: exit code 137\n")
+    [failed] = [job for job in lab.status("json")["results"]["jobs"] if job["status"] == "FAILED"]
+    assert failed["logTail"][-2:] == ["step 199999 loss 0.199999", "Killed: exit code 137"]
+    assert len(failed["logTail"]) == LOG_LINES and all(line.startswith(("step ", "Killed")) for line in failed["logTail"])

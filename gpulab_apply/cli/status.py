@@ -17,7 +17,13 @@ from gpulab_apply.errors import ExitStatus, ServerError
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.model import JobSpec
-from gpulab_apply.reconcile.results import FailureDetails, failure_details, failures_to_read, results_of
+from gpulab_apply.reconcile.results import (
+    LOG_BYTES,
+    FailureDetails,
+    failure_details,
+    failures_to_read,
+    results_of,
+)
 from gpulab_apply.reconcile.status import status_rows
 from gpulab_apply.reporters.status import RESULTS_FORMATS, StatusReport
 from gpulab_apply.settings import Settings
@@ -99,6 +105,7 @@ def _failure(client: GpulabClient, uuid: str) -> FailureDetails:
     """What GPULab says about a failed job (docs/results.md); a job it will not tell about (deleted meanwhile, an
     error answer) leaves the report standing, saying so where its log would be."""
     try:
-        return failure_details(client.read_events(uuid), client.read_log(uuid).decode("utf-8", "replace"))
+        tail, cut = client.read_log_tail(uuid, LOG_BYTES)
+        return failure_details(client.read_events(uuid), tail.decode("utf-8", "replace"), cut=cut)
     except ServerError as exc:
         return FailureDetails(exit_code=None, log_tail=(f"(GPULab did not give this job's log: {exc})",))

@@ -28,6 +28,8 @@ LOG_LINES = 20
 DETAILED_FAILURES = 20
 #: the most columns a sweep's grid has; a sweep with more values on both of its axes is listed instead
 GRID_COLUMNS = 12
+#: how much of the end of a failed job's log a report reads: its last lines are in it unless they are very long
+LOG_BYTES = 64 * 1024
 #: how much of a log line a report keeps
 LINE_CHARS = 300
 _EXIT_CODE = re.compile(r"\bexit(?:ed)?(?: with)?(?: (?:code|status))+\s*[:=]?\s*\(?(-?\d{1,4})\b", re.IGNORECASE)
@@ -141,10 +143,13 @@ def failures_to_read(rows: Sequence[StatusRow]) -> tuple[str, ...]:
     return tuple(failed[:DETAILED_FAILURES])
 
 
-def failure_details(events: Iterable[Mapping[str, object]], log: str) -> FailureDetails:
+def failure_details(events: Iterable[Mapping[str, object]], log: str, *, cut: bool = False) -> FailureDetails:
     """The exit code GPULab's event log names (the newest event that names one; else the log's last lines), and
-    the log's last :data:`LOG_LINES` lines, each cut at :data:`LINE_CHARS` characters."""
+    the log's last :data:`LOG_LINES` lines, each cut at :data:`LINE_CHARS` characters. ``cut``: ``log`` is the
+    end of a longer log, so its first line is a part of one and left out."""
     lines = log.replace("\r\n", "\n").rstrip("\n").split("\n") if log.strip() else []
+    if cut and len(lines) > 1:
+        lines = lines[1:]
     tail = tuple(line if len(line) <= LINE_CHARS else line[:LINE_CHARS] + "…" for line in lines[-LOG_LINES:])
     messages = [str(event.get("msg") or "") for event in events if isinstance(event, Mapping)]
     return FailureDetails(exit_code=exit_code_in([*reversed(messages), *reversed(tail)]), log_tail=tail)
