@@ -330,3 +330,31 @@ def test_only_the_end_of_a_long_log_is_read(lab: Lab) -> None:
     [failed] = [job for job in lab.status("json")["results"]["jobs"] if job["status"] == "FAILED"]
     assert failed["logTail"][-2:] == ["step 199999 loss 0.199999", "Killed: exit code 137"]
     assert len(failed["logTail"]) == LOG_LINES and all(line.startswith(("step ", "Killed")) for line in failed["logTail"])
+
+
+_CELL_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=12)
+
+
+@settings(max_examples=30)
+@given(sweep=_CELL_TEXT, axes=st.lists(_CELL_TEXT, min_size=2, max_size=2, unique=True),
+       values=st.lists(st.tuples(_CELL_TEXT, _CELL_TEXT), min_size=1, max_size=6, unique=True), name=_CELL_TEXT)
+def test_names_and_matrix_values_from_job_files_stay_in_their_cells(sweep: str, axes: list[str],
+                                                                     values: list[tuple[str, str]], name: str) -> None:
+    """Whatever a job file names its sweep, axes, values and members: every table row has its columns, no control
+    character reaches the comment, no mention is live."""
+    import re as regex
+
+    rows = []
+    for index, (row_value, column_value) in enumerate(values):
+        row, _ = _failed(f"{name}{index}", "")
+        rows.append(StatusRow(name=row.name, job=row.job, source=None, in_sync=None, age_seconds=0, gpus=1,
+                              sweep=sweep, matrix=((axes[0], row_value), (axes[1], column_value))))
+    results = results_of(rows, {}, NOW)
+    for heading, _, items in results_sections(results):
+        table = [line for line in (heading + "".join(items)).splitlines() if line.startswith("|")]
+        widths = {len(regex.findall(r"(?<!\\)\|", line)) for line in table}
+        assert len(widths) <= 1, table
+        text = heading + "".join(items)
+        assert not regex.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+        outside_code = regex.sub(r"(`+).*?\1", "", text)  # GitHub makes no mention inside a code span
+        assert not regex.search(r"@(?!&#8203;)\w", outside_code)
