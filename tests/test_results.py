@@ -240,6 +240,11 @@ def test_at_most_so_many_failed_logs_are_read_and_the_rest_counted() -> None:
     assert "the logs of 5 more failed jobs were not read" in text
 
 
+def test_no_jobs_is_said_so() -> None:
+    results = results_of([], {}, NOW)
+    assert results.summary() == "No jobs." and not results.ended and results.submitted_by() is None
+
+
 def test_run_time_reads_as_people_say_it() -> None:
     assert [run_time(s) for s in (None, 5, 125, 3600 + 300, 2 * 86400 + 7200)] == \
         ["-", "5 s", "2 min", "1 h 05 min", "2 d 2 h"]

@@ -115,6 +115,8 @@ class Results:
     def summary(self) -> str:
         """``All 4 jobs ended: 3 FINISHED, 1 FAILED. GPU-hours: 5.5 used of 40 requested.``"""
         total = len(self.jobs)
+        if not total:
+            return "No jobs."
         ended = sum(1 for job in self.jobs if job.final)
         counts: dict[str, int] = {}
         for job in self.jobs:
