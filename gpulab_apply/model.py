@@ -64,6 +64,8 @@ class JobSpec:
     #: where a value waits for a variable that is not set (offline commands leave ``${VAR}`` there): JSON paths
     #: from the job's root, compared with nothing until the variable is given (docs/authoring.md#variables-offline)
     unset: tuple[tuple[str | int, ...], ...] = ()
+    #: a sweep member's matrix values as written, axis by axis (``(("lr", "0.1"), ("seed", "1"))``)
+    matrix: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,6 +87,15 @@ class Workspace(NamedTuple):
         name = self.repository.name() if self.repository is not None else ""
         return _clean(name) or _clean((self.job_root if self.standalone else self.root).name) or "default"
 
+    def head_commit(self) -> tuple[str, bool] | None:
+        """The commit checked out here and whether the job root or the config file differ from it (git asked
+        once); None outside git (docs/results.md#the-commit-an-apply-applied)."""
+        if self.repository is None:
+            return None
+        from gpulab_apply.git import head_commit
+
+        return head_commit(self.repository.top, [path for path in (self.job_root, self.config) if path is not None])
+
     def relative(self, path: Path) -> str:
         """``path`` as the user would type it here: relative to the working directory when below or near it."""
         return os.path.relpath(path, self.cwd)

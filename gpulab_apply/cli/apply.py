@@ -32,7 +32,7 @@ from gpulab_apply.reconcile.executor import (
     planned_actions,
 )
 from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
-from gpulab_apply.reconcile.marker import new_run_id
+from gpulab_apply.reconcile.marker import RunCommit, new_run_id
 from gpulab_apply.reconcile.planfile import (
     SavedPlan,
     check_fresh,
@@ -127,7 +127,9 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
         with settling() as stop:
-            options = ApplyOptions(run_id=new_run_id(datetime.now(UTC)), parallelism=parallelism, stop=stop.event)
+            commit = settings.workspace.head_commit()  # recorded in the run id (docs/results.md)
+            options = ApplyOptions(run_id=new_run_id(datetime.now(UTC), RunCommit(*commit) if commit else None),
+                                   parallelism=parallelism, stop=stop.event)
             report = _execute_with_progress(result, client, options)
     emit(ApplyResult(plan=result, report=report))
     if report.interrupted:

@@ -13,12 +13,19 @@ import click
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import emit, format_option, is_terminal
 from gpulab_apply.cli.planning import list_remote, load_desired, select
-from gpulab_apply.errors import ExitStatus
+from gpulab_apply.errors import ExitStatus, ServerError
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.model import JobSpec
+from gpulab_apply.reconcile.results import (
+    LOG_BYTES,
+    FailureDetails,
+    failure_details,
+    failures_to_read,
+    results_of,
+)
 from gpulab_apply.reconcile.status import status_rows
-from gpulab_apply.reporters.status import StatusReport
+from gpulab_apply.reporters.status import RESULTS_FORMATS, StatusReport
 from gpulab_apply.settings import Settings
 
 #: moves the cursor home and clears the screen, so a refresh replaces the previous table on a terminal
@@ -49,10 +56,11 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
     if not watch:
         desired = load_desired(selection, settings).jobs
         with open_client(settings) as client:
-            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed))
+            emit(_report(client, desired, settings, every_run=every_run, narrowed=narrowed, fmt=fmt))
         return ExitStatus.OK
     clear = is_terminal(sys.stdout)
     refreshes = 0
+    read: dict[str, FailureDetails] = {}  # a failed job's log and exit code never change: read once per watch
     try:
         with open_client(settings) as client:
             while count is None or refreshes < count:
@@ -60,7 +68,7 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
                     time.sleep(interval)
                 # the job files are read again too: a refresh shows edits made meanwhile
                 report = _report(client, load_desired(selection, settings).jobs, settings, every_run=every_run,
-                                 narrowed=narrowed)
+                                 narrowed=narrowed, fmt=fmt, read=read)
                 if clear:
                     click.echo(_CLEAR, nl=False)
                 elif refreshes and fmt == "text":
@@ -73,7 +81,8 @@ def status(paths: tuple[Path, ...], *, fmt: str, watch: bool, interval: float, c
 
 
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *,
-            every_run: bool, narrowed: bool) -> StatusReport:
+            every_run: bool, narrowed: bool, fmt: str, read: dict[str, FailureDetails] | None = None
+            ) -> StatusReport:
     remote = list_remote(client)
     # GPULab's clock, as plan's: ages and the GPU-hours of running jobs are measured where the event times are
     now = client.server_time or datetime.now(UTC)
@@ -82,4 +91,21 @@ def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings
     if narrowed:  # a part of the job root: its jobs only, not the rest of the set as if no longer desired
         names = {spec.name for spec in desired}
         rows = tuple(row for row in rows if row.name in names)
-    return StatusReport.of(rows, set_name=settings.set_name, now=now)
+    report = StatusReport.of(rows, set_name=settings.set_name, now=now)
+    if fmt not in RESULTS_FORMATS:
+        return report
+    read = {} if read is None else read
+    for uuid in failures_to_read(report.rows):
+        if uuid not in read:
+            read[uuid] = _failure(client, uuid)
+    return report.with_results(results_of(report.rows, read, now))
+
+
+def _failure(client: GpulabClient, uuid: str) -> FailureDetails:
+    """What GPULab says about a failed job (docs/results.md); a job it will not tell about (deleted meanwhile, an
+    error answer) leaves the report standing, saying so where its log would be."""
+    try:
+        tail, cut = client.read_log_tail(uuid, LOG_BYTES)
+        return failure_details(client.read_events(uuid), tail.decode("utf-8", "replace"), cut=cut)
+    except ServerError as exc:
+        return FailureDetails(exit_code=None, log_tail=(f"(GPULab did not give this job's log: {exc})",))

@@ -212,6 +212,34 @@ class GpulabClient:
                               status=206)
         return response.content[start - begins:]
 
+    def read_log_tail(self, uuid: str, size: int) -> tuple[bytes, bool]:
+        """The last ``size`` bytes of a job's log, and whether that is not the whole log. Its length is asked first
+        (``Range: bytes=0-0``, answered with ``Content-Range: bytes 0-0/LENGTH``), so a log of gigabytes costs
+        two small answers, not the whole; a server that ignores ``Range`` sends it all, and the tail is cut here."""
+        response = self._transport.request("GET", f"jobs/{_segment(uuid)}/log", headers={"Range": "bytes=0-0"},
+                                           what=f"read the log of job {uuid}", ok=(416,))
+        if response.status_code in (204, 416):
+            return b"", False
+        total = _range_total(response.headers.get("Content-Range")) if response.status_code == 206 else None
+        if total is None:
+            whole = response.content if response.status_code != 206 else self.read_log(uuid)
+            return whole[-size:], len(whole) > size
+        if total <= 1:
+            return response.content, False
+        start = max(0, total - size)
+        return self.read_log(uuid, start=start), start > 0
+
+    def read_events(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET jobs/{uuid}/debug``: the job's event log (``{type, time, newState, msg}`` per event; GPULab calls
+        it "not stable between versions", so an answer of another shape is no events rather than an error)."""
+        response = self._transport.request("GET", f"jobs/{_segment(uuid)}/debug",
+                                           what=f"read the event log of job {uuid}")
+        try:
+            data = response.json()
+        except ValueError:
+            return []
+        return [event for event in data if isinstance(event, dict)] if isinstance(data, list) else []
+
     def _status_reached(self, uuid: str, wanted: JobStatus) -> bool:
         """Whether job ``uuid`` is where a status change to ``wanted`` leads (read back after a lost answer)."""
         try:
@@ -257,6 +285,13 @@ class GpulabClient:
 def _range_start(content_range: str | None) -> int | None:
     """The first byte of ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent or unreadable."""
     match = re.fullmatch(r"\s*bytes\s+([0-9]{1,18})-[0-9]+/(?:[0-9]+|\*)\s*", content_range or "")
+    return int(match.group(1)) if match else None
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The total length in ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent, unknown (``*``) or
+    unreadable."""
+    match = re.fullmatch(r"\s*bytes\s+\d+-\d+/(\d+)\s*", content_range or "")
     return int(match.group(1)) if match else None
 
 

@@ -37,6 +37,8 @@ class Draft(NamedTuple):
     adopt: tuple[str, str | None] | None = None
     #: where a variable that is not set was left as its placeholder, and which (docs/authoring.md#variables-offline)
     unset: tuple[tuple[JsonPath, frozenset[str]], ...] = ()
+    #: a sweep member's matrix values as written, axis by axis (for the results grid, docs/results.md)
+    matrix: tuple[tuple[str, str], ...] = ()
 
     @property
     def origin(self) -> Location:

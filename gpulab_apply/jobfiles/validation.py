@@ -273,7 +273,7 @@ def _job_spec(draft: Draft, canonical: Mapping[str, Any]) -> JobSpec:
         options = template.pop(TOOL_KEY, None) or {}
         hashed = {**template, "name": data["name"]}
     return JobSpec(name=data["name"], job=data, location=draft.origin, source=draft.source, sweep=draft.sweep,
-                   hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)),
+                   matrix=draft.matrix, hashed=hashed, adopt=draft.adopt, rerun=options.get("rerun"), protect=bool(options.get("protect", False)),
                    workflow=_workflow(options), unset=tuple(tuple(path) for path, _ in draft.unset))
 
 

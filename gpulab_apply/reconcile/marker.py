@@ -193,6 +193,46 @@ def without_marker(description: str) -> str:
     return "\n".join(prose).rstrip()
 
 
-def new_run_id(now: datetime) -> str:
-    """An id for one apply invocation: UTC timestamp plus 6 random hex digits, e.g. ``20261123T195600Z-1a2b3c``."""
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+#: a run id (docs/results.md#the-commit-an-apply-applied): UTC time, 6 random hex digits and, since run ids
+#: carry it, a dot and the commit applied (12 hex digits), ``-dirty`` when the job files differed from it
+_RUN_ID = re.compile(r"(?P<time>\d{8}T\d{6}Z)-(?P<random>[0-9a-f]{6})"
+                     r"(?:\.(?P<commit>[0-9a-f]{7,40})(?P<dirty>-dirty)?)?")
+#: how many hex digits of the commit a run id keeps (the whole run id stays within the marker's 64 characters)
+COMMIT_DIGITS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RunCommit:
+    """The git commit an apply applied, as its run id records it."""
+
+    sha: str
+    #: the job files (or the config) had uncommitted changes: what ran is not exactly this commit
+    dirty: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    def __str__(self) -> str:
+        return self.short + (" (with uncommitted changes)" if self.dirty else "")
+
+
+def new_run_id(now: datetime, commit: RunCommit | None = None) -> str:
+    """An id for one apply invocation: UTC timestamp plus 6 random hex digits, e.g. ``20261123T195600Z-1a2b3c``,
+    then the commit applied, e.g. ``20261123T195600Z-1a2b3c.0123456789ab`` (``...-dirty``).
+
+    The commit rides inside the run token, whose grammar every marker version already accepts, so a job
+    submitted with it is read by older versions of this tool too, and the spec hash never sees it.
+    """
+    run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    if commit is not None and re.fullmatch(r"[0-9a-f]{7,40}", commit.sha):
+        run_id += f".{commit.sha[:COMMIT_DIGITS]}" + ("-dirty" if commit.dirty else "")
+    return run_id
+
+
+def run_commit(run_id: str) -> RunCommit | None:
+    """The commit a run id records; None for a run id without one (older applies, ``adopted``, outside git)."""
+    found = _RUN_ID.fullmatch(run_id)
+    if found is None or found["commit"] is None:
+        return None
+    return RunCommit(sha=found["commit"], dirty=found["dirty"] is not None)

@@ -32,6 +32,8 @@ class StatusRow:
     current: bool = True
     #: a duplicate cancelled while a race converged (only listed with ``every_run``)
     duplicate: bool = False
+    #: the sweep member's matrix values (docs/results.md#the-grid-of-a-sweep)
+    matrix: tuple[tuple[str, str], ...] = ()
 
 
 def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
@@ -72,6 +74,7 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
                 age_seconds=max(0, int((now - job.created).total_seconds())) if job.created else None,
                 gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
                 sweep=spec.sweep if spec else None,
+                matrix=spec.matrix if spec else (),
                 current=job is current,
                 duplicate=job.uuid in duplicates,
             ))
@@ -80,7 +83,7 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
             resources = (spec.job.get("request") or {}).get("resources") or {}
             rows.append(StatusRow(name=spec.name, job=None, source=spec.location, in_sync=None, age_seconds=None,
                                   gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
-                                  sweep=spec.sweep))
+                                  sweep=spec.sweep, matrix=spec.matrix))
     return tuple(sorted(rows, key=lambda row: row.name))
 
 
