@@ -100,7 +100,7 @@ def test_wait_for_an_unknown_name_or_a_bad_duration(lab: Lab) -> None:
     lab.write("a")
     lab.apply()
     unknown = lab("wait", "a", "nope")
-    assert unknown.exit_code == 1 and "set 'lab' has no job named 'nope'" in unknown.stderr
+    assert unknown.exit_code == 1 and "no job of set 'lab' matches 'nope'" in unknown.stderr
     bad = lab("wait", "a", "--wait-timeout", "soon")
     assert bad.exit_code == 64 and "'soon' is not a duration" in bad.stderr
 

@@ -6,7 +6,6 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -14,22 +13,23 @@ import click
 
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import render
-from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
+from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.order import natural_sorted
+from gpulab_apply.selectors import Candidate, resolve
 from gpulab_apply.settings import Settings
 
 #: where imported job files go by default, in the job root
 DEFAULT_DIRECTORY = "imported"
-_UUID_PREFIX = re.compile(r"[0-9a-fA-F-]{8,36}\Z")
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @click.command("import", short_help="Write job files for jobs already on GPULab.",
                epilog="\b\nExample:\n  gpulab-apply import 'train-*'\n"
                       "  gpulab-apply import 1a2b3c4d --dir jobs.d/legacy\n  gpulab-apply plan")
-@click.argument("selectors", nargs=-1, required=True, metavar="NAME_GLOB|UUID...")
+@click.argument("selectors", nargs=-1, required=True, metavar="SELECTOR...")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].")
 @click.option("--all", "include_final", is_flag=True, help="Also jobs that have ended (default: active jobs only).")
@@ -43,8 +43,8 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     the fields GPULab fills in itself left out, and (with --adopt) the job's UUID, so that `plan` shows it
     in sync and `apply` manages it without cancelling and resubmitting it.
 
-    NAME_GLOB|UUID selects jobs by name (a glob) or by UUID (or its first 8+ characters). When several
-    jobs share a name, the newest one is imported.
+    SELECTOR selects jobs by name, glob or UUID (or its first 8+ characters). When several jobs share a name,
+    the newest one is imported.
     """
     if directory is None:  # the job root's, wherever in the repository this runs
         directory = Path(settings.workspace.relative(settings.workspace.job_root / DEFAULT_DIRECTORY))
@@ -52,10 +52,6 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
         listing = client.list_jobs(project_urn=client.project_urn)
         project_urn = client.project_urn
     chosen = _select(listing, selectors, include_final=include_final)
-    if not chosen:
-        raise InvalidJobsError(f"no {'' if include_final else 'active '}job matches "
-                               f"{', '.join(map(repr, selectors))}",
-                               hint="--all includes jobs that have ended" if not include_final else None)
     lines = [_import_one(job, directory, adopt=adopt, force=force, project_urn=project_urn) for job in chosen]
     lines.append(f"Imported {len(chosen)} job(s) into {directory.as_posix()}. Run `gpulab-apply plan`: "
                  + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
@@ -64,20 +60,22 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
 
 
 def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool) -> list[RemoteJob]:
-    """The newest selected job per name, by name then."""
+    """The newest selected job per name (docs/commands.md#selectors), in natural name order; a selector that
+    matches no job is an error."""
+    jobs = [job for job in listing if include_final or job.status.is_active]  # newest first
+    try:
+        chosen = {candidate.uuid for candidate in
+                  resolve(selectors, [Candidate(job.name, uuid=job.uuid) for job in jobs],
+                          what="job" if include_final else "active job")}
+    except JobNotFoundError as exc:
+        if include_final:
+            raise
+        raise JobNotFoundError(exc.message, hint=f"{exc.hint}; --all includes jobs that have ended") from None
     newest: dict[str, RemoteJob] = {}
-    for job in listing:  # newest first
-        if not include_final and not job.status.is_active:
-            continue
-        if any(_matches(job, selector) for selector in selectors) and job.name not in newest:
-            newest[job.name] = job
-    return [newest[name] for name in sorted(newest)]
-
-
-def _matches(job: RemoteJob, selector: str) -> bool:
-    if _UUID_PREFIX.match(selector) and job.uuid.lower().startswith(selector.lower()):
-        return True
-    return fnmatchcase(job.name, selector)
+    for job in jobs:
+        if job.uuid in chosen:
+            newest.setdefault(job.name, job)
+    return [newest[name] for name in natural_sorted(newest)]
 
 
 def _import_one(job: RemoteJob, directory: Path, *, adopt: bool, force: bool, project_urn: str | None) -> str:

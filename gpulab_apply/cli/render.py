@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import click
 
 from gpulab_apply.cli.output import emit, hide, start
 from gpulab_apply.errors import ExitStatus, InvalidJobsError
-from gpulab_apply.model import JobSpec
+from gpulab_apply.order import natural_key
 from gpulab_apply.reporters import registered
+from gpulab_apply.selectors import Candidate, resolve_names
 
 
 @click.command(short_help="Print the jobs as they would be submitted.",
@@ -41,14 +40,10 @@ def render(names: tuple[str, ...], paths: tuple[Path, ...], fmt: str, explain: b
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s)",
                                hint="fix them (gpulab-apply validate) and run render again",
                                problems=result.problems, files=result.files)
-    jobs = [spec for spec in result.jobs if not names or _selected(spec, names)]
-    if names and not jobs:
-        raise InvalidJobsError(f"no job or sweep matches {', '.join(map(repr, names))}",
-                               hint="gpulab-apply render lists every job")
+    jobs = sorted(result.jobs, key=lambda spec: natural_key(spec.name))  # the one order (docs/commands.md#order)
+    if names:  # the one selector grammar (docs/commands.md#selectors): nothing matched is an error
+        chosen = set(resolve_names(names, (Candidate(spec.name, spec.sweep) for spec in jobs), what="job in the job files"))
+        jobs = [spec for spec in jobs if spec.name in chosen]
     emit(RenderResult(tuple(jobs), explain=explain, secrets=result.secrets))
     return ExitStatus.OK
 
-
-def _selected(spec: JobSpec, globs: Sequence[str]) -> bool:
-    return any(fnmatchcase(spec.name, glob) or (spec.sweep is not None and fnmatchcase(spec.sweep, glob))
-               for glob in globs)

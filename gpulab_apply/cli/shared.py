@@ -23,11 +23,14 @@ from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import NO_SECRETS, Secrets, safe
-from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, wait_for_jobs
+from gpulab_apply.order import natural_key, natural_sorted
+from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
+from gpulab_apply.selectors import Candidate
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
     from gpulab_apply.gpulab.client import GpulabClient
+    from gpulab_apply.model import RemoteJob
     from gpulab_apply.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,20 +67,33 @@ def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".",
 
     jobs = validate_paths(paths, job_root=job_root).jobs
     names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
-    from gpulab_apply.reporters.status import natural_key  # one order for status and completion
-
-    return sorted(names, key=natural_key)
+    return natural_sorted(names)
 
 
 def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
     """What the job files (``--jobs``, default the job root) take from the environment: a name built from
     ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
+    return job_file_facts(paths, workspace)[0]
+
+
+def job_file_facts(paths: Sequence[Path], workspace: Workspace) -> tuple[Secrets, dict[str, str]]:
+    """:func:`job_file_secrets`, and job name -> sweep for the jobs that are sweep members: a selector names a
+    sweep by them (docs/commands.md#selectors)."""
     from gpulab_apply.jobfiles.validation import validate_paths
 
     selection = workspace.select(paths)
     if not any(Path(path).exists() for path in selection.paths):
-        return NO_SECRETS
-    return validate_paths(selection.paths, job_root=workspace.job_root).secrets
+        return NO_SECRETS, {}
+    result = validate_paths(selection.paths, job_root=workspace.job_root)
+    return result.secrets, {spec.name: spec.sweep for spec in result.jobs if spec.sweep}
+
+
+def current_candidates(remote: Sequence[RemoteJob], client: GpulabClient, set_name: str, sweeps: dict[str, str]
+                       ) -> tuple[dict[str, RemoteJob], list[Candidate]]:
+    """The current run of each name of ``set_name`` in the listing ``remote`` (as ``logs`` and ``wait`` see
+    them), and those runs as selector candidates, sweeps from the job files."""
+    current = current_jobs(remote, set_name=set_name, user_urn=user_urn(client))
+    return current, [Candidate(name, sweeps.get(name), job.uuid) for name, job in current.items()]
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
@@ -213,7 +229,7 @@ class LiveBlock(Display):
     def update(self, state: WaitState) -> None:
         size = shutil.get_terminal_size()
         room = max(3, size.lines - 3)
-        order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, name))
+        order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, natural_key(name)))
         lines = [summary(state), *(f"  {self.secrets.mask(line).rstrip()}"
                                    for line in job_lines(_only(state, order[:room])))]
         if len(order) > room:

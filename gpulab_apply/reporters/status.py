@@ -1,13 +1,12 @@
 """Status reporters: an aligned table for people, versioned JSON for scripts (Markdown: ``markdown.py``).
 
-Rows sort naturally by name (``sweep-2`` before ``sweep-10``), ages read as people say them
+Rows sort in the one natural order (:mod:`gpulab_apply.order`: ``sweep-2`` before ``sweep-10``, ``wd0.05`` before ``wd0.1``), ages read as people say them
 ("1 day ago"), and a queued job says why it waits, in GPULab's own words (``queuedExplanations``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +14,11 @@ from typing import Any, TextIO
 
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.status import StatusRow
 from gpulab_apply.reconcile.usage import SetUsage, set_usage, used_hours
 from gpulab_apply.reporters import envelope, location_document
 
-_DIGITS = re.compile(r"(\d+)")
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 
 
@@ -35,11 +34,6 @@ class StatusReport:
     def of(cls, rows: Sequence[StatusRow], *, set_name: str, now: datetime) -> StatusReport:
         ordered = sorted(enumerate(rows), key=lambda item: (natural_key(item[1].name), item[0]))
         return cls(set_name=set_name, rows=tuple(row for _, row in ordered), now=now)
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders the numbers inside names by value: ``sweep-2`` < ``sweep-10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part)
 
 
 def ago(seconds: int | None) -> str:
@@ -135,7 +129,7 @@ def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
             group[state] = group.get(state, 0) + 1
     return [f"sweep {safe(name)}: {sum(group.values())} jobs: "
             + ", ".join(f"{count} {state}" for state, count in sorted(group.items(), key=lambda item: -item[1]))
-            for name, group in sorted(by_sweep.items())]
+            for name, group in sorted(by_sweep.items(), key=lambda item: natural_key(item[0]))]
 
 
 def status_document(report: StatusReport) -> dict[str, Any]:
