@@ -111,6 +111,10 @@ def _dispatch(args: list[str]) -> int:
     from gpulab_apply.cli.group import cli
 
     try:
+        started_in = os.getcwd()
+    except OSError:  # the working directory was removed: -C can still name one
+        started_in = None
+    try:
         result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
     except click.UsageError as exc:
         exc.show()
@@ -125,6 +129,9 @@ def _dispatch(args: list[str]) -> int:
             raise KeyboardInterrupt from None
         click.echo("Aborted.", err=True)  # a question answered "no", or end of input at a prompt
         return ExitStatus.ERROR
+    finally:
+        if started_in is not None and os.getcwd() != started_in:  # -C DIR changed it for this command only
+            os.chdir(started_in)
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
 

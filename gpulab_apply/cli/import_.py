@@ -36,7 +36,7 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 @click.option("--adopt/--no-adopt", default=True, show_default=True,
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
 @click.option("--force", is_flag=True, help="Overwrite job files that exist.")
-@connection_options(paths_param="directory")
+@connection_options(paths_param="directory", job_files=False)
 def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
             settings: Settings) -> int:
     """Write one job file per selected job on GPULab: its name, description and request as submitted, with

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, BinaryIO, Self
 
 import click
 
+from gpulab_apply.cli.names import complete_single_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
-    complete_job_names,
     current_candidates,
     job_file_facts,
     jobs_option,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 FOLLOW_INTERVAL = 1.0
 
 @click.command(short_help="Print a job's log; --follow until the job ends.")
-@click.argument("name", metavar="SELECTOR", shell_complete=complete_job_names)
+@click.argument("name", metavar="SELECTOR", shell_complete=complete_single_job_names)
 @click.option("-f", "--follow", is_flag=True,
               help="Keep printing new output until the job ends; a halted job's restart is followed too.")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=FOLLOW_INTERVAL, show_default=True,
@@ -50,7 +50,7 @@ FOLLOW_INTERVAL = 1.0
 @click.option("--raw", is_flag=True, help="The log's bytes as GPULab has them: escape sequences, workflow "
               "commands and secrets included. Only for a file or a program, never for a terminal or a CI log.")
 @jobs_option
-@connection_options
+@connection_options(job_files=False)
 def logs(name: str, *, follow: bool, interval: float, raw: bool, paths: tuple[Path, ...], settings: Settings) -> int:
     """Print the log (the container's stdout and stderr) of one job: SELECTOR is its name (the current run of
     this set with that name, so after a restart it is the restart's log), a glob or sweep name that matches

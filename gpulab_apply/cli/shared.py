@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
+from gpulab_apply.cli.options import job_directory_option
 from gpulab_apply.cli.output import is_terminal
-from gpulab_apply.errors import GpulabApplyError, JobsFailedError, WaitTimeoutError
+from gpulab_apply.errors import JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import NO_SECRETS, Secrets, safe
-from gpulab_apply.order import natural_key, natural_sorted
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
 from gpulab_apply.selectors import Candidate
 from gpulab_apply.settings import Settings
@@ -53,21 +53,9 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
 
 # --- job names: the --jobs option, and completion from the job files ---------------------------------
 
-jobs_option = click.option(
-    "--jobs", "paths", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
-    help="Job directory (repeatable; default: jobs.d): where the config file, the default set name and, for "
-    "wait without NAME, the names come from.")
-
-
-def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".", sweeps: bool = False) -> list[str]:
-    """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
-    generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
-    ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
-    from gpulab_apply.jobfiles.validation import validate_paths
-
-    jobs = validate_paths(paths, job_root=job_root).jobs
-    names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
-    return natural_sorted(names)
+jobs_option = job_directory_option(
+    help="Job directory or file (repeatable; default: the job root, jobs.d): where the names, sweeps and values "
+         "from the environment come from (for wait without SELECTOR, the jobs to wait for).")
 
 
 def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
@@ -94,21 +82,6 @@ def current_candidates(remote: Sequence[RemoteJob], client: GpulabClient, set_na
     them), and those runs as selector candidates, sweeps from the job files."""
     current = current_jobs(remote, set_name=set_name, user_urn=user_urn(client))
     return current, [Candidate(name, sweeps.get(name), job.uuid) for name, job in current.items()]
-
-
-def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Candidates for a job name: the names in the command's job directories (default: the job root)."""
-    # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
-    from gpulab_apply.workspace import find_workspace
-
-    given = [str(path) for path in ctx.params.get("paths") or ctx.args if Path(path).exists()]
-    try:
-        workspace = find_workspace(given)
-        names = job_names(workspace.select(given).paths, job_root=workspace.job_root, sweeps=param.name == "targets")
-    except (OSError, GpulabApplyError):  # completion must never print a traceback into the shell
-        return []
-    already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()
-    return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]
 
 
 def user_urn(client: GpulabClient) -> str | None:

@@ -8,13 +8,12 @@ from pathlib import Path
 
 import click
 
+from gpulab_apply.cli.names import complete_job_names, job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
 from gpulab_apply.cli.shared import (
-    complete_job_names,
     current_candidates,
     job_file_facts,
-    job_names,
     jobs_option,
     wait_options,
     wait_until,
@@ -30,7 +29,7 @@ from gpulab_apply.settings import Settings
 @click.argument("names", nargs=-1, metavar="[SELECTOR...]", shell_complete=complete_job_names)
 @wait_options
 @jobs_option
-@connection_options
+@connection_options(job_files=False)
 def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, interval: float,
          paths: tuple[Path, ...], settings: Settings) -> int:
     """Wait until the current jobs of this set that SELECTOR... name (names, globs, sweep names, UUIDs) are
