@@ -91,7 +91,7 @@ def resolve(selectors: Sequence[str], candidates: Iterable[Candidate], *, what: 
         uuids = {candidate.uuid for candidate in named if candidate.uuid is not None}
         if len(uuids) > 1 and not any(by_name(selector, candidate) for candidate in named):
             starts = ", ".join(sorted(uuid[:13] for uuid in uuids)[:5])
-            raise JobNotFoundError(f"the UUID prefix {safe(selector)!r} starts {len(uuids)} jobs ({starts}…)",
+            raise JobNotFoundError(f"the UUID prefix '{safe(selector)}' starts {len(uuids)} jobs ({starts}…)",
                                    hint="give more characters of the UUID, or the job's name")
     chosen: dict[tuple[str, str | None], Candidate] = {}
     for named in found.values():
@@ -114,7 +114,7 @@ def by_uuid_only(found: Mapping[str, tuple[Candidate, ...]]) -> dict[str, tuple[
 
 
 def _listing(selectors: Sequence[str]) -> str:
-    return ", ".join(repr(safe(selector)) for selector in selectors)
+    return ", ".join(f"'{safe(selector)}'" for selector in selectors)
 
 
 def _hint(unmatched: Sequence[str], pool: Sequence[Candidate]) -> str:
@@ -122,7 +122,7 @@ def _hint(unmatched: Sequence[str], pool: Sequence[Candidate]) -> str:
     known = list(dict.fromkeys([candidate.name for candidate in pool]
                                + [candidate.sweep for candidate in pool if candidate.sweep]))
     close = [name for selector in unmatched for name in difflib.get_close_matches(selector, known, n=3)]
+    listing = "`gpulab-apply status` lists the set's jobs"
     if close:
-        return "did you mean " + " or ".join(repr(safe(name)) for name in dict.fromkeys(close)) + "?"
-    return ("a selector is a job name, a glob ('train-*'), a sweep name or a UUID (prefix); "
-            "`gpulab-apply status` lists the set's jobs")
+        return "did you mean " + " or ".join(f"'{safe(name)}'" for name in dict.fromkeys(close)) + f"? ({listing})"
+    return f"a selector is a job name, a glob ('train-*'), a sweep name or a UUID (prefix); {listing}"

@@ -135,7 +135,7 @@ def test_names_are_printed_escaped(fast_lab: Lab) -> None:
     assert "bad\\x1b[2Jname" in result.stdout and "bad\\x1b[2Jname: RUNNING" in result.stderr
     assert "\x1b" not in result.stdout + result.stderr
     missing = fast_lab("logs", "no\x1bpe")
-    assert "no job named 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
+    assert "matches 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
 
 
 def test_a_big_wait_logs_counts_not_a_line_per_job(fast_lab: Lab) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 
-from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.options import connection_options, job_directory_option
 from gpulab_apply.cli.output import render
+from gpulab_apply.cli.shared import job_file_facts
 from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.masking import safe
@@ -28,16 +29,16 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @click.command("import", short_help="Write job files for jobs already on GPULab.",
                epilog="\b\nExample:\n  gpulab-apply import 'train-*'\n"
-                      "  gpulab-apply import 1a2b3c4d --dir jobs.d/legacy\n  gpulab-apply plan")
+                      "  gpulab-apply import 1a2b3c4d --jobs jobs.d/legacy\n  gpulab-apply plan")
 @click.argument("selectors", nargs=-1, required=True, metavar="SELECTOR...")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].")
+@job_directory_option(help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].",
+                      multiple=False, file_okay=False, deprecated=("--dir",))
 @click.option("--all", "include_final", is_flag=True, help="Also jobs that have ended (default: active jobs only).")
 @click.option("--adopt/--no-adopt", default=True, show_default=True,
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
 @click.option("--force", is_flag=True, help="Overwrite job files that exist.")
-@connection_options(paths_param="directory", job_files=False)
-def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
+@connection_options(job_files=False)
+def import_(selectors: tuple[str, ...], paths: Path | None, include_final: bool, adopt: bool, force: bool, *,
             settings: Settings) -> int:
     """Write one job file per selected job on GPULab: its name, description and request as submitted, with
     the fields GPULab fills in itself left out, and (with --adopt) the job's UUID, so that `plan` shows it
@@ -46,12 +47,15 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     SELECTOR selects jobs by name, glob or UUID (or its first 8+ characters). When several jobs share a name,
     the newest one is imported.
     """
+    directory = paths
     if directory is None:  # the job root's, wherever in the repository this runs
         directory = Path(settings.workspace.relative(settings.workspace.job_root / DEFAULT_DIRECTORY))
     with open_client(settings) as client:
         listing = client.list_jobs(project_urn=client.project_urn)
         project_urn = client.project_urn
-    chosen = _select(listing, selectors, include_final=include_final)
+    # a sweep is named by its members in the job files (docs/commands.md#selectors)
+    chosen = _select(listing, selectors, include_final=include_final,
+                     sweeps=job_file_facts((), settings.workspace)[1])
     lines = [_import_one(job, directory, adopt=adopt, force=force, project_urn=project_urn) for job in chosen]
     lines.append(f"Imported {len(chosen)} job(s) into {directory.as_posix()}. Run `gpulab-apply plan`: "
                  + ("adopted jobs show as in sync." if adopt else "without --adopt they would be submitted again."))
@@ -59,13 +63,14 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     return ExitStatus.OK
 
 
-def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool) -> list[RemoteJob]:
+def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool,
+            sweeps: Mapping[str, str]) -> list[RemoteJob]:
     """The newest selected job per name (docs/commands.md#selectors), in natural name order; a selector that
     matches no job is an error."""
     jobs = [job for job in listing if include_final or job.status.is_active]  # newest first
     try:
         chosen = {candidate.uuid for candidate in
-                  resolve(selectors, [Candidate(job.name, uuid=job.uuid) for job in jobs],
+                  resolve(selectors, [Candidate(job.name, sweeps.get(job.name), job.uuid) for job in jobs],
                           what="job" if include_final else "active job")}
     except JobNotFoundError as exc:
         if include_final:

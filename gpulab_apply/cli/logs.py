@@ -32,7 +32,7 @@ from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import Secrets, safe, safe_log
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
-from gpulab_apply.selectors import Candidate, check, is_uuid_prefix, matches, resolve
+from gpulab_apply.selectors import Candidate, check, is_uuid_prefix, matches, names_match, resolve
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
@@ -172,7 +172,12 @@ def selected_job(client: GpulabClient, set_name: str, selector: str, sweeps: dic
         chosen = resolve((selector,), [Candidate(job.name, uuid=job.uuid) for job in remote], what="job")
         return next(job for job in remote if job.uuid == chosen[0].uuid)
     if not found:
-        return current_job(client, set_name, selector)  # its error says whether another set has the name
+        try:
+            resolve((selector,), candidates, what=f"job of set {safe(set_name)!r}")
+        except JobNotFoundError as exc:
+            others = sum(1 for job in remote if names_match(selector, job.name))
+            raise JobNotFoundError(exc.message, hint=f"{others} job(s) have that name, of another set (pass --set to "
+                                   "name it) or another user" if others else exc.hint) from None
     if len(found) > 1:
         names = ", ".join(safe(candidate.name) for candidate in resolve((selector,), found)[:5])
         raise JobNotFoundError(f"{safe(selector)!r} matches {len(found)} jobs ({names}{', …' if len(found) > 5 else ''})"

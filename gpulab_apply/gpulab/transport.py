@@ -40,7 +40,12 @@ from gpulab_apply.errors import (
 )
 from gpulab_apply.gpulab.answers import summarize
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.gpulab.failures import connection_reason, is_hang_up, is_unresolvable, may_have_reached_server
+from gpulab_apply.gpulab.failures import (
+    connection_reason,
+    is_hang_up,
+    is_unresolvable,
+    may_have_reached_server,
+)
 from gpulab_apply.gpulab.local import is_loopback, request_host
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
 from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
