@@ -43,6 +43,7 @@ def plan(paths: tuple[Path, ...], *, fmt: str, out: Path | None, detailed_exitco
 
     PATHS (default: the job root, jobs.d) select job directories or files inside it: a plan of part of the job
     root creates and replaces what is there and cancels nothing. Invalid files stop it before any network.
+    A plan beyond the set's GPU-hour budget exits 3 (docs/capacity.md#usage-and-budgets).
     """
     selection = select(paths, settings)
     desired = load_desired(selection, settings)

@@ -35,8 +35,8 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
     """Wait until the current jobs of this set that SELECTOR... name (names, globs, sweep names, UUIDs) are
     running, or done with --wait-for done.
 
-    Without names: every job named in the job files that has been submitted. Exits 0 when all got there,
-    1 when all have settled and one of them failed (FAILED, CANCELLED, deleted), 4 on --wait-timeout.
+    Without selectors: every job named in the job files that has been submitted. Exits 0 when all got there,
+    1 when all have settled and one of them failed (FAILED, CANCELLED, deleted), exit 4 on --wait-timeout.
 
     \b
     Example:
