@@ -287,6 +287,13 @@ def test_a_bad_flag_value_is_a_usage_error_and_from_the_environment_a_config_err
 
 # --- options only where they mean something ------------------------------------------------------------------------
 
+def test_a_job_name_given_as_a_path_is_a_usage_error_that_points_at_target(lab: Lab) -> None:
+    for command in ("plan", "apply", "status"):
+        result = lab(command, "vit")
+        assert result.exit_code == 64, result
+        assert "Path 'vit' does not exist. To select jobs by name, give --target vit." in result.stderr, result
+
+
 def test_strict_is_offered_only_by_commands_that_check_job_files(cli: RunCli) -> None:
     for command in ("logs", "wait", "whoami", "import"):
         assert "--strict" not in cli(command, "--help").stdout, command

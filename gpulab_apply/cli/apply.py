@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from gpulab_apply.cli.names import complete_job_names, complete_protected_names
-from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.options import JobPaths, connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.shared import wait_after_apply, wait_options
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 @click.command(short_help="Submit missing jobs, cancel removed ones, verify.",
                epilog="\b\nExample:\n  gpulab-apply apply jobs.d\n  gpulab-apply apply --yes --target 'sweep-*'\n  gpulab-apply apply plan.json")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATHS...|PLANFILE]")
+@click.argument("paths", nargs=-1, type=JobPaths(), metavar="[PATHS...|PLANFILE]")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,

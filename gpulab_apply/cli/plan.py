@@ -9,7 +9,7 @@ from shlex import quote
 import click
 
 from gpulab_apply.cli.names import complete_job_names, complete_protected_names
-from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.options import JobPaths, connection_options
 from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.errors import ConfigError, ExitStatus
@@ -22,7 +22,7 @@ from gpulab_apply.settings import Settings
 
 @click.command(short_help="Show what apply would do, read-only.",
                epilog="\b\nExample:\n  gpulab-apply plan jobs.d\n  gpulab-apply plan --format markdown > plan.md\n  gpulab-apply plan --out plan.json && gpulab-apply apply plan.json")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=JobPaths())
 @format_option("plan", "text (Terraform-like), json (versioned), markdown (a pull-request comment), "
                "github (annotations).")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",

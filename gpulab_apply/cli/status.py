@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from gpulab_apply.cli.names import complete_job_names
-from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.options import JobPaths, connection_options
 from gpulab_apply.cli.output import emit, format_option, is_terminal
 from gpulab_apply.cli.planning import list_remote, load_desired, select
 from gpulab_apply.errors import ExitStatus
@@ -30,7 +30,7 @@ _CLEAR = "\x1b[H\x1b[2J"
 @click.command(short_help="List the jobs of this set and their state.",
                epilog="\b\nExample:\n  gpulab-apply status\n  gpulab-apply status --all\n  gpulab-apply status --watch --interval 10\n"
                       "  gpulab-apply status --format markdown > status.md")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=JobPaths())
 @format_option("status", "text (a table), json (versioned), markdown (a pull-request comment).")
 @click.option("--watch", is_flag=True, help="Refresh every --interval seconds until Ctrl-C.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True, metavar="SECONDS",
