@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gpulab_apply.cli.group import JobPaths
 from gpulab_apply.cli.names import complete_job_names, complete_protected_names
-from gpulab_apply.cli.options import JobPaths, connection_options
+from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.cli.shared import wait_after_apply, wait_options

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,6 +79,27 @@ def config_given() -> str | None:
     ``GPULAB_APPLY_CONFIG`` (else None: the workspace's own, docs/plan-apply.md#workspace)."""
     variable = SETTINGS_BY_NAME["config"].env
     return global_flags().get("config") or (os.environ.get(variable) if variable else None) or None
+
+
+class JobPaths(click.Path):
+    """Positional PATHS: a path named that does not exist is a usage error (exit 64, docs/commands.md#exit-codes).
+    One that exists but cannot be read (a symlink loop) is left to the reader, which reports it at the path, in the
+    command's format. With ``target_hint``, a word that looks like a job name gets how to select jobs by name
+    instead (``status vit-small`` -> ``status --target vit-small``)."""
+
+    def __init__(self, *, target_hint: bool = True) -> None:
+        super().__init__(path_type=Path)
+        self.target_hint = target_hint
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        text = os.fsdecode(value) if isinstance(value, bytes | os.PathLike) else str(value)
+        if not os.path.lexists(text):
+            hint = ""
+            if self.target_hint and "/" not in text and not text.endswith((".yaml", ".yml", ".json")):
+                hint = f" To select jobs by name, give --target {shlex.quote(text)}."
+            self.fail(f"Path '{text}' does not exist.{hint}", param, ctx)
+        return path
 
 
 class LazyGroup(click.Group):

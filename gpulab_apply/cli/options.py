@@ -21,7 +21,6 @@ import dataclasses
 import functools
 import logging
 import os
-import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -195,21 +194,3 @@ def job_directory_option(*, help: str, multiple: bool = True, exists: bool = Fal
 
     return decorate
 
-
-class JobPaths(click.Path):
-    """Positional PATHS of a command that also takes ``--target``: a path named that does not exist is a usage
-    error (exit 64, docs/commands.md#exit-codes), and when it looks like a job name, the message says how to
-    select jobs by name instead (``status vit-small`` -> ``status --target vit-small``)."""
-
-    def __init__(self) -> None:
-        super().__init__(exists=True, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            return super().convert(value, param, ctx)
-        except click.BadParameter as exc:
-            text = str(value)
-            if not os.path.lexists(text) and "/" not in text and not text.endswith((".yaml", ".yml", ".json")):
-                raise click.BadParameter(f"{exc.message} To select jobs by name, give --target {shlex.quote(text)}.",
-                                         ctx, param) from None
-            raise

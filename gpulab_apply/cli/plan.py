@@ -8,8 +8,9 @@ from shlex import quote
 
 import click
 
+from gpulab_apply.cli.group import JobPaths
 from gpulab_apply.cli.names import complete_job_names, complete_protected_names
-from gpulab_apply.cli.options import JobPaths, connection_options
+from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
 from gpulab_apply.errors import ConfigError, ExitStatus

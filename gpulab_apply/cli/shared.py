@@ -1,5 +1,6 @@
-"""What several commands share, so that no command module imports another: the ``--jobs`` option and job-name
-completion (logs, wait, plan, apply), and waiting (``wait`` and ``apply --wait``, docs/logs-wait.md).
+"""What several commands share, so that no command module imports another: the ``--jobs`` option, what the job
+files say and the current runs as selector candidates (logs, wait), and waiting (``wait`` and ``apply --wait``,
+docs/logs-wait.md).
 
 Not a command. A wait shows a live block on a terminal, one line per change elsewhere (CI logs); the waiting
 itself is :func:`gpulab_apply.reconcile.waiting.wait_for_jobs`.
@@ -51,7 +52,7 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
     return seconds
 
 
-# --- job names: the --jobs option, and completion from the job files ---------------------------------
+# --- job names: the --jobs option, the job files, the current runs --------------------------------------
 
 jobs_option = job_directory_option(
     help="Job directory or file (repeatable; default: the job root, jobs.d): where the names, sweeps and values "

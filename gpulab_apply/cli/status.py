@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
+from gpulab_apply.cli.group import JobPaths
 from gpulab_apply.cli.names import complete_job_names
-from gpulab_apply.cli.options import JobPaths, connection_options
+from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import emit, format_option, is_terminal
 from gpulab_apply.cli.planning import list_remote, load_desired, select
 from gpulab_apply.errors import ExitStatus

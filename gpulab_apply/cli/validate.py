@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.cli.group import config_given, is_verbose, verbose_option
+from gpulab_apply.cli.group import JobPaths, config_given, is_verbose, verbose_option
 from gpulab_apply.cli.output import emit, format_option, hide
 from gpulab_apply.errors import ExitStatus
 
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
 @click.command(short_help="Check job files against GPULab's rules, offline.",
                epilog="\b\nExample:\n  gpulab-apply validate\n  gpulab-apply validate jobs.d/train.yaml --format json")
 # a PATH named that does not exist is a usage error (64); a missing default job root is a located problem (1)
-@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, type=JobPaths(target_hint=False))
 @format_option("validate", "text for people, json for programs, github for workflow annotations, gitlab for a "
                            "Code Quality report.")
 @click.option("--strict", is_flag=True, default=None,
               help="Forms GPULab accepts but that are not canonical (cpus: \"4\", interactive: yes) are errors, "
                    "not warnings. Also GPULAB_APPLY_STRICT or strict: true in gpulab-apply.yaml.")
 @verbose_option
-def validate(paths: tuple[str, ...], fmt: str, strict: bool | None, verbose: bool | None) -> int:
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool | None, verbose: bool | None) -> int:
     """Check job files (default: jobs.d) and report every problem with file:line:col. No network.
 
     Exits 0 when every job is valid (warnings allowed, unless --strict), 1 when there is an error.

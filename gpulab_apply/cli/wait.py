@@ -59,7 +59,7 @@ def wait(names: tuple[str, ...], *, wait_for: str, wait_timeout: float | None, i
                 raise JobNotFoundError(
                     f"set {settings.set_name!r} has no submitted job of the job files in {where} to wait for"
                     if in_files else f"no valid job files in {where}",
-                    hint="apply first" if in_files else "pass --jobs DIR, or name the jobs: gpulab-apply wait NAME...")
+                    hint="apply first" if in_files else "pass --jobs PATH, or name the jobs: gpulab-apply wait SELECTOR...")
         wait_until(client, settings.set_name, names, wait_for=WaitFor(wait_for), timeout=wait_timeout,
                    interval=interval, result_stream=sys.stdout, secrets=secrets)
     return ExitStatus.OK
