@@ -48,7 +48,8 @@ def test_every_command_lists_names_in_the_one_natural_order(lab: Lab, cli: RunCl
     render = cli("render", "--format", "json")
     assert [job["name"] for job in json.loads(render.stdout)["jobs"]] == NATURAL, render
     assert _status_names(lab) == NATURAL  # not submitted yet: from the files
-    lab.apply()
+    applied = lab("apply", "--yes", "--format", "json")
+    assert [outcome["name"] for outcome in json.loads(applied.stdout)["outcomes"]] == NATURAL, applied
     assert _status_names(lab) == NATURAL  # submitted: from GPULab's listing
     waited = lab("wait", "--wait-timeout", "1", "--interval", "0.05")
     assert [line.split()[0] for line in waited.stdout.splitlines()] == NATURAL, waited
