@@ -234,6 +234,9 @@ def test_config_and_verbose_before_validate_and_render(lab: Lab, cli: RunCli) ->
     (lab.jobs.parent / "other.d").mkdir()
     (lab.jobs.parent / "other.d" / "x.yaml").write_text(job_yaml("from-other"))
     assert "1 job in 1 file" in cli("--config", str(config), "validate").stdout
+    assert cli("--config", "nope.yaml", "validate").exit_code == 64
+    assert cli(*lab.connection, "plan", "--config", "nope.yaml").exit_code == 64
+    assert cli(*lab.connection, "plan", env={"GPULAB_APPLY_CONFIG": "nope.yaml"}).exit_code == 1
     assert "from-other" in cli("--config", str(config), "render").stdout
 
 

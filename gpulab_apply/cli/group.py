@@ -49,7 +49,9 @@ def setting_option(setting: Setting) -> Callable[[F], F]:
     # values reach resolve_settings as given: the table's parser checks them, whichever source they come from
     kind: click.ParamType[Any] | None = click.Choice(setting.choices) if setting.choices else None
     if setting.is_path or setting.name == "config":
-        kind = click.Path(dir_okay=False)  # the shell completes a file name; the value stays text
+        # the shell completes a file name; the value stays text. A --config FILE that does not exist is a usage
+        # error, as a PATH is (GPULAB_APPLY_CONFIG naming none is a configuration error, exit 1)
+        kind = click.Path(dir_okay=False, exists=setting.name == "config")
     return click.option(*declarations, type=kind, metavar=setting.metavar, help=help_text)
 
 
