@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gpulab_apply.emulator import RunningEmulator
@@ -70,7 +70,6 @@ def _number_text() -> st.SearchStrategy[str]:
 _TEXT = st.text(alphabet="abcdfghxyz_-", max_size=6)
 
 
-@settings(max_examples=200)
 @given(_TEXT, _TEXT, _number_text(), _number_text())
 def test_the_order_follows_the_numbers_value(prefix: str, suffix: str, a: str, b: str) -> None:
     """Property: between two names that differ only in a number, the smaller number sorts first, decimals and
@@ -82,7 +81,6 @@ def test_the_order_follows_the_numbers_value(prefix: str, suffix: str, a: str, b
         assert natural_key(first) > natural_key(second)
 
 
-@settings(max_examples=200)
 @given(st.lists(st.text(alphabet="ab-._e0123456789", max_size=10), max_size=8).flatmap(
     lambda names: st.tuples(st.just(names), st.permutations(names))))
 def test_the_order_is_total(given_names: tuple[list[str], list[str]]) -> None:

@@ -56,7 +56,9 @@ COMMANDS: tuple[Command, ...] = (
 #: the top-level help's text and epilog
 HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
 EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
-          "  gpulab-apply apply jobs.d\n\nRun 'gpulab-apply COMMAND --help' for a command's options.")
+          "  gpulab-apply apply jobs.d\n  gpulab-apply -C ~/experiments -v plan\n\nThe options above go before or "
+          "after the command. Run 'gpulab-apply COMMAND --help' for a command's options; docs/commands.md has them "
+          "all.")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
