@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gpulab_apply.errors import ConfigError, EndpointError
+from gpulab_apply.errors import UsageError, setting_error
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
 from gpulab_apply.gpulab.local import AMBIGUOUS, has_userinfo, is_loopback, request_host
@@ -162,7 +162,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
     """The settings whose values depend on each other: endpoint and API version, the two timeouts, the set."""
     local = bool(flags.get("local")) or str(values.get("endpoint", "")).strip().lower() == LOCAL_ENDPOINT
     if flags.get("local") and sources.get("endpoint") == "--endpoint" and values["endpoint"] != LOCAL_ENDPOINT:
-        raise ConfigError("--local and --endpoint contradict each other", hint="Give one of them.")
+        raise UsageError("--local and --endpoint contradict each other", hint="Give one of them.")
     api_version: str | None = values.get("api_version")
     if local:
         if flags.get("local"):
@@ -174,7 +174,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
     if not local and sources.get("speed") == "--speed":
-        raise ConfigError("--speed sets the clock of the embedded emulator, so it needs --local",
+        raise UsageError("--speed sets the clock of the embedded emulator, so it needs --local",
                           hint="Add --local, or drop --speed (a real GPULab runs in real time).")
     read_timeout = values["timeout"]
     # the connect timeout never exceeds the read timeout unless set
@@ -210,37 +210,37 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
         parts = urlsplit(text)
         hostname, _ = parts.hostname, parts.port
     except ValueError as exc:
-        raise EndpointError(f"{source}: the endpoint is not a valid URL ({exc})",
+        raise setting_error(source, f"{source}: the endpoint is not a valid URL ({exc})",
                             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}") from None
     if parts.scheme not in ("https", "http") or not hostname:
-        raise EndpointError(
-            f"{source}: {endpoint!r} is not an http(s) URL",
+        raise setting_error(
+            source, f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
         host = request_host(text)
     except ValueError as exc:
-        raise EndpointError(f"{source}: the endpoint is ambiguous: {exc}",
+        raise setting_error(source, f"{source}: the endpoint is ambiguous: {exc}",
                             hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
     if parts.scheme == "http" and not is_loopback(host):
-        raise EndpointError(
-            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
+        raise setting_error(
+            source, f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )
     if parts.query or parts.fragment:
-        raise EndpointError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
+        raise setting_error(source, f"{source}: the API root {endpoint!r} must not have a query or fragment")
     path = parts.path.rstrip("/")
     match = _VERSION_IN_PATH.search(path)
     if match:
         version = match.group(1)
         if version not in API_VERSIONS:
-            raise EndpointError(
-                f"{source}: API version {version} is not supported",
+            raise setting_error(
+                source, f"{source}: API version {version} is not supported",
                 hint=f"Use one of {', '.join(API_VERSIONS)}.",
             )
         if api_version and api_version != version:
-            raise ConfigError(
+            raise setting_error(source,
                 f"The endpoint names API version {version} but the API version setting is {api_version}",
                 hint="Drop one of them, or make them agree.",
             )
@@ -261,8 +261,8 @@ def refuse_userinfo(endpoint: str, *, source: str) -> None:
     auth, and a password in a URL ends up in shell history, CI logs and saved plans.
     """
     if has_userinfo(endpoint):
-        raise EndpointError(
-            f"{source}: the endpoint holds a user name or password (before an '@'), which this tool "
+        raise setting_error(
+            source, f"{source}: the endpoint holds a user name or password (before an '@'), which this tool "
             "never sends: GPULab authenticates with your login certificate",
             hint="Remove the user name and password: everything from '://' up to and including the last '@'.",
         )

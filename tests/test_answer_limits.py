@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gpulab_apply.errors import ConfigError, EndpointError, TruncatedListingError
+from gpulab_apply.errors import ConfigError, TruncatedListingError
 from gpulab_apply.gpulab.answers import UnexpectedAnswer, job_problem, parse_json, shown, summarize
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.listing import PageGuard, list_v4
@@ -137,7 +137,7 @@ def test_an_endless_listing_stops_at_the_limits(limits: AnswerLimits, message: s
     "https://host:port/", "https://]/", "http://[127.0.0.1]/api/gpulab/v4.0/",
 ])
 def test_a_malformed_endpoint_is_a_usage_error(endpoint: str) -> None:
-    with pytest.raises(EndpointError) as refused:
+    with pytest.raises(ConfigError) as refused:
         normalise_endpoint(endpoint, None, source="--endpoint")
     assert refused.value.exit_status == 64
     assert str(refused.value).startswith("--endpoint: ")
@@ -147,7 +147,7 @@ def test_a_malformed_endpoint_is_a_usage_error(endpoint: str) -> None:
 def test_any_endpoint_text_is_an_api_root_or_an_endpoint_error(text: str, prefix: str) -> None:
     try:
         root, _ = normalise_endpoint(prefix + text, None, source="--endpoint")
-    except EndpointError:
+    except ConfigError:
         return
     assert root.startswith(("https://", "http://")) and root.endswith("/")
     assert "@" not in root.split("/")[2]

@@ -88,7 +88,7 @@ def test_logs_of_a_name_the_set_does_not_have(lab: Lab) -> None:
     lab.apply()
     result = lab("logs", "trian")
     assert result.exit_code == 1
-    assert "set 'lab' has no job named 'trian'" in result.stderr and "gpulab-apply status" in result.stderr
+    assert "no job of set 'lab' matches 'trian'" in result.stderr and "gpulab-apply status" in result.stderr
     other_set = lab._cli("logs", "train", *lab.connection[:2], "--set", "other", "--project", "local")
     assert other_set.exit_code == 1 and "1 job(s) have that name, of another set (pass --set to name it)" in other_set.stderr
 

@@ -63,7 +63,7 @@ def test_render_selects_by_name_or_sweep(project: Path, cli: RunCli) -> None:
     assert [job["name"] for job in json.loads(by_glob.stdout)["jobs"]] == ["eval", "train-lr3e-4"]
     none = cli("render", "nope", env=ENV)
     assert none.exit_code == 1
-    assert "no job or sweep matches 'nope'" in none.stderr
+    assert "no job in the job files matches 'nope'" in none.stderr
 
 
 def test_explain_names_the_file_and_line_that_set_each_field(project: Path, cli: RunCli) -> None:

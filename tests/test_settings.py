@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gpulab_apply.errors import ConfigError, EndpointError
+from gpulab_apply.errors import ConfigError
 from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT
 from gpulab_apply.settings import (
     Settings,
@@ -295,7 +295,7 @@ def test_every_setting_is_derived_from_the_one_table(repo: Path, cli: Any) -> No
                                       "https://hunter2@gpulab.example.org/", "http://alice:hunter2@127.0.0.1:9/"])
 def test_a_password_in_the_endpoint_is_refused_without_being_shown(repo: Path, endpoint: str) -> None:
     """Issue 22 §2: userinfo would be sent as Basic auth, and an '@' in the password defeated the mask."""
-    with pytest.raises(EndpointError, match="holds a user name or password") as refused:
+    with pytest.raises(ConfigError, match="holds a user name or password") as refused:
         resolve(repo, flags={"endpoint": endpoint})
     assert refused.value.exit_status == 64
     assert "hunter2" not in str(refused.value) + str(refused.value.hint)

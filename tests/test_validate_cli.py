@@ -147,13 +147,18 @@ def test_missing_default_directory(cli: RunCli, tmp_path: Path, monkeypatch: pyt
     assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
 
 
-def test_a_missing_path_is_the_same_error_whether_default_or_named(cli: RunCli, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_default_job_root_is_a_located_error_and_a_missing_named_path_a_usage_error(
+        cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user typed nothing wrong when the job root is missing (exit 1, in the command's format); a PATH they
+    named that does not exist is a usage error (64), as in check-jsonschema and every command here."""
     monkeypatch.chdir(tmp_path)
-    for args, name in ((("validate",), "jobs.d"), (("validate", "no-such-dir"), "no-such-dir")):
-        result = cli(*args)
-        assert result.exit_code == 1, result
-        assert result.stdout == f"{name}: error: no such file or directory\nFound 1 error; no job file was read.\n"
+    result = cli("validate")
+    assert result.exit_code == 1, result
+    assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
+    for command in ("validate", "plan", "apply", "status"):
+        named = cli(command, "no-such-dir", "--local") if command != "validate" else cli(command, "no-such-dir")
+        assert named.exit_code == 64, named
+        assert "Path 'no-such-dir' does not exist" in named.stderr
 
 
 @pytest.mark.parametrize("args", [("validate", "--format", "xml"), ("validate", "--no-such-option")])

@@ -101,7 +101,7 @@ def test_wait_for_an_unknown_name_or_a_bad_duration(lab: Lab) -> None:
     lab.write("a")
     lab.apply()
     unknown = lab("wait", "a", "nope")
-    assert unknown.exit_code == 1 and "set 'lab' has no job named 'nope'" in unknown.stderr
+    assert unknown.exit_code == 1 and "no job of set 'lab' matches 'nope'" in unknown.stderr
     bad = lab("wait", "a", "--wait-timeout", "soon")
     assert bad.exit_code == 64 and "'soon' is not a duration" in bad.stderr
 
@@ -136,7 +136,7 @@ def test_names_are_printed_escaped(fast_lab: Lab) -> None:
     assert "bad\\x1b[2Jname" in result.stdout and "bad\\x1b[2Jname: RUNNING" in result.stderr
     assert "\x1b" not in result.stdout + result.stderr
     missing = fast_lab("logs", "no\x1bpe")
-    assert "no job named 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
+    assert "matches 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
 
 
 def test_a_big_wait_logs_counts_not_a_line_per_job(fast_lab: Lab) -> None:

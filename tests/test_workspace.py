@@ -192,7 +192,7 @@ def test_the_same_job_is_the_same_from_every_directory_and_every_path(applied: W
         paths = [] if target is None else [str(target) if "absolute" in kind else os.path.relpath(target, cwd)]
         with chdir(cwd):
             entries = plan_json(applied("plan", *paths, "--format", "json"))
-            render = applied._cli("render", *[arg for path in paths for arg in ("--path", path)], name,
+            render = applied._cli("render", *[arg for path in paths for arg in ("--jobs", path)], name,
                                   "--format", "json")
         decided = {key: entries[name][key] for key in ("action", "reason", "spec")}
         assert decided == {key: baseline_plan[name][key] for key in ("action", "reason", "spec")}

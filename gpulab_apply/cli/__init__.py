@@ -58,7 +58,9 @@ COMMANDS: tuple[Command, ...] = (
 #: the top-level help's text and epilog
 HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
 EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
-          "  gpulab-apply apply jobs.d\n\nRun 'gpulab-apply COMMAND --help' for a command's options.")
+          "  gpulab-apply apply jobs.d\n  gpulab-apply -C ~/experiments -v plan\n\nThe options above go before or "
+          "after the command. Run 'gpulab-apply COMMAND --help' for a command's options; docs/commands.md has them "
+          "all.")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -113,6 +115,10 @@ def _dispatch(args: list[str]) -> int:
     from gpulab_apply.cli.group import cli
 
     try:
+        started_in = os.getcwd()
+    except OSError:  # the working directory was removed: -C can still name one
+        started_in = None
+    try:
         result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False)
     except click.UsageError as exc:
         exc.show()
@@ -127,6 +133,9 @@ def _dispatch(args: list[str]) -> int:
             raise KeyboardInterrupt from None
         click.echo("Aborted.", err=True)  # a question answered "no", or end of input at a prompt
         return ExitStatus.ERROR
+    finally:
+        if started_in is not None and os.getcwd() != started_in:  # -C DIR changed it for this command only
+            os.chdir(started_in)
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
 

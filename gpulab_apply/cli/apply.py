@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from gpulab_apply.cli.group import JobPaths
+from gpulab_apply.cli.names import complete_job_names, complete_protected_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import current, emit, format_option, is_terminal
 from gpulab_apply.cli.planning import endpoint_of, load_desired, make_plan, select
-from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
+from gpulab_apply.cli.shared import wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
 from gpulab_apply.cli.watch import watch as watch_rounds
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 
 @click.command(short_help="Submit missing jobs, cancel removed ones, verify.",
                epilog="\b\nExample:\n  gpulab-apply apply jobs.d\n  gpulab-apply apply --yes --target 'sweep-*'\n  gpulab-apply apply plan.json")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR...|PLANFILE]")
+@click.argument("paths", nargs=-1, type=JobPaths(), metavar="[PATHS...|PLANFILE]")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
@@ -59,15 +61,15 @@ if TYPE_CHECKING:
               help="Refuse (exit 3) a plan requesting more GPU-hours than this (config: max-gpu-hours).")
 @click.option("--allow-unseen", is_flag=True,
               help="On API v3.x, create jobs with no evidence they are new (one may exist beyond the 744 h listing).")
-@click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
-              help="Allow cancelling or replacing this protected job (repeatable).")
+@click.option("--cancel-protected", multiple=True, metavar="SELECTOR", shell_complete=complete_protected_names,
+              help="Allow cancelling or replacing these protected jobs (repeatable).")
 @click.option("--skip-impossible", is_flag=True,
               help="Leave out jobs no node may ever run and apply the rest (docs/capacity.md).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
               help="Submissions and cancellations in flight at once.")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
-@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
-              help="Only consider job names matching this glob (repeatable).")
+@click.option("--target", "targets", multiple=True, metavar="SELECTOR", shell_complete=complete_job_names,
+              help="Only these jobs: a name, glob, sweep name or UUID (prefix) (repeatable; docs/commands.md).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something, or kept protected drift.")
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @click.option("--wait", "wait_jobs", is_flag=True,

@@ -9,19 +9,18 @@ place: all of them, or none.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
 
-from gpulab_apply.cli.options import connection_options
+from gpulab_apply.cli.options import connection_options, job_directory_option
 from gpulab_apply.cli.output import render
-from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError
+from gpulab_apply.cli.shared import job_file_facts
+from gpulab_apply.errors import ConfigError, ExitStatus, InvalidJobsError, JobNotFoundError
 from gpulab_apply.gpulab.connection import open_client
 from gpulab_apply.jobfiles.importing import (
     DefaultsConflict,
@@ -40,25 +39,26 @@ from gpulab_apply.jobfiles.importing import (
 )
 from gpulab_apply.masking import safe
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.order import natural_sorted
+from gpulab_apply.selectors import Candidate, resolve
 from gpulab_apply.settings import Settings
 
 #: where imported job files go by default, in the job root
 DEFAULT_DIRECTORY = "imported"
-_UUID_PREFIX = re.compile(r"[0-9a-fA-F-]{8,36}\Z")
 
 
 @click.command("import", short_help="Write job files for jobs already on GPULab.",
                epilog="\b\nExample:\n  gpulab-apply import 'train-*'\n"
-                      "  gpulab-apply import 1a2b3c4d --dir jobs.d/legacy\n  gpulab-apply plan")
-@click.argument("selectors", nargs=-1, required=True, metavar="NAME_GLOB|UUID...")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].")
+                      "  gpulab-apply import 1a2b3c4d --jobs jobs.d/legacy\n  gpulab-apply plan")
+@click.argument("selectors", nargs=-1, required=True, metavar="SELECTOR...")
+@job_directory_option(help=f"Where to write the job files [default: {DEFAULT_DIRECTORY}/ in the job root, jobs.d].",
+                      multiple=False, file_okay=False, deprecated=("--dir",))
 @click.option("--all", "include_final", is_flag=True, help="Also jobs that have ended (default: active jobs only).")
 @click.option("--adopt/--no-adopt", default=True, show_default=True,
               help="Write x-gpulab-apply.adopt, so that apply manages the running job instead of resubmitting it.")
 @click.option("--force", is_flag=True, help="Overwrite job files that exist (never through a symbolic link).")
-@connection_options(paths_param="directory")
-def import_(selectors: tuple[str, ...], directory: Path | None, include_final: bool, adopt: bool, force: bool, *,
+@connection_options(job_files=False)
+def import_(selectors: tuple[str, ...], paths: Path | None, include_final: bool, adopt: bool, force: bool, *,
             settings: Settings) -> int:
     """Write one job file per selected job on GPULab, so that `import` then `render` gives the request GPULab
     stores: its name, description and request, without the values GPULab fills in by itself and without
@@ -67,19 +67,18 @@ def import_(selectors: tuple[str, ...], directory: Path | None, include_final: b
     as ${VAR} references: set those variables, and the next `plan` shows the job in sync. With --adopt,
     the file names the job's UUID, so that `apply` manages it without cancelling and resubmitting it.
 
-    NAME_GLOB|UUID selects jobs by name (a glob) or by UUID (or its first 8+ characters). When several
-    jobs share a name, the newest one is imported.
+    SELECTOR selects jobs by name, glob or UUID (or its first 8+ characters). When several jobs share a name,
+    the newest one is imported.
     """
+    directory = paths
     if directory is None:  # the job root's, wherever in the repository this runs
         directory = Path(settings.workspace.relative(settings.workspace.job_root / DEFAULT_DIRECTORY))
     with open_client(settings) as client:
         listing = client.list_jobs(project_urn=client.project_urn)
         project_urn = client.project_urn
-    chosen = _select(listing, selectors, include_final=include_final)
-    if not chosen:
-        raise InvalidJobsError(f"no {'' if include_final else 'active '}job matches "
-                               f"{', '.join(safe(repr(selector)) for selector in selectors)}",
-                               hint="--all includes jobs that have ended" if not include_final else None)
+    # a sweep is named by its members in the job files (docs/commands.md#selectors)
+    chosen = _select(listing, selectors, include_final=include_final,
+                     sweeps=job_file_facts((), settings.workspace)[1])
     references = References()
     files = _prepare(chosen, directory, adopt=adopt, force=force, project_urn=project_urn, references=references)
     _write(files, directory, force=force, variables=references.values)
@@ -94,21 +93,24 @@ class _File(NamedTuple):
     text: str
 
 
-def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool) -> list[RemoteJob]:
-    """The newest selected job per name, by name then."""
+def _select(listing: Sequence[RemoteJob], selectors: Sequence[str], *, include_final: bool,
+            sweeps: Mapping[str, str]) -> list[RemoteJob]:
+    """The newest selected job per name (docs/commands.md#selectors), in natural name order; a selector that
+    matches no job is an error."""
+    jobs = [job for job in listing if include_final or job.status.is_active]  # newest first
+    try:
+        chosen = {candidate.uuid for candidate in
+                  resolve(selectors, [Candidate(job.name, sweeps.get(job.name), job.uuid) for job in jobs],
+                          what="job" if include_final else "active job")}
+    except JobNotFoundError as exc:
+        if include_final:
+            raise
+        raise JobNotFoundError(exc.message, hint=f"{exc.hint}; --all includes jobs that have ended") from None
     newest: dict[str, RemoteJob] = {}
-    for job in listing:  # newest first
-        if not include_final and not job.status.is_active:
-            continue
-        if any(_matches(job, selector) for selector in selectors) and job.name not in newest:
-            newest[job.name] = job
-    return [newest[name] for name in sorted(newest)]
-
-
-def _matches(job: RemoteJob, selector: str) -> bool:
-    if _UUID_PREFIX.match(selector) and job.uuid.lower().startswith(selector.lower()):
-        return True
-    return fnmatchcase(job.name, selector)
+    for job in jobs:
+        if job.uuid in chosen:
+            newest.setdefault(job.name, job)
+    return [newest[name] for name in natural_sorted(newest)]
 
 
 def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force: bool, project_urn: str | None,

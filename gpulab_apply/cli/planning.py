@@ -23,6 +23,7 @@ from gpulab_apply.reconcile.marker import manages, parse_marker
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.usage import usage_of
 from gpulab_apply.reconcile.window import proven_new
+from gpulab_apply.selectors import Candidate, by_uuid_only, matches, resolve, resolve_names
 from gpulab_apply.settings import Settings
 from gpulab_apply.workspace import Selection
 
@@ -80,6 +81,7 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     """
     remote = list_remote(client)
     window = remote.window
+    targets, cancel_protected = named_jobs(desired, remote, targets=targets, cancel_protected=cancel_protected)
     options = PlanOptions(project_urn=client.project_urn,
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
@@ -105,6 +107,21 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
+
+
+def named_jobs(desired: ValidationResult, remote: Listing, *, targets: Sequence[str],
+               cancel_protected: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``--target`` and ``--cancel-protected`` in the one selector grammar (docs/commands.md#selectors), against
+    the job files' jobs and the listed ones: a selector that matches nothing is an error, as in every command.
+    ``--target`` keeps its globs and sweep names (the planner also targets listed jobs of a sweep whose files are
+    gone); one that matched only by UUID becomes that job's name. ``--cancel-protected`` becomes the names."""
+    candidates = [*(Candidate(spec.name, spec.sweep) for spec in desired.jobs),
+                  *(Candidate(job.name, uuid=job.uuid) for job in remote)]
+    resolve(targets, candidates, what="job in the job files or on GPULab")
+    renamed = by_uuid_only(matches(targets, candidates))
+    named = [name for selector in targets for name in renamed.get(selector, (selector,))]
+    protected = resolve_names(cancel_protected, candidates, what="job in the job files or on GPULab")
+    return list(dict.fromkeys(named)), protected
 
 
 def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, settings: Settings, *, now: datetime,

@@ -77,6 +77,14 @@ def connection_reason(exc: BaseException, timeouts: Timeouts) -> str:
     return f"connection failed ({type(reason).__name__})"
 
 
+def is_unresolvable(exc: BaseException) -> bool:
+    """The host name does not resolve: asking again in a few seconds gives the same answer (a typo in the
+    endpoint, no network), so it is not retried (docs/client.md#retries)."""
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None) or cause
+    return isinstance(reason, urllib3.exceptions.NameResolutionError)
+
+
 def is_hang_up(exc: BaseException) -> bool:
     """The server closed the connection (TLS EOF, reset, no status line) rather than refusing or timing out."""
     if isinstance(tls_failure(exc), ssl.SSLEOFError | ssl.SSLZeroReturnError):

@@ -55,6 +55,7 @@ from gpulab_apply.gpulab.failures import (
     AnswerTimedOut,
     connection_reason,
     is_hang_up,
+    is_unresolvable,
     may_have_reached_server,
 )
 from gpulab_apply.gpulab.local import has_userinfo, is_loopback, request_host
@@ -371,6 +372,10 @@ class Transport:
                 f"Could not {what}: {reason}, after the request was sent; GPULab may have created the job",
                 hint=_AMBIGUOUS_HINT,
             )
+        if is_unresolvable(exc):  # fails fast: another attempt would get the same answer
+            return ConnectionFailedError(f"Could not {what}: the host name {self.host} does not resolve",
+                                         hint="Check the endpoint for a typo (--endpoint / GPULAB_ENDPOINT) and "
+                                              "that this machine can resolve names (DNS).")
         if not last:
             return None
         if self.client_certificate and not self.answered and is_hang_up(exc):

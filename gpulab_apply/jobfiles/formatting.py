@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES
-from gpulab_apply.jobfiles.loader import JobFile, discover, parse
+from gpulab_apply.jobfiles.loader import DEFAULTS_NAMES, JobFile, discover, parse
 from gpulab_apply.jobfiles.sourcemap import NodeSourceMap, Position
 from gpulab_apply.jobmodel.normal_form import Rewrite, canonical_job
 from gpulab_apply.problems import Location, Problem

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.jobfiles.adoption import Adoption
-from gpulab_apply.jobfiles.defaults import DEFAULTS_NAMES, DefaultsOverlay, defaults_problems, top_directory
+from gpulab_apply.jobfiles.defaults import DefaultsOverlay, defaults_problems, top_directory
 from gpulab_apply.jobfiles.drafts import Draft, Transform, run_transforms
-from gpulab_apply.jobfiles.loader import discover, read
+from gpulab_apply.jobfiles.loader import DEFAULTS_NAMES, discover, read
 from gpulab_apply.jobfiles.matrix import MAX_JOBS, JobBudget, MatrixExpansion
 from gpulab_apply.jobfiles.needs import NeedProblem, need_problems
 from gpulab_apply.jobfiles.variables import Variables

@@ -27,6 +27,7 @@ from gpulab_apply.gpulab.listing import SetFilter, set_filter
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import RemoteJob
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 from gpulab_apply.reconcile.runs import desired_project, is_run_of
@@ -156,7 +157,7 @@ def execute(plan: Plan, api: JobApi, *, options: ApplyOptions, progress: Progres
         outcomes += pool.map(run.cancel_all, [e for e in plan.entries if e.action is Action.CANCEL])
         outcomes += run.verify(pool, submissions, outcomes)
     return ApplyReport(run_id=options.run_id, set_name=plan.set_name, interrupted=options.stop.is_set(),
-                       outcomes=tuple(sorted(outcomes, key=lambda o: (o.name, o.result is Result.DEDUPLICATED))))
+                       outcomes=tuple(sorted(outcomes, key=lambda o: (natural_key(o.name), o.result is Result.DEDUPLICATED))))
 
 
 @dataclass(kw_only=True)

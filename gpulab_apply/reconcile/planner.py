@@ -29,10 +29,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from fnmatch import fnmatchcase
 
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.model import JobSpec, RemoteJob, parse_timestamp
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
@@ -47,6 +47,7 @@ from gpulab_apply.reconcile.plan import (
 )
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
 from gpulab_apply.reconcile.workflow import gate, needs_closure, spec_hashes
+from gpulab_apply.selectors import names_match
 
 # the plan's data types live in reconcile/plan.py; they are re-exported here for the modules that plan
 __all__ = ["WORKING_STATUSES", "Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key",
@@ -97,7 +98,7 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
             entries.append(entry)
     entries = gate(entries, every_job, context=context, now=now, max_active=options.max_active)
     entries = _with_diffs(entries, options)
-    entries.sort(key=lambda entry: entry.name)
+    entries.sort(key=lambda entry: natural_key(entry.name))
 
     relevant = [job for name, jobs in by_name.items() for job in jobs
                 if name in desired_names or name in context_names or decider.ours(job)]
@@ -196,7 +197,7 @@ def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker |
 
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
-    return not targets or any(fnmatchcase(name, glob) for glob in targets)
+    return not targets or any(names_match(selector, name) for selector in targets)
 
 
 def _targeted_sweep(spec: JobSpec, targets: tuple[str, ...]) -> bool:
@@ -207,7 +208,7 @@ def _with_sweeps(targets: tuple[str, ...], desired: Sequence[JobSpec]) -> tuple[
     """``--target train`` names the sweep ``train`` too: its members, and remote jobs named ``train-*`` (a
     member removed from the matrix has no file left to say it was one)."""
     sweeps = {spec.sweep for spec in desired if spec.sweep is not None}
-    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(fnmatchcase(sweep, glob) for glob in targets))
+    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(names_match(selector, sweep) for selector in targets))
     return targets + extra if targets else targets
 
 

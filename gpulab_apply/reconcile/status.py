@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gpulab_apply.model import JobSpec, RemoteJob
+from gpulab_apply.order import natural_key
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, current_run, desired_project, is_run_of
@@ -84,7 +85,7 @@ def status_rows(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_
             rows.append(StatusRow(name=spec.name, job=None, source=spec.location, in_sync=None, age_seconds=None,
                                   gpus=resources.get("gpus") if isinstance(resources.get("gpus"), int) else None,
                                   sweep=spec.sweep, matrix=spec.matrix))
-    return tuple(sorted(rows, key=lambda row: row.name))
+    return tuple(sorted(rows, key=lambda row: natural_key(row.name)))
 
 
 def _adopted_marker(job: RemoteJob, spec: JobSpec | None, set_name: str,

@@ -102,11 +102,12 @@ def _details(entry: PlanEntry) -> str:
 
 def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) -> None:
     """One table row per job: status, age, GPUs, file, and why a queued job waits."""
-    from gpulab_apply.reporters.status import cells, counts_line, usage_of_rows
+    from gpulab_apply.reporters.status import cells, counts_line, sweep_lines, usage_of_rows
 
     head = f"### gpulab-apply status of set {code(report.set_name)}\n\n**{counts_line(report)}**\n\n"
-    if used := usage_of_rows(report).lines():
-        head += "".join(f"- {md(line)}\n" for line in used) + "\n"
+    # a line per sweep, above the table so that a long table cut to fit never loses it
+    if summary := [*sweep_lines(report.rows), *usage_of_rows(report).lines()]:
+        head += "".join(f"- {md(line)}\n" for line in summary) + "\n"
     if not report.rows:
         stream.write(head + "No managed jobs and no job files.\n")
         return

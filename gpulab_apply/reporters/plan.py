@@ -10,6 +10,7 @@ import json
 from typing import Any, TextIO
 
 from gpulab_apply.masking import safe
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.capacity import capacity_document, capacity_lines, usage_text
@@ -77,7 +78,7 @@ def sweep_counts(plan: Plan) -> dict[str, dict[str, int]]:
             mark = symbol(entry) if entry.has_changes or entry.waits or entry.reason in _NOTEWORTHY else "="
             group = counts.setdefault(sweep, {})
             group[mark] = group.get(mark, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(counts.items(), key=lambda item: natural_key(item[0])))
 
 
 def sweep_lines(plan: Plan) -> list[str]:

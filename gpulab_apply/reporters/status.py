@@ -1,6 +1,6 @@
 """Status reporters: an aligned table for people, versioned JSON for scripts (Markdown: ``markdown.py``).
 
-Rows sort naturally by name (``sweep-2`` before ``sweep-10``), ages read as people say them
+Rows sort in the one natural order (:mod:`gpulab_apply.order`: ``sweep-2`` before ``sweep-10``, ``wd0.05`` before ``wd0.1``), ages read as people say them
 ("1 day ago"), and a queued job says why it waits, in GPULab's own words (``queuedExplanations``).
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,12 +15,12 @@ from typing import Any, TextIO
 
 from gpulab_apply.masking import mask_message, safe, safe_log
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.results import Results
 from gpulab_apply.reconcile.status import StatusRow
 from gpulab_apply.reconcile.usage import SetUsage, set_usage, used_hours
 from gpulab_apply.reporters import envelope, location_document
 
-_DIGITS = re.compile(r"(\d+)")
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
 #: the status formats that carry the results report (docs/results.md): the pull-request comment and scripts'
 #: JSON; the text table stays one request (``logs NAME`` shows a failed job's log)
@@ -45,11 +44,6 @@ class StatusReport:
 
     def with_results(self, results: Results) -> StatusReport:
         return dataclasses.replace(self, results=results)
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders the numbers inside names by value: ``sweep-2`` < ``sweep-10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part)
 
 
 def ago(seconds: int | None) -> str:
@@ -145,7 +139,7 @@ def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
             group[state] = group.get(state, 0) + 1
     return [f"sweep {safe(name)}: {sum(group.values())} jobs: "
             + ", ".join(f"{count} {state}" for state, count in sorted(group.items(), key=lambda item: -item[1]))
-            for name, group in sorted(by_sweep.items())]
+            for name, group in sorted(by_sweep.items(), key=lambda item: natural_key(item[0]))]
 
 
 def status_document(report: StatusReport) -> dict[str, Any]:
