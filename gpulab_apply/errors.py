@@ -65,6 +65,8 @@ class UsageError(ConfigError):
     (docs/commands.md#exit-codes). The same value from the environment or the config file is a
     :class:`ConfigError` (exit 1): the command line is then not what is wrong."""
 
+    exit_status = ExitStatus.USAGE
+
 
 
 def setting_error(source: str, message: str, *, hint: str | None = None) -> ConfigError:

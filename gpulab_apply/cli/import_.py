@@ -62,7 +62,7 @@ def import_(selectors: tuple[str, ...], paths: Path | None, include_final: bool,
             settings: Settings) -> int:
     """Write one job file per selected job on GPULab, so that `import` then `render` gives the request GPULab
     stores: its name, description and request, without the values GPULab fills in by itself and without
-    what the `_defaults.yaml` files reaching --dir already say. Secret-looking values (environment
+    what the `_defaults.yaml` files reaching --jobs already say. Secret-looking values (environment
     variables named *TOKEN*, *SECRET*, *PASSWORD*, *KEY*, registry passwords, --token values) are written
     as ${VAR} references: set those variables, and the next `plan` shows the job in sync. With --adopt,
     the file names the job's UUID, so that `apply` manages it without cancelling and resubmitting it.
@@ -128,7 +128,7 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
             check_target(path, force=force)
         except Occupied as why:
             raise ConfigError(f"{safe(path.as_posix())} {why}; nothing was written",
-                              hint="use --force to overwrite it, or --dir to write elsewhere") from None
+                              hint="use --force to overwrite it, or --jobs DIR to write elsewhere") from None
         body = references.apply(escape_variables(file_form(job, project_urn=project_urn)))
         try:
             body = over_defaults(body, defaults, escape_variables(full_form(job)))
@@ -136,7 +136,7 @@ def _prepare(chosen: Sequence[RemoteJob], directory: Path, *, adopt: bool, force
             raise ConfigError(f"the _defaults.yaml reaching {safe(directory.as_posix())} sets {safe(conflict.path)}, "
                               f"which job {safe(job.name)!r} does not have, and a job file cannot remove a default "
                               "key; nothing was written",
-                              hint="import into a directory those defaults do not reach (--dir)") from None
+                              hint="import into a directory those defaults do not reach (--jobs DIR)") from None
         if adopt:
             body["x-gpulab-apply"] = {"adopt": {"uuid": job.uuid}}
         used = sorted({ref.variable for ref in references.found if ref.job == job.name})
