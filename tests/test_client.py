@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -24,14 +25,14 @@ from gpulab_apply.errors import (
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.settings import RetryPolicy, Timeouts
-from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
+from tests.fixtures.jobs import MINIMAL_JOB, PROJECT_URN, make_job
 
 #: retries as in production, but with millisecond waits so tests stay fast
 FAST_RETRY = RetryPolicy(retries=3, backoff=0.01, max_backoff=0.02)
 
 
-def job(name: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {**MINIMAL_JOB, "name": name, "owner": {"projectUrn": PROJECT_URN}, **extra}
+#: a job of the project the emulator's local user is in
+job = functools.partial(make_job, project_urn=PROJECT_URN)
 
 
 def make_client(emulator: RunningEmulator, version: str = "3.1", **options: Any) -> GpulabClient:

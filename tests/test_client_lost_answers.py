@@ -19,7 +19,7 @@ from gpulab_apply.gpulab.transport import Transport
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.conftest import RunCli
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 PUT_STATUS = "PUT jobs/{uuid}/state/status"
 

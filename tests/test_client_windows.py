@@ -16,7 +16,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.jobmodel.status import JobStatus
 from tests.conftest import RunCli
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 DAY = 24 * 3600
 

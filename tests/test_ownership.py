@@ -15,7 +15,8 @@ from gpulab_apply.model import RemoteJob
 from gpulab_apply.workspace import find_workspace
 from tests.conftest import CliResult, RunCli
 from tests.fixtures.certificates import MakeLoginPem
-from tests.test_cli_plan_apply import Repo, job_yaml
+from tests.fixtures.jobs import job_yaml
+from tests.harness import Repo
 
 ALICE = "urn:publicid:IDN+ilabt.imec.be+user+alice"
 JDOE = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
@@ -135,12 +136,6 @@ def test_a_clone_in_another_folder_sees_its_jobs_in_sync(tmp_path: Path, emulato
         results.append(cli("apply", "--yes", *connection))
     assert results[0].exit_code == 0 and "Set: proj" in results[0].stdout
     assert "Set: proj" in results[1].stdout and "No changes: GPULab matches" in results[1].stdout
-
-
-@pytest.fixture
-def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.chdir(tmp_path)
-    return Repo(tmp_path, emulator, cli)
 
 
 def test_jobs_of_another_set_of_the_same_user_are_a_loud_warning(repo: Repo, cli: RunCli) -> None:

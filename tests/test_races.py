@@ -16,9 +16,8 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import spec_hash
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import job_yaml
+from tests.fixtures.jobs import PROJECT_URN, job_yaml, make_job
 
-PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
 RACERS = 4
 JOBS = 100
 
@@ -100,17 +99,13 @@ def test_a_set_moves_from_v3_1_without_project_to_v4_0_with_it_and_nothing_is_re
 def test_jobs_made_with_the_previous_marker_format_stay_in_sync(filled: bool, jobs_dir: Path,
                                                                 emulator: RunningEmulator, cli: RunCli) -> None:
     """Jobs the previous version submitted (marker without ``v2``, hash over owner) are not replaced."""
-    from ruamel.yaml import YAML
-
     names = [f"old-{i}" for i in range(5)]
     with GpulabClient(emulator.api_root("3.1"), api_version="3.1") as client:
         for name in names:
             (jobs_dir / f"{name}.yaml").write_text(job_yaml(name))
-            job = dict(YAML(typ="safe").load(job_yaml(name)))
-            if filled:
-                job["owner"] = {"projectUrn": PROJECT_URN}
-            old_marker = f"[gpulab-apply set=lab spec={spec_hash(job, version=1)} run=20250101T000000Z-abcdef]"
-            client.submit({**job, "description": f"prose\n{old_marker}"})
+            body = make_job(name, project_urn=PROJECT_URN if filled else None)
+            old_marker = f"[gpulab-apply set=lab spec={spec_hash(body, version=1)} run=20250101T000000Z-abcdef]"
+            client.submit({**body, "description": f"prose\n{old_marker}"})
     for version in ("3.1", "4.0"):
         result = cli("plan", "jobs.d", "--detailed-exitcode", *connection(emulator, version))
         assert result.exit_code == 0, result

@@ -21,7 +21,7 @@ from gpulab_apply.emulator.config import NodeConfig
 from gpulab_apply.errors import ConfigError
 from tests.conftest import RunCli
 from tests.emulator.test_api import TIMEOUT, status_of, submit
-from tests.fixtures.emulator import make_job
+from tests.fixtures.jobs import make_job
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import requests
 
 from gpulab_apply.emulator import Fault, RunningEmulator
 from tests.emulator.test_api import TIMEOUT, submit
-from tests.fixtures.emulator import MINIMAL_JOB
+from tests.fixtures.jobs import MINIMAL_JOB
 
 
 def listing_status(emulator: RunningEmulator) -> int:

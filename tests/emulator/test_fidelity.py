@@ -9,7 +9,7 @@ import requests
 
 from gpulab_apply.emulator import RunningEmulator
 from tests.emulator.test_api import TIMEOUT, put_status, submit
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 job2 = pytest.importorskip("imecilabt.gpulab.schemas.job2", reason="the test extra installs imecilabt-gpulab-common")
 job_event = pytest.importorskip("imecilabt.gpulab.schemas.job_event")

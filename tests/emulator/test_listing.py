@@ -7,7 +7,7 @@ import requests
 
 from gpulab_apply.emulator import RunningEmulator
 from tests.emulator.test_api import TIMEOUT, submit
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 OTHER_PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+other"
 OTHER_USER = "urn:publicid:IDN+ilabt.imec.be+user+alice"

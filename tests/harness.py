@@ -1,0 +1,76 @@
+"""The suite's one harness: a job repository driven through the real CLI against an emulator.
+
+``Repo(root, emulator, cli)`` is a ``jobs.d`` directory under ``root`` and the CLI pointed at the emulator, one set and
+one project (``--endpoint``, ``--set``, ``--project``); with ``set_name=None`` only the endpoint is passed, so the set
+and project come from the repository's ``gpulab-apply.yaml``. The ``repo`` fixture (tests/conftest.py) is one in the
+test's temporary directory, which is also the working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.model import RemoteJob
+from tests.conftest import CliResult, RunCli
+from tests.fixtures.jobs import job_yaml
+
+#: QUEUED -> RUNNING takes schedule 2 s + assign 3 s + start 10 s of simulated time (the emulator's defaults)
+TO_RUNNING = 20
+#: the emulator's default simulated run time is 10 min
+TO_FINISHED = 20 * 60
+
+
+class Repo:
+    """A job directory, and the CLI pointed at one emulator (and set and project, unless the config names them)."""
+
+    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, *, set_name: str | None = "lab",
+                 project: str = "local", version: str = "3.1") -> None:
+        self.root = root
+        self.jobs = root / "jobs.d"
+        self.jobs.mkdir(parents=True, exist_ok=True)
+        self.emulator = emulator
+        self.cli = cli
+        self.version = version
+        self.connection: tuple[str, ...] = ("--endpoint", emulator.api_root(version))
+        if set_name is not None:
+            self.connection += ("--set", set_name, "--project", project)
+
+    def write(self, name: str, text: str | None = None, **options: Any) -> Path:
+        """``jobs.d/<name>.yaml``: ``text``, or the job ``job_yaml(name, **options)`` builds."""
+        path = self.jobs / f"{name}.yaml"
+        path.write_text(text if text is not None else job_yaml(name, **options))
+        return path
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> CliResult:
+        """The CLI with these arguments and the connection options."""
+        return self.cli(*args, *self.connection, input=input, env=env)
+
+    def apply(self, *args: str) -> CliResult:
+        """``apply jobs.d --yes``, which must succeed."""
+        result = self("apply", "jobs.d", "--yes", *args)
+        assert result.exit_code == 0, result
+        return result
+
+    def client(self) -> GpulabClient:
+        return GpulabClient(self.emulator.api_root(self.version), api_version=self.version)
+
+    def remote(self) -> list[RemoteJob]:
+        """Every job GPULab lists, as the server orders them."""
+        with self.client() as client:
+            return list(client.list_jobs())
+
+    def active(self) -> list[RemoteJob]:
+        """The queued and running jobs, by name."""
+        return sorted((job for job in self.remote() if job.status.is_active), key=lambda job: job.name)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """A ``Repo`` in the test's temporary directory, which is the working directory (set ``lab``, API v3.1)."""
+    monkeypatch.chdir(tmp_path)
+    return Repo(tmp_path, emulator, cli)
