@@ -8,6 +8,7 @@ test's temporary directory, which is also the working directory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ class Repo:
     """A job directory, and the CLI pointed at one emulator (and set and project, unless the config names them)."""
 
     def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, *, set_name: str | None = "lab",
-                 project: str = "local", version: str = "3.1") -> None:
+                 project: str = "local", version: str = "3.1", options: Sequence[str] = (),
+                 client_options: Mapping[str, Any] | None = None) -> None:
+        """``options`` go to every command after the connection (``--cert``...); ``client_options`` to the
+        ``GpulabClient`` that ``remote`` lists with (``ssl_context``, ``identity``)."""
         self.root = root
         self.jobs = root / "jobs.d"
         self.jobs.mkdir(parents=True, exist_ok=True)
@@ -39,6 +43,9 @@ class Repo:
         self.connection: tuple[str, ...] = ("--endpoint", emulator.api_root(version))
         if set_name is not None:
             self.connection += ("--set", set_name, "--project", project)
+        self.options = tuple(options)
+        self.connection += self.options
+        self.client_options = dict(client_options or {})
 
     def write(self, name: str, text: str | None = None, **options: Any) -> Path:
         """``jobs.d/<name>.yaml``: ``text``, or the job ``job_yaml(name, **options)`` builds."""
@@ -57,7 +64,7 @@ class Repo:
         return result
 
     def client(self) -> GpulabClient:
-        return GpulabClient(self.emulator.api_root(self.version), api_version=self.version)
+        return GpulabClient(self.emulator.api_root(self.version), api_version=self.version, **self.client_options)
 
     def remote(self) -> list[RemoteJob]:
         """Every job GPULab lists, as the server orders them."""
