@@ -19,7 +19,7 @@ from gpulab_apply.gpulab.transport import Transport
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.settings import RetryPolicy, Timeouts
 from tests.conftest import RunCli
-from tests.fixtures.jobs import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, job_yaml, make_job
 
 PUT_STATUS = "PUT jobs/{uuid}/state/status"
 
@@ -82,9 +82,7 @@ def jobs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()
     for i in range(30):
-        (jobs / f"j{i}.yaml").write_text(
-            f"name: j{i}\nrequest:\n  resources: {{cpus: 1, gpus: 1, cpuMemoryGb: 4}}\n"
-            "  docker:\n    image: debian:stable\n    command: train.sh\n")
+        (jobs / f"j{i}.yaml").write_text(job_yaml(f"j{i}"))
     return jobs
 
 
