@@ -307,6 +307,7 @@ def test_commit_then_drop_on_post_creates_no_duplicate(repo: Repo) -> None:
     assert names(repo.remote()) == ["a", "b", "c"]
 
 
+@pytest.mark.slow
 def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     wanted = [f"job-{i}" for i in range(6)]
     for name in wanted:
@@ -439,6 +440,7 @@ def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:
     assert "Apply run " in result.stdout and "(set lab):" in result.stdout
 
 
+@pytest.mark.slow
 def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     repo.write("a")
     with Terminal("apply", "jobs.d", *repo.connection) as terminal:
@@ -454,6 +456,7 @@ def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     assert names(repo.remote()) == ["a"]
 
 
+@pytest.mark.slow
 def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
     repo.write("keep", extension={"protect": True})
     repo.write("other")

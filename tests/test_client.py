@@ -302,6 +302,7 @@ def test_post_dropped_after_commit_is_ambiguous(emulator: RunningEmulator) -> No
         assert [j.name for j in client.list_jobs()] == ["landed"]
 
 
+@pytest.mark.slow
 def test_post_without_answer_in_time_is_ambiguous(emulator: RunningEmulator) -> None:
     emulator.faults.set("POST jobs", latency=1.0, times=1)
     with make_client(emulator, timeouts=Timeouts(connect=1.0, read=0.3)) as client:
@@ -377,6 +378,7 @@ def test_proxy_variables_do_not_affect_loopback(emulator: RunningEmulator, monke
 # --- 429 Too Many Requests ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_429_is_retried_after_the_servers_delay(emulator: RunningEmulator,
                                                 retries_logged: pytest.LogCaptureFixture) -> None:
     emulator.faults.set("GET jobs", error_rate=1.0, error_statuses=(429,), retry_after=1, times=1)

@@ -213,6 +213,7 @@ EXAMPLES = 25 if settings().max_examples <= 40 else settings().max_examples // 4
 
 
 # no shrinking: shrinking a batch took minutes
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(job_shapes(), min_size=1, max_size=4, unique_by=lambda job: job["name"]))
 def test_import_then_render_gives_the_request_gpulab_stores(repo_in: Callable[[Path], Repo],
@@ -229,6 +230,7 @@ def _huge_integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64
 
 
+@pytest.mark.slow
 def test_every_job_of_the_fidelity_corpus_round_trips(repo_in: Callable[[Path], Repo], tmp_path: Path) -> None:
     """Every form of every field GPULab's model accepts (the corpus of tests/fidelity_corpus.py), at once."""
     jobs = []

@@ -93,6 +93,7 @@ def test_logs_of_a_name_the_set_does_not_have(lab: Repo) -> None:
     assert other_set.exit_code == 1 and "1 job(s) have that name, of another set (pass --set to name it)" in other_set.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.1", "4.0"])
 def test_logs_follow_prints_until_the_job_ends(tmp_path: Path, fast_emulator: RunningEmulator, cli: RunCli,
                                                monkeypatch: pytest.MonkeyPatch, version: str) -> None:
@@ -108,6 +109,7 @@ def test_logs_follow_prints_until_the_job_ends(tmp_path: Path, fast_emulator: Ru
     assert "train ended: FINISHED" in result.stderr
 
 
+@pytest.mark.slow
 def test_logs_follow_carries_on_into_a_halted_jobs_restart(fast_lab: Repo) -> None:
     fast_lab.write("train", runtime="100 s", halt_after="40 s", restartable=True)
     fast_lab.apply()

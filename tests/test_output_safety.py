@@ -93,6 +93,7 @@ def quoting_server() -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "github"])
 def test_a_server_error_quoting_the_environment_is_masked(tmp_path: Path, cli: RunCli, quoting_server: str,
                                                           fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -148,6 +148,7 @@ def race(emulator: RunningEmulator, args: list[str], racers: int = 2) -> list[in
     return codes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_a_race_that_ends_with_a_cancelled_duplicate_leaves_a_finished_experiment_done(
         version: str, root: Path, emulator: RunningEmulator, cli: RunCli,
@@ -184,6 +185,7 @@ def test_a_race_that_ends_with_a_cancelled_duplicate_leaves_a_finished_experimen
     assert waited.exit_code == 0, waited  # wait follows the current run too, not the cancelled duplicate
 
 
+@pytest.mark.slow
 def test_a_failed_run_with_a_newer_cancelled_duplicate_is_reported_failed(root: Path, emulator: RunningEmulator,
                                                                           cli: RunCli,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:

@@ -138,6 +138,7 @@ def test_names_are_printed_escaped(fast_lab: Repo) -> None:
     assert "no job named 'no\\x1bpe'" in missing.stderr and "\x1b" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_a_big_wait_logs_counts_not_a_line_per_job(fast_lab: Repo) -> None:
     for index in range(25):
         fast_lab.write(f"sweep-{index}", runtime="1 hour")
@@ -153,6 +154,7 @@ def test_a_big_wait_logs_counts_not_a_line_per_job(fast_lab: Repo) -> None:
     assert len(result.stdout.splitlines()) == 26  # the result still names every job
 
 
+@pytest.mark.slow
 def test_a_job_that_fails_before_apply_verifies_is_created_and_wait_reports_the_failure(fast_lab: Repo) -> None:
     """A job can end within seconds (a bad image, an interactive job without room): apply created it, and
     its verification listing must not call it missing; wait --wait-for done names the failure."""

@@ -58,6 +58,7 @@ def test_v3_max_hours_window(emulator: RunningEmulator) -> None:
     assert names(emulator, "4.0") == ["recent", "old", "ancient"]  # v4.0: no window unless asked
 
 
+@pytest.mark.slow
 def test_v4_pages(emulator: RunningEmulator) -> None:
     emulator.seed_jobs([make_job(f"job{index:04}") for index in range(1200)], status="FINISHED")
     assert len(names(emulator, "4.0")) == 50
