@@ -8,7 +8,9 @@ test's temporary directory, which is also the working directory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import pytest
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
+from gpulab_apply.reconcile.marker import parse_marker
 from tests.conftest import CliResult, RunCli
 from tests.fixtures.jobs import job_yaml
 
@@ -81,3 +84,29 @@ def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: py
     """A ``Repo`` in the test's temporary directory, which is the working directory (set ``lab``, API v3.1)."""
     monkeypatch.chdir(tmp_path)
     return Repo(tmp_path, emulator, cli)
+
+
+@contextmanager
+def submissions_held(emulator: RunningEmulator, runs: int, *, timeout: float = 60) -> Iterator[None]:
+    """Every submission waits until submissions of ``runs`` different apply runs (their markers' run ids) have
+    arrived. An apply lists before it submits, so then every run listed before any of their jobs existed: a race
+    decided by this barrier, not by how fast a busy machine starts threads. After ``timeout`` seconds they go
+    on (the test then fails on what it asserts about the race, not by hanging)."""
+    submit = emulator.emulator.submit
+    runs_seen: set[str] = set()
+    arrived = threading.Condition()
+
+    def held(body: object, **options: Any) -> str:
+        marker = parse_marker(body.get("description")) if isinstance(body, dict) else None
+        with arrived:
+            if marker is not None:
+                runs_seen.add(marker.run_id)
+                arrived.notify_all()
+            arrived.wait_for(lambda: len(runs_seen) >= runs, timeout=timeout)
+        return submit(body, **options)
+
+    emulator.emulator.submit = held
+    try:
+        yield
+    finally:
+        emulator.emulator.submit = submit

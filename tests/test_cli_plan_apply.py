@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +19,7 @@ from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_
 from tests.conftest import RunCli
 from tests.fixtures.jobs import PROJECT_URN, make_job
 from tests.fixtures.terminal import Terminal
-from tests.harness import TO_FINISHED, TO_RUNNING, Repo
+from tests.harness import TO_FINISHED, TO_RUNNING, Repo, submissions_held
 
 
 def names(jobs: Sequence[RemoteJob]) -> list[str]:
@@ -307,23 +307,18 @@ def test_commit_then_drop_on_post_creates_no_duplicate(repo: Repo) -> None:
     assert names(repo.remote()) == ["a", "b", "c"]
 
 
-@pytest.mark.slow
 def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:
     wanted = [f"job-{i}" for i in range(6)]
     for name in wanted:
         repo.write(name)
-    # slow answers make both applies list before either submits (a submission commits 0.3 s after it is sent,
-    # so an apply that a busy machine starts late still lists before the first job exists)
-    repo.emulator.faults.set("*", Fault(latency=0.05))
-    repo.emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", *repo.connection]
     threads = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    repo.emulator.faults.clear()
+    with submissions_held(repo.emulator, runs=2):  # both applies list before either's first job exists
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert codes == [0, 0], capsys.readouterr()
     assert names(repo.active()) == wanted
     assert len(repo.remote()) > len(wanted)  # they did race: the duplicates exist, cancelled
@@ -456,31 +451,26 @@ def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     assert names(repo.remote()) == ["a"]
 
 
-@pytest.mark.slow
-def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
+def test_verification_never_cancels_a_protected_duplicate(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     repo.write("keep", extension={"protect": True})
     repo.write("other")
     # a concurrent apply's copy lands between our plan and our verification
     racer = make_job("keep", project_urn=PROJECT_URN)  # the job file's body, as apply submits it
     marker = Marker(set_name="lab", spec=spec_hash(racer), run_id="racer", protect=True)
 
-    def race() -> None:
-        # as soon as our submission of "other" is stored, the racer's copy of "keep" lands; our listings are
-        # slowed down, so the verification listing is sure to see it
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with repo.emulator.emulator.store.read() as conn:
-                if conn.execute("SELECT count(*) FROM jobs WHERE name = 'other'").fetchone()[0]:
-                    break
-            time.sleep(0.005)
-        repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+    submit = repo.emulator.emulator.submit
 
-    repo.emulator.faults.set("GET jobs", Fault(latency=0.3))
-    thread = threading.Thread(target=race)
-    thread.start()
-    result = repo("apply", "jobs.d", "--yes")
-    thread.join()
-    repo.emulator.faults.clear()
+    def then_the_racer(body: object, **options: Any) -> str:
+        # the racer's copy of "keep" lands as soon as our submission of "other" is stored, before apply hears
+        # back: the verification listing is sure to see it
+        uuid = submit(body, **options)
+        if isinstance(body, dict) and body["name"] == "other":
+            repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+        return uuid
+
+    with monkeypatch.context() as patched:
+        patched.setattr(repo.emulator.emulator, "submit", then_the_racer)
+        result = repo("apply", "jobs.d", "--yes")
     assert result.exit_code == 1, result
     [copy] = [job.uuid for job in repo.remote() if parse_marker(job.description) == marker]
     assert (f"  x keep: FAILED: duplicate {copy} is protected; cancel it by hand or apply with "

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.cli import run
-from gpulab_apply.emulator import Fault, RunningEmulator
+from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import spec_hash
 from tests.conftest import RunCli
 from tests.fixtures.jobs import PROJECT_URN, job_yaml, make_job
+from tests.harness import submissions_held
 
 RACERS = 4
 JOBS = 100
@@ -52,19 +53,16 @@ def test_four_applies_of_100_jobs_converge_on_one_job_per_name(version: str, job
     wanted = [f"job-{i:03d}" for i in range(JOBS)]
     for name in wanted:
         (jobs_dir / f"{name}.yaml").write_text(job_yaml(name))
-    # slow answers make every racer list before any submits: a submission commits 0.3 s after it is sent, so
-    # even a racer that a busy machine starts late lists before the first job exists (one listing later would
-    # see the others' duplicates, and --max-cancel would rightly refuse to cancel more than 10 of them)
-    emulator.faults.set("*", Fault(latency=0.05))
-    emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", "--parallelism", "16", *connection(emulator, version)]
     racers = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(RACERS)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join()
-    emulator.faults.clear()
+    # every racer lists before the first job exists (one listing later would see the others' duplicates, and
+    # --max-cancel would rightly refuse to cancel more than 10 of them)
+    with submissions_held(emulator, runs=RACERS):
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
     output = capsys.readouterr()
     failures = [line for line in output.out.splitlines() if "FAILED" in line or line.startswith("  x ")]
     assert codes == [0] * RACERS, "\n".join(failures[-40:]) + output.err[-2000:]

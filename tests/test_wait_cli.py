@@ -89,7 +89,7 @@ def test_wait_times_out_with_exit_4(lab: Repo) -> None:
     started = time.monotonic()
     result = lab("wait", "a", "--wait-timeout", "0.3", "--interval", "0.05")
     assert result.exit_code == 4, result
-    assert 0.3 <= time.monotonic() - started < 5
+    assert 0.3 <= time.monotonic() - started < 60  # waited the timeout, and did not hang
     assert "Error: 1 of 1 job(s) not running after 0:00: a (QUEUED)" in result.stderr
     assert "gpulab-apply status" in result.stderr
     lab.emulator.advance(TO_RUNNING)
