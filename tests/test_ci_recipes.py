@@ -226,6 +226,7 @@ def _key_values(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
+@pytest.mark.slow
 def test_github_pull_request_plans_comments_and_annotates(workspace: Workspace, make_login_pem: MakeLoginPem,
                                                           managed: Managed) -> None:
     workspace.write_jobs("train-a", "train-b")
@@ -258,6 +259,7 @@ def test_github_pull_request_with_a_broken_file_still_comments_then_fails(
     assert "::error file=jobs.d/broken.yaml,line=" in run.logs
 
 
+@pytest.mark.slow
 def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeLoginPem,
                                      managed: Managed) -> None:
     workspace.write_jobs("train-a", "train-b")
@@ -361,6 +363,7 @@ def run_gitlab_job(workspace: Workspace, job_name: str, variables: Mapping[str, 
     return workspace.bash(script, env)
 
 
+@pytest.mark.slow
 def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
         workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
     rules = load("gitlab-ci.yml")["plan"]["rules"]
@@ -400,6 +403,7 @@ def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_l
     assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
 
 
+@pytest.mark.slow
 def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, make_login_pem: MakeLoginPem,
                                                           gitlab: FakeGitlab) -> None:
     """No command line of a recipe escapes the tests above: each is in a step this runner executes."""

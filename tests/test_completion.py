@@ -41,6 +41,7 @@ def complete(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
     return result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_bash_completes_commands_and_target_names(repo: Path) -> None:
     assert "plain,completion" in complete(repo, "bash", "gpulab-apply ", 1)
     assert complete(repo, "bash", "gpulab-apply plan --target ", 3) == [
@@ -76,6 +77,7 @@ def test_names_come_from_the_directories_on_the_command_line(repo: Path) -> None
     assert complete(repo, "bash", "gpulab-apply plan other --target ", 4) == ["plain,elsewhere"]
 
 
+@pytest.mark.slow
 def test_zsh_and_fish_get_the_same_names(repo: Path) -> None:
     # zsh: type, value and help on separate lines ("_" for no help)
     assert complete(repo, "zsh", "gpulab-apply plan --target tr", 3) == [
@@ -94,6 +96,7 @@ def test_completion_prints_a_script_for_each_shell(cli: RunCli) -> None:
     assert cli("completion", "tcsh").exit_code == 64
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_bash_script_completes_in_bash(repo: Path) -> None:
     """The documented set-up, in bash itself: eval the script, then run its completion function."""
@@ -134,6 +137,7 @@ def test_names_come_in_natural_order(tmp_path: Path) -> None:
         "plain,eval", "plain,sweep-1", "plain,sweep-2", "plain,sweep-2b", "plain,sweep-10"]
 
 
+@pytest.mark.slow
 def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()

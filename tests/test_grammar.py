@@ -17,24 +17,25 @@ from gpulab_apply.errors import JobNotFoundError
 from gpulab_apply.order import natural_key
 from gpulab_apply.selectors import Candidate, resolve
 from tests.conftest import RunCli
-from tests.lab import Lab, job_yaml
+from tests.fixtures.jobs import job_yaml
+from tests.harness import Repo
 
 #: the names the lab's files define, in the one natural order
 NATURAL = ["cc-1", "cc-2", "cc-10", "vit-wd0.05", "vit-wd0.1", "vit-wd0.2"]
 
 
 @pytest.fixture
-def lab(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Lab:
+def lab(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
     """Three plain jobs and a sweep of three, whose names sort wrong by text and by whole numbers."""
     monkeypatch.chdir(tmp_path)
-    lab = Lab(tmp_path, emulator, cli)
+    lab = Repo(tmp_path, emulator, cli)
     for name in ("cc-10", "cc-2", "cc-1"):
         lab.write(name)
     (lab.jobs / "vit.yaml").write_text(job_yaml("vit") + "x-gpulab-apply:\n  matrix: {wd: [0.1, 0.2, 0.05]}\n")
     return lab
 
 
-def _status_names(lab: Lab, *args: str) -> list[str]:
+def _status_names(lab: Repo, *args: str) -> list[str]:
     result = lab("status", "--format", "json", *args)
     assert result.exit_code == 0, result
     return [job["name"] for job in json.loads(result.stdout)["jobs"]]
@@ -42,7 +43,7 @@ def _status_names(lab: Lab, *args: str) -> list[str]:
 
 # --- one natural order ---------------------------------------------------------------------------------------------
 
-def test_every_command_lists_names_in_the_one_natural_order(lab: Lab, cli: RunCli) -> None:
+def test_every_command_lists_names_in_the_one_natural_order(lab: Repo, cli: RunCli) -> None:
     plan = lab("plan", "--format", "json")
     assert [entry["name"] for entry in json.loads(plan.stdout)["entries"]] == NATURAL, plan
     render = cli("render", "--format", "json")
@@ -118,22 +119,22 @@ NOTHING = [
 ]
 
 
-def test_a_selector_that_matches_nothing_is_an_error_everywhere(lab: Lab) -> None:
+def test_a_selector_that_matches_nothing_is_an_error_everywhere(lab: Repo) -> None:
     lab.apply()
     for command in NOTHING:
-        result = lab._cli(*lab.connection, *command)  # the connection before the command: render takes none
+        result = lab.cli(*lab.connection, *command)  # the connection before the command: render takes none
         assert result.exit_code == 1, (command, result)
         assert "matches 'nosuch'" in result.stderr, (command, result)
     assert "did you mean 'cc-2' or 'cc-1'" in lab("status", "--target", "cc-l").stderr
 
 
-def test_an_empty_selector_is_a_usage_error(lab: Lab) -> None:
+def test_an_empty_selector_is_a_usage_error(lab: Repo) -> None:
     for command in (("status", "--target", ""), ("render", " "), ("plan", "--target", "")):
-        result = lab._cli(*lab.connection, *command)
+        result = lab.cli(*lab.connection, *command)
         assert result.exit_code == 64, (command, result)
 
 
-def test_each_kind_of_selector_selects_the_same_jobs_in_every_command(lab: Lab, cli: RunCli) -> None:
+def test_each_kind_of_selector_selects_the_same_jobs_in_every_command(lab: Repo, cli: RunCli) -> None:
     lab.apply()
     uuids = {job["name"]: job["uuid"] for job in json.loads(lab("status", "--format", "json").stdout)["jobs"]}
     kinds = {
@@ -173,7 +174,7 @@ def test_a_uuid_prefix_is_taken_only_when_unique_and_a_name_wins_over_it() -> No
 
 # --- the job directory, global options, -C ------------------------------------------------------------------------
 
-def test_deprecated_job_directory_spellings_still_work_with_a_warning(lab: Lab, cli: RunCli) -> None:
+def test_deprecated_job_directory_spellings_still_work_with_a_warning(lab: Repo, cli: RunCli) -> None:
     new = cli("render", "cc-1", "--jobs", "jobs.d")
     for old in ("-p", "--path"):
         result = cli("render", "cc-1", old, "jobs.d")
@@ -187,7 +188,7 @@ def test_deprecated_job_directory_spellings_still_work_with_a_warning(lab: Lab, 
     assert "--dir" not in lab("import", "--help").stdout
 
 
-def test_global_options_go_before_the_command_too(lab: Lab, cli: RunCli) -> None:
+def test_global_options_go_before_the_command_too(lab: Repo, cli: RunCli) -> None:
     lab.apply()
     connection = lab.connection
     for command in (("plan",), ("status",), ("whoami",), ("wait", "cc-1", "--wait-timeout", "1")):
@@ -200,7 +201,7 @@ def test_global_options_go_before_the_command_too(lab: Lab, cli: RunCli) -> None
     assert json.loads(both.stdout)["set"] == "lab"
 
 
-def test_dash_c_runs_as_if_started_in_the_directory(lab: Lab, cli: RunCli, tmp_path: Path,
+def test_dash_c_runs_as_if_started_in_the_directory(lab: Repo, cli: RunCli, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     here = cli("render", "--format", "json")
     elsewhere = tmp_path.parent
@@ -215,7 +216,7 @@ def test_dash_c_runs_as_if_started_in_the_directory(lab: Lab, cli: RunCli, tmp_p
     assert missing.exit_code == 64 and "-C" in missing.stderr, missing
 
 
-def test_config_and_verbose_before_validate_and_render(lab: Lab, cli: RunCli) -> None:
+def test_config_and_verbose_before_validate_and_render(lab: Repo, cli: RunCli) -> None:
     (lab.jobs / "_notes.yaml").write_text(job_yaml("notes"))
     (lab.jobs / ".draft.yml").write_text(job_yaml("draft"))
     quiet = cli("validate")
@@ -289,7 +290,7 @@ def test_a_bad_flag_value_is_a_usage_error_and_from_the_environment_a_config_err
 
 # --- options only where they mean something ------------------------------------------------------------------------
 
-def test_a_job_name_given_as_a_path_is_a_usage_error_that_points_at_target(lab: Lab) -> None:
+def test_a_job_name_given_as_a_path_is_a_usage_error_that_points_at_target(lab: Repo) -> None:
     for command in ("plan", "apply", "status"):
         result = lab(command, "vit")
         assert result.exit_code == 64, result
@@ -307,7 +308,7 @@ def test_strict_is_offered_only_by_commands_that_check_job_files(cli: RunCli) ->
 
 # --- status: selectors and a line per sweep ------------------------------------------------------------------------
 
-def test_status_narrows_by_selector_and_ends_with_a_line_per_sweep(lab: Lab) -> None:
+def test_status_narrows_by_selector_and_ends_with_a_line_per_sweep(lab: Repo) -> None:
     lab.apply()
     text = lab("status", "--target", "vit")
     assert text.exit_code == 0, text

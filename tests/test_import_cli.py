@@ -11,7 +11,8 @@ from ruamel.yaml import YAML
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import PROJECT_URN, TO_RUNNING, Repo
+from tests.fixtures.jobs import PROJECT_URN
+from tests.harness import TO_RUNNING, Repo
 
 HAND_JOB = {
     "name": "hand-train",
@@ -156,7 +157,7 @@ def test_the_server_default_min_duration_is_left_out_so_strict_validation_passes
         assert client.get_job(uuid).request["scheduling"]["minDuration"] == "1 week"
     assert repo("import", "legacy-*").exit_code == 0
     assert YAML(typ="safe").load(imported_file(repo).read_text())["request"]["scheduling"] == {"maxDuration": "2 days"}
-    strict = repo._cli("validate", "jobs.d", "--strict")
+    strict = repo.cli("validate", "jobs.d", "--strict")
     assert strict.exit_code == 0, strict
 
 
@@ -277,9 +278,9 @@ def test_secret_looking_values_are_written_as_variables_the_user_is_told_to_prov
     assert missing.exit_code == 0, missing
     assert all(variable in missing.stdout + missing.stderr for variable in SECRET_VALUES)
     assert repo("apply", "jobs.d", "--yes").exit_code == 1  # a submission needs them
-    planned = repo._cli("plan", "jobs.d", "--detailed-exitcode", *repo.connection, env=SECRET_VALUES)
+    planned = repo.cli("plan", "jobs.d", "--detailed-exitcode", *repo.connection, env=SECRET_VALUES)
     assert planned.exit_code == 0, planned
-    other = repo._cli("plan", "jobs.d", "--detailed-exitcode", *repo.connection, env={**SECRET_VALUES, "TOKEN": "x"})
+    other = repo.cli("plan", "jobs.d", "--detailed-exitcode", *repo.connection, env={**SECRET_VALUES, "TOKEN": "x"})
     assert other.exit_code == 2, other  # a value that is not the job's own is a change
 
 
@@ -357,7 +358,7 @@ def test_server_strings_never_become_yaml_or_reach_the_terminal(repo: Repo, name
     written = YAML(typ="safe").load(path.read_text())
     assert written["name"] == name.replace("${", "$${")
     assert set(written["x-gpulab-apply"]) == {"adopt"}  # no protect injected
-    for result in (imported, repo._cli("validate", "jobs.d"), repo("plan", "jobs.d", "--detailed-exitcode"),
+    for result in (imported, repo.cli("validate", "jobs.d"), repo("plan", "jobs.d", "--detailed-exitcode"),
                    repo("status", "jobs.d")):
         assert result.exit_code == 0, result
         assert not any(char in result.stdout + result.stderr for char in "\x1b\x07\x85\u2028")

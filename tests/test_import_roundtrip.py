@@ -14,7 +14,7 @@ import os
 import re
 import string
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,16 @@ from hypothesis import strategies as st
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.config import EmulatorConfig
 from gpulab_apply.errors import GpulabApplyError
-from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.jobfiles.importing import SERVER_DURATIONS
 from gpulab_apply.jobfiles.loader import read
 from gpulab_apply.masking import MIN_TEXT_SECRET, Secrets, is_secret_name, mask_value
 from tests.conftest import RunCli
 from tests.fidelity_corpus import SSH_KEY, UUID, cases, oracle_verdict, postable
+from tests.fixtures.jobs import PROJECT_URN
+from tests.harness import Repo
 
 job2 = pytest.importorskip("imecilabt.gpulab.schemas.job2", reason="the test extra installs imecilabt-gpulab-common")
 
-PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
-CONNECTION = ("--set", "lab", "--project", "local")
 
 
 def test_the_server_duration_defaults_are_the_emulators() -> None:
@@ -130,41 +129,30 @@ def job_shapes(draw: st.DrawFn) -> dict[str, Any]:
 # --- the round trip ------------------------------------------------------------------------------------
 
 
-class Workspace:
-    """A fresh job repository for one example, against the test's emulator."""
-
-    def __init__(self, emulator: RunningEmulator, cli: RunCli) -> None:
-        self.emulator, self.cli = emulator, cli
-        self.endpoint = ("--endpoint", emulator.api_root("4.0"))
-
-    def __call__(self, *args: str, env: Mapping[str, str] | None = None) -> Any:
-        return self.cli(*args, *self.endpoint, *CONNECTION, env=dict(env or {}))
-
-    def submit(self, jobs: list[dict[str, Any]]) -> list[str]:
-        with GpulabClient(self.emulator.api_root("4.0"), api_version="4.0") as client:
-            return [client.submit(job) for job in jobs]
-
-    def accepted(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The jobs the emulator accepts (it refuses a few forms GPULab's model reads, e.g. ``restartInfo``)."""
-        kept = []
-        with GpulabClient(self.emulator.api_root("4.0"), api_version="4.0") as client:
-            for job in jobs:
-                try:
-                    client.submit({**job, "name": "probe"})
-                except GpulabApplyError:
-                    continue
-                kept.append(job)
-        return kept
-
-    def stored(self, uuid: str) -> Mapping[str, Any]:
-        with GpulabClient(self.emulator.api_root("4.0"), api_version="4.0") as client:
-            return client.get_job(uuid).raw
+def accepted(repo: Repo, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The jobs the emulator accepts (it refuses a few forms GPULab's model reads, e.g. ``restartInfo``)."""
+    kept = []
+    with repo.client() as client:
+        for job in jobs:
+            try:
+                client.submit({**job, "name": "probe"})
+            except GpulabApplyError:
+                continue
+            kept.append(job)
+    return kept
 
 
 @pytest.fixture
-def workspace(emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
-    monkeypatch.chdir(tempfile.gettempdir())  # restored after the test; each example enters its own directory
-    yield Workspace(emulator, cli)
+def repo_in(emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Repo]:
+    """A fresh job repository in a directory, entered, for one example (the working directory is restored after
+    the test)."""
+    monkeypatch.chdir(tempfile.gettempdir())
+
+    def enter(directory: Path) -> Repo:
+        os.chdir(directory)
+        return Repo(directory, emulator, cli, version="4.0")
+
+    return enter
 
 
 def variables_of(written: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str, str]:
@@ -181,15 +169,14 @@ def variables_of(written: Mapping[str, Any], job: Mapping[str, Any]) -> dict[str
     return found
 
 
-def round_trip(workspace: Workspace, jobs: list[dict[str, Any]], directory: Path) -> None:
+def round_trip(repo: Repo, jobs: list[dict[str, Any]]) -> None:
     """Submit ``jobs`` by hand, import them, and check render, the files and the first plan."""
-    uuids = workspace.submit(jobs)
-    os.chdir(directory)
-    (directory / "jobs.d").mkdir()
-    imported = workspace("import", *uuids) if len(uuids) < 50 else workspace("import", "c*")
+    with repo.client() as client:
+        uuids = [client.submit(job) for job in jobs]
+    imported = repo("import", *uuids) if len(uuids) < 50 else repo("import", "c*")
     assert imported.exit_code == 0, imported
     assert f"Imported {len(jobs)} job(s) into {len(jobs)} file(s)" in imported.stdout
-    files = sorted((directory / "jobs.d" / "imported").iterdir())
+    files = sorted((repo.jobs / "imported").iterdir())
     assert len(files) == len(jobs) and all(path.suffix == ".yaml" for path in files)
     written = {data["x-gpulab-apply"]["adopt"]["uuid"]: (data, path.read_text(encoding="utf-8"))
                for path in files for data in [read(path.as_posix()).documents[0].data]}
@@ -201,12 +188,14 @@ def round_trip(workspace: Workspace, jobs: list[dict[str, Any]], directory: Path
             assert len(value) < MIN_TEXT_SECRET or value not in texts[uuid]
         assert all(environment.get(name, value) == value for name, value in found.items())
         environment.update(found)
-    rendered = workspace.cli("render", "--format", "json", env=environment)
+    rendered = repo.cli("render", "--format", "json", env=environment)
     assert rendered.exit_code == 0, rendered
     by_name = {item["name"]: item["job"] for item in json.loads(rendered.stdout)["jobs"]}
     rendered_secrets = Secrets(environment.values())
+    with repo.client() as client:
+        stored_jobs = {uuid: client.get_job(uuid).raw for uuid in uuids}
     for job, uuid in zip(jobs, uuids, strict=True):
-        stored = workspace.stored(uuid)
+        stored = stored_jobs[uuid]
         got = by_name[job["name"]]
         # render masks what the files take from the environment, as every output does: so is GPULab's copy here
         expected = json.loads(rendered_secrets.mask(json.dumps(mask_value(dict(stored["request"]), ("request",)),
@@ -214,7 +203,7 @@ def round_trip(workspace: Workspace, jobs: list[dict[str, Any]], directory: Path
         assert gpulab_stores(got) == expected
         assert got.get("description") == stored.get("description")
         assert got["name"] == stored["name"]
-    planned = workspace("plan", "jobs.d", "--detailed-exitcode", env=environment)
+    planned = repo("plan", "jobs.d", "--detailed-exitcode", env=environment)
     assert planned.exit_code == 0, planned
     assert f"Unchanged: {len(jobs)} in sync or done." in planned.stdout
 
@@ -224,11 +213,13 @@ EXAMPLES = 25 if settings().max_examples <= 40 else settings().max_examples // 4
 
 
 # no shrinking: shrinking a batch took minutes
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(job_shapes(), min_size=1, max_size=4, unique_by=lambda job: job["name"]))
-def test_import_then_render_gives_the_request_gpulab_stores(workspace: Workspace, jobs: list[dict[str, Any]]) -> None:
+def test_import_then_render_gives_the_request_gpulab_stores(repo_in: Callable[[Path], Repo],
+                                                            jobs: list[dict[str, Any]]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        round_trip(workspace, jobs, Path(scratch))
+        round_trip(repo_in(Path(scratch)), jobs)
 
 
 def _huge_integer(value: object) -> bool:
@@ -239,7 +230,8 @@ def _huge_integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64
 
 
-def test_every_job_of_the_fidelity_corpus_round_trips(workspace: Workspace, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_every_job_of_the_fidelity_corpus_round_trips(repo_in: Callable[[Path], Repo], tmp_path: Path) -> None:
     """Every form of every field GPULab's model accepts (the corpus of tests/fidelity_corpus.py), at once."""
     jobs = []
     for index, case in enumerate(cases()):
@@ -249,6 +241,7 @@ def test_every_job_of_the_fidelity_corpus_round_trips(workspace: Workspace, tmp_
             # in the configured project: which projects import lists is the workspace's business, not this test's
             jobs.append({**copy.deepcopy(case.job), "name": f"c{index}-{case.job['name']}"[:80],
                          "owner": {"projectUrn": PROJECT_URN}})
-    jobs = workspace.accepted(jobs)
+    repo = repo_in(tmp_path)
+    jobs = accepted(repo, jobs)
     assert len(jobs) > 500  # README, Reliability
-    round_trip(workspace, jobs, tmp_path)
+    round_trip(repo, jobs)

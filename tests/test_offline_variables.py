@@ -17,7 +17,7 @@ import pytest
 
 from gpulab_apply.emulator import EmulatorConfig, serve_in_thread
 from tests.conftest import CliResult, RunCli
-from tests.lab import Lab
+from tests.harness import Repo
 
 BIN = Path(sys.executable).parent
 SECRET = "wandb-offline-secret-0123"
@@ -40,19 +40,19 @@ SET = {"WANDB_API_KEY": SECRET, "REGISTRY_PASSWORD": "pa55-offline", "TAG": "v1"
 
 
 @pytest.fixture
-def lab(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+def lab(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repo]:
     monkeypatch.chdir(tmp_path)
     for name in VARIABLES:
         monkeypatch.delenv(name, raising=False)
     with serve_in_thread(config=EmulatorConfig(speed=200)) as running:
-        lab = Lab(tmp_path, running, cli)
+        lab = Repo(tmp_path, running, cli)
         (lab.jobs / "_defaults.yaml").write_text(DEFAULTS, encoding="utf-8")
         for name, text in JOBS.items():
             (lab.jobs / f"{name}.yaml").write_text(text, encoding="utf-8")
         yield lab
 
 
-def run(lab: Lab, cli: RunCli, *args: str, connect: bool = True, env: dict[str, str | None] | None = None) -> CliResult:
+def run(lab: Repo, cli: RunCli, *args: str, connect: bool = True, env: dict[str, str | None] | None = None) -> CliResult:
     return cli(*args, *(lab.connection if connect else ()), env=UNSET if env is None else env)
 
 
@@ -61,7 +61,7 @@ def refused(result: CliResult) -> bool:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "github", "gitlab"])
-def test_validate_needs_no_secret_and_says_what_a_submission_needs(lab: Lab, cli: RunCli, fmt: str) -> None:
+def test_validate_needs_no_secret_and_says_what_a_submission_needs(lab: Repo, cli: RunCli, fmt: str) -> None:
     result = run(lab, cli, "validate", "--format", fmt, connect=False)
     assert result.exit_code == 0, result
     assert not refused(result)
@@ -81,7 +81,7 @@ def test_validate_needs_no_secret_and_says_what_a_submission_needs(lab: Lab, cli
 
 
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
-def test_render_shows_the_placeholders(lab: Lab, cli: RunCli, fmt: str) -> None:
+def test_render_shows_the_placeholders(lab: Repo, cli: RunCli, fmt: str) -> None:
     result = run(lab, cli, "render", "b", "--format", fmt, connect=False)
     assert result.exit_code == 0, result
     image = "bot:${REGISTRY_PASSWORD}@registry.example.org/team/b:${TAG}"
@@ -95,7 +95,7 @@ def test_render_shows_the_placeholders(lab: Lab, cli: RunCli, fmt: str) -> None:
     assert image.split("@")[1] in result.stdout
 
 
-def test_only_apply_needs_the_values_and_plan_hashes_the_same_without_them(lab: Lab, cli: RunCli) -> None:
+def test_only_apply_needs_the_values_and_plan_hashes_the_same_without_them(lab: Repo, cli: RunCli) -> None:
     before = run(lab, cli, "apply", "--yes")
     assert before.exit_code == 1 and refused(before), before
     assert "environment variable WANDB_API_KEY is not set" in before.stdout
@@ -120,7 +120,7 @@ def test_only_apply_needs_the_values_and_plan_hashes_the_same_without_them(lab: 
     assert not refused(logs), logs
 
 
-def test_a_name_needs_its_variables_everywhere(lab: Lab, cli: RunCli) -> None:
+def test_a_name_needs_its_variables_everywhere(lab: Repo, cli: RunCli) -> None:
     # the name is the job's identity: plan and status match GPULab's jobs by it, so a placeholder will not do
     (lab.jobs / "c.yaml").write_text("name: c-${RUN}\nrequest:\n  docker: {image: debian, command: x}\n",
                                      encoding="utf-8")
@@ -130,7 +130,7 @@ def test_a_name_needs_its_variables_everywhere(lab: Lab, cli: RunCli) -> None:
     assert "WANDB_API_KEY is not set" not in result.stdout
 
 
-def test_a_placeholder_leaves_other_checks_of_the_job_in_force(lab: Lab, cli: RunCli) -> None:
+def test_a_placeholder_leaves_other_checks_of_the_job_in_force(lab: Repo, cli: RunCli) -> None:
     (lab.jobs / "b.yaml").write_text(JOBS["b"].replace("command: train.sh", "command: train.sh\n    sizeGb: 3"),
                                      encoding="utf-8")
     result = run(lab, cli, "validate", connect=False)
@@ -138,13 +138,13 @@ def test_a_placeholder_leaves_other_checks_of_the_job_in_force(lab: Lab, cli: Ru
     assert "jobs.d/b.yaml:6:5: error: request.docker.sizeGb: unknown key" in result.stdout
 
 
-def test_the_values_are_checked_when_set(lab: Lab, cli: RunCli) -> None:
+def test_the_values_are_checked_when_set(lab: Repo, cli: RunCli) -> None:
     result = run(lab, cli, "validate", connect=False, env={**SET, "TAG": "no tag"})
     assert result.exit_code == 1
     assert "request.docker.image" in result.stdout and "is not a valid image" in result.stdout
 
 
-def test_completion_completes_names_without_the_secrets(lab: Lab) -> None:
+def test_completion_completes_names_without_the_secrets(lab: Repo) -> None:
     env = {key: value for key, value in os.environ.items() if key not in VARIABLES}
     env.update({"COMP_WORDS": "gpulab-apply plan --target ", "COMP_CWORD": "3",
                 "_GPULAB_APPLY_COMPLETE": "bash_complete"})

@@ -17,7 +17,7 @@ import pytest
 
 from gpulab_apply.reporters import REGISTRY, VERSIONS, formats
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import Repo
+from tests.harness import Repo
 
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"  # the discard port: nothing listens on loopback
 BAD_JOB = "name: bad\nrequest: {}\n"

@@ -126,6 +126,7 @@ def check_place(cli: RunCli, emulator: RunningEmulator, secret: str, place: str,
             assert not [form for form in forms if form in text], (path, text)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(secret=secret_values(), place=st.sampled_from(PLACES))
 @example(secret='K"q\\r é\nx  y9', place="name")  # the server-error cases of the issue, in a name

@@ -10,7 +10,7 @@ import pytest
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.reporters import VERSIONS
 from tests.conftest import RunCli
-from tests.lab import Lab
+from tests.harness import Repo
 
 SWEEP = """\
 name: sweep
@@ -23,10 +23,10 @@ x-gpulab-apply:
 
 
 @pytest.fixture
-def saved(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> tuple[Lab, Path]:
+def saved(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> tuple[Repo, Path]:
     """A set with one job running that a plan replaces, one to cancel, a new job and a new sweep of two, saved."""
     monkeypatch.chdir(tmp_path)
-    lab = Lab(tmp_path, emulator, cli)
+    lab = Repo(tmp_path, emulator, cli)
     lab.write("kept", runtime="1 hour")
     lab.write("changed", runtime="1 hour")
     lab.write("removed", runtime="1 hour")
@@ -41,7 +41,7 @@ def saved(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: p
     return lab, tmp_path / "plan.json"
 
 
-def test_show_text_prints_the_decisions_it_holds(saved: tuple[Lab, Path], cli: RunCli) -> None:
+def test_show_text_prints_the_decisions_it_holds(saved: tuple[Repo, Path], cli: RunCli) -> None:
     _, path = saved
     result = cli("show", str(path))  # no connection options, no certificate: the file only
     assert result.exit_code == 0, result
@@ -56,7 +56,7 @@ def test_show_text_prints_the_decisions_it_holds(saved: tuple[Lab, Path], cli: R
     assert f"gpulab-apply apply {path}" in text
 
 
-def test_show_json_is_a_versioned_document(saved: tuple[Lab, Path], cli: RunCli) -> None:
+def test_show_json_is_a_versioned_document(saved: tuple[Repo, Path], cli: RunCli) -> None:
     _, path = saved
     document = json.loads(cli("show", str(path), "--format", "json").stdout)
     assert (document["version"], document["kind"], document["ok"]) == (VERSIONS["show"], "show", True)
@@ -71,7 +71,7 @@ def test_show_json_is_a_versioned_document(saved: tuple[Lab, Path], cli: RunCli)
         (a["name"], a["action"], a["spec"]) for a in plan_file["actions"]]
 
 
-def test_show_markdown_and_github(saved: tuple[Lab, Path], cli: RunCli) -> None:
+def test_show_markdown_and_github(saved: tuple[Repo, Path], cli: RunCli) -> None:
     _, path = saved
     markdown = cli("show", str(path), "--format", "markdown").stdout
     assert markdown.startswith("### gpulab-apply plan for set `lab` (saved ")
@@ -85,7 +85,7 @@ def test_show_markdown_and_github(saved: tuple[Lab, Path], cli: RunCli) -> None:
     assert any(line.startswith("::warning file=jobs.d/changed.yaml,line=1,") for line in github)
 
 
-def test_show_reads_plan_files_written_before_it_existed(saved: tuple[Lab, Path], cli: RunCli) -> None:
+def test_show_reads_plan_files_written_before_it_existed(saved: tuple[Repo, Path], cli: RunCli) -> None:
     # format 2 as earlier versions wrote it: the decisions only
     _, path = saved
     document = json.loads(path.read_text())

@@ -11,7 +11,7 @@ import pytest
 
 from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import TO_RUNNING, Repo
+from tests.harness import TO_RUNNING, Repo
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "jobs.d" / "sweep"
 SWEEP = "cifar-resnet18"
