@@ -63,6 +63,23 @@ class ConfigError(GpulabApplyError):
     """A setting is missing, malformed or contradicts another (flag, environment or config file)."""
 
 
+class UsageError(ConfigError):
+    """The command line is wrong: a flag's value the tool checks itself (``--timeout abc``, ``--set 'my set'``),
+    flags that contradict each other, an empty selector. Exit 64, as click's own usage errors
+    (docs/commands.md#exit-codes). The same value from the environment or the config file is a
+    :class:`ConfigError` (exit 1): the command line is then not what is wrong."""
+
+    exit_status = ExitStatus.USAGE
+
+
+
+def setting_error(source: str, message: str, *, hint: str | None = None) -> ConfigError:
+    """The error for a bad setting value from ``source``: a :class:`UsageError` when ``source`` is a flag
+    (``--timeout``), a :class:`ConfigError` when it is an environment variable or a file."""
+    kind = UsageError if source.startswith("-") else ConfigError
+    return kind(message, hint=hint)
+
+
 class InvalidJobsError(GpulabApplyError):
     """Job files have problems; raised by commands that need valid jobs before going further.
 
@@ -134,7 +151,8 @@ class ApplyFailedError(GpulabApplyError):
 
 
 class JobNotFoundError(GpulabApplyError):
-    """No job of this set has the name asked for (``logs``, ``wait``)."""
+    """A selector matches no job, or not the one job a command needs (docs/commands.md#selectors): exit 1, as
+    for every command that names jobs."""
 
 
 class JobsFailedError(GpulabApplyError):

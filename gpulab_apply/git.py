@@ -162,3 +162,15 @@ def _shallow_commits(top: Path) -> list[str]:
     shallow = Path(out.strip())
     shallow = shallow if shallow.is_absolute() else top / shallow
     return (read_small_file(shallow, 16 * 1024 * 1024) or "").split()
+
+
+def head_commit(top: Path, paths: Iterable[Path]) -> tuple[str, bool] | None:
+    """The commit checked out in the working tree ``top`` (its full hash) and whether any of ``paths`` (the job
+    root, the config file) differs from it, uncommitted or untracked; None outside git or before a first commit.
+    Asked once per apply, which records it in its run id (docs/results.md#the-commit-an-apply-applied)."""
+    head = run_git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    sha = (head or "").strip()
+    if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha):
+        return None
+    changed = run_git(top, "status", "--porcelain", "--untracked-files=all", "--", *(str(path) for path in paths))
+    return sha, bool((changed or "").strip())

@@ -20,6 +20,24 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Workflow:
+    """A job's workflow options from ``x-gpulab-apply`` (docs/workflows.md): what it needs, how often a FAILED run
+    is retried, and, on a sweep's members, how many run at once."""
+
+    #: job or sweep names, as written (matrix expressions already substituted)
+    needs: tuple[str, ...] = ()
+    #: ``when: always``: start once every need ended, however it ended (else only when all FINISHED)
+    always: bool = False
+    retries: int = 0
+    #: the least time between a FAILED run's end and its retry, in seconds
+    retry_delay: float = 0.0
+    #: a sweep member's ``max-parallel``: at most this many members active at once
+    max_parallel: int | None = None
+    #: a sweep member's ``fail-fast``: no further members once one failed
+    fail_fast: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     """One desired job, as loaded from a job file.
 
@@ -35,12 +53,19 @@ class JobSpec:
     rerun: str | int | float | bool | None = None
     protect: bool = False
     sweep: str | None = None
-    #: (uuid, spec hash) of an unmanaged job on GPULab that this file adopts (docs/authoring.md)
-    adopt: tuple[str, str] | None = None
+    #: (uuid, recorded spec hash) of an unmanaged job on GPULab that this file adopts; the hash only in the
+    #: version 1 form of the adopt block (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str | None] | None = None
     #: the job as the spec hash sees it, when that differs from ``job``: values from the environment
     #: stay ``${VAR}`` there (docs/authoring.md#variables)
     hashed: Mapping[str, Any] | None = None
     source: SourceMap | None = None
+    workflow: Workflow = Workflow()
+    #: where a value waits for a variable that is not set (offline commands leave ``${VAR}`` there): JSON paths
+    #: from the job's root, compared with nothing until the variable is given (docs/authoring.md#variables-offline)
+    unset: tuple[tuple[str | int, ...], ...] = ()
+    #: a sweep member's matrix values as written, axis by axis (``(("lr", "0.1"), ("seed", "1"))``)
+    matrix: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

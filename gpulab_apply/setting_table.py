@@ -87,6 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_gpu_hours", None, "GPULAB_APPLY_MAX_GPU_HOURS", "max-gpu-hours", parsers.gpu_hours,
             label="max GPU-hours"),
     Setting("budget", None, "GPULAB_APPLY_BUDGET", "budget", parsers.budget, label="budget", structured=True),
+    Setting("max_active", None, "GPULAB_APPLY_MAX_ACTIVE", "max-active", parsers.active_cap, label="max active"),
     Setting("strict", "--strict", "GPULAB_APPLY_STRICT", "strict", parsers.boolean, False, is_flag=True,
             label="strict",
             help="Job forms GPULab accepts but that are not canonical (cpus: \"4\") are errors, not warnings."),

@@ -1,7 +1,8 @@
 """How each setting's raw value (a flag, an environment variable, a YAML scalar) becomes its value.
 
 The parsers of the settings table (:data:`gpulab_apply.setting_table.SETTINGS`): each takes the raw value and
-where it came from, and returns the value or raises a :class:`ConfigError` naming that source.
+where it came from, and returns the value or raises an error naming that source
+(:func:`~gpulab_apply.errors.setting_error`: a usage error, exit 64, when the source is a flag).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpulab_apply.errors import ConfigError
+from gpulab_apply.errors import setting_error
 from gpulab_apply.gpulab.api import API_VERSIONS
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def path_value(value: object, source: str) -> Path:
 def api_version(value: object, source: str) -> str:
     version = str(value).strip().lstrip("vV")
     if version not in API_VERSIONS:
-        raise ConfigError(f"{source}: API version {value!r} is not supported",
+        raise setting_error(source, f"{source}: API version {value!r} is not supported",
                           hint=f"Use one of {', '.join(API_VERSIONS)}.")
     return version
 
@@ -44,8 +45,7 @@ def project(value: object, source: str) -> str | None:
 def set_name(value: object, source: str) -> str:
     name = str(value)
     if not SET_NAME.match(name):
-        raise ConfigError(
-            f"{source}: invalid set name {name!r}",
+        raise setting_error(source, f"{source}: invalid set name {name!r}",
             hint="A set name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
         )
     return name
@@ -59,7 +59,7 @@ def positive(rule: str) -> Callable[[object, str], float]:
         except ValueError:
             number = -1.0
         if not 0 < number < float("inf"):
-            raise ConfigError(f"{source}: {rule}, not {value!r}")
+            raise setting_error(source, f"{source}: {rule}, not {value!r}")
         return number
     return parse
 
@@ -70,7 +70,7 @@ def count(value: object, source: str) -> int:
     except ValueError:
         number = -1
     if number < 0:
-        raise ConfigError(f"{source}: retries must be a whole number >= 0, not {value!r}")
+        raise setting_error(source, f"{source}: retries must be a whole number >= 0, not {value!r}")
     return number
 
 
@@ -80,7 +80,7 @@ def gpu_hours(value: object, source: str) -> float:
     except ValueError:
         number = -1.0
     if not number >= 0:
-        raise ConfigError(f"{source}: max-gpu-hours must be a number of GPU-hours >= 0, not {value!r}")
+        raise setting_error(source, f"{source}: max-gpu-hours must be a number of GPU-hours >= 0, not {value!r}")
     return number
 
 
@@ -89,6 +89,17 @@ def budget(value: object, source: str) -> Budget:
     from gpulab_apply.reconcile.usage import budget_value  # validate reads the settings table, never a budget
 
     return budget_value(value, source)
+
+
+def active_cap(value: object, source: str) -> int:
+    """The set's cap of queued and running jobs (docs/workflows.md#sweep-throttling)."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise setting_error(source, f"{source}: max-active must be a whole number of jobs >= 1, not {value!r}")
+    return number
 
 
 def switch(value: object, source: str) -> bool:
@@ -105,4 +116,4 @@ def boolean(value: object, source: str) -> bool:
     word = str(value).strip().lower()
     if word in _YES | _NO:
         return word in _YES
-    raise ConfigError(f"{source}: {value!r} is not true or false")
+    raise setting_error(source, f"{source}: {value!r} is not true or false")

@@ -12,7 +12,6 @@ The one table of settings is :data:`gpulab_apply.setting_table.SETTINGS`: the co
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gpulab_apply.errors import ConfigError
+from gpulab_apply.errors import UsageError, setting_error
 from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.gpulab.identity import Identity, PasswordPrompt  # not certificate: no cryptography to start
-from gpulab_apply.gpulab.local import is_loopback, request_host
+from gpulab_apply.gpulab.local import AMBIGUOUS, has_userinfo, is_loopback, request_host
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 from gpulab_apply.masking import mask_url, safe
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, given_values
 from gpulab_apply.workspace import Workspace, find_workspace
@@ -31,39 +31,11 @@ from gpulab_apply.workspace import Workspace, find_workspace
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.usage import Budget
 
-DEFAULT_ENDPOINT = "https://gpulab.ilabt.imec.be/api/gpulab/v4.0/"
 #: the endpoint value that selects the embedded emulator, like ``--local``
 LOCAL_ENDPOINT = "local"
 #: project used with --local when none is configured: the emulator's default project
 LOCAL_PROJECT = "local"
 _VERSION_IN_PATH = re.compile(r"/v(\d+\.\d+)/?$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Timeouts:
-    """Seconds to wait for a connection and for each read of an answer, on every request."""
-
-    connect: float = 5.0
-    read: float = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """How failed idempotent requests are retried: exponential backoff with jitter.
-
-    Attempt ``n`` (1-based) waits ``min(max_backoff, backoff * 2**(n-1))``, of which the second half
-    is random, so parallel clients do not retry in lockstep. ``Retry-After`` (429/503) is honoured
-    up to ``max_retry_after`` seconds.
-    """
-
-    retries: int = 5
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-    max_retry_after: float = 120.0
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,13 +62,15 @@ class Settings:
     speed: float | None = None
     #: the repository, job root and config file the command works with
     workspace: Workspace
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     verbose: bool = False
     #: refuse plans requesting more GPU-hours than this (None: no limit; docs/plan-apply.md#cost)
     max_gpu_hours: float | None = None
     #: GPU-hours the set may use per week or month; plan refuses more (docs/capacity.md#usage-and-budgets)
     budget: Budget | None = None
+    #: at most this many jobs of the set queued or running at once (None: no cap; docs/workflows.md)
+    max_active: int | None = None
     #: job forms GPULab accepts but that are not canonical are errors (docs/validate.md#warnings-and---strict)
     strict: bool = False
     #: setting name -> where its value came from (``--cert``, ``GPULAB_CERT``, ``gpulab-apply.yaml``, ...)
@@ -187,7 +161,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
     """The settings whose values depend on each other: endpoint and API version, the two timeouts, the set."""
     local = bool(flags.get("local")) or str(values.get("endpoint", "")).strip().lower() == LOCAL_ENDPOINT
     if flags.get("local") and sources.get("endpoint") == "--endpoint" and values["endpoint"] != LOCAL_ENDPOINT:
-        raise ConfigError("--local and --endpoint contradict each other", hint="Give one of them.")
+        raise UsageError("--local and --endpoint contradict each other", hint="Give one of them.")
     api_version: str | None = values.get("api_version")
     if local:
         if flags.get("local"):
@@ -199,7 +173,7 @@ def _build(values: dict[str, Any], sources: dict[str, str], *, flags: Mapping[st
             endpoint, api_version, source=sources.get("endpoint", "default endpoint")
         )
     if not local and sources.get("speed") == "--speed":
-        raise ConfigError("--speed sets the clock of the embedded emulator, so it needs --local",
+        raise UsageError("--speed sets the clock of the embedded emulator, so it needs --local",
                           hint="Add --local, or drop --speed (a real GPULab runs in real time).")
     read_timeout = values["timeout"]
     # the connect timeout never exceeds the read timeout unless set
@@ -228,36 +202,44 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
     ``https://host/api/gpulab/`` becomes ``.../gpulab/vX.Y/``. Plain ``http://`` is refused except
     to a loopback address.
     """
-    parts = urlsplit(endpoint.strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(
-            f"{source}: {endpoint!r} is not an http(s) URL",
+    text = endpoint.strip()
+    if not AMBIGUOUS.search(text):  # else refused as ambiguous below: which part is the user name is unclear
+        refuse_userinfo(text, source=source)
+    try:  # a bracketed IPv4 address, an unclosed bracket or a port out of range fail here
+        parts = urlsplit(text)
+        hostname, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise setting_error(source, f"{source}: the endpoint is not a valid URL ({exc})",
+                            hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}") from None
+    if parts.scheme not in ("https", "http") or not hostname:
+        raise setting_error(
+            source, f"{source}: {endpoint!r} is not an http(s) URL",
             hint=f"Use the API root, e.g. {DEFAULT_ENDPOINT}",
         )
     try:  # judged as the HTTP stack will read it: a URL parsers read differently is refused
-        host = request_host(endpoint.strip())
+        host = request_host(text)
     except ValueError as exc:
-        raise ConfigError(f"{source}: the endpoint is ambiguous: {exc}",
-                          hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
+        raise setting_error(source, f"{source}: the endpoint is ambiguous: {exc}",
+                            hint=f"Write the API root plainly, e.g. {DEFAULT_ENDPOINT}") from None
     if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
-            f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
+        raise setting_error(
+            source, f"{source}: plain http:// is refused for {host}: the certificate and jobs would "
             "travel unencrypted",
             hint="Use https://, or http:// only to a loopback address (an emulator on this machine).",
         )
     if parts.query or parts.fragment:
-        raise ConfigError(f"{source}: the API root {endpoint!r} must not have a query or fragment")
+        raise setting_error(source, f"{source}: the API root {endpoint!r} must not have a query or fragment")
     path = parts.path.rstrip("/")
     match = _VERSION_IN_PATH.search(path)
     if match:
         version = match.group(1)
         if version not in API_VERSIONS:
-            raise ConfigError(
-                f"{source}: API version {version} is not supported",
+            raise setting_error(
+                source, f"{source}: API version {version} is not supported",
                 hint=f"Use one of {', '.join(API_VERSIONS)}.",
             )
         if api_version and api_version != version:
-            raise ConfigError(
+            raise setting_error(source,
                 f"The endpoint names API version {version} but the API version setting is {api_version}",
                 hint="Drop one of them, or make them agree.",
             )
@@ -269,3 +251,18 @@ def normalise_endpoint(endpoint: str, api_version: str | None, *, source: str) -
             path += "/gpulab"
         path += f"/v{version}"
     return urlunsplit((parts.scheme, parts.netloc, path + "/", "", "")), version
+
+
+def refuse_userinfo(endpoint: str, *, source: str) -> None:
+    """Refuse a user name or password in the endpoint (``https://user:pw@host/``), without repeating it.
+
+    GPULab authenticates with the login certificate; ``requests`` would send the pair as HTTP Basic
+    auth, and a password in a URL ends up in shell history, CI logs and saved plans.
+    """
+    if has_userinfo(endpoint):
+        raise setting_error(
+            source, f"{source}: the endpoint holds a user name or password (before an '@'), which this tool "
+            "never sends: GPULab authenticates with your login certificate",
+            hint="Remove the user name and password: everything from '://' up to and including the last '@'.",
+        )
+

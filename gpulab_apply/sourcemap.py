@@ -22,6 +22,8 @@ from gpulab_apply.problems import Location
 
 PathPart = str | int
 JsonPath = Sequence[PathPart]
+#: (line, column), both from 0, as the parser counts them
+Position = tuple[int, int]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -57,6 +59,16 @@ class NodeSourceMap:
     def locate(self, json_path: JsonPath, *, at_key: bool = False) -> Location:
         mark = _mark(self._node, json_path, at_key=at_key)
         return Location(self.origin.path, mark.line + 1, mark.column + 1)
+
+    def span(self, json_path: JsonPath, *, at_key: bool = False) -> tuple[Position, Position] | None:
+        """Where the value at ``json_path`` (its key, with ``at_key``) starts and ends as written, each as (line,
+        column) from 0; None where the path does not exist (``fmt`` rewrites the text there)."""
+        found = _nodes_at(self._node, json_path)
+        if found is None or (at_key and found[0] is None):
+            return None
+        node = found[0] if at_key else found[1]
+        assert node is not None
+        return (node.start_mark.line, node.start_mark.column), (node.end_mark.line, node.end_mark.column)
 
     def scalar_text(self, json_path: JsonPath) -> str | None:
         """The text of the scalar at ``json_path`` as written (``1e-4``, not ``0.0001``), or None."""
@@ -220,6 +232,20 @@ def _node_at(root: Node, json_path: JsonPath) -> Node | None:
         else:
             return None
     return node
+
+
+def _nodes_at(root: Node, json_path: JsonPath) -> tuple[Node | None, Node] | None:
+    """The key node (None for a list item or the root) and the value node at ``json_path``."""
+    key: Node | None = None
+    node: Node = root
+    for part in json_path:
+        if isinstance(node, MappingNode) and (pair := _pair(node, str(part))) is not None:
+            key, node = pair
+        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            key, node = None, node.value[part]
+        else:
+            return None
+    return key, node
 
 
 def _pair(mapping: MappingNode, name: str) -> tuple[Node, Node] | None:

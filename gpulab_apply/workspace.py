@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from gpulab_apply.configfile import CONFIG_FILE_NAME, read_config
 from gpulab_apply.errors import ConfigError
-from gpulab_apply.git import Repository, find_repository
+from gpulab_apply.git import Repository, find_repository, head_commit
 from gpulab_apply.setting_table import CONFIG_KEYS
 
 #: the job root's name when the config file names none (docs/validate.md#which-files)
@@ -86,6 +86,13 @@ class Workspace(NamedTuple):
         folder name (a directory given that is its own job root: its name)."""
         name = self.repository.name() if self.repository is not None else ""
         return _clean(name) or _clean((self.job_root if self.standalone else self.root).name) or "default"
+
+    def head_commit(self) -> tuple[str, bool] | None:
+        """The commit checked out here and whether the job root or the config file differ from it (git asked
+        once); None outside git (docs/results.md#the-commit-an-apply-applied)."""
+        if self.repository is None:
+            return None
+        return head_commit(self.repository.top, [path for path in (self.job_root, self.config) if path is not None])
 
     def relative(self, path: Path) -> str:
         """``path`` as the user would type it here: relative to the working directory when below or near it."""

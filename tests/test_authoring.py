@@ -295,11 +295,12 @@ def test_a_changed_secret_does_not_change_the_spec_hash(jobs: Path, monkeypatch:
     assert desired_spec_hash(validate_paths(["jobs.d"]).jobs[0], None) != desired_spec_hash(after, None)
 
 
-def test_a_missing_variable_is_an_error_at_its_string(jobs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_variable_is_an_error_at_its_string_for_a_submission(jobs: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REGISTRY_PASSWORD", raising=False)
     monkeypatch.setenv("WANDB_API_KEY", "k-0000")
     write(jobs / "fetch.yaml", VARIABLE_JOB)
-    assert problems(validate_paths(["jobs.d"])) == [
+    assert problems(validate_paths(["jobs.d"], submission=True)) == [
         ("jobs.d/fetch.yaml:5:12: error: request.docker.image: environment variable REGISTRY_PASSWORD is not set "
         "(set REGISTRY_PASSWORD, or give a default: ${REGISTRY_PASSWORD:-value})")]
 
@@ -312,7 +313,7 @@ def test_variables_in_a_sweep_and_in_defaults(jobs: Path, monkeypatch: pytest.Mo
     assert [spec.job["request"]["docker"]["environment"] for spec in result.jobs] == [
         {"GROUP": "group-7", "SEED": 0}, {"GROUP": "group-7", "SEED": 1}]
     monkeypatch.delenv("RUN_GROUP")
-    assert problems(validate_paths(["jobs.d"])) == [
+    assert problems(validate_paths(["jobs.d"], submission=True)) == [
         "jobs.d/_defaults.yaml:6:26: error: request.docker.environment.GROUP: environment variable RUN_GROUP is not "
         f"set (in job 'train-lr1e-4-seed{seed}' of jobs.d/train.yaml:1:1) (set RUN_GROUP, or give a default: "
         "${RUN_GROUP:-value})" for seed in (0, 1)]

@@ -182,6 +182,7 @@ def starts_on_an_empty_cluster(body: Mapping[str, Any], project: str) -> bool:
     return cluster._place(record, use, {}) is not None and cluster._could_ever_fit(record)
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(job=jobs_strategy())
 def test_plan_and_emulator_agree_on_generated_requests(inventory: Inventory,
@@ -194,6 +195,7 @@ def test_plan_and_emulator_agree_on_generated_requests(inventory: Inventory,
 
 
 # ``cli`` is a stateless function, so sharing it between examples is safe
+@pytest.mark.slow
 @settings(max_examples=6, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(job=jobs_strategy())
 def test_plan_and_emulator_agree_through_the_cli(tmp_path_factory: pytest.TempPathFactory, cli: RunCli,

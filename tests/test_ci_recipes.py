@@ -101,8 +101,46 @@ def test_recipes_pin_an_installable_release_not_pypi() -> None:
 
 def test_applies_are_serialised() -> None:
     github = load("github-actions.yml")
-    assert github["jobs"]["apply"]["concurrency"] == {"group": "gpulab-apply", "cancel-in-progress": False}
-    assert load("gitlab-ci.yml")["apply"]["resource_group"] == "gpulab-apply"
+    for job in ("apply", "advance"):
+        assert github["jobs"][job]["concurrency"] == {"group": "gpulab-apply", "cancel-in-progress": False}
+        assert load("gitlab-ci.yml")[job]["resource_group"] == "gpulab-apply"
+
+
+PIPELINE = MINIMAL_JOB_YAML.format(name="prep") + "---\n" + MINIMAL_JOB_YAML.format(name="train") \
+    + "x-gpulab-apply: {needs: [prep]}\n"
+
+
+def test_github_schedule_advances_a_pipeline_and_reports_it(workspace: Workspace, make_login_pem: MakeLoginPem,
+                                                            managed: Managed, tls_emulator: RunningEmulator) -> None:
+    assert "schedule" in load("github-actions.yml")["on"]
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "pipeline.yaml").write_text(PIPELINE, encoding="utf-8")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    run = run_github_job(workspace, "advance", event="schedule", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("prep", "my-experiments")]  # train waits for prep
+    assert "> train: waits for prep: to be submitted" in run.logs
+    summary = (workspace.root.parent / "runner-temp" / "summary.md").read_text()
+    assert "| prep |" in summary and "| train |" in summary
+    tls_emulator.advance(3600)  # prep FINISHED
+    run = run_github_job(workspace, "advance", event="schedule", secrets=secrets)
+    assert run.ok, run.logs
+    assert managed() == [("train", "my-experiments")]
+
+
+def test_gitlab_schedule_advances_a_pipeline(workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed,
+                                             tls_emulator: RunningEmulator) -> None:
+    assert load("gitlab-ci.yml")["advance"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "pipeline.yaml").write_text(PIPELINE, encoding="utf-8")
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()}
+    result = run_gitlab_job(workspace, "advance", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert managed() == [("prep", "my-experiments")]
+    tls_emulator.advance(3600)
+    result = run_gitlab_job(workspace, "advance", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert managed() == [("train", "my-experiments")]
 
 
 # --- GitHub Actions --------------------------------------------------------------------------------------------
@@ -116,24 +154,35 @@ class GithubRun:
     logs: str
 
 
-def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str]) -> GithubRun:
-    """Run one job of the workflow as a runner would for ``event``; stop at the first failing step."""
+def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str],
+                   fork: bool = False) -> GithubRun:
+    """Run one job of the workflow as a runner would for ``event`` (from a ``fork``: no secrets reach it); stop at
+    the first failing step that may not fail (``continue-on-error``)."""
     workflow = load("github-actions.yml")
     job = workflow["jobs"][job_name]
     assert job["if"] == f"github.event_name == '{event}'"
     runner_temp = workspace.root.parent / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
-           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event}
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event,
+           "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
+    secrets = {} if fork else secrets
+    assert "secrets." not in json.dumps(workflow.get("env", {})) + json.dumps(job.get("env", {})), \
+        "a secret in a workflow's or job's env reaches every step, third-party actions too"
     env.update(_github_values(workflow.get("env", {}), secrets))
     env.update(_github_values(job.get("env", {}), secrets))
     outputs: dict[str, dict[str, str]] = {}
+    outcomes: dict[str, str] = {}
     comment: Path | None = None
     logs = []
     for step in job["steps"]:
+        if "if" in step:
+            assert step["if"] == "github.event.pull_request.head.repo.full_name == github.repository", step["if"]
+            if fork:
+                continue
         if "uses" in step:
             if step["uses"].startswith("marocchino/sticky-pull-request-comment@"):
-                assert step["with"]["header"] and "if" not in step
+                assert step["with"]["header"]
                 comment = workspace.root / step["with"]["path"]
                 assert comment.is_file(), "the comment step needs the plan file"
             continue
@@ -145,21 +194,28 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
         github_env, github_output = runner_temp / "env", runner_temp / "output"
         github_env.write_text("")
         github_output.write_text("")
-        step_env = {**env, **_github_values(step.get("env", {}), secrets), "GITHUB_ENV": str(github_env),
-                    "GITHUB_OUTPUT": str(github_output)}
+        step_env = {**env, **_github_values(step.get("env", {}), secrets, outputs, outcomes),
+                    "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(github_output)}
         result = workspace.bash(script, step_env)
         logs.append(result.stdout + result.stderr)
         env.update(_key_values(github_env.read_text()))
         if "id" in step:
             outputs[step["id"]] = _key_values(github_output.read_text())
-        if result.returncode != 0:
+            outcomes[step["id"]] = "success" if result.returncode == 0 else "failure"
+        if result.returncode != 0 and not step.get("continue-on-error"):
             return GithubRun(False, outputs, comment, "".join(logs))
     return GithubRun(True, outputs, comment, "".join(logs))
 
 
-def _github_values(values: Mapping[str, Any], secrets: Mapping[str, str]) -> dict[str, str]:
+def _github_values(values: Mapping[str, Any], secrets: Mapping[str, str],
+                   outputs: Mapping[str, Mapping[str, str]] | None = None,
+                   outcomes: Mapping[str, str] | None = None) -> dict[str, str]:
     def substitute(match: re.Match[str]) -> str:
         expression = match[1]
+        if found := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+)", expression):
+            return (outputs or {}).get(found[1], {}).get(found[2], "")
+        if found := re.fullmatch(r"steps\.(\w+)\.outcome", expression):
+            return (outcomes or {}).get(found[1], "skipped")
         assert expression.startswith("secrets."), f"unexpected expression {expression}"
         return secrets.get(expression.removeprefix("secrets."), "")
 
@@ -170,6 +226,7 @@ def _key_values(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
+@pytest.mark.slow
 def test_github_pull_request_plans_comments_and_annotates(workspace: Workspace, make_login_pem: MakeLoginPem,
                                                           managed: Managed) -> None:
     workspace.write_jobs("train-a", "train-b")
@@ -182,8 +239,9 @@ def test_github_pull_request_plans_comments_and_annotates(workspace: Workspace, 
     comment = run.comment.read_text()
     assert "gpulab-apply plan for set `my-experiments`" in comment and "train-a" in comment
     assert "::notice file=jobs.d/train-a.yaml,line=" in run.logs
-    pem = workspace.root.parent / "runner-temp" / "login.pem"
-    assert pem.stat().st_mode & 0o777 == 0o600
+    # written readable by the runner's user only, and gone with the step that needed it
+    assert not (workspace.root.parent / "runner-temp" / "login.pem").exists()
+    assert "umask 077" in next(script for script in workspace.ran if "login.pem" in script)
     assert managed() == []  # a plan submits nothing
 
 
@@ -201,6 +259,7 @@ def test_github_pull_request_with_a_broken_file_still_comments_then_fails(
     assert "::error file=jobs.d/broken.yaml,line=" in run.logs
 
 
+@pytest.mark.slow
 def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeLoginPem,
                                      managed: Managed) -> None:
     workspace.write_jobs("train-a", "train-b")
@@ -304,6 +363,7 @@ def run_gitlab_job(workspace: Workspace, job_name: str, variables: Mapping[str, 
     return workspace.bash(script, env)
 
 
+@pytest.mark.slow
 def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
         workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
     rules = load("gitlab-ci.yml")["plan"]["rules"]
@@ -343,6 +403,7 @@ def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_l
     assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
 
 
+@pytest.mark.slow
 def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, make_login_pem: MakeLoginPem,
                                                           gitlab: FakeGitlab) -> None:
     """No command line of a recipe escapes the tests above: each is in a step this runner executes."""
@@ -350,11 +411,13 @@ def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, 
     secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
     run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
     run_github_job(workspace, "apply", event="push", secrets=secrets)
+    run_github_job(workspace, "advance", event="schedule", secrets=secrets)
     variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
                  "GPULAB_NOTES_TOKEN": gitlab.token}
     run_gitlab_job(workspace, "plan", variables)
     run_gitlab_job(workspace, "apply", variables)
+    run_gitlab_job(workspace, "advance", variables)
     executed = "\n".join(workspace.ran)
     for name in ("github-actions.yml", "gitlab-ci.yml"):
         commands = [line.strip(" -") for line in (CI_DOCS / name).read_text().splitlines()
@@ -364,3 +427,67 @@ def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, 
         for command in commands:
             command = command.removeprefix("run: ")
             assert command in executed, f"{name}: {command!r} was not run"
+
+
+# --- what the recipes promise: pinned actions, scoped secrets, one plan, forks and unprotected branches -------
+
+_PINNED = re.compile(r"^\s*-?\s*uses:\s*(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})\s+#\s*v\d+(\.\d+)*\s*$")
+
+
+def test_every_action_is_pinned_to_a_full_commit_sha_with_its_tag() -> None:
+    lines = [line for line in (CI_DOCS / "github-actions.yml").read_text().splitlines() if "uses:" in line
+             and not line.lstrip().startswith("#")]
+    assert len(lines) >= 5
+    assert [line for line in lines if not _PINNED.match(line)] == []
+
+
+def test_secrets_reach_only_the_steps_that_talk_to_gpulab() -> None:
+    workflow = load("github-actions.yml")
+    assert "secrets." not in json.dumps(workflow.get("env", {}))
+    for name, job in workflow["jobs"].items():
+        assert "secrets." not in json.dumps(job.get("env", {})), name
+        holding = [step for step in job["steps"] if "secrets." in json.dumps(step)]
+        # one step per job, a shell step (no third-party action gets a secret), and it runs gpulab-apply
+        assert len(holding) == 1, name
+        assert "uses" not in holding[0] and "gpulab-apply " in holding[0]["run"], name
+        assert "rm -f \"$RUNNER_TEMP/login.pem\"" in holding[0]["run"], "the certificate leaves with the step"
+
+
+def test_the_pull_request_plans_once_and_uses_its_exit_code() -> None:
+    text = (CI_DOCS / "github-actions.yml").read_text()
+    assert len(re.findall(r"gpulab-apply plan\b", text)) == 1
+    steps = load("github-actions.yml")["jobs"]["plan"]["steps"]
+    assert any("steps.plan.outputs.exitcode" in json.dumps(step.get("env", {})) for step in steps)
+
+
+def test_github_pull_request_from_a_fork_is_checked_offline(workspace: Workspace, managed: Managed) -> None:
+    workspace.write_jobs("train-a")
+    run = run_github_job(workspace, "plan", event="pull_request", secrets={"GPULAB_LOGIN_PEM": "x"}, fork=True)
+    assert run.ok, run.logs
+    assert "1 job in 1 file is valid." in run.logs
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")
+    run = run_github_job(workspace, "plan", event="pull_request", secrets={}, fork=True)
+    assert not run.ok and "::error file=jobs.d/broken.yaml,line=" in run.logs
+    assert managed() == []
+
+
+def test_gitlab_merge_request_from_an_unprotected_branch_is_checked_offline_and_noted(
+        workspace: Workspace, gitlab: FakeGitlab) -> None:
+    # the certificate is protected: this pipeline does not get GPULAB_LOGIN_PEM_B64 at all
+    variables = {"CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
+                 "GPULAB_NOTES_TOKEN": gitlab.token, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "lr-sweep",
+                 "CI_DEFAULT_BRANCH": "main"}
+    workspace.write_jobs("train-a")
+    result = run_gitlab_job(workspace, "plan", variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    note = gitlab.notes[1]["body"]
+    assert "checked offline and are valid" in note and "`lr-sweep` is not a protected branch" in note
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")
+    broken = run_gitlab_job(workspace, "plan", variables)
+    assert broken.returncode != 0 and "have problems" in gitlab.notes[1]["body"]
+
+
+def test_gitlab_apply_without_the_certificate_says_why(workspace: Workspace) -> None:
+    workspace.write_jobs("train-a")
+    result = run_gitlab_job(workspace, "apply", {"CI_COMMIT_BRANCH": "main"})
+    assert result.returncode != 0 and "is the branch protected?" in result.stdout

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gpulab_apply import __version__
 from tests.conftest import RunCli
 
@@ -29,6 +31,7 @@ def test_python_dash_m_runs_the_same_cli() -> None:
     assert proc.stdout.strip() == f"gpulab-apply, version {__version__}"
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     # `gpulab-apply validate | head -1`: more output than a pipe holds, and the reader closes it.
     # click turns the broken pipe into exit 1; nothing between it and the exit may catch it otherwise.
@@ -142,6 +145,7 @@ def test_the_console_script_exits_normally_running_atexit_and_flushing_logging(t
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_command_that_fails_early_exits_cleanly_every_time(tmp_path: Path) -> None:
     """plan imports its diff library in a thread while the listing runs; when the listing fails at once, the
     normal exit path must not tear the interpreter down under a half-finished import (it crashed: 139)."""

@@ -5,66 +5,21 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gpulab_apply.cli import run
 from gpulab_apply.emulator import Fault, RunningEmulator
-from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, parse_marker, spec_hash, with_marker
-from tests.conftest import CliResult, RunCli
+from tests.conftest import RunCli
+from tests.fixtures.jobs import PROJECT_URN, make_job
 from tests.fixtures.terminal import Terminal
-
-PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
-#: STARTING -> RUNNING takes schedule 2 s + assign 3 s + start 10 s in the emulator's default config
-TO_RUNNING = 20
-#: default simulated run time is 10 min
-TO_FINISHED = 20 * 60
-
-
-def job_yaml(name: str, *, gpus: int = 1, extra: str = "", env: str = "") -> str:
-    return (f"name: {name}\n{extra}request:\n  resources: {{cpus: 1, gpus: {gpus}, cpuMemoryGb: 4}}\n"
-            f"  docker:\n    image: \"debian:stable\"\n    command: train.sh\n"
-            f"    environment: {{SEED: 1{env}}}\n")
-
-
-class Repo:
-    """A job directory in a temporary folder, and the CLI pointed at one emulator and set."""
-
-    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, *, set_name: str = "lab",
-                 version: str = "3.1") -> None:
-        self.jobs = root / "jobs.d"
-        self.jobs.mkdir()
-        self.emulator = emulator
-        self._cli = cli
-        self.connection = ["--endpoint", emulator.api_root(version), "--set", set_name, "--project", "local"]
-        self.version = version
-
-    def write(self, name: str, text: str | None = None, **options: object) -> Path:
-        path = self.jobs / f"{name}.yaml"
-        path.write_text(text if text is not None else job_yaml(name, **options))  # type: ignore[arg-type]
-        return path
-
-    def __call__(self, command: str, *args: str, input: str | None = None) -> CliResult:
-        return self._cli(command, *args, *self.connection, input=input)
-
-    def remote(self) -> list[RemoteJob]:
-        with GpulabClient(self.emulator.api_root(self.version), api_version=self.version) as client:
-            return list(client.list_jobs())
-
-    def active(self) -> list[RemoteJob]:
-        return [job for job in self.remote() if job.status.is_active]
-
-
-@pytest.fixture
-def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.chdir(tmp_path)
-    return Repo(tmp_path, emulator, cli)
+from tests.harness import TO_FINISHED, TO_RUNNING, Repo, submissions_held
 
 
 def names(jobs: Sequence[RemoteJob]) -> list[str]:
@@ -145,9 +100,9 @@ def test_editing_a_running_job_replaces_it_and_says_work_is_lost(repo: Repo) -> 
 
 
 def test_editing_only_the_description_changes_nothing(repo: Repo) -> None:
-    repo.write("a", extra="description: first try\n")
+    repo.write("a", description="first try")
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
-    repo.write("a", extra="description: much better prose\n")
+    repo.write("a", description="much better prose")
     assert repo("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
 
 
@@ -158,14 +113,14 @@ def test_a_finished_job_is_not_rerun_but_a_new_rerun_token_runs_it_again(repo: R
     assert [job.status.name for job in repo.remote()] == ["FINISHED"]
     result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
     assert result.exit_code == 0 and "Unchanged: 1 in sync or done.\n" in result.stdout, result
-    repo.write("a", extra="x-gpulab-apply: {rerun: 2}\n")
+    repo.write("a", extension={"rerun": 2})
     result = repo("apply", "jobs.d", "--yes", "--detailed-exitcode")
     assert result.exit_code == 2, result
     assert [job.status.name for job in repo.remote()] == ["QUEUED", "FINISHED"]
 
 
 def test_a_failed_job_is_reported_and_rerun_only_with_rerun_failed(repo: Repo) -> None:
-    repo.write("a", env=", GPULAB_EMULATOR_EXIT_CODE: 3")
+    repo.write("a", exit_code=3)
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
     repo.emulator.advance(TO_FINISHED)
     [failed] = repo.remote()
@@ -238,7 +193,7 @@ def test_more_cancellations_than_max_cancel_are_refused(repo: Repo) -> None:
 
 
 def test_protected_jobs_are_blocked_until_cancel_protected_names_them(repo: Repo) -> None:
-    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    repo.write("keep", extension={"protect": True})
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
     (repo.jobs / "keep.yaml").unlink()
     repo.write("other")
@@ -280,7 +235,7 @@ def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(repo: Repo) -> 
 
 def test_a_saved_plan_survives_running_experiments(repo: Repo) -> None:
     """A job moving RUNNING -> FINISHED between plan and apply does not make the plan stale."""
-    repo.write("long", env=", GPULAB_EMULATOR_RUNTIME: 1 hour")
+    repo.write("long", runtime="1 hour")
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
     repo.emulator.advance(TO_RUNNING)
     assert [job.status.name for job in repo.remote()] == ["RUNNING"]
@@ -305,7 +260,7 @@ def test_a_plan_file_is_refused_when_the_job_files_changed(repo: Repo) -> None:
 
 
 def test_a_plan_the_guards_refuse_says_so_and_target_with_cancel_protected_suffices(repo: Repo) -> None:
-    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+    repo.write("keep", extension={"protect": True})
     repo.write("other")
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
     (repo.jobs / "keep.yaml").unlink()
@@ -356,18 +311,14 @@ def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: 
     wanted = [f"job-{i}" for i in range(6)]
     for name in wanted:
         repo.write(name)
-    # slow answers make both applies list before either submits (a submission commits 0.3 s after it is sent,
-    # so an apply that a busy machine starts late still lists before the first job exists)
-    repo.emulator.faults.set("*", Fault(latency=0.05))
-    repo.emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", *repo.connection]
     threads = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    repo.emulator.faults.clear()
+    with submissions_held(repo.emulator, runs=2):  # both applies list before either's first job exists
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert codes == [0, 0], capsys.readouterr()
     assert names(repo.active()) == wanted
     assert len(repo.remote()) > len(wanted)  # they did race: the duplicates exist, cancelled
@@ -415,9 +366,9 @@ def test_status_lists_managed_jobs_with_their_files(repo: Repo) -> None:
 
 
 def test_plan_formats_mask_secrets(repo: Repo) -> None:
-    repo.write("a", env=", HF_TOKEN: hunter2")
+    repo.write("a", environment={"HF_TOKEN": "hunter2"})
     assert repo("apply", "jobs.d", "--yes").exit_code == 0
-    repo.write("a", env=", HF_TOKEN: swordfish")
+    repo.write("a", environment={"HF_TOKEN": "swordfish"})
     for fmt in ("text", "json", "markdown", "github"):
         result = repo("plan", "jobs.d", "--format", fmt)
         assert result.exit_code == 0, result
@@ -484,6 +435,7 @@ def test_a_plan_file_remembers_its_set(repo: Repo, cli: RunCli) -> None:
     assert "Apply run " in result.stdout and "(set lab):" in result.stdout
 
 
+@pytest.mark.slow
 def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     repo.write("a")
     with Terminal("apply", "jobs.d", *repo.connection) as terminal:
@@ -499,33 +451,26 @@ def test_on_a_terminal_apply_asks_first_and_shows_progress(repo: Repo) -> None:
     assert names(repo.remote()) == ["a"]
 
 
-def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
-    repo.write("keep", extra="x-gpulab-apply: {protect: true}\n")
+def test_verification_never_cancels_a_protected_duplicate(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("keep", extension={"protect": True})
     repo.write("other")
     # a concurrent apply's copy lands between our plan and our verification
-    racer = {"name": "keep", "request": {"resources": {"cpus": 1, "gpus": 1, "cpuMemoryGb": 4},
-                                         "docker": {"image": "debian:stable", "command": "train.sh",
-                                                    "environment": {"SEED": 1}}},
-             "owner": {"projectUrn": PROJECT_URN}}
+    racer = make_job("keep", project_urn=PROJECT_URN)  # the job file's body, as apply submits it
     marker = Marker(set_name="lab", spec=spec_hash(racer), run_id="racer", protect=True)
 
-    def race() -> None:
-        # as soon as our submission of "other" is stored, the racer's copy of "keep" lands; our listings are
-        # slowed down, so the verification listing is sure to see it
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with repo.emulator.emulator.store.read() as conn:
-                if conn.execute("SELECT count(*) FROM jobs WHERE name = 'other'").fetchone()[0]:
-                    break
-            time.sleep(0.005)
-        repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+    submit = repo.emulator.emulator.submit
 
-    repo.emulator.faults.set("GET jobs", Fault(latency=0.3))
-    thread = threading.Thread(target=race)
-    thread.start()
-    result = repo("apply", "jobs.d", "--yes")
-    thread.join()
-    repo.emulator.faults.clear()
+    def then_the_racer(body: object, **options: Any) -> str:
+        # the racer's copy of "keep" lands as soon as our submission of "other" is stored, before apply hears
+        # back: the verification listing is sure to see it
+        uuid = submit(body, **options)
+        if isinstance(body, dict) and body["name"] == "other":
+            repo.emulator.seed_job(with_marker(racer, marker), created=repo.emulator.clock.now() + 60)
+        return uuid
+
+    with monkeypatch.context() as patched:
+        patched.setattr(repo.emulator.emulator, "submit", then_the_racer)
+        result = repo("apply", "jobs.d", "--yes")
     assert result.exit_code == 1, result
     [copy] = [job.uuid for job in repo.remote() if parse_marker(job.description) == marker]
     assert (f"  x keep: FAILED: duplicate {copy} is protected; cancel it by hand or apply with "
@@ -544,7 +489,7 @@ def test_verification_never_cancels_a_protected_duplicate(repo: Repo) -> None:
 def test_plan_and_apply_show_the_warnings_validate_gives_in_every_format(repo: Repo, cli: RunCli) -> None:
     """A form GPULab accepts but that is not canonical is a warning: plan and apply go on, and say so where
     a reviewer reads them (docs/plan-apply.md#output-formats); --strict makes it an error before any network."""
-    repo.write("lax", job_yaml("lax").replace("cpus: 1", 'cpus: "1"'))
+    repo.write("lax", cpus="1")
     repo.write("ok")
     warning = "jobs.d/lax.yaml:3:21: warning: request.resources.cpus: '1' is read by GPULab as 1 (write 1)\n"
     assert cli("validate", "jobs.d").stdout.startswith(warning)  # the same line validate prints
@@ -573,7 +518,7 @@ def test_plan_and_apply_show_the_warnings_validate_gives_in_every_format(repo: R
 
 
 def test_a_job_whose_not_after_has_passed_is_warned_about_and_gpulab_fails_it(repo: Repo) -> None:
-    repo.write("late", job_yaml("late") + "  scheduling: {notAfter: \"2026-01-01T00:00:00Z\"}\n")
+    repo.write("late", notAfter="2026-01-01T00:00:00Z")
     planned = repo("plan", "jobs.d")
     assert planned.exit_code == 0, planned
     assert ("Warning: scheduling.notAfter has passed on GPULab's clock for late: GPULab fails a job still queued "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import threading
@@ -22,16 +23,16 @@ from gpulab_apply.errors import (
     TruncatedListingError,
 )
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.jobmodel.status import JobStatus
-from gpulab_apply.settings import RetryPolicy, Timeouts
-from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
+from tests.fixtures.jobs import MINIMAL_JOB, PROJECT_URN, make_job
 
 #: retries as in production, but with millisecond waits so tests stay fast
 FAST_RETRY = RetryPolicy(retries=3, backoff=0.01, max_backoff=0.02)
 
 
-def job(name: str = "hello", **extra: Any) -> dict[str, Any]:
-    return {**MINIMAL_JOB, "name": name, "owner": {"projectUrn": PROJECT_URN}, **extra}
+#: a job of the project the emulator's local user is in
+job = functools.partial(make_job, project_urn=PROJECT_URN)
 
 
 def make_client(emulator: RunningEmulator, version: str = "3.1", **options: Any) -> GpulabClient:
@@ -301,21 +302,29 @@ def test_post_dropped_after_commit_is_ambiguous(emulator: RunningEmulator) -> No
         assert [j.name for j in client.list_jobs()] == ["landed"]
 
 
+@pytest.mark.slow
 def test_post_without_answer_in_time_is_ambiguous(emulator: RunningEmulator) -> None:
     emulator.faults.set("POST jobs", latency=1.0, times=1)
     with make_client(emulator, timeouts=Timeouts(connect=1.0, read=0.3)) as client:
         with pytest.raises(AmbiguousSubmitError, match=r"no answer within 0\.3 s, after the request was sent"):
             client.submit(job())
-        time.sleep(0.8)  # let the slow request finish on the server
+        # the server goes on with the request it was sent: the job lands (a generous bound: it does not hang)
+        deadline = time.monotonic() + 60
+        while not client.list_jobs():
+            assert time.monotonic() < deadline, "the submission never landed"
+            time.sleep(0.05)
         assert len(client.list_jobs()) == 1
 
 
+@pytest.mark.slow
 def test_get_without_answer_in_time_is_retried(emulator: RunningEmulator,
                                                retries_logged: pytest.LogCaptureFixture) -> None:
-    emulator.faults.set("GET version", latency=0.5, times=1)
-    with make_client(emulator, timeouts=Timeouts(connect=1.0, read=0.2)) as client:
+    # the first answer comes far beyond the read timeout; the retry is answered at once (with three chances to
+    # be answered within 0.5 s on a busy machine)
+    emulator.faults.set("GET version", latency=5.0, times=1)
+    with make_client(emulator, timeouts=Timeouts(connect=1.0, read=0.5)) as client:
         assert "latest_client_version" in client.version()
-    assert retry_lines(retries_logged)[0].startswith("GET version failed (no answer within 0.2 s)")
+    assert retry_lines(retries_logged)[0].startswith("GET version failed (no answer within 0.5 s)")
 
 
 def free_port() -> int:
@@ -376,6 +385,7 @@ def test_proxy_variables_do_not_affect_loopback(emulator: RunningEmulator, monke
 # --- 429 Too Many Requests ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_429_is_retried_after_the_servers_delay(emulator: RunningEmulator,
                                                 retries_logged: pytest.LogCaptureFixture) -> None:
     emulator.faults.set("GET jobs", error_rate=1.0, error_statuses=(429,), retry_after=1, times=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -12,13 +13,13 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.listing import list_v4, set_filter
 from gpulab_apply.gpulab.local import local_identity
 from gpulab_apply.jobmodel.status import JobStatus
-from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 OTHER_USER = "urn:publicid:IDN+ilabt.imec.be+user+other"
 
 
-def job(name: str) -> dict[str, Any]:
-    return {**MINIMAL_JOB, "name": name, "owner": {"projectUrn": PROJECT_URN}}
+#: a job of the project the emulator's local user is in
+job = functools.partial(make_job, project_urn=PROJECT_URN)
 
 
 def local_client(emulator: RunningEmulator, version: str = "3.1") -> GpulabClient:

@@ -10,7 +10,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.server import _Handler as EmulatorHandler
 from gpulab_apply.errors import ServerError
 from gpulab_apply.gpulab.client import GpulabClient
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 
 @pytest.fixture

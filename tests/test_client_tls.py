@@ -12,9 +12,9 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.errors import AmbiguousSubmitError, CertificateError, ConnectionFailedError
 from gpulab_apply.gpulab.certificate import load_credentials
 from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.settings import RetryPolicy
+from gpulab_apply.gpulab.policy import RetryPolicy
 from tests.fixtures.certificates import CertificateAuthority, LoginPemVariants, MakeLoginPem
-from tests.fixtures.emulator import MINIMAL_JOB
+from tests.fixtures.jobs import MINIMAL_JOB
 
 FAST_RETRY = RetryPolicy(retries=2, backoff=0.01, max_backoff=0.02)
 #: With TLS 1.3 the server's refusal comes after the client sent its request; whether the client reads the

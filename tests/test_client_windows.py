@@ -16,7 +16,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.jobmodel.status import JobStatus
 from tests.conftest import RunCli
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, job_yaml, make_job
 
 DAY = 24 * 3600
 
@@ -57,12 +57,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()
-    for name, runtime, extra in (("long", "60 days", "    scheduling: {maxDuration: 90 days}\n"),
-                                 ("short", "1 hour", "")):
-        (jobs / f"{name}.yaml").write_text(
-            f"name: {name}\nrequest:\n  resources: {{cpus: 1, gpus: 1, cpuMemoryGb: 4}}\n"
-            f"  docker:\n    image: debian:stable\n    command: train.sh\n"
-            f"    environment: {{GPULAB_EMULATOR_RUNTIME: {runtime}}}\n" + extra.replace("    ", "  ", 1))
+    (jobs / "long.yaml").write_text(job_yaml("long", runtime="60 days", maxDuration="90 days"))
+    (jobs / "short.yaml").write_text(job_yaml("short", runtime="1 hour"))
     return jobs
 
 

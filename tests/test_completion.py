@@ -41,18 +41,43 @@ def complete(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
     return result.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_bash_completes_commands_and_target_names(repo: Path) -> None:
     assert "plain,completion" in complete(repo, "bash", "gpulab-apply ", 1)
     assert complete(repo, "bash", "gpulab-apply plan --target ", 3) == [
         "plain,eval", "plain,train-a", "plain,train-b"]
     assert complete(repo, "bash", "gpulab-apply apply --target train", 3) == ["plain,train-a", "plain,train-b"]
-    assert complete(repo, "bash", "gpulab-apply apply --cancel-protected ev", 3) == ["plain,eval"]
+
+
+def test_cancel_protected_completes_only_protected_names(repo: Path) -> None:
+    """--cancel-protected is refused for a job that is not protected: completion offers only protected ones."""
+    (repo / "jobs.d" / "keep.yaml").write_text(MINIMAL_JOB_YAML.format(name="keep-1")
+                                               + "x-gpulab-apply: {protect: true}\n")
+    for command in ("plan", "apply"):
+        assert complete(repo, "bash", f"gpulab-apply {command} --cancel-protected ", 3) == ["plain,keep-1"]
+        assert complete(repo, "bash", f"gpulab-apply {command} --cancel-protected ev", 3) in ([], [""])
+
+
+def test_render_completes_job_and_sweep_names_and_paths_complete_as_files(repo: Path) -> None:
+    (repo / "jobs.d" / "grid.yaml").write_text(
+        MINIMAL_JOB_YAML.format(name="grid") + "x-gpulab-apply:\n  matrix: {lr: [0.1, 0.05]}\n")
+    assert complete(repo, "bash", "gpulab-apply render gr", 2) == [
+        "plain,grid", "plain,grid-lr0.05", "plain,grid-lr0.1"]
+    for option in ("--cert", "--ca-bundle", "--config"):
+        assert complete(repo, "bash", f"gpulab-apply plan {option} x", 3) == ["file,x"], option
+        assert complete(repo, "bash", f"gpulab-apply {option} x", 2) == ["file,x"], option  # before the command
+
+
+def test_names_complete_from_the_directory_of_dash_c(repo: Path) -> None:
+    assert complete(repo.parent, "bash", f"gpulab-apply -C {repo} plan --target tr", 5) == [
+        "plain,train-a", "plain,train-b"]
 
 
 def test_names_come_from_the_directories_on_the_command_line(repo: Path) -> None:
     assert complete(repo, "bash", "gpulab-apply plan other --target ", 4) == ["plain,elsewhere"]
 
 
+@pytest.mark.slow
 def test_zsh_and_fish_get_the_same_names(repo: Path) -> None:
     # zsh: type, value and help on separate lines ("_" for no help)
     assert complete(repo, "zsh", "gpulab-apply plan --target tr", 3) == [
@@ -71,6 +96,7 @@ def test_completion_prints_a_script_for_each_shell(cli: RunCli) -> None:
     assert cli("completion", "tcsh").exit_code == 64
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_bash_script_completes_in_bash(repo: Path) -> None:
     """The documented set-up, in bash itself: eval the script, then run its completion function."""
@@ -111,6 +137,7 @@ def test_names_come_in_natural_order(tmp_path: Path) -> None:
         "plain,eval", "plain,sweep-1", "plain,sweep-2", "plain,sweep-2b", "plain,sweep-10"]
 
 
+@pytest.mark.slow
 def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()

@@ -13,7 +13,7 @@ from gpulab_apply.errors import CertificateError, ConfigError
 from gpulab_apply.gpulab.local import LOCAL_USER_URN, local_identity
 from gpulab_apply.settings import Settings, resolve_settings
 from tests.fixtures.certificates import MakeLoginPem
-from tests.fixtures.emulator import MINIMAL_JOB
+from tests.fixtures.jobs import MINIMAL_JOB
 
 JDOE_URN = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
 

@@ -6,16 +6,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.model import JobSpec, RemoteJob
 from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.cost import lost_hours, requested_hours
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import PlanOptions, build_plan
-from tests.conftest import RunCli
-from tests.test_cli_plan_apply import Repo, job_yaml
+from tests.harness import Repo
 from tests.test_planner import PROJECT, SET, remote, spec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -65,20 +61,14 @@ def test_an_in_sync_plan_costs_nothing() -> None:
     assert (plan.cost.requested, plan.cost.lost) == (0.0, 0.0)
 
 
-@pytest.fixture
-def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.chdir(tmp_path)
-    return Repo(tmp_path, emulator, cli)
-
-
 def test_every_format_shows_the_cost_and_the_guard_exits_3(repo: Repo) -> None:
     repo.write("a", gpus=2)  # no maxDuration: 2 x 336
-    repo.write("b", text=job_yaml("b", gpus=1) + "  scheduling: {maxDuration: 2 days}\n")
+    repo.write("b", gpus=1, maxDuration="2 days")
     text = repo("plan", "jobs.d")
     assert "Cost: 720 GPU-hours requested (1 job(s) at GPULab's default maxDuration, 2 weeks), 0 GPU-hours of " \
            "running work lost." in text.stdout
     document = json.loads(repo("plan", "jobs.d", "--format", "json").stdout)
-    assert document["gpuHours"] == {"requested": 720.0, "lost": 0.0, "defaultedMaxDuration": 1}
+    assert document["gpuHours"] == {"requested": 720.0, "lost": 0.0, "defaultedMaxDuration": 1, "waiting": 0.0}
     assert "Cost: 720 GPU-hours requested" in repo("plan", "jobs.d", "--format", "markdown").stdout
     refused = repo("apply", "jobs.d", "--yes", "--max-gpu-hours", "700")
     assert refused.exit_code == 3 and "more than --max-gpu-hours 700" in refused.stderr, refused

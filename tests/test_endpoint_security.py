@@ -40,7 +40,7 @@ PLAIN = ["http://127.0.0.1:8080/api/gpulab/v3.1/", "http://localhost/api/gpulab/
 @pytest.mark.parametrize("url", TRICKY)
 def test_tricky_urls_are_not_loopback(url: str) -> None:
     assert not is_loopback_url(url)
-    with pytest.raises(ConfigError, match=r"--endpoint: (the endpoint is ambiguous|plain http:// is refused)"):
+    with pytest.raises(ConfigError, match=r"--endpoint: (the endpoint is ambiguous|plain http:// is refused|the endpoint holds a user name)"):
         normalise_endpoint(url, None, source="--endpoint")
     with pytest.raises(ConfigError):
         GpulabClient(url, api_version="3.1")

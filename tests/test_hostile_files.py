@@ -163,6 +163,7 @@ def test_jobs_d_as_a_symlink_loop_is_a_located_problem(cli: RunCli, command: str
         assert_located(result, "jobs.d:", "cannot follow this symlink")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["validate", "plan"])
 def test_a_bracket_bomb_among_200_files_checked_in_parallel_is_one_located_problem(cli: RunCli,
                                                                                  command: str) -> None:
@@ -174,6 +175,7 @@ def test_a_bracket_bomb_among_200_files_checked_in_parallel_is_one_located_probl
     assert "j000.yaml" not in result.stdout + result.stderr  # the other files are fine
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_costs_a_problem_at_its_file(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     """No file kills a worker any more; a parser is C code, so the next crash is injected here (forked
     workers inherit the patched reader): the file is named, the other 200 are checked, no traceback."""
@@ -312,6 +314,7 @@ def with_seeds(test: Callable[..., None]) -> Callable[..., None]:
 EXAMPLES = max(15, (settings.default.max_examples if settings.default else 40) // 2)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                          HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(files=trees())

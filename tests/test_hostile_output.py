@@ -84,6 +84,7 @@ def check_outputs(cli: RunCli, emulator: RunningEmulator, name: str, description
                 assert not live_markdown(result.stdout), (args, live_markdown(result.stdout), result)
 
 
+@pytest.mark.slow
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=hostile_strings, description=hostile_strings)
 @example(name="@octocat [click](https://evil.example) ![t](https://evil.example/t.png)",

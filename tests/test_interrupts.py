@@ -25,7 +25,7 @@ from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.emulator.faults import Fault
 from gpulab_apply.errors import ExitStatus
 from tests.conftest import RunCli
-from tests.lab import job_yaml
+from tests.fixtures.jobs import job_yaml
 
 JOBS = 8
 
@@ -94,7 +94,7 @@ def test_an_unexpected_error_is_a_crash_report_in_the_commands_format(
     secret = "s3cr3t-Value-4711"
     (tmp_path / "jobs.d").mkdir()
     (tmp_path / "jobs.d" / "train.yaml").write_text(
-        job_yaml("train").replace("environment: {", "environment: {WANDB_API_KEY: '${WANDB_API_KEY}', "))
+        job_yaml("train", environment={"WANDB_API_KEY": "${WANDB_API_KEY}"}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 

@@ -35,8 +35,9 @@ LAYERS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     (("model", ("model", "sourcemap")),),
     # GPULab's job model: schema, rules, forms, durations, status groups
     (("jobmodel", ("jobmodel",)),),
-    # facts with no dependency on the tool: errors, problems, masking, placement, git, crash reports, the version
-    (("base", ("", "errors", "problems", "masking", "placement", "git", "crash")),),
+    # facts with no dependency on the tool: errors, problems, masking, placement, git, crash reports, the version,
+    # and the two rules every command shares over names: the natural order and the selector grammar
+    (("base", ("", "errors", "problems", "masking", "placement", "git", "crash", "order", "selectors")),),
 )
 
 
@@ -44,9 +45,6 @@ LAYERS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
 #: fails when one is gone, so the list only shrinks). gpulab -> settings: the transport branch moves Timeouts,
 #: RetryPolicy and the default endpoint into gpulab/policy.py. cli <-> cli.group: the grammar branch reworks the group.
 PENDING: frozenset[tuple[str, str]] = frozenset({
-    ("gpulab_apply.gpulab.client", "gpulab_apply.settings"),
-    ("gpulab_apply.gpulab.failures", "gpulab_apply.settings"),
-    ("gpulab_apply.gpulab.transport", "gpulab_apply.settings"),
     ("gpulab_apply.cli", "gpulab_apply.cli.group"),
 })
 

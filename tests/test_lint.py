@@ -11,6 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+#: mypy --strict over the package takes many seconds: the fast tier leaves it out, CI runs it
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     "command",

@@ -13,14 +13,14 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.reconcile.waiting import LogTail
 from tests.conftest import RunCli
-from tests.fixtures.emulator import make_job
-from tests.lab import TO_RUNNING, Lab
+from tests.fixtures.jobs import make_job
+from tests.harness import TO_RUNNING, Repo
 
 
 @pytest.fixture
-def lab(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Lab:
+def lab(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
     monkeypatch.chdir(tmp_path)
-    return Lab(tmp_path, emulator, cli)
+    return Repo(tmp_path, emulator, cli)
 
 
 @pytest.fixture
@@ -31,9 +31,9 @@ def fast_emulator() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-def fast_lab(tmp_path: Path, fast_emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Lab:
+def fast_lab(tmp_path: Path, fast_emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
     monkeypatch.chdir(tmp_path)
-    return Lab(tmp_path, fast_emulator, cli)
+    return Repo(tmp_path, fast_emulator, cli)
 
 
 # --- the endpoint ---------------------------------------------------------------------------------------------
@@ -71,8 +71,8 @@ def test_a_log_tail_reads_each_byte_once_and_ends_with_the_job(emulator: Running
 # --- the command ----------------------------------------------------------------------------------------------
 
 
-def test_logs_prints_the_current_jobs_log(lab: Lab) -> None:
-    lab.write("train")
+def test_logs_prints_the_current_jobs_log(lab: Repo) -> None:
+    lab.write("train", runtime="100 s")
     lab.apply()
     empty = lab("logs", "train")
     assert empty.exit_code == 0 and empty.stdout == ""
@@ -83,21 +83,22 @@ def test_logs_prints_the_current_jobs_log(lab: Lab) -> None:
     assert result.stdout.splitlines() == [f"[gpulab-emulator] progress {p}% ({p} s of 100 s)" for p in range(10, 51, 10)]
 
 
-def test_logs_of_a_name_the_set_does_not_have(lab: Lab) -> None:
+def test_logs_of_a_name_the_set_does_not_have(lab: Repo) -> None:
     lab.write("train")
     lab.apply()
     result = lab("logs", "trian")
     assert result.exit_code == 1
-    assert "set 'lab' has no job named 'trian'" in result.stderr and "gpulab-apply status" in result.stderr
-    other_set = lab._cli("logs", "train", *lab.connection[:2], "--set", "other", "--project", "local")
+    assert "no job of set 'lab' matches 'trian'" in result.stderr and "gpulab-apply status" in result.stderr
+    other_set = lab.cli("logs", "train", *lab.connection[:2], "--set", "other", "--project", "local")
     assert other_set.exit_code == 1 and "1 job(s) have that name, of another set (pass --set to name it)" in other_set.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", ["3.1", "4.0"])
 def test_logs_follow_prints_until_the_job_ends(tmp_path: Path, fast_emulator: RunningEmulator, cli: RunCli,
                                                monkeypatch: pytest.MonkeyPatch, version: str) -> None:
     monkeypatch.chdir(tmp_path)
-    fast_lab = Lab(tmp_path, fast_emulator, cli, version=version)
+    fast_lab = Repo(tmp_path, fast_emulator, cli, version=version)
     fast_lab.write("train", runtime="100 s", exit_code=0)
     fast_lab.apply()
     result = fast_lab("logs", "train", "--follow", "--interval", "0.02")
@@ -108,7 +109,8 @@ def test_logs_follow_prints_until_the_job_ends(tmp_path: Path, fast_emulator: Ru
     assert "train ended: FINISHED" in result.stderr
 
 
-def test_logs_follow_carries_on_into_a_halted_jobs_restart(fast_lab: Lab) -> None:
+@pytest.mark.slow
+def test_logs_follow_carries_on_into_a_halted_jobs_restart(fast_lab: Repo) -> None:
     fast_lab.write("train", runtime="100 s", halt_after="40 s", restartable=True)
     fast_lab.apply()
     result = fast_lab("logs", "train", "--follow", "--interval", "0.02")

@@ -29,8 +29,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_apply_of_a_missing_file_says_so_before_asking_for_yes(repo: Path, cli: RunCli) -> None:
     result = cli("apply", "missing.json")
-    assert result.exit_code == 1, result
-    assert "missing.json: error: no such file or directory" in result.stdout + result.stderr
+    assert result.exit_code == 64, result  # a PATH named that does not exist: a usage error
+    assert "Path 'missing.json' does not exist" in result.stderr
     assert "--yes" not in result.stderr
     # with the files in order, the missing --yes is what is reported, before any network
     assert "pass --yes" in cli("apply", "jobs.d", "--endpoint", "https://127.0.0.1:9/api/gpulab/v3.1/").stderr
@@ -92,10 +92,13 @@ def test_local_takes_speed(repo: Path, cli: RunCli) -> None:
 
 def test_speed_without_local_or_not_a_number(repo: Path, cli: RunCli) -> None:
     remote = cli("plan", "--speed", "10", "--endpoint", "https://127.0.0.1:9/api/gpulab/v3.1/")
-    assert remote.exit_code == 1 and "--speed sets the clock of the embedded emulator, so it needs --local" \
+    assert remote.exit_code == 64 and "--speed sets the clock of the embedded emulator, so it needs --local" \
         in remote.stderr, remote
     bad = cli("plan", "--local", "--speed", "fast")
-    assert bad.exit_code == 1 and "--speed: the speed must be a positive number" in bad.stderr, bad
+    assert bad.exit_code == 64 and "--speed: the speed must be a positive number" in bad.stderr, bad
+    # the same value from the environment is a configuration error, not a usage error
+    env = cli("plan", "--local", env={"GPULAB_APPLY_SPEED": "fast"})
+    assert env.exit_code == 1 and "GPULAB_APPLY_SPEED: the speed must be a positive number" in env.stderr, env
 
 
 def test_the_emulator_command_from_a_subdirectory_serves_the_repositorys_state(repo: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from gpulab_apply.reporters import REGISTRY, VERSIONS, Kind, formats
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import Repo
+from tests.harness import Repo
 
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"  # the discard port: nothing listens on loopback
 BAD_JOB = "name: bad\nrequest: {}\n"
@@ -53,13 +53,13 @@ def assert_envelope(document: dict[str, Any], kind: str) -> None:
 
 
 def test_every_command_offers_its_registered_formats_and_auto(cli: RunCli) -> None:
-    for kind in ("validate", "plan", "apply", "status", "whoami"):
+    for kind in ("validate", "plan", "apply", "status", "whoami", "show"):
         text = " ".join(cli(kind, "--help").stdout.split())
         assert f"--format [{'|'.join(formats(kind))}]" in text, text
         assert "[default: auto]" in text
     text = " ".join(cli("render", "--help").stdout.split())  # yaml is the default: its output is a job file set
     assert "--format [yaml|json]" in text and "[default: yaml]" in text
-    assert {kind for kind, _ in REGISTRY} == {"validate", "plan", "apply", "status", "whoami", "render"}
+    assert {kind for kind, _ in REGISTRY} == {"validate", "plan", "apply", "status", "whoami", "render", "show"}
 
 
 @pytest.mark.parametrize(("env", "expected"), [({"GITHUB_ACTIONS": "true"}, "github"), ({}, "text"),

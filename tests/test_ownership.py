@@ -10,84 +10,69 @@ import pytest
 
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.certificate import load_credentials
-from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.workspace import find_workspace
-from tests.conftest import CliResult, RunCli
+from tests.conftest import RunCli
 from tests.fixtures.certificates import MakeLoginPem
-from tests.test_cli_plan_apply import Repo, job_yaml
+from tests.fixtures.jobs import job_yaml
+from tests.harness import Repo
 
 ALICE = "urn:publicid:IDN+ilabt.imec.be+user+alice"
 JDOE = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"
 
 
-class Person:
+def person(root: Path, emulator: RunningEmulator, cli: RunCli, pem: Path, ca_file: Path) -> Repo:
     """One user's clone of the job repository, talking to the emulator over mutual TLS with their certificate."""
-
-    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli, pem: Path, ca_file: Path) -> None:
-        self.jobs = root / "jobs.d"
-        self.jobs.mkdir(parents=True)
-        self.pem, self.ca_file, self.emulator, self._cli = pem, ca_file, emulator, cli
-        self.args = ["--endpoint", emulator.api_root("3.1"), "--cert", str(pem), "--ca-bundle", str(ca_file),
-                     "--project", "myproj", "--set", "lab"]
-
-    def write(self, name: str) -> None:
-        (self.jobs / f"{name}.yaml").write_text(job_yaml(name))
-
-    def __call__(self, command: str, *args: str) -> CliResult:
-        return self._cli(command, str(self.jobs), *args, *self.args)
-
-    def active(self) -> list[RemoteJob]:
-        credentials = load_credentials(self.pem, password=None)
-        with GpulabClient(self.emulator.api_root("3.1"), api_version="3.1",
-                          ssl_context=credentials.ssl_context(ca_bundle=self.ca_file),
-                          identity=credentials.identity) as client:
-            return [job for job in client.list_jobs() if job.status.is_active]
+    credentials = load_credentials(pem, password=None)
+    return Repo(root, emulator, cli, project="myproj", options=("--cert", str(pem), "--ca-bundle", str(ca_file)),
+                client_options={"ssl_context": credentials.ssl_context(ca_bundle=ca_file),
+                                "identity": credentials.identity})
 
 
 @pytest.fixture
 def people(tmp_path: Path, tls_emulator: RunningEmulator, cli: RunCli, make_login_pem: MakeLoginPem,
-           ca_file: Path) -> tuple[Person, Person]:
-    return (Person(tmp_path / "alice", tls_emulator, cli, make_login_pem("alice"), ca_file),
-            Person(tmp_path / "jdoe", tls_emulator, cli, make_login_pem("jdoe"), ca_file))
+           ca_file: Path) -> tuple[Repo, Repo]:
+    return (person(tmp_path / "alice", tls_emulator, cli, make_login_pem("alice"), ca_file),
+            person(tmp_path / "jdoe", tls_emulator, cli, make_login_pem("jdoe"), ca_file))
 
 
 def owners(jobs: list[RemoteJob], name: str) -> list[str]:
     return sorted(str(job.owner["userUrn"]) for job in jobs if job.name == name)
 
 
-def test_two_users_with_the_same_set_never_touch_each_others_jobs(people: tuple[Person, Person]) -> None:
+def test_two_users_with_the_same_set_never_touch_each_others_jobs(people: tuple[Repo, Repo]) -> None:
     alice, jdoe = people
     for person in people:
         person.write("a")
         person.write("b")
-    assert jdoe("apply", "--yes").exit_code == 0
+    assert jdoe("apply", str(jdoe.jobs), "--yes").exit_code == 0
 
-    planned = alice("plan")
+    planned = alice("plan", str(alice.jobs))
     assert planned.exit_code == 0, planned
     assert "+ a (new)" in planned.stdout and "+ b (new)" in planned.stdout  # jdoe's jobs are not hers
     assert JDOE not in planned.stdout  # the listing is hers alone: another user's jobs are not even seen
-    assert alice("apply", "--yes").exit_code == 0
+    assert alice("apply", str(alice.jobs), "--yes").exit_code == 0
     assert owners(alice.active(), "a") == [ALICE, JDOE]
 
     (alice.jobs / "b.yaml").unlink()
-    removed = alice("apply", "--yes")
+    removed = alice("apply", str(alice.jobs), "--yes")
     assert removed.exit_code == 0, removed  # no 403 from trying to cancel jdoe's b
     assert owners(alice.active(), "b") == [JDOE]
 
-    again = jdoe("plan", "--detailed-exitcode")
+    again = jdoe("plan", str(jdoe.jobs), "--detailed-exitcode")
     assert again.exit_code == 0, again  # jdoe's jobs are in sync; alice's are neither counted nor listed
     assert "No changes: GPULab matches the job files." in again.stdout and ALICE not in again.stdout
 
 
-def test_a_team_sharing_one_certificate_is_one_owner(people: tuple[Person, Person], tmp_path: Path,
+def test_a_team_sharing_one_certificate_is_one_owner(people: tuple[Repo, Repo], tmp_path: Path,
                                                      tls_emulator: RunningEmulator, cli: RunCli) -> None:
     alice, _ = people
     alice.write("a")
-    assert alice("apply", "--yes").exit_code == 0
-    ci = Person(tmp_path / "ci-checkout", tls_emulator, cli, alice.pem, alice.ca_file)
+    assert alice("apply", str(alice.jobs), "--yes").exit_code == 0
+    ci = Repo(tmp_path / "ci-checkout", tls_emulator, cli, project="myproj", options=alice.options,
+              client_options=alice.client_options)
     ci.write("a")
-    result = ci("plan", "--detailed-exitcode")
+    result = ci("plan", str(ci.jobs), "--detailed-exitcode")
     assert result.exit_code == 0, result
     assert "No changes: GPULab matches the job files." in result.stdout
 
@@ -135,12 +120,6 @@ def test_a_clone_in_another_folder_sees_its_jobs_in_sync(tmp_path: Path, emulato
         results.append(cli("apply", "--yes", *connection))
     assert results[0].exit_code == 0 and "Set: proj" in results[0].stdout
     assert "Set: proj" in results[1].stdout and "No changes: GPULab matches" in results[1].stdout
-
-
-@pytest.fixture
-def repo(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.chdir(tmp_path)
-    return Repo(tmp_path, emulator, cli)
 
 
 def test_jobs_of_another_set_of_the_same_user_are_a_loud_warning(repo: Repo, cli: RunCli) -> None:

@@ -5,9 +5,16 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gpulab_apply.model import JobSpec
+from gpulab_apply.problems import Location
 from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters import report
+from gpulab_apply.reporters.github import LIMIT_PER_LEVEL
 from gpulab_apply.reporters.markdown import MARKDOWN_BUDGET
 from tests.test_planner import plan, remote, spec
 
@@ -70,7 +77,7 @@ def test_json_is_versioned_and_complete() -> None:
     assert document["set"] == "lab" and document["hasChanges"] is True
     assert (document["problems"], document["error"]) == ([], None)
     assert document["summary"] == {"create": 1, "replace": 1, "replaceRunning": 1, "cancel": 1, "cancelRunning": 0,
-                                   "unchanged": 2, "blocked": 1, "unmanaged": 1}
+                                   "unchanged": 2, "blocked": 1, "unmanaged": 1, "waiting": 0, "stuck": 0}
     replace = next(e for e in document["entries"] if e["name"] == "b-replace")
     assert replace["action"] == "replace" and replace["workLost"] is True
     assert replace["location"] == {"file": "jobs.d/b-replace.yaml", "line": 1, "column": 1}
@@ -117,9 +124,48 @@ def test_markdown_stays_within_budget_for_3000_jobs() -> None:
 
 def test_github_annotations_point_at_the_file() -> None:
     lines = render(sample(), "github").splitlines()
-    assert lines[0] == "::notice file=jobs.d/a-new.yaml,line=1,col=1,title=gpulab-apply plan::+ a-new: new"
-    assert lines[1].startswith("::warning file=jobs.d/b-replace.yaml,line=1,col=1,title=gpulab-apply plan::-/+ "
+    assert lines[0] == "::notice title=gpulab-apply plan::Plan: 1 to create, 1 to replace (1 running), 1 to cancel."
+    assert lines[1] == "::notice file=jobs.d/a-new.yaml,line=1,col=1,title=gpulab-apply plan::+ a-new: new"
+    assert lines[2].startswith("::warning file=jobs.d/b-replace.yaml,line=1,col=1,title=gpulab-apply plan::-/+ "
                                "b-replace: changed; cancels RUNNING job bbbbbbbb, its work is lost%0A+ request.docker")
-    assert lines[2] == ("::notice title=gpulab-apply plan::- c-removed: no longer in the job files; "
-                        "cancels QUEUED job cccccccc")
-    assert lines[-1] == "::notice title=gpulab-apply plan::Plan: 1 to create, 1 to replace (1 running), 1 to cancel."
+    # the jobs no file defines any more have no line to pin to: one annotation for them all
+    assert lines[3] == ("::warning title=gpulab-apply plan::2 job(s) no job file defines any more: !1, -1%0A"
+                        "- c-removed: no longer in the job files; cancels QUEUED job cccccccc%0A"
+                        "! g-keep: protected: would cancel; `apply --cancel-protected g-keep` allows it")
+
+
+def sweep_member(name: str, sweep: str) -> JobSpec:
+    return dataclasses.replace(spec(name), sweep=sweep, location=Location(f"jobs.d/{sweep}.yaml", 1, 1))
+
+
+def test_github_groups_a_sweep_into_one_annotation_at_its_document() -> None:
+    members = [sweep_member(f"train-lr{index}", "train") for index in range(30)]
+    lines = render(plan([*members, spec("eval")], []), "github").splitlines()
+    assert lines[0] == "::notice title=gpulab-apply plan::Plan: 31 to create, 0 to replace, 0 to cancel."
+    [sweep] = [line for line in lines if "sweep train" in line]
+    assert sweep.startswith("::notice file=jobs.d/train.yaml,line=1,col=1,title=gpulab-apply plan::sweep train: +30%0A"
+                            "+ train-lr0: new%0A")
+    assert "… and 10 more" in sweep
+    assert len([line for line in lines if line.startswith("::")]) == 3  # summary, sweep, eval
+
+
+@settings(max_examples=30)
+@given(creates=st.integers(0, 40), replaces=st.integers(0, 25), sweeps=st.integers(0, 15), warnings=st.integers(0, 15))
+def test_github_stays_within_the_limits_per_level_and_loses_nothing(creates: int, replaces: int, sweeps: int,
+                                                                     warnings: int) -> None:
+    """Property: at most 10 annotations of each level, the summary the first of them, and every job either in an
+    annotation or in a plain log line after them."""
+    desired = [spec(f"new-{index}") for index in range(creates)]
+    desired += [spec(f"changed-{index}", gpus=2) for index in range(replaces)]
+    desired += [sweep_member(f"s{index}-{member}", f"s{index}") for index in range(sweeps) for member in range(2)]
+    jobs = [remote(name=f"changed-{index}", status="RUNNING", of=spec(f"changed-{index}")) for index in range(replaces)]
+    made = dataclasses.replace(plan(desired, jobs), warnings=tuple(f"warning {index}" for index in range(warnings)))
+    lines = render(made, "github").splitlines()
+    commands = [line for line in lines if line.startswith("::")]
+    assert lines[0].startswith("::notice title=gpulab-apply plan::Plan: ")
+    for level in ("error", "warning", "notice"):
+        assert len([line for line in commands if line.startswith(f"::{level} ")]) <= LIMIT_PER_LEVEL
+    assert not any(line.startswith("::") for line in lines[len(commands):]), "plain lines come after the annotations"
+    text = "\n".join(lines)
+    for name in [job.name for job in desired] + [f"warning {index}" for index in range(warnings)]:
+        assert re.search(rf"\b{re.escape(name)}\b", text), name

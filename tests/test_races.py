@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from gpulab_apply.cli import run
-from gpulab_apply.emulator import Fault, RunningEmulator
+from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import spec_hash
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import job_yaml
+from tests.fixtures.jobs import PROJECT_URN, job_yaml, make_job
+from tests.harness import submissions_held
 
-PROJECT_URN = "urn:publicid:IDN+ilabt.imec.be+project+local"
 RACERS = 4
 JOBS = 100
 
@@ -53,19 +53,16 @@ def test_four_applies_of_100_jobs_converge_on_one_job_per_name(version: str, job
     wanted = [f"job-{i:03d}" for i in range(JOBS)]
     for name in wanted:
         (jobs_dir / f"{name}.yaml").write_text(job_yaml(name))
-    # slow answers make every racer list before any submits: a submission commits 0.3 s after it is sent, so
-    # even a racer that a busy machine starts late lists before the first job exists (one listing later would
-    # see the others' duplicates, and --max-cancel would rightly refuse to cancel more than 10 of them)
-    emulator.faults.set("*", Fault(latency=0.05))
-    emulator.faults.set("POST jobs", Fault(latency=0.3))
     codes: list[int] = []
     args = ["apply", "jobs.d", "--yes", "--parallelism", "16", *connection(emulator, version)]
     racers = [threading.Thread(target=lambda: codes.append(run(args))) for _ in range(RACERS)]
-    for racer in racers:
-        racer.start()
-    for racer in racers:
-        racer.join()
-    emulator.faults.clear()
+    # every racer lists before the first job exists (one listing later would see the others' duplicates, and
+    # --max-cancel would rightly refuse to cancel more than 10 of them)
+    with submissions_held(emulator, runs=RACERS):
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join()
     output = capsys.readouterr()
     failures = [line for line in output.out.splitlines() if "FAILED" in line or line.startswith("  x ")]
     assert codes == [0] * RACERS, "\n".join(failures[-40:]) + output.err[-2000:]
@@ -100,17 +97,13 @@ def test_a_set_moves_from_v3_1_without_project_to_v4_0_with_it_and_nothing_is_re
 def test_jobs_made_with_the_previous_marker_format_stay_in_sync(filled: bool, jobs_dir: Path,
                                                                 emulator: RunningEmulator, cli: RunCli) -> None:
     """Jobs the previous version submitted (marker without ``v2``, hash over owner) are not replaced."""
-    from ruamel.yaml import YAML
-
     names = [f"old-{i}" for i in range(5)]
     with GpulabClient(emulator.api_root("3.1"), api_version="3.1") as client:
         for name in names:
             (jobs_dir / f"{name}.yaml").write_text(job_yaml(name))
-            job = dict(YAML(typ="safe").load(job_yaml(name)))
-            if filled:
-                job["owner"] = {"projectUrn": PROJECT_URN}
-            old_marker = f"[gpulab-apply set=lab spec={spec_hash(job, version=1)} run=20250101T000000Z-abcdef]"
-            client.submit({**job, "description": f"prose\n{old_marker}"})
+            body = make_job(name, project_urn=PROJECT_URN if filled else None)
+            old_marker = f"[gpulab-apply set=lab spec={spec_hash(body, version=1)} run=20250101T000000Z-abcdef]"
+            client.submit({**body, "description": f"prose\n{old_marker}"})
     for version in ("3.1", "4.0"):
         result = cli("plan", "jobs.d", "--detailed-exitcode", *connection(emulator, version))
         assert result.exit_code == 0, result

@@ -20,6 +20,7 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_a_retry_says_so_on_a_terminal(tmp_path: Path) -> None:
     with Terminal("status", "jobs.d", "--endpoint", UNREACHABLE, "--project", "p", cwd=project(tmp_path)) as terminal:
         terminal.read_to_end()

@@ -64,6 +64,7 @@ def test_accepted_jobs_are_canonical_after_rewriting(case: Case) -> None:
         assert not schema.violations(canonical.job)  # and the canonical form is what the schema describes
 
 
+@pytest.mark.slow
 def test_predicate_agrees_with_jsonschema_on_the_corpus() -> None:
     for submission in (False, True):
         reference = schema._validator(submission=submission)

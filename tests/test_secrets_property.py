@@ -96,7 +96,7 @@ def workspace() -> Iterator[Path]:
 def runs(connection: list[str]) -> list[list[str]]:
     """Every command x format that reads the job files, in an order that makes apply act (and then not)."""
     commands = [["validate", "jobs.d", "--format", fmt] for fmt in ("text", "json", "github", "gitlab")]
-    commands += [["render", "--path", "jobs.d", *extra] for extra in ([], ["--format", "json"], ["--explain"])]
+    commands += [["render", "--jobs", "jobs.d", *extra] for extra in ([], ["--format", "json"], ["--explain"])]
     commands += [["plan", "jobs.d", "--format", fmt, *connection] for fmt in ("text", "json", "markdown", "github")]
     commands += [["plan", "jobs.d", "--out", "plan.json", *connection], ["apply", "plan.json", *connection]]
     commands += [["apply", "jobs.d", "--yes", "--format", fmt, *connection] for fmt in ("text", "json", "github")]
@@ -114,7 +114,9 @@ def check_place(cli: RunCli, emulator: RunningEmulator, secret: str, place: str,
         extra = [["logs", name.replace("${V}", secret), "--jobs", "jobs.d", *connection]] if place == "name" else []
         for args in runs(connection) + extra:
             result: CliResult = cli(*args, env=env)
-            assert result.exit_code in (0, 1, 2, 4), (args, result)
+            # apply of a plan file the failed plan before it never wrote: a PATH that does not exist, 64
+            missing_plan = args[:2] == ["apply", "plan.json"] and not (root / "plan.json").exists()
+            assert result.exit_code in ((64,) if missing_plan else (0, 1, 2, 4)), (args, result)
             assert "Traceback" not in result.stderr, (args, result)
             shown = result.stdout + result.stderr
             assert not [form for form in forms if form in shown], (args, place, secret, result)
@@ -124,6 +126,7 @@ def check_place(cli: RunCli, emulator: RunningEmulator, secret: str, place: str,
             assert not [form for form in forms if form in text], (path, text)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(secret=secret_values(), place=st.sampled_from(PLACES))
 @example(secret='K"q\\r é\nx  y9', place="name")  # the server-error cases of the issue, in a name

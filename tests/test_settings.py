@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT
 from gpulab_apply.settings import (
-    DEFAULT_ENDPOINT,
     Settings,
     normalise_endpoint,
     resolve_settings,
@@ -252,7 +252,7 @@ def test_timeout_must_be_positive(repo: Path) -> None:
 
 
 def test_backoff_grows_exponentially_with_jitter() -> None:
-    from gpulab_apply.settings import RetryPolicy
+    from gpulab_apply.gpulab.policy import RetryPolicy
 
     policy = RetryPolicy(backoff=1.0, max_backoff=4.0)
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 4.0)]:
@@ -290,10 +290,16 @@ def test_every_setting_is_derived_from_the_one_table(repo: Path, cli: Any) -> No
     assert shown["retries"] == ("2", str(repo / "gpulab-apply.yaml"))
 
 
-def test_verbose_masks_a_password_in_the_endpoint(repo: Path) -> None:
-    settings = resolve(repo, flags={"endpoint": "https://alice:hunter2@gpulab.example.org/api/gpulab/v3.1/"})
-    assert "hunter2" not in str(settings.describe())
-    assert ("endpoint", "https://***@gpulab.example.org/api/gpulab/v3.1/", "--endpoint") in settings.describe()
+@pytest.mark.parametrize("endpoint", ["https://alice:hunter2@gpulab.example.org/api/gpulab/v3.1/",
+                                      "https://alice:hun@ter2@gpulab.example.org/api/gpulab/v3.1/",
+                                      "https://hunter2@gpulab.example.org/", "http://alice:hunter2@127.0.0.1:9/"])
+def test_a_password_in_the_endpoint_is_refused_without_being_shown(repo: Path, endpoint: str) -> None:
+    """Issue 22 §2: userinfo would be sent as Basic auth, and an '@' in the password defeated the mask."""
+    with pytest.raises(ConfigError, match="holds a user name or password") as refused:
+        resolve(repo, flags={"endpoint": endpoint})
+    assert refused.value.exit_status == 64
+    assert "hunter2" not in str(refused.value) + str(refused.value.hint)
+    assert "ter2" not in str(refused.value) + str(refused.value.hint)
 
 
 def test_the_documented_settings_table_is_the_code_table() -> None:

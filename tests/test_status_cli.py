@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gpulab_apply.reporters.status import ago, natural_key
-from tests.conftest import RunCli
 from tests.fixtures.terminal import Terminal
-from tests.test_cli_plan_apply import TO_RUNNING, Repo
+from tests.harness import TO_RUNNING, Repo
 
 WAITING = "Not enough free resources too run this Job"  # sic: GPULab's own wording, served by the emulator
-
-
-@pytest.fixture
-def repo(tmp_path: Path, emulator: Any, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
-    monkeypatch.chdir(tmp_path)
-    return Repo(tmp_path, emulator, cli)
 
 
 @pytest.mark.parametrize(("seconds", "text"), [

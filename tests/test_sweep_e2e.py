@@ -11,7 +11,7 @@ import pytest
 
 from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thread
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import TO_RUNNING, Repo
+from tests.harness import TO_RUNNING, Repo
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "jobs.d" / "sweep"
 SWEEP = "cifar-resnet18"
@@ -102,7 +102,7 @@ def test_markdown_and_json_plans_group_the_sweep(repo: Repo) -> None:
 
 
 def test_completion_offers_sweep_and_member_names(repo: Repo) -> None:
-    from gpulab_apply.cli.shared import job_names
+    from gpulab_apply.cli.names import job_names
 
     assert SWEEP not in job_names(["jobs.d"])  # logs and wait take a job, not a sweep
     names = job_names(["jobs.d"], sweeps=True)  # --target takes both

@@ -103,6 +103,7 @@ def test_json_document(cli: RunCli, project: Path) -> None:
             {"name": "ok", "location": {"file": "jobs.d/ok.yaml", "line": 1, "column": 1}},
             {"name": "eval", "location": {"file": "jobs.d/train.yaml", "line": 14, "column": 1}},
         ],
+        "unsetVariables": [],
         "problems": [
             {"location": {"file": "jobs.d/train.yaml", "line": 5, "column": 11}, "severity": "error",
              "jsonPath": "request.resources.gpus", "message": "'two' is not of type 'integer'", "hint": None},
@@ -129,7 +130,7 @@ def test_valid_set_exits_0(cli: RunCli, project: Path) -> None:
 def test_the_example_jobs_are_valid(cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = cli("validate")
-    assert (result.exit_code, result.stdout) == (0, "15 jobs in 4 files are valid.\n"), result
+    assert (result.exit_code, result.stdout) == (0, "20 jobs in 7 files are valid.\n"), result
 
 
 def test_several_paths_and_a_single_file(cli: RunCli, project: Path) -> None:
@@ -146,13 +147,18 @@ def test_missing_default_directory(cli: RunCli, tmp_path: Path, monkeypatch: pyt
     assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
 
 
-def test_a_missing_path_is_the_same_error_whether_default_or_named(cli: RunCli, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_default_job_root_is_a_located_error_and_a_missing_named_path_a_usage_error(
+        cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user typed nothing wrong when the job root is missing (exit 1, in the command's format); a PATH they
+    named that does not exist is a usage error (64), as in check-jsonschema and every command here."""
     monkeypatch.chdir(tmp_path)
-    for args, name in ((("validate",), "jobs.d"), (("validate", "no-such-dir"), "no-such-dir")):
-        result = cli(*args)
-        assert result.exit_code == 1, result
-        assert result.stdout == f"{name}: error: no such file or directory\nFound 1 error; no job file was read.\n"
+    result = cli("validate")
+    assert result.exit_code == 1, result
+    assert result.stdout == "jobs.d: error: no such file or directory\nFound 1 error; no job file was read.\n"
+    for command in ("validate", "plan", "apply", "status"):
+        named = cli(command, "no-such-dir", "--local") if command != "validate" else cli(command, "no-such-dir")
+        assert named.exit_code == 64, named
+        assert "Path 'no-such-dir' does not exist" in named.stderr
 
 
 @pytest.mark.parametrize("args", [("validate", "--format", "xml"), ("validate", "--no-such-option")])

@@ -112,7 +112,7 @@ def test_whoami_local(cli: RunCli, tmp_path: Path) -> None:
 
 def test_whoami_refuses_plain_http_to_a_remote_host(cli: RunCli) -> None:
     result = cli("whoami", "--endpoint", "http://gpulab.example.org/api/")
-    assert result.exit_code == 1
+    assert result.exit_code == 64  # a bad --endpoint is a usage error (docs/commands.md#exit-codes)
     assert result.stderr.startswith("Error: --endpoint: plain http:// is refused for gpulab.example.org")
 
 

@@ -18,7 +18,7 @@ from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import Action, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
 from tests.conftest import RunCli
-from tests.test_cli_plan_apply import job_yaml
+from tests.fixtures.jobs import job_yaml
 from tests.test_planner import PROJECT, SET, spec
 
 WINDOW = 744
@@ -117,9 +117,9 @@ def aged(tmp_path: Path, emulator_now: RunningEmulator, cli: RunCli, monkeypatch
     """Two jobs applied, then 35 days pass on GPULab: one still RUNNING (60 days), one FINISHED after an hour."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "jobs.d").mkdir()
-    long_running = job_yaml("long", env=", GPULAB_EMULATOR_RUNTIME: 60 days") + "  scheduling: {maxDuration: 90 days}\n"
+    long_running = job_yaml("long", runtime="60 days", maxDuration="90 days")
     (tmp_path / "jobs.d" / "long.yaml").write_text(long_running)
-    (tmp_path / "jobs.d" / "short.yaml").write_text(job_yaml("short", env=", GPULAB_EMULATOR_RUNTIME: 1 hour"))
+    (tmp_path / "jobs.d" / "short.yaml").write_text(job_yaml("short", runtime="1 hour"))
     connection = ["--endpoint", emulator_now.api_root("3.1"), "--project", "local", "--set", "lab"]
     assert cli("apply", "jobs.d", "--yes", *connection).exit_code == 0
     emulator_now.advance(35 * DAY)

@@ -17,14 +17,9 @@ from hypothesis import strategies as st
 
 from gpulab_apply.emulator import RunningEmulator
 from gpulab_apply.git import Repository, find_repository
-from gpulab_apply.gpulab.client import GpulabClient
-from gpulab_apply.model import RemoteJob
 from gpulab_apply.workspace import find_workspace
 from tests.conftest import CliResult, RunCli
-
-#: queued -> running in the emulator: schedule 2 s + assign 3 s + start 10 s of simulated time
-TO_RUNNING = 20
-VERSION = "4.0"
+from tests.harness import TO_RUNNING, Repo
 
 DEFAULTS = """\
 request:
@@ -40,41 +35,28 @@ def job(name: str, seed: int = 1) -> str:
             f"    environment: {{SEED: {seed}}}\n")
 
 
-class Workspace:
+@pytest.fixture
+def ws(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Repo:
     """A repository: ``.git``, ``gpulab-apply.yaml`` naming the set and project, ``_defaults.yaml`` at the job root
     and jobs in subdirectories, and the CLI pointed at the emulator by endpoint only (the rest is the config's)."""
-
-    def __init__(self, root: Path, emulator: RunningEmulator, cli: RunCli) -> None:
-        self.root, self.emulator, self._cli = root, emulator, cli
-        (root / ".git").mkdir()
-        (root / "gpulab-apply.yaml").write_text("set: lab\nproject: local\n")
-        self.jobs = root / "jobs.d"
-        for directory in ("exp", "baselines"):
-            (self.jobs / directory).mkdir(parents=True)
-        (root / "docs" / "deep").mkdir(parents=True)
-        (self.jobs / "_defaults.yaml").write_text(DEFAULTS)
-        (self.jobs / "exp" / "_defaults.yaml").write_text(EXP_DEFAULTS)
-        for name in ("a", "b"):
-            (self.jobs / "exp" / f"{name}.yaml").write_text(job(name))
-        for name in ("quick", "slow"):
-            (self.jobs / "baselines" / f"{name}.yaml").write_text(job(name))
-
-    def __call__(self, *args: str) -> CliResult:
-        return self._cli(*args, "--endpoint", self.emulator.api_root(VERSION))
-
-    def active(self) -> list[RemoteJob]:
-        with GpulabClient(self.emulator.api_root(VERSION), api_version=VERSION) as client:
-            return sorted((j for j in client.list_jobs() if j.status.is_active), key=lambda j: j.name)
-
-
-@pytest.fixture
-def ws(tmp_path: Path, emulator: RunningEmulator, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     monkeypatch.chdir(tmp_path)
-    return Workspace(tmp_path, emulator, cli)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "gpulab-apply.yaml").write_text("set: lab\nproject: local\n")
+    repo = Repo(tmp_path, emulator, cli, set_name=None, version="4.0")
+    for directory in ("exp", "baselines"):
+        (repo.jobs / directory).mkdir()
+    (tmp_path / "docs" / "deep").mkdir(parents=True)
+    (repo.jobs / "_defaults.yaml").write_text(DEFAULTS)
+    (repo.jobs / "exp" / "_defaults.yaml").write_text(EXP_DEFAULTS)
+    for name in ("a", "b"):
+        (repo.jobs / "exp" / f"{name}.yaml").write_text(job(name))
+    for name in ("quick", "slow"):
+        (repo.jobs / "baselines" / f"{name}.yaml").write_text(job(name))
+    return repo
 
 
 @pytest.fixture
-def applied(ws: Workspace) -> Workspace:
+def applied(ws: Repo) -> Repo:
     result = ws("apply", "--yes")
     assert result.exit_code == 0, result
     assert [j.name for j in ws.active()] == ["a", "b", "quick", "slow"]
@@ -90,17 +72,17 @@ def plan_json(result: CliResult) -> dict[str, dict[str, object]]:
 
 @pytest.mark.parametrize("where", ["jobs.d/exp", "docs/deep", "jobs.d"])
 def test_every_command_run_in_a_subdirectory_finds_the_job_root_and_config(
-        applied: Workspace, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        applied: Repo, where: str, monkeypatch: pytest.MonkeyPatch) -> None:
     applied.emulator.advance(TO_RUNNING)
     monkeypatch.chdir(applied.root / where)
-    validated = applied._cli("validate")
+    validated = applied.cli("validate")
     assert (validated.exit_code, validated.stdout) == (0, "4 jobs in 4 files are valid.\n"), validated
     planned = applied("plan", "--detailed-exitcode")
     assert planned.exit_code == 0 and "No changes: GPULab matches the job files." in planned.stdout, planned
     status = applied("status", "--format", "json")
     assert status.exit_code == 0, status
     assert sorted(row["name"] for row in json.loads(status.stdout)["jobs"]) == ["a", "b", "quick", "slow"]
-    rendered = applied._cli("render", "a", "--format", "json")
+    rendered = applied.cli("render", "a", "--format", "json")
     assert rendered.exit_code == 0, rendered
     assert json.loads(rendered.stdout)["jobs"][0]["job"]["request"]["docker"]["environment"] == {
         "SHARED": "from-the-root-defaults", "EXPERIMENT": "yes", "SEED": 1}
@@ -115,7 +97,7 @@ def test_every_command_run_in_a_subdirectory_finds_the_job_root_and_config(
     assert (applied.jobs / "imported" / "a.yaml").is_file()
 
 
-def test_verbose_says_which_repository_job_root_and_config(applied: Workspace,
+def test_verbose_says_which_repository_job_root_and_config(applied: Repo,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(applied.jobs / "exp")
     result = applied("plan", "--verbose")
@@ -139,7 +121,7 @@ def test_the_config_file_can_name_the_job_root(tmp_path: Path, cli: RunCli, monk
     assert (result.exit_code, result.stdout) == (0, "1 job in 1 file is valid.\n"), result
 
 
-def test_paths_select_the_whole_job_root_part_of_it_or_nothing_of_it(ws: Workspace) -> None:
+def test_paths_select_the_whole_job_root_part_of_it_or_nothing_of_it(ws: Repo) -> None:
     workspace = find_workspace(cwd=ws.root)
     whole = ("jobs.d",)
     assert workspace.select([]) == workspace.select(["."]) == workspace.select(["jobs.d/"]) == (whole, (), ())
@@ -157,7 +139,7 @@ def test_paths_select_the_whole_job_root_part_of_it_or_nothing_of_it(ws: Workspa
 
 # --- the same job from every directory and every path -------------------------------------------------------------
 
-def test_a_plan_from_a_subdirectory_with_any_path_keeps_the_parent_defaults(applied: Workspace,
+def test_a_plan_from_a_subdirectory_with_any_path_keeps_the_parent_defaults(applied: Repo,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     at_root = plan_json(applied("plan", "--format", "json"))
     monkeypatch.chdir(applied.jobs / "exp")
@@ -174,12 +156,12 @@ DIRECTORIES = (".", "jobs.d", "jobs.d/exp", "jobs.d/baselines", "docs/deep")
 PATH_KINDS = ("none", "job root", "its directory", "its file", "its file, absolute", "the repository")
 
 
-def test_the_same_job_is_the_same_from_every_directory_and_every_path(applied: Workspace) -> None:
+def test_the_same_job_is_the_same_from_every_directory_and_every_path(applied: Repo) -> None:
     """Property: for a job name, the effective job (render) and its plan decision (plan) do not depend on the
     directory the command runs in nor on the path that selects it."""
     root = applied.root
     baseline_plan = plan_json(applied("plan", "--format", "json"))
-    baseline_render = json.loads(applied._cli("render", "--format", "json").stdout)["jobs"]
+    baseline_render = json.loads(applied.cli("render", "--format", "json").stdout)["jobs"]
     files = {"a": root / "jobs.d/exp/a.yaml", "quick": root / "jobs.d/baselines/quick.yaml"}
     rendered = {entry["name"]: entry["job"] for entry in baseline_render}
 
@@ -192,7 +174,7 @@ def test_the_same_job_is_the_same_from_every_directory_and_every_path(applied: W
         paths = [] if target is None else [str(target) if "absolute" in kind else os.path.relpath(target, cwd)]
         with chdir(cwd):
             entries = plan_json(applied("plan", *paths, "--format", "json"))
-            render = applied._cli("render", *[arg for path in paths for arg in ("--path", path)], name,
+            render = applied.cli("render", *[arg for path in paths for arg in ("--jobs", path)], name,
                                   "--format", "json")
         decided = {key: entries[name][key] for key in ("action", "reason", "spec")}
         assert decided == {key: baseline_plan[name][key] for key in ("action", "reason", "spec")}
@@ -204,7 +186,7 @@ def test_the_same_job_is_the_same_from_every_directory_and_every_path(applied: W
 
 # --- paths narrow, never redefine the set ---------------------------------------------------------------------------
 
-def test_a_plan_of_one_file_cancels_nothing_outside_it_in_every_format(applied: Workspace) -> None:
+def test_a_plan_of_one_file_cancels_nothing_outside_it_in_every_format(applied: Repo) -> None:
     (applied.jobs / "baselines" / "slow.yaml").unlink()  # a plan of the whole set cancels slow
     (applied.jobs / "baselines" / "quick.yaml").write_text(job("quick", seed=2))
     whole = plan_json(applied("plan", "--format", "json"))
@@ -226,12 +208,12 @@ def test_a_plan_of_one_file_cancels_nothing_outside_it_in_every_format(applied: 
     assert "Narrowed" not in applied("plan").stdout
 
 
-def test_status_of_part_of_the_job_root_lists_only_its_jobs(applied: Workspace) -> None:
+def test_status_of_part_of_the_job_root_lists_only_its_jobs(applied: Repo) -> None:
     rows = json.loads(applied("status", "jobs.d/baselines", "--format", "json").stdout)["jobs"]
     assert [(row["name"], row["inSync"]) for row in rows] == [("quick", True), ("slow", True)]
 
 
-def test_apply_of_one_file_does_not_cancel_the_others(applied: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_apply_of_one_file_does_not_cancel_the_others(applied: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     (applied.jobs / "exp" / "b.yaml").unlink()
     (applied.jobs / "baselines" / "new.yaml").write_text(job("new"))
     before = {j.name: j.uuid for j in applied.active()}
@@ -245,7 +227,7 @@ def test_apply_of_one_file_does_not_cancel_the_others(applied: Workspace, monkey
     assert whole.stdout.endswith("Apply complete: 0 created, 0 replaced, 1 cancelled.\n"), whole
 
 
-def test_a_saved_narrowed_plan_records_it_and_applies_from_anywhere(applied: Workspace,
+def test_a_saved_narrowed_plan_records_it_and_applies_from_anywhere(applied: Repo,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     (applied.jobs / "exp" / "b.yaml").unlink()
     (applied.jobs / "exp" / "a.yaml").write_text(job("a", seed=3))
@@ -264,13 +246,13 @@ def test_a_saved_narrowed_plan_records_it_and_applies_from_anywhere(applied: Wor
     assert "b" in {j.name for j in applied.active()}
 
 
-def test_a_path_outside_the_job_root_is_refused_by_plan(applied: Workspace) -> None:
+def test_a_path_outside_the_job_root_is_refused_by_plan(applied: Repo) -> None:
     (applied.root / "scratch").mkdir()
     (applied.root / "scratch" / "x.yaml").write_text(job("x"))
     result = applied("plan", "scratch")
     assert result.exit_code == 1
     assert "scratch: not inside the job root jobs.d" in result.stderr
-    assert applied._cli("validate", "scratch").exit_code == 1  # offline, it is checked on its own: no resources
+    assert applied.cli("validate", "scratch").exit_code == 1  # offline, it is checked on its own: no resources
 
 
 # --- reading git's files safely -------------------------------------------------------------------------------------

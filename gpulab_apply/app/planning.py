@@ -18,6 +18,7 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.inventory import read_inventory
 from gpulab_apply.gpulab.listing import Listing, set_filter, truncated_error
 from gpulab_apply.jobfiles.validation import validate_paths  # jsonschema: for the commands that load jobs
+from gpulab_apply.jobfiles.variables import unset_note
 from gpulab_apply.masking import Secrets
 from gpulab_apply.reconcile.capacity import check_capacity, submitted, with_capacity
 from gpulab_apply.reconcile.guards import Guards
@@ -26,6 +27,8 @@ from gpulab_apply.reconcile.planfile import dump_plan
 from gpulab_apply.reconcile.planner import Plan, PlanOptions, build_plan
 from gpulab_apply.reconcile.usage import usage_of
 from gpulab_apply.reconcile.window import proven_new
+from gpulab_apply.reporters.plan import explain
+from gpulab_apply.selectors import Candidate, by_uuid_only, matches, resolve, resolve_names
 from gpulab_apply.settings import Settings
 from gpulab_apply.workspace import Selection
 
@@ -50,15 +53,16 @@ def select(paths: Sequence[str | Path], settings: Settings) -> Selection:
     return selection
 
 
-def load_desired(selection: Selection, settings: Settings) -> ValidationResult:
+def load_desired(selection: Selection, settings: Settings, *, submission: bool = False) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
     annotations in CI). The values they took from the environment are in the result (and the error): the command
-    hands them to its output, which masks them."""
+    hands them to its output, which masks them. Only a ``submission`` (apply) needs every ``${VAR}`` set; other
+    commands see placeholders (docs/authoring.md#variables-offline)."""
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,
-                            job_root=settings.workspace.job_root)
+                            job_root=settings.workspace.job_root, submission=submission)
     if not result.ok:
         raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
                                hint="fix them and run the command again", problems=result.problems,
@@ -94,7 +98,7 @@ def save_plan(planned: Planned, out: Path, settings: Settings, *, now: datetime)
     """Write the plan file ``apply FILE`` applies exactly (docs/plan-format.md)."""
     text = dump_plan(planned.plan, endpoint=endpoint_of(settings),
                      paths=settings.workspace.from_root(planned.selection.paths), created=now,
-                     api_version=settings.api_version, secrets=planned.secrets)
+                     api_version=settings.api_version, secrets=planned.secrets, explain=explain)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -113,17 +117,22 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     """
     remote = list_remote(client)
     window = remote.window
+    targets, cancel_protected = named_jobs(desired, remote, targets=targets, cancel_protected=cancel_protected)
     options = PlanOptions(project_urn=client.project_urn,
                           user_urn=client.identity.user_urn if client.identity else None, rerun_failed=rerun_failed,
                           targets=tuple(targets), cancel_protected=frozenset(cancel_protected),
                           narrowed_to=selection.narrowed_to,
                           window_hours=None if window is None else int(window.total_seconds() // 3600),
-                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours))
+                          guards=guards or Guards(max_gpu_hours=settings.max_gpu_hours),
+                          max_active=settings.max_active)
     now = client.server_time or datetime.now(UTC)  # running work is measured on GPULab's clock
-    plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now)
+    plan = build_plan(desired.jobs, remote, set_name=settings.set_name, options=options, now=now,
+                      outside=desired.outside)
     plan = _with_usage_and_capacity(plan, remote, client, settings, now=now, capacity=capacity)
     if desired.problems:  # load_desired let warnings only through
         plan = dataclasses.replace(plan, file_warnings=desired.problems)
+    if desired.unset:  # the plan stands without them (the spec hash sees ${VAR}), apply does not
+        plan = dataclasses.replace(plan, warnings=(*plan.warnings, unset_note(desired.unset)))
     if remote.partial:
         # only final jobs are unlisted (v3.x: the newest 200 of a status): a name with no listed job may
         # have an unlisted one, whatever git says, so its create stays unseen
@@ -134,6 +143,21 @@ def make_plan(desired: ValidationResult, client: GpulabClient, settings: Setting
     elif remote.complete_since is not None and (files := plan.unproven_files()):
         plan = plan.with_evidence(proven_new(files, since=remote.complete_since, cwd=Path.cwd()))
     return plan
+
+
+def named_jobs(desired: ValidationResult, remote: Listing, *, targets: Sequence[str],
+               cancel_protected: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``--target`` and ``--cancel-protected`` in the one selector grammar (docs/commands.md#selectors), against
+    the job files' jobs and the listed ones: a selector that matches nothing is an error, as in every command.
+    ``--target`` keeps its globs and sweep names (the planner also targets listed jobs of a sweep whose files are
+    gone); one that matched only by UUID becomes that job's name. ``--cancel-protected`` becomes the names."""
+    candidates = [*(Candidate(spec.name, spec.sweep) for spec in desired.jobs),
+                  *(Candidate(job.name, uuid=job.uuid) for job in remote)]
+    resolve(targets, candidates, what="job in the job files or on GPULab")
+    renamed = by_uuid_only(matches(targets, candidates))
+    named = [name for selector in targets for name in renamed.get(selector, (selector,))]
+    protected = resolve_names(cancel_protected, candidates, what="job in the job files or on GPULab")
+    return list(dict.fromkeys(named)), protected
 
 
 def _with_usage_and_capacity(plan: Plan, remote: Listing, client: GpulabClient, settings: Settings, *, now: datetime,

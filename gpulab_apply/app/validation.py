@@ -14,11 +14,12 @@ from gpulab_apply.setting_table import SETTINGS_BY_NAME, given_values
 from gpulab_apply.workspace import Workspace, find_workspace
 
 
-def validate_jobs(paths: Sequence[str | Path], *, strict: bool | None, environ: Mapping[str, str]) -> ValidationResult:
+def validate_jobs(paths: Sequence[str | Path], *, strict: bool | None, environ: Mapping[str, str],
+                  config: str | None) -> ValidationResult:
     """The job files under ``paths`` checked, in the workspace (docs/plan-apply.md#workspace) every command finds:
-    ``_defaults.yaml`` apply from the job root down, whichever paths are given and wherever this runs."""
-    config_variable = SETTINGS_BY_NAME["config"].env
-    workspace = find_workspace(paths, config=environ.get(config_variable or "") or None)
+    ``_defaults.yaml`` apply from the job root down, whichever paths are given and wherever this runs. ``config``:
+    the config file named (``--config``, ``GPULAB_APPLY_CONFIG``), else the workspace's own."""
+    workspace = find_workspace(paths, config=config)
     return validate_paths(workspace.select(paths).paths, job_root=workspace.job_root,
                           strict=strict if strict is not None else _strict_setting(workspace, environ))
 

@@ -41,8 +41,10 @@ class Command:
 #: (tests/test_cli.py checks it), and a new command is one line here
 COMMANDS: tuple[Command, ...] = (
     Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
+    Command("fmt", "gpulab_apply.cli.fmt", "Rewrite job files into canonical form; --check for CI."),
     Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
     Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
+    Command("show", "gpulab_apply.cli.show", "Print a saved plan (plan --out) in any format."),
     Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
     Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
     Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),
@@ -56,7 +58,9 @@ COMMANDS: tuple[Command, ...] = (
 #: the top-level help's text and epilog
 HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
 EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
-          "  gpulab-apply apply jobs.d\n\nRun 'gpulab-apply COMMAND --help' for a command's options.")
+          "  gpulab-apply apply jobs.d\n  gpulab-apply -C ~/experiments -v plan\n\nThe options above go before or "
+          "after the command. Run 'gpulab-apply COMMAND --help' for a command's options; docs/commands.md has them "
+          "all.")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +115,10 @@ def _dispatch(args: list[str], output: Output) -> int:
     from gpulab_apply.cli.group import cli
 
     try:
+        started_in = os.getcwd()
+    except OSError:  # the working directory was removed: -C can still name one
+        started_in = None
+    try:
         result = cli.main(args=args, prog_name=PROG_NAME, standalone_mode=False, obj=output)
     except click.UsageError as exc:
         exc.show()
@@ -125,6 +133,9 @@ def _dispatch(args: list[str], output: Output) -> int:
             raise KeyboardInterrupt from None
         click.echo("Aborted.", err=True)  # a question answered "no", or end of input at a prompt
         return ExitStatus.ERROR
+    finally:
+        if started_in is not None and os.getcwd() != started_in:  # -C DIR changed it for this command only
+            os.chdir(started_in)
     # Commands return an exit status; a command that returns nothing succeeded.
     return int(result) if result is not None else ExitStatus.OK
 

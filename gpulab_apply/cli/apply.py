@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gpulab_apply.app.applying import apply_plan, plan_to_apply
+from gpulab_apply.app.applying import apply_plan, plan_to_apply, run_commit
 from gpulab_apply.app.connection import open_client
 from gpulab_apply.app.planning import load_desired, select
+from gpulab_apply.cli.group import JobPaths
+from gpulab_apply.cli.names import complete_job_names, complete_protected_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import Output, format_option, is_terminal
-from gpulab_apply.cli.shared import complete_job_names, wait_after_apply, wait_options
+from gpulab_apply.cli.shared import wait_after_apply, wait_options
 from gpulab_apply.cli.signals import settling
+from gpulab_apply.cli.watch import watch as watch_rounds
 from gpulab_apply.errors import ApplyFailedError, ExitStatus, InterruptedByUser
 from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.masking import mask_url
@@ -28,6 +31,7 @@ from gpulab_apply.reconcile.executor import (
     planned_actions,
 )
 from gpulab_apply.reconcile.guards import DEFAULT_MAX_CANCEL, Guards
+from gpulab_apply.reconcile.marker import RunCommit
 from gpulab_apply.reconcile.planfile import (
     SavedPlan,
     is_plan_file,
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
 
 @click.command(short_help="Submit missing jobs, cancel removed ones, verify.",
                epilog="\b\nExample:\n  gpulab-apply apply jobs.d\n  gpulab-apply apply --yes --target 'sweep-*'\n  gpulab-apply apply plan.json")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[DIR...|PLANFILE]")
+@click.argument("paths", nargs=-1, type=JobPaths(), metavar="[PATHS...|PLANFILE]")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--allow-empty", is_flag=True, help="Allow an empty desired set to cancel every managed job.")
 @click.option("--max-cancel", type=click.IntRange(min=0), default=DEFAULT_MAX_CANCEL, show_default=True,
@@ -53,26 +57,30 @@ if TYPE_CHECKING:
               help="Refuse (exit 3) a plan requesting more GPU-hours than this (config: max-gpu-hours).")
 @click.option("--allow-unseen", is_flag=True,
               help="On API v3.x, create jobs with no evidence they are new (one may exist beyond the 744 h listing).")
-@click.option("--cancel-protected", multiple=True, metavar="NAME", shell_complete=complete_job_names,
-              help="Allow cancelling or replacing this protected job (repeatable).")
+@click.option("--cancel-protected", multiple=True, metavar="SELECTOR", shell_complete=complete_protected_names,
+              help="Allow cancelling or replacing these protected jobs (repeatable).")
 @click.option("--skip-impossible", is_flag=True,
               help="Leave out jobs no node may ever run and apply the rest (docs/capacity.md).")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=DEFAULT_PARALLELISM, show_default=True,
               help="Submissions and cancellations in flight at once.")
 @click.option("--rerun-failed", is_flag=True, help="Submit failed and cancelled jobs again.")
-@click.option("--target", "targets", multiple=True, metavar="NAME_GLOB", shell_complete=complete_job_names,
-              help="Only consider job names matching this glob (repeatable).")
+@click.option("--target", "targets", multiple=True, metavar="SELECTOR", shell_complete=complete_job_names,
+              help="Only these jobs: a name, glob, sweep name or UUID (prefix) (repeatable; docs/commands.md).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when apply changed something, or kept protected drift.")
 @format_option("apply", "text (the plan, then each action), json (one document at the end), github (annotations).")
 @click.option("--wait", "wait_jobs", is_flag=True,
               help="Then wait until the submitted jobs run (--wait-for done: end); exit 1 if one failed.")
+@click.option("--watch", is_flag=True,
+              help="Plan and apply in rounds (every --interval seconds) until every job has ended and nothing is "
+                   "left to submit: carries needs, retries and throttled sweeps through (docs/workflows.md).")
+@click.option("--forever", is_flag=True, help="With --watch: keep going after the set settled, until stopped.")
 @wait_options
 @connection_options(workspace_paths=lambda paths: [] if _plan_file(paths) else paths)
 def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: int, allow_unseen: bool,
           max_gpu_hours: float | None, skip_impossible: bool,
           cancel_protected: tuple[str, ...], parallelism: int, rerun_failed: bool, targets: tuple[str, ...],
           detailed_exitcode: bool, output: Output, wait_jobs: bool, wait_for: str, wait_timeout: float | None,
-          interval: float, settings: Settings) -> int:
+          interval: float, settings: Settings, watch: bool = False, forever: bool = False) -> int:
     """Make GPULab match the job files: plan, show, confirm, act, verify.
 
     Give job directories (default: jobs.d) or one plan file from `plan --out`. Not on a terminal, apply needs
@@ -84,15 +92,22 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
             saved, settings, given=bool(targets or rerun_failed or cancel_protected))
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
     selection = select(settings.workspace.at_root(saved.paths) if saved else paths, settings)
-    desired = load_desired(selection, settings)
+    desired = load_desired(selection, settings, submission=True)  # the one command that needs every ${VAR}
     output.hide(desired.secrets)
     if saved is None and not yes and not is_terminal(sys.stdin):
         raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
                                "file made with `gpulab-apply plan --out FILE`")
+    if (watch or forever) and (saved is not None or wait_jobs or not watch):
+        raise click.UsageError("--watch plans afresh every round: it takes job directories, not a plan file, and "
+                               "no --wait; --forever needs --watch")
     with open_client(settings) as client:
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
                         skip_impossible=skip_impossible)
+        if watch:
+            return watch_rounds(output, selection, client, settings, guards=guards, targets=targets,
+                                rerun_failed=rerun_failed, cancel_protected=cancel_protected,
+                                parallelism=parallelism, interval=interval, forever=forever)
         result = plan_to_apply(desired, client, settings, selection=selection, guards=guards, saved=saved,
                                targets=targets, rerun_failed=rerun_failed, cancel_protected=cancel_protected)
         if not output.is_document:  # the plan, before the question and the actions
@@ -104,7 +119,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
         if saved is None and not yes and not click.confirm("\nApply these changes?", default=False, err=True):
             raise click.Abort()
         with settling() as stop:
-            report = _apply_with_progress(result, client, parallelism=parallelism, stop=stop.event)
+            report = _apply_with_progress(result, client, parallelism=parallelism, stop=stop.event,
+                                          commit=run_commit(settings))
     output.emit(ApplyResult(plan=result, report=report))
     if report.interrupted:
         signal_name = stop.signal.name if stop.signal else "a signal"
@@ -178,11 +194,11 @@ def _plan_file_settings(saved: SavedPlan, settings: Settings) -> Settings:
     return settings
 
 
-def _apply_with_progress(plan: Plan, client: GpulabClient, *, parallelism: int,
-                         stop: threading.Event) -> ApplyReport:
+def _apply_with_progress(plan: Plan, client: GpulabClient, *, parallelism: int, stop: threading.Event,
+                         commit: RunCommit | None) -> ApplyReport:
     """Apply; a progress bar on stderr only when it is a terminal."""
     if not is_terminal(sys.stderr):
-        return apply_plan(plan, client, parallelism=parallelism, stop=stop)
+        return apply_plan(plan, client, parallelism=parallelism, stop=stop, commit=commit)
     lock = threading.Lock()
     bar: ProgressBar[int]
     with click.progressbar(length=planned_actions(plan), label="Applying", file=sys.stderr, show_pos=True) as bar:
@@ -190,4 +206,4 @@ def _apply_with_progress(plan: Plan, client: GpulabClient, *, parallelism: int,
             with lock:  # the callback runs on worker threads
                 bar.update(1)
 
-        return apply_plan(plan, client, parallelism=parallelism, stop=stop, progress=advance)
+        return apply_plan(plan, client, parallelism=parallelism, stop=stop, progress=advance, commit=commit)

@@ -11,17 +11,19 @@ from pathlib import Path
 import click
 
 from gpulab_apply.emulator import LOCAL_DB_PATH, EmulatorConfig, Fault, TLSSettings, serve_in_thread
-from gpulab_apply.emulator.config import default_nodes
+from gpulab_apply.emulator.config import default_cluster, default_nodes
 from gpulab_apply.emulator.faults import ALL, ENDPOINTS
 from gpulab_apply.emulator.store import private_state_dir
 from gpulab_apply.errors import ConfigError, ExitStatus
+from gpulab_apply.gpulab.api import API_VERSIONS, DEFAULT_API_VERSION
 from gpulab_apply.workspace import find_workspace
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command(short_help="Serve a local GPULab emulator until Ctrl-C.",
-               epilog="\b\nExample:\n  gpulab-apply emulator --port 0\n  gpulab-apply plan --endpoint http://127.0.0.1:8443/api/gpulab/v3.1/")
+               epilog=f"\b\nExample:\n  gpulab-apply emulator --port 0\n"
+                      f"  gpulab-apply plan --endpoint http://127.0.0.1:8443/api/gpulab/v{DEFAULT_API_VERSION}/")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only, "
               "unless --allow-remote).")
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535), help="0 = any free port.")
@@ -31,8 +33,10 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--tls-key", type=_FILE, help="The server certificate's private key (PEM).")
 @click.option("--client-ca", type=_FILE, help="CA (PEM) that client certificates must be signed by.")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), help="Simulated seconds per real second.")
-@click.option("--nodes", type=click.IntRange(min=1), help="Number of simulated GPU nodes (default 2).")
-@click.option("--gpus-per-node", type=click.IntRange(min=0), help="GPUs per simulated node (default 4).")
+@click.option("--nodes", type=click.IntRange(min=1), help="Replace the simulated cluster with N identical GPU nodes "
+              f"[default: the mixed cluster of docs/emulator.md, {len(default_cluster())} nodes].")
+@click.option("--gpus-per-node", type=click.IntRange(min=0), help="GPUs of each of those nodes (also with the "
+              "default cluster's node count) [default: 4].")
 @click.option("--config", "config_file", type=_FILE, help="JSON file with emulator settings (see docs/emulator.md).")
 @click.option("--latency", type=click.FloatRange(min=0), default=0.0, help="Fault: seconds added to each answer.")
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0,
@@ -78,7 +82,8 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
                 running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
                                                          drop_after_commit=drop_after_commit))
             # the banner inside the try: Ctrl-C right after "Press Ctrl-C" still stops cleanly
-            _banner(running.api_root("3.1"), db_path=db_path, tls=tls, client_ca=client_ca,
+            # the API version a client uses by default is the one to advertise (docs/emulator.md)
+            _banner(running.api_root(DEFAULT_API_VERSION), db_path=db_path, tls=tls, client_ca=client_ca,
                     user=config.default_user_urn)
             threading.Event().wait()
     except KeyboardInterrupt:
@@ -92,7 +97,8 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
 
 
 def _banner(root: str, *, db_path: Path, tls: TLSSettings | None, client_ca: Path | None, user: str) -> None:
-    click.echo(f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {db_path}")
+    others = " and ".join(f"v{version}" for version in API_VERSIONS if version != DEFAULT_API_VERSION)
+    click.echo(f"GPULab emulator serving {root} (also {others}), state in {db_path}")
     if tls is None:
         click.echo(f"Use: gpulab-apply plan --endpoint {root}")
         click.echo("Plain HTTP: every request acts as " + user)

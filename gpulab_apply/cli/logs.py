@@ -19,14 +19,21 @@ import click
 
 from gpulab_apply.app.connection import open_client
 from gpulab_apply.app.planning import list_remote
+from gpulab_apply.cli.names import complete_single_job_names
 from gpulab_apply.cli.options import connection_options
 from gpulab_apply.cli.output import masking_errors
-from gpulab_apply.cli.shared import complete_job_names, job_file_secrets, jobs_option, user_urn
+from gpulab_apply.cli.shared import (
+    current_candidates,
+    job_file_facts,
+    jobs_option,
+    user_urn,
+)
 from gpulab_apply.errors import ExitStatus, JobNotFoundError
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import Secrets, safe, safe_log
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.waiting import LogTail, current_jobs
+from gpulab_apply.selectors import Candidate, check, is_uuid_prefix, matches, names_match, resolve
 from gpulab_apply.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,7 +43,7 @@ if TYPE_CHECKING:
 FOLLOW_INTERVAL = 1.0
 
 @click.command(short_help="Print a job's log; --follow until the job ends.")
-@click.argument("name", shell_complete=complete_job_names)
+@click.argument("name", metavar="SELECTOR", shell_complete=complete_single_job_names)
 @click.option("-f", "--follow", is_flag=True,
               help="Keep printing new output until the job ends; a halted job's restart is followed too.")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=FOLLOW_INTERVAL, show_default=True,
@@ -44,21 +51,23 @@ FOLLOW_INTERVAL = 1.0
 @click.option("--raw", is_flag=True, help="The log's bytes as GPULab has them: escape sequences, workflow "
               "commands and secrets included. Only for a file or a program, never for a terminal or a CI log.")
 @jobs_option
-@connection_options
+@connection_options(job_files=False)
 def logs(name: str, *, follow: bool, interval: float, raw: bool, paths: tuple[Path, ...], settings: Settings) -> int:
-    """Print the log (the container's stdout and stderr) of job NAME: the newest job of this set with that
-    name, so after a restart it is the restart's log.
+    """Print the log (the container's stdout and stderr) of one job: SELECTOR is its name (the current run of
+    this set with that name, so after a restart it is the restart's log), a glob or sweep name that matches
+    one job, or its UUID (prefix).
 
     \b
     Example:
       gpulab-apply logs train-resnet50
       gpulab-apply logs train-resnet50 --follow
     """
-    secrets = job_file_secrets(paths, settings.workspace)
+    secrets, sweeps = job_file_facts(paths, settings.workspace)
     note = Notes(secrets)
     with masking_errors(secrets), open_client(settings) as client, LogWriter(sys.stdout.buffer, secrets, raw=raw,
                                                     github=os.environ.get("GITHUB_ACTIONS") == "true") as out:
-        job = current_job(client, settings.set_name, name)
+        job = selected_job(client, settings.set_name, name, sweeps)
+        name = job.name
         while True:
             tail = LogTail(client, job.uuid)
             if not follow:
@@ -149,6 +158,30 @@ class Notes:
 
     def __call__(self, message: str) -> None:
         click.echo(f"gpulab-apply: {self.secrets.mask(safe(message))}", err=True)
+
+
+def selected_job(client: GpulabClient, set_name: str, selector: str, sweeps: dict[str, str]) -> RemoteJob:
+    """The one job ``selector`` names (docs/commands.md#selectors): a current run of this set by its name, glob
+    or sweep, or any listed job of this user by its UUID (prefix), so an earlier run's log can be read too."""
+    check((selector,))
+    remote = list_remote(client)
+    current, candidates = current_candidates(remote, client, set_name, sweeps)
+    found = matches((selector,), candidates)[selector]
+    if not found and is_uuid_prefix(selector):
+        chosen = resolve((selector,), [Candidate(job.name, uuid=job.uuid) for job in remote], what="job")
+        return next(job for job in remote if job.uuid == chosen[0].uuid)
+    if not found:
+        try:
+            resolve((selector,), candidates, what=f"job of set {safe(set_name)!r}")
+        except JobNotFoundError as exc:
+            others = sum(1 for job in remote if names_match(selector, job.name))
+            raise JobNotFoundError(exc.message, hint=f"{others} job(s) have that name, of another set (pass --set to "
+                                   "name it) or another user" if others else exc.hint) from None
+    if len(found) > 1:
+        names = ", ".join(safe(candidate.name) for candidate in resolve((selector,), found)[:5])
+        raise JobNotFoundError(f"{safe(selector)!r} matches {len(found)} jobs ({names}{', …' if len(found) > 5 else ''})"
+                               ": logs prints one job's log", hint="name one of them")
+    return current[found[0].name]
 
 
 def current_job(client: GpulabClient, set_name: str, name: str) -> RemoteJob:

@@ -29,51 +29,40 @@ from typing import Any, TypeVar, overload
 
 import click
 
+from gpulab_apply.cli.group import global_flags, setting_option
 from gpulab_apply.cli.output import Output, is_terminal, output_of
 from gpulab_apply.masking import Secrets, mask_message, safe
-from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
+from gpulab_apply.setting_table import SETTINGS
 from gpulab_apply.settings import Settings, resolve_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _option(setting: Setting) -> Callable[[F], F]:
-    """The click option of one row of the settings table; its help names the environment variable."""
-    assert setting.flag is not None
-    notes = [f"env {setting.env}"] if setting.env else []
-    if setting.default_help:
-        notes.append(f"default: {setting.default_help}")
-    help_text = setting.help + (f" [{'; '.join(notes)}]." if notes else "")
-    if setting.name == "cert":
-        password = SETTINGS_BY_NAME["password"].env
-        help_text += f" Its password comes from {password}, or a prompt on a terminal."
-    declarations = [*setting.flag.split("/"), setting.name]
-    if setting.is_flag:
-        return click.option(*declarations, is_flag=True, default=None, help=help_text)
-    # values reach resolve_settings as given: the table's parser checks them, whichever source they come from
-    kind = click.Choice(setting.choices) if setting.choices else None
-    return click.option(*declarations, type=kind, metavar=setting.metavar, help=help_text)
-
-
-#: one click option per setting that has a flag, in the table's order
-_OPTIONS: tuple[Callable[[F], F], ...] = tuple(_option(setting) for setting in SETTINGS if setting.flag)
-#: the click parameters that are settings (the others belong to the command)
-_SETTING_PARAMS = tuple(setting.name for setting in SETTINGS if setting.flag)
+#: the settings with a flag, in the table's order: each is a click option of every networked command
+_FLAGGED = tuple(setting for setting in SETTINGS if setting.flag)
+#: the settings that mean something only to a command that reads job files for what it sends or checks
+_JOB_FILE_SETTINGS = frozenset({"strict"})
 
 
 @overload
 def connection_options(command: F) -> F: ...
 @overload
-def connection_options(*, paths_param: str = "paths",
+def connection_options(*, paths_param: str = "paths", job_files: bool = True,
                        workspace_paths: Callable[[list[Path]], list[Path]] | None = None) -> Callable[[F], F]: ...
-def connection_options(command: F | None = None, *, paths_param: str = "paths",
+def connection_options(command: F | None = None, *, paths_param: str = "paths", job_files: bool = True,
                        workspace_paths: Callable[[list[Path]], list[Path]] | None = None) -> F | Callable[[F], F]:
-    """Add the connection options to a click command and pass it ``settings: Settings`` instead."""
+    """Add the connection options to a click command and pass it ``settings: Settings`` instead. Settings given
+    before the command (``gpulab-apply -v plan``) count as if given after it, unless given there too.
+    ``job_files=False``: the command checks no job files, so it offers no ``--strict`` (docs/commands.md)."""
+    offered = tuple(setting for setting in _FLAGGED if job_files or setting.name not in _JOB_FILE_SETTINGS)
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            flags = {name: kwargs.pop(name) for name in _SETTING_PARAMS}
+            flags = {setting.name: kwargs.pop(setting.name) for setting in offered}
+            for name, value in global_flags().items():
+                if flags.get(name) is None:
+                    flags[name] = value
             settings = resolve_settings(
                 flags=flags,
                 env=os.environ,
@@ -90,8 +79,8 @@ def connection_options(command: F | None = None, *, paths_param: str = "paths",
                 return function(*args, settings=settings, **kwargs)
 
         decorated: Any = wrapper
-        for option in reversed(_OPTIONS):
-            decorated = option(decorated)
+        for setting in reversed(offered):
+            decorated = setting_option(setting)(decorated)
         return decorated  # type: ignore[no-any-return]
 
     return decorate(command) if command is not None else decorate
@@ -129,6 +118,16 @@ def _verbose_logging(settings: Settings, output: Output) -> Iterator[None]:
         return
     for name, value, source in settings.describe():
         click.echo(f"gpulab-apply: {name + ':':<13} {value}  [{source}]", err=True)
+    with verbose_lines(output):
+        yield
+
+
+@contextmanager
+def verbose_lines(output: Output, enabled: bool = True) -> Iterator[None]:
+    """This tool's log lines (each request, each file skipped) on stderr while the command runs, when ``enabled``."""
+    if not enabled:
+        yield
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_PrintableFormatter("gpulab-apply: %(message)s", output))
     # The in-process emulator of --local logs each request it serves; the client's lines say it already.
@@ -154,3 +153,43 @@ class _PrintableFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return safe(self.output.masked(mask_message(super().format(record))))
+
+
+#: the one spelling of the job directory where a command's arguments are job names (docs/commands.md#job-directory)
+JOBS_FLAG = "--jobs"
+
+
+def job_directory_option(*, help: str, multiple: bool = True, exists: bool = False, file_okay: bool = True,
+                         deprecated: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """``--jobs PATH``: the job directory of a command whose arguments are job names (render, logs, wait) or that
+    writes job files (import), passed as ``paths`` (a tuple; with ``multiple=False``, one path or None).
+    Commands whose main input is job files take them as positional PATHS instead, as validators and
+    ``terraform``/``kubectl -f`` users expect.
+
+    ``deprecated``: earlier spellings (``-p``, ``--path``, ``--dir``), kept working but hidden, with a warning on
+    stderr, so scripts do not break (docs/commands.md#deprecated-spellings)."""
+    kind = click.Path(path_type=Path, exists=exists, file_okay=file_okay)
+    metavar = "PATH" if file_okay else "DIR"
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            old = kwargs.pop("deprecated_paths", None)
+            if old:
+                click.echo(f"gpulab-apply: {'/'.join(deprecated)} is deprecated; use {JOBS_FLAG} {metavar} "
+                           "(docs/commands.md#job-directory)", err=True)
+                if multiple:
+                    kwargs["paths"] = (*old, *kwargs["paths"])
+                elif kwargs["paths"] is None:
+                    kwargs["paths"] = old
+            return function(*args, **kwargs)
+
+        decorated: Any = click.option(JOBS_FLAG, "paths", multiple=multiple, type=kind, metavar=metavar,
+                                      help=help)(wrapper)
+        if deprecated:
+            decorated = click.option(*deprecated, "deprecated_paths", multiple=multiple, type=kind, hidden=True)(
+                decorated)
+        return decorated  # type: ignore[no-any-return]
+
+    return decorate
+

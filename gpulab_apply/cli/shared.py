@@ -1,5 +1,6 @@
-"""What several commands share, so that no command module imports another: the ``--jobs`` option and job-name
-completion (logs, wait, plan, apply), and waiting (``wait`` and ``apply --wait``, docs/logs-wait.md).
+"""What several commands share, so that no command module imports another: the ``--jobs`` option, what the job
+files say and the current runs as selector candidates (logs, wait), and waiting (``wait`` and ``apply --wait``,
+docs/logs-wait.md).
 
 Not a command. A wait shows a live block on a terminal, one line per change elsewhere (CI logs); the waiting
 itself is :func:`gpulab_apply.reconcile.waiting.wait_for_jobs`.
@@ -14,23 +15,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from gpulab_apply.app.connection import open_client
+from gpulab_apply.cli.options import job_directory_option
 from gpulab_apply.cli.output import is_terminal
-from gpulab_apply.errors import GpulabApplyError, JobsFailedError, WaitTimeoutError
+from gpulab_apply.errors import JobsFailedError, WaitTimeoutError
 from gpulab_apply.gpulab.listing import set_filter
 from gpulab_apply.jobfiles.validation import validate_paths
 from gpulab_apply.jobmodel.durations import parse_duration as gpulab_duration
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import NO_SECRETS, Secrets, safe
-from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, wait_for_jobs
-from gpulab_apply.reporters.status import natural_key  # one order for status and completion
+from gpulab_apply.order import natural_key
+from gpulab_apply.reconcile.waiting import Phase, WaitFor, WaitState, current_jobs, wait_for_jobs
+from gpulab_apply.selectors import Candidate
 from gpulab_apply.settings import Settings
-from gpulab_apply.workspace import find_workspace
 
 if TYPE_CHECKING:
     from gpulab_apply.gpulab.client import GpulabClient
+    from gpulab_apply.model import RemoteJob
     from gpulab_apply.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,45 +53,35 @@ def parse_duration(ctx: click.Context, param: click.Parameter, value: str | None
     return seconds
 
 
-# --- job names: the --jobs option, and completion from the job files ---------------------------------
+# --- job names: the --jobs option, the job files, the current runs --------------------------------------
 
-jobs_option = click.option(
-    "--jobs", "paths", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
-    help="Job directory (repeatable; default: jobs.d): where the config file, the default set name and, for "
-    "wait without NAME, the names come from.")
-
-
-def job_names(paths: tuple[str, ...] | list[str], *, job_root: str | Path = ".", sweeps: bool = False) -> list[str]:
-    """The names of the jobs the files under ``paths`` define, in natural order: matrix members by their
-    generated names (and, with ``sweeps``, the sweeps' own names, which ``--target`` takes too),
-    ``_defaults.yaml`` from ``job_root`` down applied; jobs of files with problems are left out."""
-    jobs = validate_paths(paths, job_root=job_root).jobs
-    names = {spec.name for spec in jobs} | ({spec.sweep for spec in jobs if spec.sweep} if sweeps else set())
-
-    return sorted(names, key=natural_key)
+jobs_option = job_directory_option(
+    help="Job directory or file (repeatable; default: the job root, jobs.d): where the names, sweeps and values "
+         "from the environment come from (for wait without SELECTOR, the jobs to wait for).")
 
 
 def job_file_secrets(paths: Sequence[Path], workspace: Workspace) -> Secrets:
     """What the job files (``--jobs``, default the job root) take from the environment: a name built from
     ``${VAR}`` is masked wherever this command prints it. Problems in them are not this command's."""
+    return job_file_facts(paths, workspace)[0]
+
+
+def job_file_facts(paths: Sequence[Path], workspace: Workspace) -> tuple[Secrets, dict[str, str]]:
+    """:func:`job_file_secrets`, and job name -> sweep for the jobs that are sweep members: a selector names a
+    sweep by them (docs/commands.md#selectors)."""
     selection = workspace.select(paths)
     if not any(Path(path).exists() for path in selection.paths):
-        return NO_SECRETS
-    return validate_paths(selection.paths, job_root=workspace.job_root).secrets
+        return NO_SECRETS, {}
+    result = validate_paths(selection.paths, job_root=workspace.job_root)
+    return result.secrets, {spec.name: spec.sweep for spec in result.jobs if spec.sweep}
 
 
-def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Candidates for a job name: the names in the command's job directories (default: the job root)."""
-    # While an option's value is being completed, click may leave the positional words unparsed in ctx.args.
-
-    given = [str(path) for path in ctx.params.get("paths") or ctx.args if Path(path).exists()]
-    try:
-        workspace = find_workspace(given)
-        names = job_names(workspace.select(given).paths, job_root=workspace.job_root, sweeps=param.name == "targets")
-    except (OSError, GpulabApplyError):  # completion must never print a traceback into the shell
-        return []
-    already = set(ctx.params.get(param.name or "") or ()) if param.multiple or param.nargs == -1 else set()
-    return [CompletionItem(name) for name in names if name.startswith(incomplete) and name not in already]
+def current_candidates(remote: Sequence[RemoteJob], client: GpulabClient, set_name: str, sweeps: dict[str, str]
+                       ) -> tuple[dict[str, RemoteJob], list[Candidate]]:
+    """The current run of each name of ``set_name`` in the listing ``remote`` (as ``logs`` and ``wait`` see
+    them), and those runs as selector candidates, sweeps from the job files."""
+    current = current_jobs(remote, set_name=set_name, user_urn=user_urn(client))
+    return current, [Candidate(name, sweeps.get(name), job.uuid) for name, job in current.items()]
 
 
 def user_urn(client: GpulabClient) -> str | None:
@@ -210,7 +202,7 @@ class LiveBlock(Display):
     def update(self, state: WaitState) -> None:
         size = shutil.get_terminal_size()
         room = max(3, size.lines - 3)
-        order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, name))
+        order = sorted(state.jobs, key=lambda name: (state.phase(name) is not Phase.WAITING, natural_key(name)))
         lines = [summary(state), *(f"  {self.secrets.mask(line).rstrip()}"
                                    for line in job_lines(_only(state, order[:room])))]
         if len(order) > room:

@@ -18,7 +18,7 @@ from gpulab_apply.settings import Settings
 @click.command(short_help="Show who the certificate says you are.",
                epilog="\b\nExample:\n  gpulab-apply whoami --cert ~/.gpulab/login.pem\n  gpulab-apply whoami --local")
 @format_option("whoami", "text for people, json for programs.")
-@connection_options
+@connection_options(job_files=False)
 def whoami(*, output: Output, settings: Settings) -> int:
     """Show the certificate's identity and expiry, the endpoint and set, and check that GPULab accepts it."""
     streaming = not output.is_document

@@ -7,6 +7,8 @@ the caller's write transaction. A restarted server therefore resumes exactly whe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 import uuid as uuid_module
 from collections.abc import Mapping
@@ -59,14 +61,26 @@ def new_record(*, name: str, description: str | None, request: dict[str, Any], p
         "owner": {"projectUrn": project_urn, "userUrn": user_urn, "userEmail": user_email, "userDetails": None,
                   "userId": None, "projectId": None, "experimentId": None},
     }
-    sim = {"runtime": simulation.runtime, "exitCode": simulation.exit_code, "haltAfter": simulation.halt_after,
-           "ran": ran, "loggedUntil": ran, "runStarted": None, "alloc": None}
+    sim: dict[str, Any] = {"runtime": simulation.runtime, "exitCode": simulation.exit_code,
+                           "haltAfter": simulation.halt_after, "ran": ran, "loggedUntil": ran, "runStarted": None,
+                           "alloc": None}
+    if simulation.fail_runs:  # runs of "the same job" are counted by name and request (docs/emulator.md)
+        sim["failRuns"] = simulation.fail_runs
+        sim["failKey"] = hashlib.sha256(json.dumps([name, request], sort_keys=True).encode()).hexdigest()[:16]
     return JobRecord(uuid=job_uuid, doc=doc, sim=sim, created=now, updated=now)
+
+
+def _runs_ended(conn: sqlite3.Connection, record: JobRecord) -> int:
+    """How many other runs of this job (same name and request) ran to their end, FAILED or FINISHED."""
+    others = Store.load_where(conn, "name = ? AND status IN ('FAILED', 'FINISHED') AND uuid != ?",
+                              (record.doc["name"], record.uuid))
+    return sum(1 for other in others if other.sim.get("failKey") == record.sim["failKey"])
 
 
 def simulation_of(record: JobRecord) -> Simulation:
     sim = record.sim
-    return Simulation(runtime=sim["runtime"], exit_code=sim["exitCode"], halt_after=sim["haltAfter"])
+    return Simulation(runtime=sim["runtime"], exit_code=sim["exitCode"], halt_after=sim["haltAfter"],
+                      fail_runs=sim.get("failRuns", 0))
 
 
 class Cluster(Scheduling):
@@ -177,6 +191,8 @@ class Cluster(Scheduling):
         sim["ran"], sim["runStarted"] = ran, None
         max_duration = duration_seconds(record.doc["request"]["scheduling"]["maxDuration"])
         if ran >= sim["runtime"]:
+            if sim.get("failRuns") and _runs_ended(conn, record) < sim["failRuns"]:
+                sim["exitCode"] = 1  # GPULAB_EMULATOR_FAIL_RUNS: this run is one of the first N
             record.log += f"[gpulab-emulator] exit code {sim['exitCode']}\n"
             if sim["exitCode"] == 0:
                 self.transition(conn, record, "FINISHED", when, "Job finished (exit code 0)")

@@ -19,6 +19,8 @@ from gpulab_apply.jobmodel.normal_form import canonical_job, normal_request
 RUNTIME_VARIABLE = "GPULAB_EMULATOR_RUNTIME"
 EXIT_CODE_VARIABLE = "GPULAB_EMULATOR_EXIT_CODE"
 HALT_AFTER_VARIABLE = "GPULAB_EMULATOR_HALT_AFTER"
+#: the first N runs of a job (same name and request) fail with exit code 1, later ones run as written
+FAIL_RUNS_VARIABLE = "GPULAB_EMULATOR_FAIL_RUNS"
 
 # GPULab's model searches for its URN pattern anywhere in the value (docs/validate.md#what-gpulab-accepts)
 _PROJECT_URN = re.compile(r"urn:publicid:IDN\+([^+:]+)(?::[^+]+)?\+project\+([^+]+)\Z")
@@ -45,6 +47,8 @@ class Simulation:
     runtime: float
     exit_code: int
     halt_after: float | None
+    #: how many runs of this job (by name and request) fail before one runs as written (docs/emulator.md)
+    fail_runs: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +109,16 @@ def _simulation(environment: Mapping[str, Any], default_runtime: str) -> Simulat
                              f"must be an integer, not {exit_code!r}") from None
     runtime = duration(RUNTIME_VARIABLE, default_runtime)
     assert runtime is not None
-    return Simulation(runtime=runtime, exit_code=exit_code, halt_after=duration(HALT_AFTER_VARIABLE, None))
+    fail_runs = environment.get(FAIL_RUNS_VARIABLE, 0)
+    try:
+        fail_runs = int(fail_runs)
+    except ValueError:
+        fail_runs = -1
+    if fail_runs < 0:
+        raise HttpError(400, f"Invalid job: request.docker.environment.{FAIL_RUNS_VARIABLE} "
+                             f"must be a whole number >= 0, not {environment.get(FAIL_RUNS_VARIABLE)!r}")
+    return Simulation(runtime=runtime, exit_code=exit_code, halt_after=duration(HALT_AFTER_VARIABLE, None),
+                      fail_runs=fail_runs)
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

@@ -19,14 +19,14 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from gpulab_apply.errors import AmbiguousSubmitError, ConfigError, ServerError
-from gpulab_apply.gpulab.answers import uuid_from_answer
+from gpulab_apply.gpulab.answers import job_problem, shown, uuid_from_answer
 from gpulab_apply.gpulab.api import V3_MAX_HOURS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 from gpulab_apply.gpulab.listing import Listing, list_v3, list_v4, newest_first, truncated_error
+from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.gpulab.transport import Transport, body_summary
 from gpulab_apply.jobmodel.status import FINAL_STATUSES, JobStatus
 from gpulab_apply.model import RemoteJob
-from gpulab_apply.settings import RetryPolicy, Timeouts
 
 #: the statuses in which a status change has taken effect (a cancelled job may be CANCELLING first, or
 #: have ended by itself meanwhile: either way it is stopped)
@@ -112,7 +112,7 @@ class GpulabClient:
         base: dict[str, Any] = {key: value for key, value in (("user_urn", user_urn), ("project_urn", project_urn))
                                 if value}
         if self.api_version.is_v4:
-            return newest_first(map(self._remote_job, list_v4(self._list_request, base)))
+            return newest_first(map(self._remote_job, list_v4(self._list_request, base, limits=self._transport.limits)))
         user_urn = self.identity.user_urn if self.identity else None
         raw, partial, others_partial = list_v3(self._list_request, base, user_urn=user_urn)
         if partial and not allow_partial:
@@ -206,11 +206,39 @@ class GpulabClient:
         begins = _range_start(response.headers.get("Content-Range")) if response.status_code == 206 else 0
         if begins is None:
             raise ServerError(f"GPULab answered part of the log of job {uuid} without saying which part "
-                              f"(Content-Range: {response.headers.get('Content-Range')!r})", status=206)
+                              f"(Content-Range: {shown(response.headers.get('Content-Range') or '')})", status=206)
         if begins > start:
             raise ServerError(f"GPULab answered the log of job {uuid} from byte {begins}, not {start} as asked",
                               status=206)
         return response.content[start - begins:]
+
+    def read_log_tail(self, uuid: str, size: int) -> tuple[bytes, bool]:
+        """The last ``size`` bytes of a job's log, and whether that is not the whole log. Its length is asked first
+        (``Range: bytes=0-0``, answered with ``Content-Range: bytes 0-0/LENGTH``), so a log of gigabytes costs
+        two small answers, not the whole; a server that ignores ``Range`` sends it all, and the tail is cut here."""
+        response = self._transport.request("GET", f"jobs/{_segment(uuid)}/log", headers={"Range": "bytes=0-0"},
+                                           what=f"read the log of job {uuid}", ok=(416,))
+        if response.status_code in (204, 416):
+            return b"", False
+        total = _range_total(response.headers.get("Content-Range")) if response.status_code == 206 else None
+        if total is None:
+            whole = response.content if response.status_code != 206 else self.read_log(uuid)
+            return whole[-size:], len(whole) > size
+        if total <= 1:
+            return response.content, False
+        start = max(0, total - size)
+        return self.read_log(uuid, start=start), start > 0
+
+    def read_events(self, uuid: str) -> list[dict[str, Any]]:
+        """``GET jobs/{uuid}/debug``: the job's event log (``{type, time, newState, msg}`` per event; GPULab calls
+        it "not stable between versions", so an answer of another shape is no events rather than an error)."""
+        response = self._transport.request("GET", f"jobs/{_segment(uuid)}/debug",
+                                           what=f"read the event log of job {uuid}")
+        try:
+            data = response.json()
+        except ValueError:
+            return []
+        return [event for event in data if isinstance(event, dict)] if isinstance(data, list) else []
 
     def _status_reached(self, uuid: str, wanted: JobStatus) -> bool:
         """Whether job ``uuid`` is where a status change to ``wanted`` leads (read back after a lost answer)."""
@@ -238,21 +266,32 @@ class GpulabClient:
         return items
 
     def _remote_job(self, data: Mapping[str, Any]) -> RemoteJob:
+        """A job as this tool reads it; a job it cannot read stops the command before anything acts on it."""
+        problem = job_problem(data, max_name=self._transport.limits.max_name)
+        if problem is not None:
+            raise ServerError(f"GPULab answered something unexpected: {problem}", status=200,
+                              hint="Nothing was changed. Check the job on GPULab's web site, or report this to "
+                              "the gpulab-apply maintainers.")
         try:
-            if not data.get("uuid"):
-                raise KeyError("uuid")
             return RemoteJob.from_json(data)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(
-                f"GPULab returned a job this tool cannot read ({type(exc).__name__}: {exc}); "
-                f"its keys: {', '.join(sorted(map(str, data))[:12]) or '(none)'}",
+                f"GPULab returned a job this tool cannot read ({type(exc).__name__}); "
+                f"its keys: {', '.join(shown(str(key), 30) for key in sorted(map(str, data))[:12]) or '(none)'}",
                 status=200,
             ) from None
 
 
 def _range_start(content_range: str | None) -> int | None:
     """The first byte of ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent or unreadable."""
-    match = re.fullmatch(r"\s*bytes\s+(\d+)-\d+/(?:\d+|\*)\s*", content_range or "")
+    match = re.fullmatch(r"\s*bytes\s+([0-9]{1,18})-[0-9]+/(?:[0-9]+|\*)\s*", content_range or "")
+    return int(match.group(1)) if match else None
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The total length in ``Content-Range: bytes FIRST-LAST/TOTAL``; None when absent, unknown (``*``) or
+    unreadable."""
+    match = re.fullmatch(r"\s*bytes\s+\d+-\d+/(\d+)\s*", content_range or "")
     return int(match.group(1)) if match else None
 
 

@@ -23,6 +23,7 @@ from typing import Any, Self, TypedDict
 
 from gpulab_apply.errors import TruncatedListingError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, V3_MAX_HOURS
+from gpulab_apply.gpulab.policy import AnswerLimits
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.model import RemoteJob
 
@@ -30,8 +31,6 @@ from gpulab_apply.model import RemoteJob
 Fetch = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
 
 V4_PAGE_SIZE = 500
-#: a bound on paging, so a server that ignores ``page`` cannot keep us looping
-V4_MAX_PAGES = 1000
 #: v4.0 pages fetched at once once a listing is known to be long
 V4_PARALLEL_PAGES = 4
 #: what the listing asks for: every status except DELETED, ASSIGNED included (in no state group, yet
@@ -171,17 +170,19 @@ def _states(params: Mapping[str, Any], states: Sequence[JobStatus]) -> dict[str,
 
 
 def list_v4(fetch: Fetch, base: Mapping[str, Any], *, page_size: int = V4_PAGE_SIZE,
-            parallel: int = V4_PARALLEL_PAGES) -> list[dict[str, Any]]:
+            parallel: int = V4_PARALLEL_PAGES, limits: AnswerLimits | None = None) -> list[dict[str, Any]]:
     """Every page, without a time window.
 
     A page shorter than the first ends the listing. The first two pages are asked for together: a
     short first page is not proof of the end (a server that caps ``page_size`` below ours answers
     short pages that are not the last), and asking for page 2 at once costs no extra round trip.
-    Once both are full, pages are fetched ``parallel`` at a time.
+    Once both are full, pages are fetched ``parallel`` at a time. A server that loops or never ends is
+    stopped by :class:`PageGuard`.
     """
     from concurrent.futures import ThreadPoolExecutor  # ~10 ms to import: only when listing on v4.0
 
     params = _states({**base, "page_size": page_size}, V4_STATES)
+    guard = PageGuard(limits or AnswerLimits())
 
     def page(number: int) -> list[dict[str, Any]]:
         return fetch({**params, "page": number})
@@ -190,21 +191,52 @@ def list_v4(fetch: Fetch, base: Mapping[str, Any], *, page_size: int = V4_PAGE_S
         first, second = pool.map(page, (1, 2))
         if second and first and second[0].get("uuid") == first[0].get("uuid"):
             return _ignored_paging(first, page_size)
-        items = [*first, *second]
+        items = [*guard.take(1, first), *guard.take(2, second)]
         if not first or len(second) < len(first):
             return items
         number = 3
-        while number <= V4_MAX_PAGES:
-            batch = list(pool.map(page, range(number, min(number + parallel, V4_MAX_PAGES + 1))))
-            for found in batch:
-                items.extend(found)
+        while True:
+            batch = list(pool.map(page, range(number, number + parallel)))
+            for offset, found in enumerate(batch):
+                items.extend(guard.take(number + offset, found))
                 if len(found) < len(first):
                     return items
             number += len(batch)
-    raise TruncatedListingError(
-        f"The listing did not end after {V4_MAX_PAGES} pages of {len(first)} jobs",
-        hint="Delete old jobs, or report this to the gpulab-apply maintainers.",
-    )
+
+
+class PageGuard:
+    """Stops a listing that loops or never ends, long before it fills memory (docs/client.md#limits).
+
+    A page whose jobs were all on earlier pages means the server loops (jobs created meanwhile shift a
+    few onto the next page, never a whole page); past ``max_pages`` pages or ``max_jobs`` jobs the
+    listing is refused, as no real one is that long.
+    """
+
+    def __init__(self, limits: AnswerLimits) -> None:
+        self._limits = limits
+        self._seen: set[str] = set()
+        self._jobs = 0
+
+    def take(self, number: int, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``page`` (page ``number``), once it is known not to repeat an earlier one or pass a limit."""
+        uuids = {uuid for item in page if isinstance(uuid := item.get("uuid"), str)}
+        if number > 1 and uuids and uuids <= self._seen:
+            raise TruncatedListingError(
+                f"GPULab answered page {number} of the listing with jobs of earlier pages: its paging loops",
+                hint="Report this to the gpulab-apply maintainers; nothing was changed.",
+            )
+        self._seen |= uuids
+        self._jobs += len(page)
+        limits = self._limits
+        if number > limits.max_pages or self._jobs > limits.max_jobs:
+            what = (f"did not end after {limits.max_pages:,} pages" if number > limits.max_pages
+                    else f"holds more than {limits.max_jobs:,} jobs")
+            raise TruncatedListingError(
+                f"The listing {what}, the most this tool reads ({limits.max_pages:,} pages, at most "
+                f"{limits.max_jobs:,} jobs): GPULab's paging does not end",
+                hint="Delete old jobs, or report this to the gpulab-apply maintainers; nothing was changed.",
+            )
+        return page
 
 
 def _ignored_paging(first: list[dict[str, Any]], page_size: int) -> list[dict[str, Any]]:

@@ -36,7 +36,7 @@ def is_loopback(host: str) -> bool:
 
 #: characters no endpoint needs, and on which URL parsers disagree (``\\`` is a path separator to
 #: urllib3 but part of the user name to urllib.parse)
-_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
 
 
 def request_host(url: str) -> str:
@@ -52,7 +52,7 @@ def request_host(url: str) -> str:
     from urllib3.exceptions import LocationParseError
     from urllib3.util import parse_url
 
-    if _AMBIGUOUS.search(url):
+    if AMBIGUOUS.search(url):
         raise ValueError("it contains a backslash, a space or a control character")
     try:
         parsed = parse_url(url)
@@ -63,6 +63,13 @@ def request_host(url: str) -> str:
     if not host or host != (split.hostname or "").lower() or parsed.port != split.port:
         raise ValueError("URL parsers disagree on its host")
     return host
+
+
+def has_userinfo(url: str) -> bool:
+    """True when ``url`` holds a user name or password before its host (``https://user:pw@host/``), as any
+    URL parser would read it: an ``@`` anywhere in the authority counts, even one a parser takes for the path."""
+    authority = url.split("://", 1)[-1]
+    return "@" in re.split(r"[/?#]", authority, maxsplit=1)[0]
 
 
 def is_loopback_url(url: str) -> bool:

@@ -6,6 +6,12 @@ exponential backoff and jitter for idempotent requests (GET/PUT/DELETE) on conne
 may have reached the server raises :class:`AmbiguousSubmitError` (docs/plan-apply.md#apply).
 Answers that are not 2xx become this tool's errors here, with a hint of what to do.
 
+Every answer is bounded (docs/client.md#limits): it is read whole here, in pieces, and given up when it is
+not complete within ``Timeouts.read`` (a watchdog shuts the connection down, so a server that trickles a
+byte now and then cannot hold a command) or grows past ``AnswerLimits.max_bytes``. An answer cut off
+mid-way (mid-body, mid-TLS record, corrupt compression) is a lost answer like a dropped connection: a GET
+is retried, a POST is ambiguous, a PUT or DELETE is confirmed by reading the job back.
+
 Thread safety: one transport may be shared by threads. Requests only read the session's settings,
 and urllib3's pool hands each thread its own connection; ``max_connections`` connections are kept,
 so make it at least the number of threads.
@@ -15,19 +21,23 @@ With :mod:`gpulab.failures`, the only place that imports ``requests``.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
 import requests
 import requests.adapters
 import requests.utils
+import urllib3.connectionpool
 
 from gpulab_apply import __version__
 from gpulab_apply.errors import (
@@ -38,12 +48,19 @@ from gpulab_apply.errors import (
     GpulabApplyError,
     ServerError,
 )
-from gpulab_apply.gpulab.answers import summarize
+from gpulab_apply.gpulab.answers import UnexpectedAnswer, one_line, parse_json, summarize
 from gpulab_apply.gpulab.api import ApiVersion
-from gpulab_apply.gpulab.failures import connection_reason, is_hang_up, may_have_reached_server
-from gpulab_apply.gpulab.local import is_loopback, request_host
+from gpulab_apply.gpulab.failures import (
+    TRANSPORT_ERRORS,
+    AnswerTimedOut,
+    connection_reason,
+    is_hang_up,
+    is_unresolvable,
+    may_have_reached_server,
+)
+from gpulab_apply.gpulab.local import has_userinfo, is_loopback, request_host
+from gpulab_apply.gpulab.policy import DEFAULT_ENDPOINT, AnswerLimits, RetryPolicy, Timeouts
 from gpulab_apply.gpulab.tls import ssl_reason, tls_failure
-from gpulab_apply.settings import DEFAULT_ENDPOINT, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +90,8 @@ class _ClientCertAdapter(requests.adapters.HTTPAdapter):
         if self._ssl_context is not None:
             pool_kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        # pools that tell the running request's watchdog which connection it uses
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         if self._ssl_context is None:
@@ -83,13 +102,121 @@ class _ClientCertAdapter(requests.adapters.HTTPAdapter):
         conn.ca_cert_dir = None
 
 
+#: the watchdog of the request this thread is making, if any (each request runs in one thread)
+_running = threading.local()
+
+
+class _Watchdog:
+    """Ends an answer that is not complete by its deadline, by shutting its connection's socket down.
+
+    A per-read timeout cannot bound an answer: a server that sends one byte every half second never lets
+    a read time out. Shutting the socket down wakes whatever read is blocked, wherever it is (status
+    line, headers, body, TLS record), with an end of stream; the transport then reports the time-out.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.fired = False
+        self._done = False
+        self._connection: Any = None
+        #: the answer, as soon as its headers are in: closed here if ``requests`` fails after that point
+        self.response: requests.Response | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Self:
+        _running.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        _running.watchdog = None
+        with self._lock:
+            self._done = True
+        self._timer.cancel()
+
+    def keep(self, response: requests.Response, *_: Any, **__: Any) -> requests.Response:
+        """A ``requests`` response hook: remember the answer, so that it can be closed whatever happens next."""
+        self.response = response
+        return response
+
+    def watch(self, connection: Any) -> None:
+        with self._lock:
+            self._connection = connection
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            sock = getattr(self._connection, "sock", None)
+            if sock is None:  # still connecting: the connect timeout bounds that
+                return
+            # the plain socket's shutdown, not SSLSocket's (which would drop the TLS object under a reader)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _watched(connection: Any) -> Any:
+    watchdog: _Watchdog | None = getattr(_running, "watchdog", None)
+    if watchdog is not None:
+        watchdog.watch(connection)
+    return connection
+
+
+class _WatchedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+class _WatchedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+class _Oversized(Exception):
+    """An answer grew past the size limit; reading it stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the answer is larger than {_size(limit)}")
+        self.limit = limit
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:g} MiB" if count >= 1024 * 1024 else f"{count} bytes"
+
+
+def _read_whole(response: requests.Response, limit: int) -> None:
+    """Read the body of a streamed answer into it, stopping past ``limit`` bytes (after decompression)."""
+    declared = response.headers.get("Content-Length", "").strip()
+    if re.fullmatch(r"[0-9]+", declared) and (len(declared) > 18 or int(declared) > limit):
+        response.close()
+        raise _Oversized(limit)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            raise _Oversized(limit)
+        chunks.append(chunk)
+    # requests keeps a read body here; .content, .text and .json() then use it
+    response._content = b"".join(chunks)
+    if response.encoding is None:
+        # GPULab speaks UTF-8; without this, .text would guess the encoding over the whole body (slow)
+        response.encoding = "utf-8"
+
+
 class Transport:
     """Requests to one versioned API root, retried where safe, failures turned into this tool's errors."""
 
     def __init__(self, api_root: str, *, api_version: ApiVersion, ssl_context: ssl.SSLContext | None,
                  timeouts: Timeouts, retry: RetryPolicy, max_connections: int,
-                 on_retry: Callable[[str], None] | None = None) -> None:
+                 on_retry: Callable[[str], None] | None = None, limits: AnswerLimits | None = None) -> None:
         self.api_root = api_root
+        #: how large and deep an answer may be (docs/client.md#limits)
+        self.limits = limits or AnswerLimits()
         self.api_version = api_version
         self.host = _judged_host(api_root)
         self.client_certificate = ssl_context is not None
@@ -147,11 +274,12 @@ class Transport:
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                response = self._session.request(
-                    method, url, params=params, json=json_body, data=data, headers=headers,
-                    timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
-                )
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                response = self._answer(method, url, params=params, json_body=json_body, data=data, headers=headers)
+            except _Oversized as exc:
+                if confirm is not None and confirm():
+                    return None
+                raise self._oversized(exc, what, idempotent=idempotent) from None
+            except TRANSPORT_ERRORS as exc:
                 if confirm is not None and self._confirmed(exc, confirm):
                     log.info("%s %s: the answer was lost, but GPULab made the change", method, path)
                     return None
@@ -176,14 +304,44 @@ class Transport:
             raise self.http_error(response, what, idempotent=idempotent)
         raise AssertionError("unreachable: the loop returns or raises")
 
+    def _answer(self, method: str, url: str, *, params: Mapping[str, Any] | None, json_body: Mapping[str, Any] | None,
+                data: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
+        """One request and its whole answer, within the time and size an answer is allowed."""
+        with _Watchdog(self._timeouts.read) as watchdog:
+            try:
+                response = self._session.request(
+                    method, url, params=params, json=json_body, data=data, headers=headers, stream=True,
+                    timeout=(self._timeouts.connect, self._timeouts.read), allow_redirects=False,
+                    hooks={"response": watchdog.keep},
+                )
+                try:
+                    _read_whole(response, self.limits.max_bytes)
+                finally:
+                    response.close()  # the body is read (or abandoned): give the connection back, or drop it
+            except TRANSPORT_ERRORS as exc:
+                if watchdog.response is not None:  # e.g. an undecodable Location, after the headers came
+                    watchdog.response.close()
+                if watchdog.fired and not isinstance(exc, requests.exceptions.ConnectTimeout):
+                    raise AnswerTimedOut(watchdog.seconds) from exc
+                raise
+        return response
+
+    def _oversized(self, exc: _Oversized, what: str, *, idempotent: bool) -> GpulabApplyError:
+        message = f"Could not {what}: GPULab's answer is larger than {_size(exc.limit)}, the most this tool reads"
+        if not idempotent:
+            return AmbiguousSubmitError(message + "; the job may or may not have been created", hint=_AMBIGUOUS_HINT)
+        return ServerError(message, status=200, hint="GPULab (or what answers at the endpoint) is not behaving; "
+                           "check the endpoint, or report this to the gpulab-apply maintainers.")
+
     def json(self, response: requests.Response, what: str) -> Any:
+        """The answer's JSON, no deeper than the limit and holding only valid text; else a located error."""
         try:
-            return response.json()
-        except ValueError:
+            return parse_json(response.text, max_depth=self.limits.max_depth)
+        except UnexpectedAnswer as exc:
             raise ServerError(
-                f"GPULab's answer to {what} is not JSON: {body_summary(response) or '(empty)'}",
+                f"GPULab answered something unexpected to GET {what}: {exc}",
                 status=response.status_code,
-                hint=self.other_version_hint(),
+                hint=self.other_version_hint() if exc.not_json else None,
             ) from None
 
     def other_version_hint(self) -> str:
@@ -214,6 +372,10 @@ class Transport:
                 f"Could not {what}: {reason}, after the request was sent; GPULab may have created the job",
                 hint=_AMBIGUOUS_HINT,
             )
+        if is_unresolvable(exc):  # fails fast: another attempt would get the same answer
+            return ConnectionFailedError(f"Could not {what}: the host name {self.host} does not resolve",
+                                         hint="Check the endpoint for a typo (--endpoint / GPULAB_ENDPOINT) and "
+                                              "that this machine can resolve names (DNS).")
         if not last:
             return None
         if self.client_certificate and not self.answered and is_hang_up(exc):
@@ -243,7 +405,7 @@ class Transport:
         summary = body_summary(response)
         if 300 <= status < 400:
             return CertificateError(
-                f"Could not {what}: GPULab redirected to {response.headers.get('Location', '?')}, "
+                f"Could not {what}: GPULab redirected to {one_line(response.headers.get('Location', '?'), 120)}, "
                 "which means it did not accept the client certificate (it sends unauthenticated users to "
                 "its login page)",
                 hint="Check --cert / GPULAB_CERT: use your own, valid iLab.t login certificate.",
@@ -270,7 +432,8 @@ class Transport:
             path = urlsplit(response.url).path
             return self.other_version_hint() if path.rstrip("/").endswith(("/jobs", "/version")) else None
         if status == 429:
-            return f"GPULab asks to wait {response.headers.get('Retry-After', 'a while')} seconds; try again later."
+            wait = one_line(response.headers.get("Retry-After", "a while"), 40)
+            return f"GPULab asks to wait {wait} seconds; try again later."
         if status >= 500:
             return "GPULab has a problem; try again later."
         return None
@@ -303,8 +466,11 @@ def _judged_host(api_root: str) -> str:
 
     Settings check this first, with a located message; this is the last line for other callers.
     """
-    https = urlsplit(api_root).scheme == "https"
+    if has_userinfo(api_root):
+        raise ConfigError("The API root holds a user name or password: GPULab authenticates with the login "
+                          "certificate only")
     try:
+        https = urlsplit(api_root).scheme == "https"
         host = request_host(api_root)
     except ValueError as exc:
         raise ConfigError(f"The API root is ambiguous: {exc}") from None
@@ -321,7 +487,7 @@ def body_summary(response: requests.Response) -> str:
 
 
 def _status_text(response: requests.Response) -> str:
-    return f"{response.status_code} {response.reason or ''}".strip()
+    return f"{response.status_code} {one_line(response.reason or '', 60)}".strip()
 
 
 def _date_header(response: requests.Response) -> datetime | None:

@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from gpulab_apply.jobfiles.drafts import Draft, Expansion
-from gpulab_apply.jobfiles.loader import read
+from gpulab_apply.jobfiles.loader import DEFAULTS_NAMES, read
 from gpulab_apply.jobmodel.schema import TOOL_KEY
 from gpulab_apply.problems import Problem
 from gpulab_apply.sourcemap import Layer, LayeredSourceMap
-
-DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 
 #: keys a defaults file cannot set: each job needs its own name, and a sweep is one document's
 _JOB_ONLY = {"name": "every job needs its own name", f"{TOOL_KEY}.matrix": "a matrix belongs in a job file",

@@ -32,8 +32,13 @@ class Draft(NamedTuple):
     sweep: str | None = None
     hashed: Any = None
     secrets: frozenset[str] = frozenset()
-    #: (uuid, spec hash) of a job on GPULab this job file takes over (docs/authoring.md#import-and-adoption)
-    adopt: tuple[str, str] | None = None
+    #: (uuid, recorded spec hash or None) of a job on GPULab this job file takes over
+    #: (docs/authoring.md#import-and-adoption)
+    adopt: tuple[str, str | None] | None = None
+    #: where a variable that is not set was left as its placeholder, and which (docs/authoring.md#variables-offline)
+    unset: tuple[tuple[JsonPath, frozenset[str]], ...] = ()
+    #: a sweep member's matrix values as written, axis by axis (for the results grid, docs/results.md)
+    matrix: tuple[tuple[str, str], ...] = ()
 
     @property
     def origin(self) -> Location:

@@ -6,6 +6,12 @@ boolean goes, and ``${VAR}`` variables in strings that must match a pattern; a `
 part of a job. These schemas are derived from the one schema here, so they never drift from it, and
 ``gpulab-apply schema`` prints them (docs/editors.md). ``validate`` stays the judge: it checks what the
 schema can not (duplicate names, the expanded jobs).
+
+What ``validate`` accepts, these accept. A job file may leave any value to the ``_defaults.yaml`` files above
+it, which a schema checking one file cannot see: so the job file schema requires only ``name`` of the keys
+reached through mappings (``request``, ``resources.cpus``, ``docker.image``...), the keys a defaults file
+can give. Items of a list keep their required keys: a list from a defaults file is replaced whole, never
+merged into (docs/editors.md#what-the-schema-cannot-see).
 """
 
 from __future__ import annotations
@@ -43,12 +49,13 @@ _ADOPT = {
     "description": "Take over this job already on GPULab without resubmitting it, as `gpulab-apply import` writes "
                    "it (docs/authoring.md#import-and-adoption).",
     "type": "object",
-    "required": ["uuid", "spec"],
+    "required": ["uuid"],
     "additionalProperties": False,
     "properties": {
         "uuid": {"type": "string",
                  "pattern": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"},
-        "spec": {"type": "string", "pattern": r"^[0-9a-f]{16}$"},
+        "spec": {"type": "string", "pattern": r"^[0-9a-f]{16}$",
+                 "description": "Written by import before adoption was decided from the running job; still read."},
     },
 }
 
@@ -57,6 +64,7 @@ def editor_schema(kind: Kind = "job") -> dict[str, Any]:
     """The schema of a job file (``job``) or of a ``_defaults.yaml`` (``defaults``) as written."""
     schema = _templated(job_file_schema())
     assert isinstance(schema, dict)
+    schema = _defaultable(schema)
     schema["$id"] = IDS[kind]
     tool = schema["$defs"]["toolOptions"]
     if kind == "job":
@@ -73,6 +81,35 @@ def editor_schema(kind: Kind = "job") -> dict[str, Any]:
     partial: dict[str, Any] = _walk(schema, lambda node: {k: v for k, v in node.items() if k != "required"})
     del partial["properties"]["name"]
     return partial
+
+
+def _defaultable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without the ``required`` keys a defaults file may give: every object reached from the root
+    through mappings (``properties``, ``$ref``, alternatives), not through a list's items; ``name`` stays."""
+    definitions: dict[str, Any] = dict(schema.get("$defs", {}))
+    reached: set[str] = set()
+
+    def relax(node: Any, *, root: bool = False) -> Any:
+        if not isinstance(node, dict):
+            return node
+        kept = [key for key in node.get("required", ()) if root and key == "name"]
+        node = {key: kept if key == "required" else value for key, value in node.items()
+                if key != "required" or kept}
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            name = reference.removeprefix("#/$defs/")
+            if name not in reached:
+                reached.add(name)
+                definitions[name] = relax(definitions[name])
+        if "properties" in node:
+            node["properties"] = {key: relax(value) for key, value in node["properties"].items()}
+        for key in ("anyOf", "oneOf", "allOf"):
+            if key in node:
+                node[key] = [relax(item) for item in node[key]]
+        return node
+
+    relaxed: dict[str, Any] = relax({key: value for key, value in schema.items() if key != "$defs"}, root=True)
+    return {**relaxed, "$defs": definitions}
 
 
 def _templated(node: Any) -> Any:

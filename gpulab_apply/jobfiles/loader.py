@@ -16,6 +16,7 @@ exception: :func:`parse` is also how ``gpulab-apply.yaml`` is read.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import stat
@@ -52,6 +53,11 @@ _MAX_INT_TEXT = 80
 YAML_VERSIONS = ((1, 1), (1, 2))
 #: job file names end with one of these, in any case (``FT.YAML``); GPULab's own jobs are JSON
 JOB_FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+#: the defaults files (docs/authoring.md#defaults): read as defaults, not as job files
+DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+
+_log = logging.getLogger(__name__)
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -211,12 +217,23 @@ def _missing(path: Path) -> str:
 
 
 def _walk(root: Path) -> Iterator[str]:
+    """The job files under ``root``. A name starting with ``.`` or ``_`` is skipped (docs/validate.md#which-files);
+    a skipped file with a job file's suffix, or a skipped ``_`` directory, is said under ``--verbose``, so a file
+    that looks like a job and is not read is never a mystery (``.git`` and the like are not worth a line)."""
     for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
         base = Path(directory)
+        for name in subdirs:
+            if name.startswith("_"):
+                _log.debug("skipped %s/: a directory whose name starts with '_' is not read", (base / name).as_posix())
+        subdirs[:] = [name for name in subdirs if not name.startswith((".", "_"))]
         for name in files:
-            if name.lower().endswith(JOB_FILE_SUFFIXES) and not name.startswith((".", "_")):
+            if not name.lower().endswith(JOB_FILE_SUFFIXES):
+                continue
+            if not name.startswith((".", "_")):
                 yield (base / name).as_posix()
+            elif name not in DEFAULTS_NAMES:
+                _log.debug("skipped %s: a file whose name starts with %r is not a job file (docs/validate.md"
+                           "#which-files)", (base / name).as_posix(), name[0])
 
 
 def read(path: str) -> JobFile:

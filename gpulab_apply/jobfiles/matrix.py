@@ -130,7 +130,9 @@ class MatrixExpansion:
             job, member_problems = _render(template, tree, member, draft.source)
             problems.extend(member_problems)
             job["name"] = member_name
-            drafts.append(draft.evolve(data=job, member=member_name, sweep=sweep))
+            drafts.append(draft.evolve(data=job, member=member_name, sweep=sweep,
+                                       matrix=tuple((key, member.texts.get(key, str(value)))
+                                                    for key, value in member.values.items())))
         return Expansion(() if problems else drafts, problems)
 
 

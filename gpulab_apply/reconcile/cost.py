@@ -31,7 +31,12 @@ class GpuHours:
 
 def requested_hours(spec: JobSpec) -> tuple[float, bool]:
     """``gpus x maxDuration`` in GPU-hours for one desired job, and whether the default maxDuration was used."""
-    request = _mapping(spec.job.get("request"))
+    return request_hours(_mapping(spec.job.get("request")))
+
+
+def request_hours(request: Mapping[str, Any]) -> tuple[float, bool]:
+    """``gpus x maxDuration`` of a Job2 ``request`` (a desired job's, or one GPULab lists), and whether the
+    default maxDuration was used."""
     gpus = _gpus(_mapping(request.get("resources")).get("gpus"))
     written = _mapping(request.get("scheduling")).get("maxDuration")
     seconds = parse_duration(written) if isinstance(written, str) else None

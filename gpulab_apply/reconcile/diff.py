@@ -144,6 +144,8 @@ def _differing(current: Mapping[str, Any], desired: Mapping[str, Any],
 
 
 def _server_filled(path: tuple[str, ...], value: Any) -> bool:
+    if len(path) > 3 and path[0] == "request":  # inside a field's value (an environment entry): data, never a default
+        return False
     if value is None or value is False or value == [] or value == {}:
         return True
     if any(len(pattern) == len(path) and all(p in ("*", k) for p, k in zip(pattern, path, strict=True))

@@ -27,6 +27,7 @@ from gpulab_apply.gpulab.listing import SetFilter, set_filter
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.masking import mask_text
 from gpulab_apply.model import RemoteJob
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.marker import Marker, manages, parse_marker, with_marker, with_owner
 from gpulab_apply.reconcile.planner import Action, Plan, PlanEntry, age_key
 from gpulab_apply.reconcile.runs import desired_project, is_run_of
@@ -156,7 +157,7 @@ def execute(plan: Plan, api: JobApi, *, options: ApplyOptions, progress: Progres
         outcomes += pool.map(run.cancel_all, [e for e in plan.entries if e.action is Action.CANCEL])
         outcomes += run.verify(pool, submissions, outcomes)
     return ApplyReport(run_id=options.run_id, set_name=plan.set_name, interrupted=options.stop.is_set(),
-                       outcomes=tuple(sorted(outcomes, key=lambda o: (o.name, o.result is Result.DEDUPLICATED))))
+                       outcomes=tuple(sorted(outcomes, key=lambda o: (natural_key(o.name), o.result is Result.DEDUPLICATED))))
 
 
 @dataclass(kw_only=True)
@@ -179,7 +180,7 @@ class _Submission:
     def of(cls, entry: PlanEntry, run: _Run, cancelled: Outcome | None) -> _Submission:
         assert entry.desired is not None and entry.spec is not None
         marker = Marker(set_name=run.plan.set_name, spec=entry.spec, run_id=run.options.run_id,
-                        protect=entry.desired.protect)
+                        protect=entry.desired.protect, attempt=entry.attempt)
         body = with_marker(with_owner(entry.desired.job, run.plan.options.project_urn), marker)
         return cls(entry=entry, marker=marker, body=body, cancelled=cancelled.cancelled if cancelled else ())
 
@@ -355,13 +356,18 @@ class _Run:
         project = self.plan.options.project_urn
         wanted = {e.name: (e.hashes, desired_project(e.desired, project)) for e in self.plan.entries
                   if e.desired is not None and e.hashes is not None}
+        # a retry keeps one run per attempt, ended or not: a racer's retry of the same attempt is a duplicate
+        # even when the first one already FAILED (docs/workflows.md#retries)
+        retrying = {e.name: e.attempt for e in self.plan.entries if e.attempt > 1 and e.action is Action.CREATE}
         by_name: dict[str, list[RemoteJob]] = defaultdict(list)
         for job in listing:
             hashes, in_project = wanted.get(job.name, (None, None))
             marker = parse_marker(job.description) if hashes is not None else None
-            if (hashes is not None and is_run_of(job, marker, hashes, in_project)
+            attempt = retrying.get(job.name)
+            if (hashes is not None and marker is not None and is_run_of(job, marker, hashes, in_project)
                     and manages(marker, job.owner, set_name=self.plan.set_name, user_urn=self.plan.options.user_urn)
-                    and (job.status.is_active or job.status is JobStatus.FINISHED)):
+                    and ((job.status.is_active or job.status is JobStatus.FINISHED) if attempt is None
+                         else marker.attempt == attempt)):
                 by_name[job.name].append(job)
         for jobs in by_name.values():
             jobs.sort(key=age_key)

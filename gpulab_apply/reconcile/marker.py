@@ -11,7 +11,9 @@ Two forms are read. Version 1 (``[gpulab-apply set=...]``, no ``v2``) hashed ``o
 hashed differently with and without ``--project`` (and so on API v3.1 vs v4.0, which requires a project).
 Version 2 hashes ``name`` and ``request`` only. Jobs submitted with version 1 markers stay in sync:
 :class:`SpecHashes` matches a version 1 marker against the version 1 hash of the job with and without the
-project filled in. New submissions always carry version 2.
+project filled in. Version 3 is version 2 plus ``attempt=N`` after ``run``: a retry of a FAILED run
+(docs/workflows.md#retries). A first attempt is still written as version 2, so older versions of the tool go on
+managing every job that is not a retry; a version 3 marker is read with the same spec hash as version 2.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ _TOKEN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 _MARKER_PREFIX = "[gpulab-apply "
 _MARKER_LINE = re.compile(
     rf"\[gpulab-apply (?:v(?P<version>[2-9]) )?set=(?P<set>{_TOKEN}) spec=(?P<spec>[0-9a-f]{{16}}) "
-    rf"run=(?P<run>{_TOKEN})(?P<protect> protect)?\]"
+    rf"run=(?P<run>{_TOKEN})(?: attempt=(?P<attempt>[1-9][0-9]{{0,3}}))?(?P<protect> protect)?\]"
 )
 #: the marker and spec hash version this tool writes (docs/plan-apply.md#ownership)
 MARKER_VERSION = 2
+#: the marker version of a retry: version 2 plus ``attempt=N`` (docs/workflows.md#retries)
+ATTEMPT_MARKER_VERSION = 3
 
 RerunToken = str | int | float | bool | None
 
@@ -46,16 +50,21 @@ class Marker:
     spec: str
     run_id: str
     protect: bool = False
-    #: 1 for the original form (its spec hash includes ``owner``), 2 for the current one
+    #: 1 for the original form (its spec hash includes ``owner``), 2 for the current one, 3 with an attempt
     version: int = MARKER_VERSION
+    #: which run of this spec this is: 1, then one more per retry of a FAILED run (written from 2 on)
+    attempt: int = 1
 
     def __str__(self) -> str:
         protect = " protect" if self.protect else ""
-        version = f"v{self.version} " if self.version >= 2 else ""
-        return f"[gpulab-apply {version}set={self.set_name} spec={self.spec} run={self.run_id}{protect}]"
+        attempt = f" attempt={self.attempt}" if self.attempt > 1 else ""
+        number = max(self.version, ATTEMPT_MARKER_VERSION) if self.attempt > 1 else self.version
+        version = f"v{number} " if number >= 2 else ""
+        return f"[gpulab-apply {version}set={self.set_name} spec={self.spec} run={self.run_id}{attempt}{protect}]"
 
 
-def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int = MARKER_VERSION) -> str:
+def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int = MARKER_VERSION,
+              needs: Mapping[str, str] | None = None) -> str:
     """First 16 hex digits of SHA-256 over the canonical JSON of the job's identity-bearing parts.
 
     The parts are ``name`` and ``request`` exactly as written (version 1 also ``owner`` as submitted; a part
@@ -63,11 +72,16 @@ def spec_hash(job: Mapping[str, Any], *, rerun: RerunToken = None, version: int 
     token is set (so ``rerun: 1`` and ``rerun: "1"`` differ). ``description`` is left out: editing prose never
     restarts work. ``owner`` is left out since version 2: which project a job runs in is where it is listed,
     not what it is, and it must not matter whether ``projectUrn`` came from the file or from ``--project``.
+    ``needs`` (name -> spec hash of each job it needs) enters as the key ``"needs"``, only for a job that needs
+    others, so a change upstream makes the job out of date while every other job keeps its hash
+    (docs/workflows.md#dependencies).
     """
     parts = ("name", "request", "owner") if version == 1 else ("name", "request")
     identity = {key: job[key] for key in parts if key in job}
     if rerun is not None:
         identity["rerun"] = rerun
+    if needs:
+        identity["needs"] = dict(needs)
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
@@ -103,8 +117,11 @@ def _marker(line: str) -> Marker | None:
     found = _MARKER_LINE.fullmatch(line)
     if found is None:
         return None
+    version = int(found["version"] or 1)
+    if found["attempt"] is not None and version < ATTEMPT_MARKER_VERSION:
+        return None  # an attempt is what version 3 adds: a version 2 marker with one is not a marker of ours
     return Marker(set_name=found["set"], spec=found["spec"], run_id=found["run"],
-                  protect=found["protect"] is not None, version=int(found["version"] or 1))
+                  protect=found["protect"] is not None, version=version, attempt=int(found["attempt"] or 1))
 
 
 class SpecHashes:
@@ -115,10 +132,11 @@ class SpecHashes:
 
     __slots__ = ("_job", "_legacy", "_project_urn", "_rerun", "current")
 
-    def __init__(self, job: Mapping[str, Any], *, project_urn: str | None, rerun: RerunToken) -> None:
+    def __init__(self, job: Mapping[str, Any], *, project_urn: str | None, rerun: RerunToken,
+                 needs: Mapping[str, str] | None = None) -> None:
         self._job, self._project_urn, self._rerun = job, project_urn, rerun
         self._legacy: dict[str | None, str] = {}
-        self.current = spec_hash(job, rerun=rerun)
+        self.current = spec_hash(job, rerun=rerun, needs=needs)
 
     def matches(self, marker: Marker, *, project_urn: str | None = None) -> bool:
         """Whether a job with ``marker`` was submitted from this desired job (any marker version).
@@ -175,6 +193,46 @@ def without_marker(description: str) -> str:
     return "\n".join(prose).rstrip()
 
 
-def new_run_id(now: datetime) -> str:
-    """An id for one apply invocation: UTC timestamp plus 6 random hex digits, e.g. ``20261123T195600Z-1a2b3c``."""
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+#: a run id (docs/results.md#the-commit-an-apply-applied): UTC time, 6 random hex digits and, since run ids
+#: carry it, a dot and the commit applied (12 hex digits), ``-dirty`` when the job files differed from it
+_RUN_ID = re.compile(r"(?P<time>\d{8}T\d{6}Z)-(?P<random>[0-9a-f]{6})"
+                     r"(?:\.(?P<commit>[0-9a-f]{7,40})(?P<dirty>-dirty)?)?")
+#: how many hex digits of the commit a run id keeps (the whole run id stays within the marker's 64 characters)
+COMMIT_DIGITS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class RunCommit:
+    """The git commit an apply applied, as its run id records it."""
+
+    sha: str
+    #: the job files (or the config) had uncommitted changes: what ran is not exactly this commit
+    dirty: bool = False
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    def __str__(self) -> str:
+        return self.short + (" (with uncommitted changes)" if self.dirty else "")
+
+
+def new_run_id(now: datetime, commit: RunCommit | None = None) -> str:
+    """An id for one apply invocation: UTC timestamp plus 6 random hex digits, e.g. ``20261123T195600Z-1a2b3c``,
+    then the commit applied, e.g. ``20261123T195600Z-1a2b3c.0123456789ab`` (``...-dirty``).
+
+    The commit rides inside the run token, whose grammar every marker version already accepts, so a job
+    submitted with it is read by older versions of this tool too, and the spec hash never sees it.
+    """
+    run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    if commit is not None and re.fullmatch(r"[0-9a-f]{7,40}", commit.sha):
+        run_id += f".{commit.sha[:COMMIT_DIGITS]}" + ("-dirty" if commit.dirty else "")
+    return run_id
+
+
+def run_commit(run_id: str) -> RunCommit | None:
+    """The commit a run id records; None for a run id without one (older applies, ``adopted``, outside git)."""
+    found = _RUN_ID.fullmatch(run_id)
+    if found is None or found["commit"] is None:
+        return None
+    return RunCommit(sha=found["commit"], dirty=found["dirty"] is not None)

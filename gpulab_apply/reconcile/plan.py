@@ -33,6 +33,9 @@ class Action(StrEnum):
     REPLACE = "replace"
     CANCEL = "cancel"
     NONE = "none"
+    #: nothing now, a submission later: the job waits for what it needs, for a free slot or for a retry's delay
+    #: (docs/workflows.md); :attr:`PlanEntry.then` says what it will do
+    WAIT = "wait"
 
 
 class Reason(StrEnum):
@@ -54,6 +57,16 @@ class Reason(StrEnum):
     REMOVED = "removed"
     #: more than one active job of this set with the desired spec (a concurrent apply, a manual resubmit)
     DUPLICATE = "duplicate"
+    #: a job it needs has not FINISHED yet (docs/workflows.md#dependencies)
+    WAITING = "waiting"
+    #: a job it needs FAILED or was CANCELLED, or its sweep failed fast: nothing until that is rerun
+    BLOCKED = "blocked"
+    #: its sweep's max-parallel or the set's max-active is reached (docs/workflows.md#sweep-throttling)
+    THROTTLED = "throttled"
+    #: a new run after a FAILED one (``retries``), or waiting for the retry's delay
+    RETRY = "retry"
+    #: FAILED, and every retry is used
+    EXHAUSTED = "exhausted"
 
 
 #: statuses in which a job is burning GPU time: cancelling it loses work
@@ -78,6 +91,8 @@ class PlanOptions:
     #: root. A narrowed plan creates and replaces what it selects and cancels no other name: which jobs are no
     #: longer desired is decided on the whole set only (docs/plan-apply.md#workspace)
     narrowed_to: tuple[str, ...] = ()
+    #: the set's cap of active jobs (``max-active`` in gpulab-apply.yaml; docs/workflows.md#sweep-throttling)
+    max_active: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +122,23 @@ class PlanEntry:
     #: a create of a name with no job in a windowed listing and no evidence that it is new: a job with this
     #: name may exist beyond the window (docs/plan-apply.md#limits-per-api-version)
     unseen: bool = False
+    #: for a waiting or blocked entry, what it waits for: (need, its state) pairs, e.g. ("prep", "RUNNING")
+    waits_for: tuple[tuple[str, str], ...] = ()
+    #: for a waiting or blocked entry, the action it will take once it may (create or replace)
+    then: Action | None = None
+    #: the run of this spec a create submits: 1, or the retry's attempt (docs/workflows.md#retries)
+    attempt: int = 1
+    #: the job's ``retries`` (for the report: ``retry 2 of 3``)
+    retries: int = 0
 
     @property
     def has_changes(self) -> bool:
-        return self.action is not Action.NONE
+        return self.action not in (Action.NONE, Action.WAIT)
+
+    @property
+    def waits(self) -> bool:
+        """Whether a later apply will submit it, without anyone changing anything (docs/workflows.md)."""
+        return self.action is Action.WAIT
 
     @property
     def work_lost(self) -> bool:
@@ -130,6 +158,10 @@ class Summary:
     unchanged: int
     blocked: int
     unmanaged: int
+    #: submitted later, by itself: waiting for needs, a free slot or a retry's delay (docs/workflows.md)
+    waiting: int = 0
+    #: held back until a person acts: a need failed, the sweep failed fast, or every retry is used
+    stuck: int = 0
 
     @property
     def changes(self) -> int:
@@ -159,6 +191,9 @@ class Plan:
     capacity: tuple[CapacityFinding, ...] = ()
     #: GPU-hours this set's runs used this period, and the budget (docs/capacity.md#usage-and-budgets)
     usage: Usage | None = None
+    #: GPU-hours the waiting jobs will request when they are submitted: the rest of the cascade
+    #: (docs/workflows.md#dependencies)
+    waiting_cost: GpuHours = field(default_factory=GpuHours)
     summary: Summary = field(init=False)
     #: what apply would refuse (exit 3), with the options' guards
     refusals: tuple[Refusal, ...] = field(init=False)
@@ -169,7 +204,7 @@ class Plan:
             self.options.guards, set_name=self.set_name, desired_count=self.desired_count,
             managed_active=self.managed_active_count, cancellations=self.cancellations,
             unseen=sum(1 for entry in self.entries if entry.unseen), window_hours=self.options.window_hours,
-            gpu_hours=self.cost.requested, named=self._names_every_change(),
+            gpu_hours=self.cost.requested + self.waiting_cost.requested, named=self._names_every_change(),
             impossible=[finding.name for finding in self.capacity if finding.is_error], usage=self.usage))
 
     def _names_every_change(self) -> bool:
@@ -201,9 +236,17 @@ class Plan:
 
     @property
     def differs(self) -> bool:
-        """Whether GPULab differs from the job files: changes to make, or drift kept by protection. This is
-        what ``--detailed-exitcode`` reports as 2."""
-        return self.has_changes or self.kept_drift > 0
+        """Whether GPULab differs from the job files: changes to make (now or, for waiting jobs, later), or
+        drift kept by protection. This is what ``--detailed-exitcode`` reports as 2."""
+        return self.has_changes or self.kept_drift > 0 or self.summary.waiting > 0
+
+    @property
+    def settled(self) -> bool:
+        """Whether nothing is left to do or to wait for: no change, no waiting job, and every desired job's
+        current run has ended (``apply --watch`` stops here, docs/workflows.md#the-reconcile-loop)."""
+        return not self.has_changes and not self.summary.waiting and not any(
+            entry.desired is not None and entry.current is not None and entry.current.status.is_active
+            and entry.reason is not Reason.UNMANAGED for entry in self.entries)
 
     @property
     def narrowed(self) -> bool:
@@ -226,8 +269,13 @@ def _summarise(entries: Sequence[PlanEntry]) -> Summary:
         replace_running=count(Action.REPLACE, running=True),
         cancel=count(Action.CANCEL),
         cancel_running=count(Action.CANCEL, running=True),
-        unchanged=sum(1 for e in entries if e.action is Action.NONE and e.reason is not Reason.PROTECTED
-                      and e.reason is not Reason.UNMANAGED),
+        unchanged=sum(1 for e in entries if e.action is Action.NONE and e.reason not in _NOT_UNCHANGED),
         blocked=sum(1 for e in entries if e.reason is Reason.PROTECTED),
         unmanaged=sum(1 for e in entries if e.reason is Reason.UNMANAGED),
+        waiting=sum(1 for e in entries if e.action is Action.WAIT),
+        stuck=sum(1 for e in entries if e.action is Action.NONE and e.reason in (Reason.BLOCKED, Reason.EXHAUSTED)),
     )
+
+
+#: no-op reasons that are not "in sync or done"
+_NOT_UNCHANGED = frozenset({Reason.PROTECTED, Reason.UNMANAGED, Reason.BLOCKED, Reason.EXHAUSTED})

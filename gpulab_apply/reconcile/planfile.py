@@ -7,13 +7,17 @@ decision is the same (the same action, spec and jobs to cancel, for the same nam
 and names the jobs whose decision changed. Other changes on GPULab (a job moving RUNNING -> FINISHED that no
 decision depends on) do not make a plan stale. Fingerprints of the remote and desired state are recorded
 for people and tools, not checked.
+
+``show FILE`` prints a plan file in any format (docs/plan-format.md#show): for that, each decision also records
+where its job is written, its sweep and why (as the plan said it), and the file the summary and warnings.
+They were added within format 2: files without them are read as before, and show what they hold.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +53,12 @@ class SavedPlan:
     remote_fingerprint: str
     desired_fingerprint: str
     actions: tuple[Mapping[str, Any], ...]
+    #: the tool that wrote it
+    tool_version: str | None = None
+    #: the plan's counts (``create``, ``replace``, ``replaceRunning``, ...), None in files written before
+    summary: Mapping[str, int] | None = None
+    #: the plan's warnings, as it showed them
+    warnings: tuple[str, ...] = ()
 
 
 def desired_fingerprint(plan: Plan) -> str:
@@ -68,6 +78,18 @@ def _action(entry: PlanEntry, secrets: Secrets) -> dict[str, Any]:
     }
 
 
+def _shown(entry: PlanEntry, secrets: Secrets, explain: Callable[[PlanEntry], str] | None) -> dict[str, Any]:
+    """A decision as the file records it: what apply compares (:func:`_action`), and for ``show`` where the job
+    is written, its sweep and why."""
+    desired = entry.desired
+    where = desired.location if desired is not None else None
+    return {**_action(entry, secrets),
+            "sweep": desired.sweep if desired is not None else None,
+            "work_lost": entry.work_lost,
+            "location": None if where is None else {"file": where.path, "line": where.line, "column": where.column},
+            **({"why": explain(entry)} if explain is not None else {})}
+
+
 def without_credentials(endpoint: str) -> str:
     """The endpoint without ``user:password@`` (a plan file is shared as a CI artifact; it must hold no secret)."""
     parts = urlsplit(endpoint)
@@ -77,8 +99,11 @@ def without_credentials(endpoint: str) -> str:
 
 
 def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datetime,
-              api_version: str | None = None, secrets: Secrets = NO_SECRETS) -> str:
-    """The plan file's text (JSON), with ``secrets`` masked: a file may end up anywhere (a CI artifact)."""
+              api_version: str | None = None, secrets: Secrets = NO_SECRETS,
+              explain: Callable[[PlanEntry], str] | None = None) -> str:
+    """The plan file's text (JSON), with ``secrets`` masked: a file may end up anywhere (a CI artifact).
+    ``explain``: why each decision, in the words the plan showed it with (recorded for ``show``)."""
+    summary = plan.summary
     document = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
@@ -97,7 +122,11 @@ def dump_plan(plan: Plan, *, endpoint: str, paths: Sequence[str], created: datet
         },
         "remote_fingerprint": plan.remote_fingerprint,
         "desired_fingerprint": desired_fingerprint(plan),
-        "actions": [_action(entry, secrets) for entry in plan.entries if entry.has_changes],
+        "actions": [_shown(entry, secrets, explain) for entry in plan.entries if entry.has_changes],
+        "summary": {"create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
+                    "cancel": summary.cancel, "cancelRunning": summary.cancel_running,
+                    "unchanged": summary.unchanged, "blocked": summary.blocked, "unmanaged": summary.unmanaged},
+        "warnings": list(plan.warnings),
     }
     return secrets.mask(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
@@ -144,10 +173,20 @@ def load_plan(path: Path) -> SavedPlan:
             remote_fingerprint=str(document["remote_fingerprint"]),
             desired_fingerprint=str(document["desired_fingerprint"]),
             actions=tuple(document["actions"]),
+            tool_version=str(document["tool_version"]) if document.get("tool_version") else None,
+            summary=_counts(document.get("summary")),
+            warnings=tuple(str(warning) for warning in document.get("warnings") or ()),
         )
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"plan file {path} is incomplete (missing {exc})",
                           hint="make it again with `gpulab-apply plan --out FILE`") from exc
+
+
+def _counts(value: Any) -> dict[str, int] | None:
+    """The recorded summary, None when the file has none (or one this version cannot read)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {str(key): count for key, count in value.items() if isinstance(count, int) and not isinstance(count, bool)}
 
 
 def check_fresh(saved: SavedPlan, plan: Plan, *, endpoint: str, secrets: Secrets = NO_SECRETS) -> None:

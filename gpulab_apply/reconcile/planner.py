@@ -29,10 +29,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from fnmatch import fnmatchcase
 
 from gpulab_apply.jobmodel.status import JobStatus
 from gpulab_apply.model import JobSpec, RemoteJob, parse_timestamp
+from gpulab_apply.order import natural_key
+from gpulab_apply.reconcile.adoption import adopted_marker, adoption_warning
 from gpulab_apply.reconcile.cost import plan_cost
 from gpulab_apply.reconcile.diff import FieldDiff, field_diffs
 from gpulab_apply.reconcile.marker import Marker, SpecHashes, manages, parse_marker
@@ -46,6 +47,8 @@ from gpulab_apply.reconcile.plan import (
     Summary,
 )
 from gpulab_apply.reconcile.runs import age_key, cancelled_duplicates, desired_project, in_project, is_run_of
+from gpulab_apply.reconcile.workflow import gate, needs_closure, spec_hashes
+from gpulab_apply.selectors import names_match
 
 # the plan's data types live in reconcile/plan.py; they are re-exported here for the modules that plan
 __all__ = ["WORKING_STATUSES", "Action", "FieldDiff", "Plan", "PlanEntry", "PlanOptions", "Reason", "Summary", "age_key",
@@ -60,36 +63,46 @@ _FINAL_REASON = {
 }
 
 def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_name: str,
-               options: PlanOptions, now: datetime | None = None) -> Plan:
+               options: PlanOptions, now: datetime | None = None, outside: Sequence[JobSpec] = ()) -> Plan:
     """Decide, for every desired name and every name with active jobs of this set, what apply does.
 
     ``now`` (GPULab's clock) only measures the running work cancellations lose; None: not counted.
     """
+    # the jobs of the job root outside a narrowed plan that its jobs need: their specs enter the needing jobs'
+    # spec hashes, and they gate them, but the plan never acts on them (docs/workflows.md#dependencies)
+    every_job = [*desired, *outside]
     targets = _with_sweeps(options.targets, desired)
     desired = [spec for spec in desired if _targeted(spec.name, targets) or _targeted_sweep(spec, options.targets)]
+    # a narrowed plan still reads the jobs its jobs need (docs/workflows.md#dependencies)
+    context_names = needs_closure([spec.name for spec in desired], every_job) - {spec.name for spec in desired}
     # narrowed to part of the job root: the names it defines are the plan's, the rest of the set is left alone
     selected = {spec.name for spec in desired} if options.narrowed_to else None
     by_name: dict[str, list[RemoteJob]] = defaultdict(list)
     markers: dict[str, Marker | None] = {}
     for job in remote:
-        if _targeted(job.name, targets) and (selected is None or job.name in selected):
+        if (_targeted(job.name, targets) and (selected is None or job.name in selected)) or job.name in context_names:
             by_name[job.name].append(job)
             markers[job.uuid] = parse_marker(job.description)
-    _adopt(desired, by_name, markers, set_name=set_name, user_urn=options.user_urn)
+    adoption_warnings = _adopt(every_job, by_name, markers, set_name=set_name, options=options)
     owned = frozenset(job.uuid for jobs in by_name.values() for job in jobs
                       if manages(markers.get(job.uuid), job.owner, set_name=set_name, user_urn=options.user_urn))
-    decider = _Decider(set_name=set_name, options=options, markers=markers, owned=owned)
+    decider = _Decider(set_name=set_name, options=options, markers=markers, owned=owned,
+                       hashes=spec_hashes(every_job, options.project_urn))
 
     entries = [decider.desired_entry(spec, by_name.get(spec.name, [])) for spec in desired]
+    context = {spec.name: decider.desired_entry(spec, by_name.get(spec.name, []))
+               for spec in every_job if spec.name in context_names}
     desired_names = {spec.name for spec in desired}
     for name, jobs in by_name.items():
-        if name not in desired_names and (entry := decider.removed_entry(name, jobs)) is not None:
+        if name not in desired_names and name not in context_names \
+                and (entry := decider.removed_entry(name, jobs)) is not None:
             entries.append(entry)
+    entries = gate(entries, every_job, context=context, now=now, max_active=options.max_active)
     entries = _with_diffs(entries, options)
-    entries.sort(key=lambda entry: entry.name)
+    entries.sort(key=lambda entry: natural_key(entry.name))
 
     relevant = [job for name, jobs in by_name.items() for job in jobs
-                if name in desired_names or decider.ours(job)]
+                if name in desired_names or name in context_names or decider.ours(job)]
     return Plan(
         set_name=set_name,
         entries=tuple(entries),
@@ -97,25 +110,31 @@ def build_plan(desired: Sequence[JobSpec], remote: Sequence[RemoteJob], *, set_n
         remote_fingerprint=remote_fingerprint(relevant, markers),
         desired_count=len(desired),
         managed_active_count=sum(1 for job in relevant if decider.ours(job) and job.status.is_active),
-        warnings=(*_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
+        warnings=(*adoption_warnings, *_ownership_warnings(entries, decider), *_expired_warnings(entries, now)),
         cost=plan_cost((e.desired for e in entries if e.desired and e.action in (Action.CREATE, Action.REPLACE)),
                        (job for e in entries for job in e.cancel if job.status in WORKING_STATUSES), now),
+        waiting_cost=plan_cost((e.desired for e in entries if e.desired and e.action is Action.WAIT), (), now),
     )
 
 
 def _adopt(desired: Sequence[JobSpec], by_name: Mapping[str, Sequence[RemoteJob]], markers: dict[str, Marker | None],
-           *, set_name: str, user_urn: str | None) -> None:
-    """Give each adopted job the marker its job file vouches for (docs/authoring.md#import-and-adoption):
-    only an unmarked job with the file's name that belongs to this user, so a file can never take over
-    another set's or another person's job."""
+           *, set_name: str, options: PlanOptions) -> list[str]:
+    """Give each adopted job a marker of this set (docs/authoring.md#import-and-adoption): only an unmarked job
+    with the file's name that belongs to this user, so a file can never take over another set's or another
+    person's job. Its spec is the file's only when the file gives the job that runs (:func:`adopted_marker`).
+    Returns the warnings about old adoptions kept although they differ."""
+    warnings = []
     for spec in desired:
         if spec.adopt is None:
             continue
-        uuid, spec_hash_ = spec.adopt
         for job in by_name.get(spec.name, ()):
-            if (job.uuid.lower() == uuid and markers.get(job.uuid) is None
-                    and (user_urn is None or job.owner.get("userUrn") == user_urn)):
-                markers[job.uuid] = Marker(set_name=set_name, spec=spec_hash_, run_id="adopted")
+            if (job.uuid.lower() == spec.adopt[0] and markers.get(job.uuid) is None
+                    and (options.user_urn is None or job.owner.get("userUrn") == options.user_urn)):
+                markers[job.uuid] = adopted_marker(spec, job, set_name=set_name,
+                                                   hashes=desired_hashes(spec, options.project_urn))
+                if (warning := adoption_warning(spec, job)) is not None:
+                    warnings.append(warning)
+    return warnings
 
 
 def _expired_warnings(entries: Sequence[PlanEntry], now: datetime | None) -> Iterable[str]:
@@ -177,7 +196,7 @@ def remote_fingerprint(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker |
 
 
 def _targeted(name: str, targets: tuple[str, ...]) -> bool:
-    return not targets or any(fnmatchcase(name, glob) for glob in targets)
+    return not targets or any(names_match(selector, name) for selector in targets)
 
 
 def _targeted_sweep(spec: JobSpec, targets: tuple[str, ...]) -> bool:
@@ -188,7 +207,7 @@ def _with_sweeps(targets: tuple[str, ...], desired: Sequence[JobSpec]) -> tuple[
     """``--target train`` names the sweep ``train`` too: its members, and remote jobs named ``train-*`` (a
     member removed from the matrix has no file left to say it was one)."""
     sweeps = {spec.sweep for spec in desired if spec.sweep is not None}
-    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(fnmatchcase(sweep, glob) for glob in targets))
+    extra = tuple(f"{sweep}-*" for sweep in sorted(sweeps) if any(names_match(selector, sweep) for selector in targets))
     return targets + extra if targets else targets
 
 
@@ -199,6 +218,8 @@ class _Decider:
     markers: Mapping[str, Marker | None]
     #: uuids of the jobs that are this set's and this user's (:func:`manages`), decided once per job
     owned: frozenset[str]
+    #: every desired job's spec hashes (with its needs' hashes: :func:`spec_hashes`)
+    hashes: Mapping[str, SpecHashes]
 
     def ours(self, job: RemoteJob) -> bool:
         """This set's and this user's: the only jobs apply may cancel (docs/plan-apply.md#ownership)."""
@@ -223,7 +244,7 @@ class _Decider:
         return replace(entry, others=others) if others else entry
 
     def _decide(self, spec: JobSpec, jobs: Sequence[RemoteJob]) -> PlanEntry:
-        hashes = desired_hashes(spec, self.options.project_urn)
+        hashes = self.hashes.get(spec.name) or desired_hashes(spec, self.options.project_urn)
         project = desired_project(spec, self.options.project_urn)
         # another project's job that is not this set's is another job that shares the name, not this one
         jobs = [job for job in jobs if self.ours(job) or in_project(job, project)]

@@ -66,23 +66,28 @@ def is_run_of(job: RemoteJob, marker: Marker | None, hashes: SpecHashes, project
 def cancelled_duplicates(jobs: Iterable[RemoteJob], markers: Mapping[str, Marker | None]) -> frozenset[str]:
     """The uuids of the CANCELLED jobs among ``jobs`` (one set's and user's) that an older twin outlived.
 
-    A twin has the same name, marker spec and project, and is older (:func:`age_key`); it outlived the job
-    when it had not ended (no final event time) by the moment the job was cancelled. Jobs whose times are not
-    listed are never counted as duplicates: they stay runs of their own.
+    A twin has the same name, marker spec, project and attempt, and is older (:func:`age_key`); it outlived the
+    job when it had not ended (no final event time) by the moment the job was cancelled. Jobs whose times are not
+    listed are never counted as duplicates: they stay runs of their own. A cancelled retry (attempt 2 and up)
+    with an older twin is a duplicate however they ended: racing applies submit one retry each, and verification
+    keeps the oldest even when it already FAILED (docs/workflows.md#retries).
     """
-    twins: dict[tuple[str, str, str | None], list[RemoteJob]] = defaultdict(list)
+    twins: dict[tuple[str, str, str | None, int], list[RemoteJob]] = defaultdict(list)
     for job in jobs:
         marker = markers.get(job.uuid)
         if marker is not None:
-            twins[(job.name, marker.spec, project_of(job))].append(job)
+            twins[(job.name, marker.spec, project_of(job), marker.attempt)].append(job)
     found: set[str] = set()
-    for group in twins.values():
+    for (_, _, _, attempt), group in twins.items():
         if len(group) < 2:
             continue
         group.sort(key=age_key)
         ends = [_ended(job) for job in group]
         for index, job in enumerate(group):
             if job.status is not JobStatus.CANCELLED or index == 0:
+                continue
+            if attempt > 1:  # one run per retry: a second run of the same attempt is a racing apply's twin
+                found.add(job.uuid)
                 continue
             cancelled = _event(job, "CANCELLING") or _event(job, "CANCELLED") or _event(job, "statusUpdated")
             if cancelled is None:
@@ -108,6 +113,11 @@ def current_run(jobs: Sequence[RemoteJob], *, carries: Callable[[RemoteJob], boo
         return max(finished, key=age_key)
     runs = [job for job in jobs if job.uuid not in duplicates]
     return max(runs, key=age_key) if runs else None
+
+
+def ended_at(job: RemoteJob) -> datetime | None:
+    """When an ended job ended (see :func:`_ended`); None while it is active or when GPULab lists no time."""
+    return _ended(job)
 
 
 def _ended(job: RemoteJob) -> datetime | None:

@@ -26,7 +26,7 @@ from gpulab_apply.masking import mask_message
 if TYPE_CHECKING:
     from gpulab_apply.problems import Location, Problem
 
-Kind = Literal["validate", "plan", "apply", "status", "whoami", "render"]
+Kind = Literal["validate", "plan", "apply", "status", "whoami", "render", "show"]
 
 #: the ``--format`` value that picks ``github`` under GitHub Actions and ``text`` elsewhere (as yamllint does)
 AUTO = "auto"
@@ -79,24 +79,36 @@ REGISTRY: Mapping[tuple[Kind, str], Registered] = {
                                   "gpulab_apply.reporters.failure:report_text"),
     ("render", "json"): Registered("gpulab_apply.reporters.render:report_json",
                                   "gpulab_apply.reporters.failure:report_json"),
+    ("show", "text"): Registered("gpulab_apply.reporters.show:report_text",
+                                "gpulab_apply.reporters.failure:report_text"),
+    ("show", "json"): Registered("gpulab_apply.reporters.show:report_json",
+                                "gpulab_apply.reporters.failure:report_json"),
+    ("show", "markdown"): Registered("gpulab_apply.reporters.show:report_markdown",
+                                    "gpulab_apply.reporters.markdown:report_failure"),
+    ("show", "github"): Registered("gpulab_apply.reporters.show:report_github",
+                                  "gpulab_apply.reporters.failure:report_github"),
 }
 #: version of each kind's JSON document; bumped on any incompatible change (docs/plan-apply.md, docs/validate.md)
-VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2}
+VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 2, "whoami": 1, "render": 2,
+                               "show": 1}
 #: each kind's own keys of its JSON document, in order, with the value a command that failed before its result gives
 #: them: [] for a list, else null (``set`` is the command's set when known). Declared, so that a failure report
 #: builds nothing to learn them; tests/test_output_formats.py keeps them equal to the keys of each successful document.
 EMPTY_BODIES: Mapping[Kind, Mapping[str, Any]] = {
-    "validate": {"files": None, "summary": None, "jobs": []},
+    "validate": {"files": None, "summary": None, "jobs": [], "unsetVariables": []},
     "plan": {"set": None, "narrowedTo": [], "hasChanges": None, "remoteFingerprint": None, "warnings": [],
              "refusals": [], "gpuHours": None, "sweeps": None, "capacity": [], "usage": None, "summary": None,
              "entries": []},
     "apply": {"runId": None, "set": None, "changed": None, "interrupted": None, "summary": None, "outcomes": [],
               "plan": None},
-    "status": {"set": None, "now": None, "jobs": [], "gpuHoursUsed": None},
+    "status": {"set": None, "now": None, "jobs": [], "gpuHoursUsed": None, "results": None},
     "whoami": {"user": None, "email": None, "certificate": None, "validUntil": None, "daysLeft": None,
                "endpoint": None, "apiVersion": None, "project": None, "set": None, "accepted": None,
                "checkSeconds": None},
-    "render": {"jobs": []},
+    "render": {"jobs": [], "unsetVariables": []},
+    "show": {"planFile": None, "created": None, "toolVersion": None, "set": None, "endpoint": None,
+             "apiVersion": None, "paths": [], "options": None, "summary": None, "summaryLine": None, "warnings": [],
+             "remoteFingerprint": None, "desiredFingerprint": None, "entries": []},
 }
 #: formats that write one whole document per command: a command writes nothing else to stdout in them
 DOCUMENT_FORMATS = frozenset({"json", "markdown", "gitlab"})

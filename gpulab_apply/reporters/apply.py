@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from gpulab_apply.masking import mask_message, safe
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.executor import ApplyReport, Outcome, Result
 from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters import Failure, envelope, location_document
@@ -93,7 +94,7 @@ def sweep_lines(result: ApplyResult) -> list[str]:
             group = counts.setdefault(sweep, {})
             group[_SYMBOL[outcome.result]] = group.get(_SYMBOL[outcome.result], 0) + 1
     return [f"sweep {safe(name)}: " + ", ".join(f"{mark}{count}" for mark, count in sorted(group.items()))
-            for name, group in sorted(counts.items())]
+            for name, group in sorted(counts.items(), key=lambda item: natural_key(item[0]))]
 
 
 def apply_document(result: ApplyResult, *, error: Failure | None = None) -> dict[str, Any]:

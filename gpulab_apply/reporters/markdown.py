@@ -12,10 +12,11 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from gpulab_apply.masking import markdown_text, mask_message, safe
+from gpulab_apply.masking import markdown_text, mask_message, safe, safe_log
 
 if TYPE_CHECKING:
     from gpulab_apply.reconcile.planner import Plan, PlanEntry
+    from gpulab_apply.reconcile.results import JobResult, Results, SweepGrid
     from gpulab_apply.reporters import Failure
     from gpulab_apply.reporters.capacity import CapacityLine
     from gpulab_apply.reporters.status import StatusReport
@@ -105,18 +106,103 @@ def report_status(report: StatusReport, stream: TextIO, *, color: bool = False) 
     from gpulab_apply.reporters.status import (  # only a status comment loads it
         cells,
         counts_line,
+        sweep_lines,
         usage_of_rows,
     )
 
     head = f"### gpulab-apply status of set {code(report.set_name)}\n\n**{counts_line(report)}**\n\n"
-    if used := usage_of_rows(report).lines():
-        head += "".join(f"- {md(line)}\n" for line in used) + "\n"
+    # a line per sweep, above the table so that a long table cut to fit never loses it
+    if summary := [*sweep_lines(report.rows), *usage_of_rows(report).lines()]:
+        head += "".join(f"- {md(line)}\n" for line in summary) + "\n"
     if not report.rows:
         stream.write(head + "No managed jobs and no job files.\n")
         return
+    sections = results_sections(report.results) if report.results is not None and report.results.jobs else []
     rows = ["| " + " | ".join(md(cell) for cell in cells(row, report.now)) + " |\n" for row in report.rows]
     table_head = "| job | status | age | GPUs | job id | file | waiting because |\n|---|---|---|---:|---|---|---|\n"
-    stream.write(fit(head, [(table_head, "jobs", rows)]))
+    jobs_heading = "#### Jobs\n\n" if sections else ""
+    stream.write(fit(head, [*sections, (jobs_heading + table_head, "jobs", rows)]))
+
+
+#: a state at a glance, in a sweep's grid and before a failed job's log
+STATE_SYMBOLS = {"FINISHED": "✅", "FAILED": "❌", "CANCELLED": "⛔", "HALTED": "⏸️", "DELETED": "🗑️", "RUNNING": "▶️",
+                 "STARTING": "▶️", "QUEUED": "⏳", "ONHOLD": "⏳", "ASSIGNED": "⏳", "NOT SUBMITTED": "·"}
+
+
+def results_sections(results: Results) -> list[tuple[str, str, list[str]]]:
+    """The results report (docs/results.md) as :func:`fit` sections: the summary and the merge that submitted the
+    jobs, a grid per sweep, a row per ended job, and the last log lines of each failed job."""
+    head = f"#### Results\n\n**{md(results.summary())}**\n\n"
+    if results.commits:
+        single = len(results.commits) == 1 and not results.without_commit
+        parts = [code(commit.short) + (" (with uncommitted changes)" if commit.dirty else "")
+                 + ("" if single else f" ({count})") for commit, count in results.commits]
+        if results.without_commit:
+            parts.append(f"no recorded commit ({results.without_commit})")
+        head += f"Jobs submitted by merge{'' if single else 's'} {', '.join(parts)}.\n\n"
+    sections: list[tuple[str, str, list[str]]] = [(head, "", [])]
+    for grid in results.sweeps:
+        sections.append(_grid(grid))
+    ended = [job for job in results.jobs if job.final]
+    rows = [f"| {STATE_SYMBOLS.get(job.status, '')} {md(job.name)} | {job.status} | "
+            f"{'-' if job.exit_code is None else job.exit_code} | {run_time(job.run_seconds)} | "
+            f"{job.used_hours:g} / {'-' if job.requested_hours is None else f'{job.requested_hours:g}'} |\n"
+            for job in ended]
+    if rows:
+        table_head = "| ended job | state | exit code | run time | GPU-hours used / requested |\n|---|---|---:|---:|---:|\n"
+        sections.append((table_head, "ended jobs", rows))
+    logs = [_log_details(job) for job in results.jobs if job.log_tail is not None]
+    if results.details_left_out:
+        logs.append(f"… the logs of {results.details_left_out} more failed jobs were not read; "
+                    "`gpulab-apply logs NAME` shows one.\n\n")
+    if logs:
+        sections.append(("", "failed-job logs", logs))
+    return sections
+
+
+def _grid(grid: SweepGrid) -> tuple[str, str, list[str]]:
+    def state(members: Sequence[JobResult]) -> str:
+        return " ".join(STATE_SYMBOLS.get(m.status, "") + ("" if m.status == "FINISHED" else f" {m.status}")
+                        + (f" (exit {m.exit_code})" if m.status == "FAILED" and m.exit_code is not None else "")
+                        for m in members) or " "
+
+    title = f"**Sweep {code(grid.name)}**"
+    if grid.axes is None:
+        members = [f"{state([m])} {md(m.name)}" for m in grid.members]
+        lines = [" · ".join(members[i:i + 6]) + "<br>\n" for i in range(0, len(members), 6)]
+        return f"{title}: {len(grid.members)} members\n\n", "members", lines
+    row_axis, column_axis = grid.axes
+    heading = (f"{title} ({md(row_axis)} by {md(column_axis)})\n\n"
+               f"| {md(row_axis)} \\ {md(column_axis)} | " + " | ".join(md(c) for c in grid.columns) + " |\n"
+               + "|---" * (len(grid.columns) + 1) + "|\n")
+    rows = [f"| **{md(row)}** | " + " | ".join(state(grid.cell(row, column)) for column in grid.columns) + " |\n"
+            for row in grid.rows]
+    return heading, "grid rows", rows
+
+
+def _log_details(job: JobResult) -> str:
+    """A failed job's last log lines, collapsed: a fenced block shows them as written (no markup, no mention),
+    fenced by more backticks than any run in them; made safe (no control characters) and masked."""
+    lines = [mask_message(safe_log(line)).replace("\n", " ") for line in job.log_tail or ()]
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    exit_code = "" if job.exit_code is None else f", exit code {job.exit_code}"
+    return (f"<details><summary>❌ {md(job.name)}: FAILED{exit_code}; the last {len(lines)} log lines</summary>\n\n"
+            f"{fence}text\n" + "".join(f"{line}\n" for line in lines) + f"{fence}\n\n</details>\n\n")
+
+
+def run_time(seconds: float | None) -> str:
+    """``45 s``, ``12 min``, ``3 h 05 min``, ``2 d 4 h``; ``-`` when the job never ran."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
 
 
 def report_failure(failure: Failure, stream: TextIO, *, color: bool = False) -> None:
@@ -134,7 +220,8 @@ def report_failure(failure: Failure, stream: TextIO, *, color: bool = False) -> 
 def fit(head: str, sections: Sequence[tuple[str, str, Sequence[str]]]) -> str:
     """``head`` and each section's heading and items, in order, within :data:`MARKDOWN_BUDGET` characters;
     items that do not fit are counted ("… 12 more jobs not shown")."""
-    budget = MARKDOWN_BUDGET - len(head) - sum(len(heading) for heading, _, _ in sections) - 200
+    # each section may end with a line saying how many of its items were left out
+    budget = MARKDOWN_BUDGET - len(head) - sum(len(heading) + 100 for heading, _, _ in sections) - 200
     body, used = [head], 0
     for heading, noun, items in sections:
         body.append(heading)

@@ -10,17 +10,19 @@ import json
 from typing import Any, TextIO
 
 from gpulab_apply.masking import safe
+from gpulab_apply.order import natural_key
 from gpulab_apply.reconcile.planner import Action, FieldDiff, Plan, PlanEntry, Reason, Summary
 from gpulab_apply.reporters import envelope, location_document
 from gpulab_apply.reporters.capacity import capacity_document, capacity_lines, usage_text
-from gpulab_apply.reporters.github import Level, annotation
-from gpulab_apply.reporters.problems import problem_annotations, problem_lines
+from gpulab_apply.reporters.github import Annotation, JobRow, job_annotations, within_limits
+from gpulab_apply.reporters.problems import problem_lines, problem_text
 
-_SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-"}
+_SYMBOL = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.CANCEL: "-", Action.WAIT: ">"}
 _NONE_SYMBOL = {Reason.PROTECTED: "!", Reason.UNMANAGED: "?"}
-_COLOUR = {"+": "32", "-/+": "33", "-": "31", "!": "35", "?": "36", "x": "2"}
+_COLOUR = {"+": "32", "-/+": "33", "-": "31", "!": "35", "?": "36", "x": "2", ">": "34"}
 #: no-op entries worth showing one line for (in-sync and finished ones are only counted)
-_NOTEWORTHY = {Reason.PROTECTED, Reason.UNMANAGED, Reason.FAILED, Reason.CANCELLED, Reason.HALTED, Reason.DELETED}
+_NOTEWORTHY = {Reason.PROTECTED, Reason.UNMANAGED, Reason.FAILED, Reason.CANCELLED, Reason.HALTED, Reason.DELETED,
+               Reason.BLOCKED, Reason.EXHAUSTED}
 
 
 def summary_line(summary: Summary) -> str:
@@ -28,19 +30,22 @@ def summary_line(summary: Summary) -> str:
     replace = f"{summary.replace} to replace" + (f" ({summary.replace_running} running)"
                                                  if summary.replace_running else "")
     cancel = f"{summary.cancel} to cancel" + (f" ({summary.cancel_running} running)" if summary.cancel_running else "")
-    return f"Plan: {summary.create} to create, {replace}, {cancel}."
+    waiting = f", {summary.waiting} waiting" if summary.waiting else ""
+    return f"Plan: {summary.create} to create, {replace}, {cancel}{waiting}."
 
 
 def cost_line(plan: Plan) -> str | None:
     """``Cost: 672 GPU-hours requested (2 jobs at GPULab's default maxDuration), 3.5 GPU-hours of running work
     lost.`` (docs/plan-apply.md#cost); None when the plan submits and loses nothing."""
-    cost = plan.cost
+    cost, later = plan.cost, plan.waiting_cost
     used = usage_text(plan)
-    if not cost.requested and not cost.lost:
+    if not cost.requested and not cost.lost and not later.requested:
         return f"Cost: nothing requested; {used}." if used else None
     default = f" ({cost.defaulted} job(s) at GPULab's default maxDuration, 2 weeks)" if cost.defaulted else ""
+    waiting = (f" Waiting jobs: {later.requested:g} GPU-hours more when submitted ({plan.summary.waiting} job(s))."
+               if later.requested else "")
     return (f"Cost: {cost.requested:g} GPU-hours requested{default}, {cost.lost:g} GPU-hours of running work lost"
-            + (f"; {used}." if used else "."))
+            + (f"; {used}." if used else ".") + waiting)
 
 
 def narrowed_line(plan: Plan) -> str | None:
@@ -59,6 +64,8 @@ def unchanged_line(summary: Summary) -> str:
         parts.append(f"{summary.blocked} protected")
     if summary.unmanaged:
         parts.append(f"{summary.unmanaged} unmanaged")
+    if summary.stuck:
+        parts.append(f"{summary.stuck} blocked or out of retries")
     return "Unchanged: " + ", ".join(parts) + "."
 
 
@@ -68,10 +75,10 @@ def sweep_counts(plan: Plan) -> dict[str, dict[str, int]]:
     for entry in plan.entries:
         sweep = entry.desired.sweep if entry.desired else None
         if sweep is not None:
-            mark = symbol(entry) if entry.has_changes or entry.reason in _NOTEWORTHY else "="
+            mark = symbol(entry) if entry.has_changes or entry.waits or entry.reason in _NOTEWORTHY else "="
             group = counts.setdefault(sweep, {})
             group[mark] = group.get(mark, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(counts.items(), key=lambda item: natural_key(item[0])))
 
 
 def sweep_lines(plan: Plan) -> list[str]:
@@ -86,7 +93,7 @@ def symbol(entry: PlanEntry) -> str:
 
 def shown(plan: Plan) -> list[PlanEntry]:
     """The entries a report lists one by one: changes and no-ops that need a person's attention."""
-    return [e for e in plan.entries if e.has_changes or e.reason in _NOTEWORTHY]
+    return [e for e in plan.entries if e.has_changes or e.waits or e.reason in _NOTEWORTHY]
 
 
 def short(uuid: str) -> str:
@@ -100,6 +107,8 @@ def explain(entry: PlanEntry) -> str:
 
 
 def _explain(entry: PlanEntry) -> str:
+    if (workflow := _explain_workflow(entry)) is not None:
+        return workflow
     current = entry.current
     jobs = ", ".join(f"{job.status.name} job {short(job.uuid)}" for job in entry.cancel)
     lost = ", its work is lost" if entry.work_lost else ""
@@ -124,6 +133,29 @@ def _explain(entry: PlanEntry) -> str:
     if current is not None:
         return f"{current.status.name} job {short(current.uuid)}; --rerun-failed runs it again"
     return str(entry.reason.value)
+
+
+def _explain_workflow(entry: PlanEntry) -> str | None:
+    """Waiting, blocked, throttled and retried jobs (docs/workflows.md): ``waits for prep: RUNNING``."""
+    waits = ", ".join(f"{need}: {state}" for need, state in entry.waits_for)
+    after = f" after {entry.current.status.name}" if entry.current is not None else ""
+    if entry.reason is Reason.RETRY:
+        retry = f"retry {entry.attempt - 1} of {entry.retries}{after}"
+        return f"{retry}, {waits}" if entry.action is Action.WAIT and waits else retry
+    if entry.reason is Reason.WAITING:
+        # a dependant whose need changed: part of the cascade (docs/workflows.md#dependencies)
+        stale = ("out of date, to be replaced; " if entry.then is Action.REPLACE
+                 else "out of date; " if entry.current is not None else "")
+        return f"{stale}waits for {waits}"
+    if entry.reason is Reason.THROTTLED:
+        return f"waits: {waits}"
+    if entry.reason is Reason.BLOCKED:
+        then = entry.then.value if entry.then else "run"
+        return f"blocked: would {then}, but {waits}; rerun that job to go on"
+    if entry.reason is Reason.EXHAUSTED and entry.current is not None:
+        return (f"failed: {entry.current.status.name} job {short(entry.current.uuid)} was run {entry.attempt} "
+                f"time(s), every retry used (retries: {entry.retries}); --rerun-failed runs it again")
+    return None
 
 
 def value_text(value: Any) -> str:
@@ -178,6 +210,12 @@ def no_changes(plan: Plan) -> str:
     if plan.kept_drift:
         return (f"No changes, but GPULab does not match the job files: {plan.kept_drift} protected job(s) differ "
                 "and are kept as they are (`!` above).")
+    if plan.summary.waiting:  # docs/workflows.md
+        return (f"Nothing to submit now: {plan.summary.waiting} job(s) wait (`>` above); a later apply, or "
+                "`apply --watch`, submits them.")
+    if plan.summary.stuck:
+        return (f"No changes, but {plan.summary.stuck} job(s) are blocked or out of retries (`x` above): rerun "
+                "what failed to go on.")
     return "No changes, but read the warnings above." if plan.warnings else "No changes: GPULab matches the job files."
 
 
@@ -192,13 +230,14 @@ def plan_document(plan: Plan, *, error: Any = None) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "refusals": [{"message": r.message, "hint": r.hint} for r in plan.refusals],
         "gpuHours": {"requested": plan.cost.requested, "lost": plan.cost.lost,
-                     "defaultedMaxDuration": plan.cost.defaulted},
+                     "defaultedMaxDuration": plan.cost.defaulted, "waiting": plan.waiting_cost.requested},
         "sweeps": sweep_counts(plan),
         **capacity_document(plan),
         "summary": {
             "create": summary.create, "replace": summary.replace, "replaceRunning": summary.replace_running,
             "cancel": summary.cancel, "cancelRunning": summary.cancel_running, "unchanged": summary.unchanged,
-            "blocked": summary.blocked, "unmanaged": summary.unmanaged,
+            "blocked": summary.blocked, "unmanaged": summary.unmanaged, "waiting": summary.waiting,
+            "stuck": summary.stuck,
         },
         "entries": [_entry_document(entry) for entry in plan.entries],
     }, problems=plan.file_warnings, error=error)
@@ -221,6 +260,10 @@ def _entry_document(entry: PlanEntry) -> dict[str, Any]:
         "cancel": [{"uuid": job.uuid, "status": job.status.name} for job in entry.cancel],
         "held": [{"uuid": job.uuid, "status": job.status.name} for job in entry.held],
         "diffs": [{"path": d.path, "kind": d.kind, "old": d.old, "new": d.new} for d in entry.diffs],
+        "waitsFor": [{"name": need, "state": state} for need, state in entry.waits_for],
+        "then": entry.then.value if entry.then else None,
+        "attempt": entry.attempt,
+        "retries": entry.retries,
     }
 
 
@@ -230,21 +273,25 @@ def report_json(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 
 
 def report_github(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
-    """One workflow annotation per listed job, pinned to its file and line, then the summary as a notice."""
-    for entry in shown(plan):
-        level: Level = "warning" if entry.work_lost or not entry.has_changes else "notice"
-        message = f"{symbol(entry)} {safe(entry.name)}: {explain(entry)}"
-        if entry.diffs:
-            message += "\n" + "\n".join(diff_line(diff) for diff in entry.diffs)
-        location = entry.desired.location if entry.desired else None
-        stream.write(annotation(level, message, location=location, title="gpulab-apply plan") + "\n")
-    stream.writelines(problem_annotations(plan.file_warnings, title="gpulab-apply plan"))
+    """The summary first, then one annotation per job (per sweep for its members), pinned to its file and line,
+    and the plan's warnings; within GitHub's limits per step, the rest as plain log lines
+    (docs/plan-apply.md#github-annotations)."""
+    title = "gpulab-apply plan"
+    first = [Annotation("notice", summary_line(plan.summary), title=title)]
     if (narrowed := narrowed_line(plan)) is not None:
-        stream.write(annotation("notice", narrowed, title="gpulab-apply plan") + "\n")
-    stream.writelines(annotation("warning", warning, title="gpulab-apply plan") + "\n" for warning in plan.warnings)
-    stream.writelines(annotation("error" if line.error else "notice", f"{line.label}: {line.names}: {line.message}",
-                                 location=line.location, title="gpulab-apply capacity") + "\n"
-                      for line in capacity_lines(plan))
-    stream.writelines(annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title="gpulab-apply plan")
-                      + "\n" for r in plan.refusals)
-    stream.write(annotation("notice", summary_line(plan.summary), title="gpulab-apply plan") + "\n")
+        first.append(Annotation("notice", narrowed, title=title))
+    rows = [JobRow(symbol(entry), safe(entry.name), explain(entry),
+                   "warning" if entry.work_lost or not (entry.has_changes or entry.waits) else "notice",
+                   entry.desired.location if entry.desired else None,
+                   entry.desired.sweep if entry.desired else None,
+                   tuple(diff_line(diff) for diff in entry.diffs)) for entry in shown(plan)]
+    stream.writelines(within_limits([
+        *first,
+        *(Annotation(problem.severity.value, problem_text(problem), problem.location, title)
+          for problem in plan.file_warnings),
+        *(Annotation("warning", warning, title=title) for warning in plan.warnings),
+        *(Annotation("error" if line.error else "notice", f"{line.label}: {line.names}: {line.message}",
+                     line.location, "gpulab-apply capacity") for line in capacity_lines(plan)),
+        *(Annotation("warning", f"apply will refuse: {r.message}; {r.hint}", title=title) for r in plan.refusals),
+        *job_annotations(rows, title=title),
+    ]))

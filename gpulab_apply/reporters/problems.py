@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from gpulab_apply.jobfiles.validation import ValidationResult
+from gpulab_apply.jobfiles.variables import unset_note
 from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.problems import Problem, Severity
 from gpulab_apply.reporters import envelope, location_document
@@ -68,8 +69,10 @@ def problem_text(problem: Problem) -> str:
 
 
 def report_text(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
-    """One line per problem, then the summary."""
+    """One line per problem, the variables a submission will need, then the summary."""
     stream.writelines(problem_lines(result.problems))
+    if result.unset:
+        stream.write(f"Note: {safe(unset_note(result.unset))}\n")
     stream.write(summary(result) + "\n")
 
 
@@ -78,6 +81,7 @@ def validate_document(result: ValidationResult) -> dict[str, Any]:
         "files": result.files,
         "summary": summary(result),
         "jobs": [{"name": job.name, "location": location_document(job.location)} for job in result.jobs],
+        "unsetVariables": list(result.unset),
     }, problems=result.problems)
 
 
@@ -90,4 +94,6 @@ def report_json(result: ValidationResult, stream: TextIO, *, color: bool = False
 def report_github(result: ValidationResult, stream: TextIO, *, color: bool = False) -> None:
     """One workflow annotation per problem (pinned to the file and line in a pull request), then the summary."""
     stream.writelines(problem_annotations(result.problems, title="gpulab-apply validate"))
+    if result.unset:  # one notice, not one per job: a fork's pull request has no secrets, and that is fine
+        stream.write(annotation("notice", unset_note(result.unset), title="gpulab-apply validate") + "\n")
     stream.write(summary(result) + "\n")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from ruamel.yaml import YAML
 
+from gpulab_apply.jobfiles.variables import unset_note
 from gpulab_apply.masking import NO_SECRETS, Secrets, mask_value, printable, safe
 from gpulab_apply.problems import Location, format_json_path
 from gpulab_apply.reporters import envelope, location_document
@@ -22,16 +23,20 @@ if TYPE_CHECKING:
 
 class RenderResult(NamedTuple):
     """The jobs ``render`` selected, in file order; ``explain``: with where each value was written; ``secrets``:
-    the values from the environment, masked wherever a whole value equals one, however short."""
+    the values from the environment, masked wherever a whole value equals one, however short; ``unset``: the
+    variables not set here, shown as their placeholders (docs/authoring.md#variables-offline)."""
 
     jobs: tuple[JobSpec, ...]
     explain: bool = False
     secrets: Secrets = NO_SECRETS
+    unset: tuple[str, ...] = ()
 
 
 def report_yaml(result: RenderResult, stream: TextIO, *, color: bool = False) -> None:
     """One YAML document per job, each after a comment naming its file and sweep: itself a valid job file set."""
     yaml, ascii_yaml = _yaml(allow_unicode=True), _yaml(allow_unicode=False)
+    if result.unset:
+        stream.write(f"# {safe(unset_note(result.unset))}\n")
     for index, spec in enumerate(result.jobs):
         if index:
             stream.write("---\n")
@@ -74,7 +79,8 @@ def render_document(result: RenderResult, *, error: Failure | None = None) -> di
         if result.explain:
             job["sources"] = {format_json_path(path): location_document(where) for path, where in _sources(spec)}
         jobs.append(job)
-    return envelope("render", ok=error is None, body={"jobs": jobs}, error=error)
+    return envelope("render", ok=error is None, body={"jobs": jobs, "unsetVariables": list(result.unset)},
+                    error=error)
 
 
 def _sources(spec: JobSpec) -> list[tuple[JsonPath, Location]]:

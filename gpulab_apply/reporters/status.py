@@ -1,26 +1,30 @@
 """Status reporters: an aligned table for people, versioned JSON for scripts (Markdown: ``markdown.py``).
 
-Rows sort naturally by name (``sweep-2`` before ``sweep-10``), ages read as people say them
+Rows sort in the one natural order (:mod:`gpulab_apply.order`: ``sweep-2`` before ``sweep-10``, ``wd0.05`` before ``wd0.1``), ages read as people say them
 ("1 day ago"), and a queued job says why it waits, in GPULab's own words (``queuedExplanations``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-from gpulab_apply.masking import safe
+from gpulab_apply.masking import mask_message, safe, safe_log
 from gpulab_apply.model import RemoteJob, format_timestamp
+from gpulab_apply.order import natural_key
+from gpulab_apply.reconcile.results import Results
 from gpulab_apply.reconcile.status import StatusRow
 from gpulab_apply.reconcile.usage import SetUsage, set_usage, used_hours
 from gpulab_apply.reporters import envelope, location_document
 
-_DIGITS = re.compile(r"(\d+)")
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+#: the status formats that carry the results report (docs/results.md): the pull-request comment and scripts'
+#: JSON; the text table stays one request (``logs NAME`` shows a failed job's log)
+RESULTS_FORMATS = frozenset({"markdown", "json"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,16 +34,16 @@ class StatusReport:
     set_name: str
     rows: tuple[StatusRow, ...]
     now: datetime
+    #: how the jobs ended (docs/results.md); made for the formats in :data:`RESULTS_FORMATS`
+    results: Results | None = None
 
     @classmethod
     def of(cls, rows: Sequence[StatusRow], *, set_name: str, now: datetime) -> StatusReport:
         ordered = sorted(enumerate(rows), key=lambda item: (natural_key(item[1].name), item[0]))
         return cls(set_name=set_name, rows=tuple(row for _, row in ordered), now=now)
 
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders the numbers inside names by value: ``sweep-2`` < ``sweep-10``."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(name) if part)
+    def with_results(self, results: Results) -> StatusReport:
+        return dataclasses.replace(self, results=results)
 
 
 def ago(seconds: int | None) -> str:
@@ -135,7 +139,7 @@ def sweep_lines(rows: Sequence[StatusRow]) -> list[str]:
             group[state] = group.get(state, 0) + 1
     return [f"sweep {safe(name)}: {sum(group.values())} jobs: "
             + ", ".join(f"{count} {state}" for state, count in sorted(group.items(), key=lambda item: -item[1]))
-            for name, group in sorted(by_sweep.items())]
+            for name, group in sorted(by_sweep.items(), key=lambda item: natural_key(item[0]))]
 
 
 def status_document(report: StatusReport) -> dict[str, Any]:
@@ -144,7 +148,45 @@ def status_document(report: StatusReport) -> dict[str, Any]:
         "now": format_timestamp(report.now),
         "jobs": [_job_document(row, report.now) for row in report.rows],
         "gpuHoursUsed": _usage_document(usage_of_rows(report)),
+        "results": results_document(report.results) if report.results is not None else None,
     })
+
+
+def results_document(results: Results) -> dict[str, Any]:
+    """The results report as JSON (docs/results.md#json): the same figures as the Markdown comment."""
+    return {
+        "ended": results.ended,
+        "summary": results.summary(),
+        "submittedBy": results.submitted_by(),
+        "gpuHoursUsed": results.used_hours,
+        "gpuHoursRequested": results.requested_hours,
+        "commits": [{"commit": commit.sha, "dirty": commit.dirty, "jobs": count} for commit, count in results.commits],
+        "jobsWithoutCommit": results.without_commit,
+        "failuresNotRead": results.details_left_out,
+        "jobs": [{
+            "name": job.name,
+            "sweep": job.sweep,
+            "matrix": dict(job.matrix) if job.matrix else None,
+            "uuid": job.uuid,
+            "status": job.status,
+            "final": job.final,
+            "exitCode": job.exit_code,
+            "runSeconds": None if job.run_seconds is None else round(job.run_seconds),
+            "gpuHoursUsed": job.used_hours,
+            "gpuHoursRequested": job.requested_hours,
+            "commit": job.commit.sha if job.commit else None,
+            "dirty": job.commit.dirty if job.commit else None,
+            "runId": job.run_id,
+            "logTail": [mask_message(safe_log(line)) for line in job.log_tail] if job.log_tail is not None else None,
+        } for job in results.jobs],
+        "sweeps": [{
+            "name": grid.name,
+            "axes": list(grid.axes) if grid.axes else None,
+            "rows": list(grid.rows) if grid.axes else None,
+            "columns": list(grid.columns) if grid.axes else None,
+            "members": {member.name: member.status for member in grid.members},
+        } for grid in results.sweeps],
+    }
 
 
 def _usage_document(usage: SetUsage) -> dict[str, Any]:

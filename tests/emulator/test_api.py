@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from gpulab_apply.emulator import RunningEmulator
-from tests.fixtures.emulator import MINIMAL_JOB, PROJECT_URN, make_job
+from tests.fixtures.jobs import MINIMAL_JOB, PROJECT_URN, make_job
 
 TIMEOUT = 10
 

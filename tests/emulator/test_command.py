@@ -19,9 +19,10 @@ import requests
 from gpulab_apply.emulator import EmulatorConfig, TLSSettings, serve_in_thread
 from gpulab_apply.emulator.config import NodeConfig
 from gpulab_apply.errors import ConfigError
+from gpulab_apply.gpulab.api import DEFAULT_API_VERSION
 from tests.conftest import RunCli
 from tests.emulator.test_api import TIMEOUT, status_of, submit
-from tests.fixtures.emulator import make_job
+from tests.fixtures.jobs import make_job
 
 
 @contextmanager
@@ -46,9 +47,10 @@ def serving(*options: str) -> Iterator[tuple[str, list[str]]]:
 def test_serves_until_interrupted(tmp_path: Path) -> None:
     database = tmp_path / "state.sqlite3"
     with serving("--db", str(database), "--nodes", "1", "--gpus-per-node", "2", "--speed", "10") as (root, banner):
-        assert root.startswith("http://127.0.0.1:")
+        # the banner advertises the API version clients use by default (issue 19)
+        assert root.startswith("http://127.0.0.1:") and root.endswith(f"/api/gpulab/v{DEFAULT_API_VERSION}/")
         assert banner == [
-            f"GPULab emulator serving {root} (also v3.0 and v4.0), state in {database}\n",
+            f"GPULab emulator serving {root} (also v3.0 and v3.1), state in {database}\n",
             f"Use: gpulab-apply plan --endpoint {root}\n",
             "Plain HTTP: every request acts as urn:publicid:IDN+ilabt.imec.be+user+local\n",
             "Press Ctrl-C to stop.\n",
@@ -89,7 +91,7 @@ def test_sped_up_clock_runs_jobs_in_real_seconds() -> None:
     # 1 real second = 1 simulated hour: a 10-minute job takes well under a second
     with serve_in_thread(config=EmulatorConfig(speed=3600)) as emulator:
         uuid = submit(emulator, make_job(runtime="10 min"))
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # 615 simulated s are 0.17 s: a generous bound, it does not hang
         while status_of(emulator, uuid) != "FINISHED":
             assert time.monotonic() < deadline, status_of(emulator, uuid)
             time.sleep(0.02)
@@ -135,3 +137,12 @@ def test_a_busy_port_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc
     assert proc.stderr == (f"Error: port {port} on 127.0.0.1 is in use (another emulator, or another program)\n"
                            "Hint: Stop that program, pick another --port, or use --port 0 for any free port.\n")
+
+
+def test_the_nodes_help_states_the_real_default(cli: RunCli) -> None:
+    """Without --nodes the emulator serves the mixed cluster, not 2 nodes: the help says so."""
+    from gpulab_apply.emulator.config import default_cluster
+
+    help_text = " ".join(cli("emulator", "--help").stdout.split())
+    assert f"[default: the mixed cluster of docs/emulator.md, {len(default_cluster())} nodes]" in help_text
+    assert "(default 2)" not in help_text

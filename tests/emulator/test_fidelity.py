@@ -9,7 +9,7 @@ import requests
 
 from gpulab_apply.emulator import RunningEmulator
 from tests.emulator.test_api import TIMEOUT, put_status, submit
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 job2 = pytest.importorskip("imecilabt.gpulab.schemas.job2", reason="the test extra installs imecilabt-gpulab-common")
 job_event = pytest.importorskip("imecilabt.gpulab.schemas.job_event")
@@ -55,6 +55,7 @@ def parse_all(emulator: RunningEmulator) -> set[str]:
     return seen
 
 
+@pytest.mark.slow
 def test_every_v4_job_parses_with_the_official_job_model(emulator: RunningEmulator) -> None:
     seen: set[str] = set()
     submit(emulator, make_job("held", project_urn=PROJECT_URN), version="4.0", hold=True)
@@ -118,6 +119,7 @@ def test_debug_slaves_and_clusters_parse(emulator: RunningEmulator) -> None:
     assert clusters[0].gpu.used == 1
 
 
+@pytest.mark.slow
 def test_emulator_gives_gpulabs_verdict_and_serves_only_jobs_gpulab_can_parse(emulator: RunningEmulator) -> None:
     from tests.fidelity_corpus import cases, oracle_verdict, postable
     from tests.test_schema_corpus import KNOWN_DIFFERENCES
@@ -173,6 +175,7 @@ def test_every_shipped_example_runs_on_the_default_cluster(tmp_path: object) -> 
             job2.Job.model_validate(served)
 
 
+@pytest.mark.slow
 def test_the_official_cli_lists_every_job_the_emulator_accepted(tls_emulator: RunningEmulator, login_pem: object,
                                                                  ca_file: object, tmp_path: object) -> None:
     # GPULab's own CLI parses the whole listing with its Job model: one job it cannot parse fails it all

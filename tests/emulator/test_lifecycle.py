@@ -11,7 +11,8 @@ from pytest import MonkeyPatch
 from gpulab_apply.emulator import NodeConfig, RunningEmulator, serve_in_thread
 from gpulab_apply.emulator.store import JobRecord, Store
 from tests.emulator.test_api import TIMEOUT, get_job, put_status, status_of, submit
-from tests.fixtures.emulator import MANUAL, make_job
+from tests.fixtures.emulator import MANUAL
+from tests.fixtures.jobs import make_job
 
 
 def statuses(emulator: RunningEmulator, *uuids: str) -> list[str]:

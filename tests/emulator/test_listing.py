@@ -7,7 +7,7 @@ import requests
 
 from gpulab_apply.emulator import RunningEmulator
 from tests.emulator.test_api import TIMEOUT, submit
-from tests.fixtures.emulator import PROJECT_URN, make_job
+from tests.fixtures.jobs import PROJECT_URN, make_job
 
 OTHER_PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+other"
 OTHER_USER = "urn:publicid:IDN+ilabt.imec.be+user+alice"
@@ -58,6 +58,7 @@ def test_v3_max_hours_window(emulator: RunningEmulator) -> None:
     assert names(emulator, "4.0") == ["recent", "old", "ancient"]  # v4.0: no window unless asked
 
 
+@pytest.mark.slow
 def test_v4_pages(emulator: RunningEmulator) -> None:
     emulator.seed_jobs([make_job(f"job{index:04}") for index in range(1200)], status="FINISHED")
     assert len(names(emulator, "4.0")) == 50

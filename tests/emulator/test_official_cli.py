@@ -22,10 +22,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ORACLE_VENV = Path(os.environ.get("GPULAB_ORACLE_VENV") or PROJECT_ROOT / ".venv-oracle")
 GPULAB_CLI = ORACLE_VENV / "bin" / "gpulab-cli"
 
-pytestmark = pytest.mark.skipif(
+#: each test drives the official CLI in subprocesses for seconds: slow
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not GPULAB_CLI.exists(),
     reason=f"the official GPULab CLI is not installed at {GPULAB_CLI}; create it with: python3 -m venv "
-           ".venv-oracle && .venv-oracle/bin/pip install -q imecilabt-gpulab-cli==3.11.12")
+           ".venv-oracle && .venv-oracle/bin/pip install -q imecilabt-gpulab-cli==3.11.12")]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -15,7 +15,8 @@ from gpulab_apply.emulator.config import default_nodes
 from gpulab_apply.errors import ConfigError
 from tests.conftest import RunCli
 from tests.emulator.test_api import TIMEOUT, get_job, status_of, submit
-from tests.fixtures.emulator import MANUAL, make_job
+from tests.fixtures.emulator import MANUAL
+from tests.fixtures.jobs import make_job
 
 
 def test_jobs_and_time_survive_a_restart(tmp_path: Path) -> None:

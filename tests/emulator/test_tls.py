@@ -9,7 +9,7 @@ import requests
 
 from gpulab_apply.emulator import RunningEmulator
 from tests.fixtures.certificates import CertificateAuthority, MakeLoginPem
-from tests.fixtures.emulator import MINIMAL_JOB
+from tests.fixtures.jobs import MINIMAL_JOB
 
 TIMEOUT = 10
 
