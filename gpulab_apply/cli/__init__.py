@@ -2,9 +2,9 @@
 
 Each command lives in its own module (``gpulab_apply.cli.<command>``) and is imported only when it
 runs, so ``validate`` never pays for importing ``requests`` or ``deepdiff``: click's group lists the
-commands from :data:`COMMANDS`, a static table that a test keeps equal to the commands' own help, so
-``--help`` imports no command module. Every command line goes through click. Every error this tool
-raises on purpose is caught here, in :func:`run`, and nowhere else.
+commands from :data:`COMMANDS`, a static table (:mod:`gpulab_apply.cli.table`) that a test keeps equal to the
+commands' own help, so ``--help`` imports no command module. Every command line goes through click. Every error
+this tool raises on purpose is caught here, in :func:`run`, and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,54 +13,20 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from gpulab_apply.cli.output import Output
+from gpulab_apply.cli.table import COMMANDS, EPILOG, HELP, PROG_NAME, Command
 from gpulab_apply.errors import ExitStatus, GpulabApplyError, InternalError, InterruptedByUser
+
+__all__ = ["COMMANDS", "COMPLETE_VAR", "EPILOG", "GC_THRESHOLD", "HELP", "PROG_NAME", "Command", "main", "run"]
 
 #: allocations between two young-generation collections (CPython's default is 700)
 GC_THRESHOLD = 50_000
-PROG_NAME = "gpulab-apply"
 #: the variable click's completion protocol reads: _<PROG_NAME>_COMPLETE
 COMPLETE_VAR = "_GPULAB_APPLY_COMPLETE"
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One command: its name, the module defining it (as an attribute of the same name), its short help."""
-
-    name: str
-    module: str
-    short_help: str
-
-
-#: every command, in the order ``--help`` lists them; the short help must equal the command's own
-#: (tests/test_cli.py checks it), and a new command is one line here
-COMMANDS: tuple[Command, ...] = (
-    Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
-    Command("fmt", "gpulab_apply.cli.fmt", "Rewrite job files into canonical form; --check for CI."),
-    Command("plan", "gpulab_apply.cli.plan", "Show what apply would do, read-only."),
-    Command("apply", "gpulab_apply.cli.apply", "Submit missing jobs, cancel removed ones, verify."),
-    Command("show", "gpulab_apply.cli.show", "Print a saved plan (plan --out) in any format."),
-    Command("status", "gpulab_apply.cli.status", "List the jobs of this set and their state."),
-    Command("logs", "gpulab_apply.cli.logs", "Print a job's log; --follow until the job ends."),
-    Command("wait", "gpulab_apply.cli.wait", "Wait until jobs run or end; exit 1 if one failed."),
-    Command("whoami", "gpulab_apply.cli.whoami", "Show who the certificate says you are."),
-    Command("render", "gpulab_apply.cli.render", "Print the jobs as they would be submitted."),
-    Command("import", "gpulab_apply.cli.import_", "Write job files for jobs already on GPULab."),
-    Command("schema", "gpulab_apply.cli.schema", "Print the JSON Schema of a job file."),
-    Command("completion", "gpulab_apply.cli.completion", "Print the shell completion script."),
-    Command("emulator", "gpulab_apply.cli.emulator", "Serve a local GPULab emulator until Ctrl-C."),
-)
-#: the top-level help's text and epilog
-HELP = "Keep GPULab's jobs in line with a directory of job files (GitOps for GPU experiments)."
-EPILOG = ("\b\nExample:\n  gpulab-apply validate jobs.d\n  gpulab-apply plan jobs.d\n"
-          "  gpulab-apply apply jobs.d\n  gpulab-apply -C ~/experiments -v plan\n\nThe options above go before or "
-          "after the command. Run 'gpulab-apply COMMAND --help' for a command's options; docs/commands.md has them "
-          "all.")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -110,8 +76,7 @@ def _crashed(error: Exception, args: Sequence[str], output: Output) -> InternalE
 def _dispatch(args: list[str], output: Output) -> int:
     """Run one command through click, ``output`` its context object; its usage errors exit 64 (2 means "changes
     present" here)."""
-    # the group reads this module's command table, so it is imported here, when a command runs (a cycle that the
-    # layer test lists as pending: tests/test_layers.py)
+    # click's group and its global options: imported when a command line runs, not when this module is imported
     from gpulab_apply.cli.group import cli
 
     try:

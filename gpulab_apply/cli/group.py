@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from gpulab_apply import __version__
-from gpulab_apply.cli import COMMANDS, EPILOG, HELP, PROG_NAME
+from gpulab_apply.cli.table import COMMANDS, EPILOG, HELP, PROG_NAME
 from gpulab_apply.setting_table import SETTINGS, SETTINGS_BY_NAME, Setting
 
 F = TypeVar("F", bound=Callable[..., Any])
