@@ -179,12 +179,14 @@ def _document_from_nothing(kind: str) -> dict[str, Any]:
     from datetime import UTC, datetime
 
     from gpulab_apply.jobfiles.validation import ValidationResult
+    from gpulab_apply.reconcile.planfile import SavedPlan
     from gpulab_apply.reconcile.planner import PlanOptions, build_plan
     from gpulab_apply.reporters.apply import ApplyResult, apply_document
     from gpulab_apply.reporters.identity import IdentityReport, identity_document
     from gpulab_apply.reporters.plan import plan_document
     from gpulab_apply.reporters.problems import validate_document
     from gpulab_apply.reporters.render import RenderResult, render_document
+    from gpulab_apply.reporters.show import ShownPlan, show_document
     from gpulab_apply.reporters.status import StatusReport, status_document
 
     plan = build_plan((), (), set_name="-", options=PlanOptions())
@@ -197,11 +199,14 @@ def _document_from_nothing(kind: str) -> dict[str, Any]:
         "whoami": lambda: identity_document(IdentityReport(
             user=None, email=None, certificate=None, valid_until=None, days_left=None, endpoint="", api_version="",
             project=None, set_name="", local=False)),
+        "show": lambda: show_document(ShownPlan(Path(), SavedPlan(
+            set_name="", endpoint="", api_version=None, paths=(), options=PlanOptions(), created="",
+            remote_fingerprint="", desired_fingerprint="", actions=()))),
     }
     return made[kind]()
 
 
-@pytest.mark.parametrize("kind", ["validate", "plan", "apply", "status", "whoami", "render"])
+@pytest.mark.parametrize("kind", list(VERSIONS))
 def test_each_kind_declares_the_keys_of_its_document_for_failures(kind: Kind) -> None:
     from gpulab_apply.reporters import EMPTY_BODIES, Failure
     from gpulab_apply.reporters.failure import document
