@@ -64,6 +64,8 @@ class Workspace:
     root: Path
     env: dict[str, str]
     ran: list[str] = field(default_factory=list)
+    #: the sticky comments on GitHub, as the action keeps them: one per (pull request, header), edited in place
+    sticky: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def merged_from(self, pull_request: str) -> str:
         """Commit the job files as the merge of ``pull_request`` (the number ``gh`` then gives for the commit, as
@@ -187,14 +189,15 @@ class GithubRun:
     logs: str
     #: the job's ``outputs:``, for the jobs that need it
     job_outputs: dict[str, str] = field(default_factory=dict)
-    #: (pull-request number, text) of each comment the job posted, in order; the number "" is the event's own
+    #: (pull-request number, text) of each comment the job posted, in order
     comments: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str],
-                   fork: bool = False, needs: Mapping[str, GithubRun] | None = None) -> GithubRun:
-    """Run one job of the workflow as a runner would for ``event`` (from a ``fork``: no secrets reach it; after the
-    jobs it ``needs``, with their outputs); stop at the first failing step that may not fail
+                   fork: bool = False, needs: Mapping[str, GithubRun] | None = None,
+                   pull_request: str = "17") -> GithubRun:
+    """Run one job of the workflow as a runner would for ``event`` (of ``pull_request``; from a ``fork``: no secrets
+    reach it; after the jobs it ``needs``, with their outputs); stop at the first failing step that may not fail
     (``continue-on-error``)."""
     workflow = load("github-actions.yml")
     job = workflow["jobs"][job_name]
@@ -224,7 +227,13 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
                 assert step["with"]["header"] == "gpulab-apply-plan"  # one comment for the pull request's life
                 comment = workspace.root / step["with"]["path"]
                 assert comment.is_file(), "the comment step needs its file"
-                comments.append((context.value(str(step["with"].get("number", ""))), comment.read_text()))
+                # without `number:` the action comments on the event's pull request (none on a push)
+                number = context.value(str(step["with"].get("number", "")))
+                if not number:
+                    assert event == "pull_request", "after the merge the comment needs the pull request's number"
+                    number = pull_request
+                comments.append((number, comment.read_text()))
+                workspace.sticky[number, step["with"]["header"]] = comment.read_text()
             continue
         script = step["run"]
         assert "${{" not in script, "expressions in run: scripts are injection-prone; pass them through env:"
@@ -344,6 +353,69 @@ def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeL
     run = run_github_job(workspace, "apply", event="push", secrets=secrets)
     assert run.ok, run.logs
     assert managed() == [("train-a", "my-experiments")]
+
+
+FAILING = job_file("train-a") + "    environment: {GPULAB_EMULATOR_EXIT_CODE: 2}\n"  # the emulator's run exits 2
+
+
+@pytest.mark.slow
+def test_github_pull_request_comment_goes_from_plan_to_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
+    workspace.write_jobs("train-a", "train-b")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    assert run_github_job(workspace, "plan", event="pull_request", secrets=secrets).ok
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")]
+    assert workspace.sticky["17", "gpulab-apply-plan"].startswith("### gpulab-apply plan for set `my-experiments`")
+    sha = workspace.merged_from("17")
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    assert applied.job_outputs == {"pull-request": "17"}
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")], "the plan's comment is edited, not a new one"
+    comment = workspace.sticky["17", "gpulab-apply-plan"]
+    assert comment.startswith("### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in comment and f"Jobs submitted by merge `{sha[:7]}`." in comment
+    tls_emulator.advance(3600)  # the jobs run and finish
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert results.ok, results.logs
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")]
+    comment = workspace.sticky["17", "gpulab-apply-plan"]
+    assert "**All 2 jobs ended: 2 FINISHED." in comment and f"Jobs submitted by merge `{sha[:7]}`." in comment
+    assert not (workspace.root.parent / "runner-temp" / "login.pem").exists()
+
+
+def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
+    workspace.write_jobs("train-b")
+    (workspace.root / "jobs.d" / "train-a.yaml").write_text(FAILING, encoding="utf-8")
+    workspace.merged_from("17")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    tls_emulator.advance(3600)
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert not results.ok and results.outputs["wait"]["exitcode"] == "1"
+    [(number, comment)] = results.comments  # posted before the run failed
+    assert number == "17" and "| ❌ train-a | FAILED | 2 |" in comment and "| ✅ train-b | FINISHED | 0 |" in comment
+
+
+def test_github_direct_push_applies_without_a_comment_or_results_job(
+        workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed) -> None:
+    workspace.write_jobs("train-a")
+    workspace.merged_from("")  # pushed to main, from no pull request
+    applied = run_github_job(workspace, "apply", event="push",
+                             secrets={"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()})
+    assert applied.ok, applied.logs
+    assert applied.job_outputs == {"pull-request": ""} and applied.comments == [] and workspace.sticky == {}
+    assert managed() == [("train-a", "my-experiments")]
+    job = load("github-actions.yml")["jobs"]["results"]
+    assert not _Context(secrets={}, event="push", needs={"apply": applied.job_outputs}).condition(job["if"])
+
+
+def test_the_results_job_never_holds_up_the_next_apply() -> None:
+    github = load("github-actions.yml")["jobs"]["results"]
+    assert github["needs"] == "apply" and "concurrency" not in github
+    gitlab = load("gitlab-ci.yml")["results"]
+    assert gitlab["needs"] == ["apply"] and "resource_group" not in gitlab
 
 
 Managed = Callable[[], list[tuple[str, str]]]
@@ -484,6 +556,48 @@ def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_l
     assert "Apply complete" in result.stdout
     assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
     assert [note["body"] for note in gitlab.notes] == ["Looks good to me"]
+
+
+@pytest.mark.slow
+def test_gitlab_merge_requests_note_goes_from_plan_to_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
+    connection = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token}
+    workspace.write_jobs("train-a", "train-b")
+    planned = run_gitlab_job(workspace, "plan", {**connection, "CI_MERGE_REQUEST_IID": "7"})
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert gitlab.notes[1]["body"].startswith("<!-- gpulab-apply plan -->\n### gpulab-apply plan for set")
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    applied = run_gitlab_job(workspace, "apply", {**connection, "CI_COMMIT_SHA": sha})
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert len(gitlab.notes) == 2, "the plan's note is edited, not a new one posted"
+    note = gitlab.notes[1]["body"]
+    assert note.startswith("<!-- gpulab-apply plan -->\n### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in note and f"Jobs submitted by merge `{sha[:7]}`." in note
+    tls_emulator.advance(3600)
+    ended = run_gitlab_job(workspace, "results", {**connection, "CI_COMMIT_SHA": sha})
+    assert ended.returncode == 0, ended.stdout + ended.stderr
+    assert len(gitlab.notes) == 2 and gitlab.notes[0]["body"] == "Looks good to me"
+    note = gitlab.notes[1]["body"]
+    assert note.startswith("<!-- gpulab-apply plan -->\n") and "**All 2 jobs ended: 2 FINISHED." in note
+
+
+def test_gitlab_results_fail_the_pipeline_after_the_note_says_which_job_failed(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "train-a.yaml").write_text(FAILING, encoding="utf-8")
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_COMMIT_SHA": sha}
+    applied = run_gitlab_job(workspace, "apply", variables)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    tls_emulator.advance(3600)
+    ended = run_gitlab_job(workspace, "results", variables)
+    assert ended.returncode != 0
+    assert len(gitlab.notes) == 2 and "| ❌ train-a | FAILED | 2 |" in gitlab.notes[1]["body"]
 
 
 @pytest.mark.slow
