@@ -411,6 +411,17 @@ def test_github_direct_push_applies_without_a_comment_or_results_job(
     assert not _Context(secrets={}, event="push", needs={"apply": applied.job_outputs}).condition(job["if"])
 
 
+def test_one_comment_header_for_the_pull_requests_whole_life() -> None:
+    jobs = load("github-actions.yml")["jobs"]
+    headers = {name: step["with"]["header"] for name, job in jobs.items() for step in job["steps"]
+               if step.get("uses", "").startswith("marocchino/sticky-pull-request-comment@")}
+    assert headers == dict.fromkeys(["plan", "apply", "results"], "gpulab-apply-plan")
+    pipeline = load("gitlab-ci.yml")
+    notes = {name: [line for line in pipeline[name]["script"] if "<!-- gpulab-apply plan -->" in line]
+             for name in ("plan", "apply", "results")}
+    assert all(len(posted) == 1 and posted[0] == notes["plan"][0] for posted in notes.values())
+
+
 def test_the_results_job_never_holds_up_the_next_apply() -> None:
     github = load("github-actions.yml")["jobs"]["results"]
     assert github["needs"] == "apply" and "concurrency" not in github
