@@ -210,8 +210,8 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
     runner_temp = workspace.root.parent / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
-           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event,
-           "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event, "GITHUB_SERVER_URL": "https://github.com",
+           "GITHUB_RUN_ID": "4242", "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
     assert "secrets." not in json.dumps(workflow.get("env", {})) + json.dumps(job.get("env", {})), \
         "a secret in a workflow's or job's env reaches every step, third-party actions too"
     env.update(context.values(workflow.get("env", {})))
@@ -396,6 +396,36 @@ def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
     assert not results.ok and results.outputs["wait"]["exitcode"] == "1"
     [(number, comment)] = results.comments  # posted before the run failed
     assert number == "17" and "| ❌ train-a | FAILED | 2 |" in comment and "| ✅ train-b | FINISHED | 0 |" in comment
+
+
+def test_github_failed_apply_says_so_in_the_comment_then_fails(
+        workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed) -> None:
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    workspace.write_jobs("train-a")
+    workspace.merged_from("16")
+    assert run_github_job(workspace, "apply", event="push", secrets=secrets).ok
+    workspace.write_jobs()  # the next merge empties jobs.d: the guard refuses to cancel everything (exit 3)
+    workspace.merged_from("17")
+    run = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert not run.ok and run.outputs["apply"]["exitcode"] == "3"
+    [(number, comment)] = run.comments  # posted before the run failed: not the plan, as if applied
+    assert number == "17" and comment.startswith(
+        "**gpulab-apply apply failed (exit 3)**: see https://github.com/lab/experiments/actions/runs/4242\n")
+    assert "### gpulab-apply status of set `my-experiments`" in comment and "train-a" in comment
+    assert managed() == [("train-a", "my-experiments")]
+
+
+def test_github_apply_of_a_broken_file_says_why_in_the_comment(workspace: Workspace,
+                                                                 make_login_pem: MakeLoginPem) -> None:
+    workspace.write_jobs("train-a")
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")  # merged despite its plan
+    workspace.merged_from("17")
+    run = run_github_job(workspace, "apply", event="push",
+                         secrets={"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()})
+    assert not run.ok and run.outputs["apply"]["exitcode"] == "1"
+    [(_, comment)] = run.comments
+    assert comment.startswith("**gpulab-apply apply failed (exit 1)**")
+    assert "### gpulab-apply status for set `my-experiments`: failed" in comment and "jobs.d/broken.yaml:3" in comment
 
 
 def test_github_direct_push_applies_without_a_comment_or_results_job(
@@ -592,6 +622,23 @@ def test_gitlab_merge_requests_note_goes_from_plan_to_applied_to_results(
     assert len(gitlab.notes) == 2 and gitlab.notes[0]["body"] == "Looks good to me"
     note = gitlab.notes[1]["body"]
     assert note.startswith("<!-- gpulab-apply plan -->\n") and "**All 2 jobs ended: 2 FINISHED." in note
+
+
+def test_gitlab_failed_apply_says_so_in_the_note_then_fails(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_JOB_URL": "https://gitlab.example/lab/experiments/-/jobs/99"}
+    workspace.write_jobs("train-a")
+    assert run_gitlab_job(workspace, "apply", {**variables, "CI_COMMIT_SHA": workspace.merged_from("")}).returncode == 0
+    workspace.write_jobs()  # the guard refuses to cancel everything (exit 3)
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    failed = run_gitlab_job(workspace, "apply", {**variables, "CI_COMMIT_SHA": sha})
+    assert failed.returncode != 0
+    [_, note] = gitlab.notes
+    assert note["body"].startswith("<!-- gpulab-apply plan -->\n**gpulab-apply apply failed (exit 3)**: see "
+                                   "https://gitlab.example/lab/experiments/-/jobs/99\n")
 
 
 def test_gitlab_results_fail_the_pipeline_after_the_note_says_which_job_failed(
