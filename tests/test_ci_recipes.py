@@ -1,11 +1,12 @@
 """The CI recipes in docs/ci/ run as written: their shell steps, with the real ``gpulab-apply`` entry point,
 against the emulator over mutual TLS.
 
-A small runner plays GitHub Actions (``run:`` steps in bash with ``$GITHUB_ENV``/``$GITHUB_OUTPUT``) and GitLab CI
-(``before_script`` + ``script`` in one bash session, the merge-request note posted to a fake GitLab on loopback).
-Only what needs the internet is left out: ``uses:`` actions and the ``pip install`` of the pinned requirement
-(whose pin is checked instead). The one addition is where GPULab is: ``GPULAB_ENDPOINT`` and ``GPULAB_CA_BUNDLE``
-point at the emulator.
+A small runner plays GitHub Actions (``run:`` steps in bash with ``$GITHUB_ENV``/``$GITHUB_OUTPUT``, the
+expressions and conditions the workflow uses, step and job outputs, a fake ``gh`` naming the pull request of a
+commit) and GitLab CI (``before_script`` + ``script`` in one bash session, the merge-request note posted to a fake
+GitLab on loopback). Only what needs the internet is left out: ``uses:`` actions (the sticky comment's file and
+pull request are recorded instead) and the ``pip install`` of the pinned requirement (whose pin is checked
+instead). The one addition is where GPULab is: ``GPULAB_ENDPOINT`` and ``GPULAB_CA_BUNDLE`` point at the emulator.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CI_DOCS = ROOT / "docs" / "ci"
 BIN = Path(sys.executable).parent
 REQUIREMENT = f"gpulab-apply @ git+https://github.com/gpulab-apply/gpulab-apply@v{__version__}"
 PASSWORD = "correct horse"
+GITHUB_TOKEN = "ghs_workflow-token"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None or not (BIN / "gpulab-apply").exists(),
@@ -62,6 +64,25 @@ class Workspace:
     root: Path
     env: dict[str, str]
     ran: list[str] = field(default_factory=list)
+    #: the sticky comments on GitHub, as the action keeps them: one per (pull request, header), edited in place
+    sticky: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def merged_from(self, pull_request: str) -> str:
+        """Commit the job files as the merge of ``pull_request`` (the number ``gh`` then gives for the commit, as
+        GitHub would; "" for a direct push); the commit's hash, which apply records in its run id."""
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(self.root), "-c", "user.name=ci", "-c", "user.email=ci@example.com",
+                                   *args], check=True, capture_output=True, text=True, env=self.env).stdout.strip()
+
+        if not (self.root / ".git").exists():
+            git("init", "-q")
+        git("add", "-A")
+        git("commit", "-q", "--allow-empty", "-m", f"Merge pull request #{pull_request}")
+        sha = git("rev-parse", "HEAD")
+        self.env["GITHUB_SHA"] = sha
+        (self.root.parent / "pulls").mkdir(exist_ok=True)
+        (self.root.parent / "pulls" / sha).write_text(pull_request)
+        return sha
 
     def write_jobs(self, *names: str) -> None:
         jobs = self.root / "jobs.d"
@@ -81,8 +102,22 @@ class Workspace:
 def workspace(tmp_path: Path, tls_emulator: RunningEmulator, ca_file: Path) -> Workspace:
     root = tmp_path / "repo"
     root.mkdir()
-    env = {"PATH": f"{BIN}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path / "home"),
-           "LANG": "C.UTF-8", "GPULAB_ENDPOINT": tls_emulator.api_root("3.1"), "GPULAB_CA_BUNDLE": str(ca_file)}
+    # GitHub's `gh` as the runner has it, answering the one question the recipe asks: which pull request the pushed
+    # commit came from (Workspace.merged_from), with the workflow's token
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    (fake_bin / "gh").write_text(f"""#!/bin/sh
+test "$GH_TOKEN" = {GITHUB_TOKEN} || {{ echo "gh: not logged in" >&2; exit 4; }}
+case "$*" in
+  "api repos/$GITHUB_REPOSITORY/commits/$GITHUB_SHA/pulls --jq .[0].number // empty")
+    cat "{tmp_path}/pulls/$GITHUB_SHA" 2>/dev/null; echo;;
+  *) echo "gh: unexpected call: $*" >&2; exit 1;;
+esac
+""")
+    (fake_bin / "gh").chmod(0o755)
+    env = {"PATH": f"{BIN}{os.pathsep}{fake_bin}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(tmp_path / "home"),
+           "LANG": "C.UTF-8", "GPULAB_ENDPOINT": tls_emulator.api_root("3.1"), "GPULAB_CA_BUNDLE": str(ca_file),
+           "GITHUB_REPOSITORY": "lab/experiments", "GITHUB_SHA": "0" * 40}
     return Workspace(root, env)
 
 
@@ -152,39 +187,53 @@ class GithubRun:
     outputs: dict[str, dict[str, str]]
     comment: Path | None
     logs: str
+    #: the job's ``outputs:``, for the jobs that need it
+    job_outputs: dict[str, str] = field(default_factory=dict)
+    #: (pull-request number, text) of each comment the job posted, in order
+    comments: list[tuple[str, str]] = field(default_factory=list)
 
 
 def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: Mapping[str, str],
-                   fork: bool = False) -> GithubRun:
-    """Run one job of the workflow as a runner would for ``event`` (from a ``fork``: no secrets reach it); stop at
-    the first failing step that may not fail (``continue-on-error``)."""
+                   fork: bool = False, needs: Mapping[str, GithubRun] | None = None,
+                   pull_request: str = "17") -> GithubRun:
+    """Run one job of the workflow as a runner would for ``event`` (of ``pull_request``; from a ``fork``: no secrets
+    reach it; after the jobs it ``needs``, with their outputs); stop at the first failing step that may not fail
+    (``continue-on-error``)."""
     workflow = load("github-actions.yml")
     job = workflow["jobs"][job_name]
-    assert job["if"] == f"github.event_name == '{event}'"
+    declared = job.get("needs", [])
+    assert sorted([declared] if isinstance(declared, str) else declared) == sorted(needs or {}), "run what it needs"
+    context = _Context(secrets={} if fork else secrets, event=event, fork=fork,
+                       needs={name: run.job_outputs for name, run in (needs or {}).items()})
+    assert job["if"].startswith(f"github.event_name == '{event}'")
+    assert context.condition(job["if"]), f"the {job_name} job does not run here: {job['if']}"
     runner_temp = workspace.root.parent / "runner-temp"
     runner_temp.mkdir(exist_ok=True)
     env = {**workspace.env, "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(workspace.root),
-           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event,
-           "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
-    secrets = {} if fork else secrets
+           "RUNNER_TEMP": str(runner_temp), "GITHUB_EVENT_NAME": event, "GITHUB_SERVER_URL": "https://github.com",
+           "GITHUB_RUN_ID": "4242", "GITHUB_STEP_SUMMARY": str(runner_temp / "summary.md")}
     assert "secrets." not in json.dumps(workflow.get("env", {})) + json.dumps(job.get("env", {})), \
         "a secret in a workflow's or job's env reaches every step, third-party actions too"
-    env.update(_github_values(workflow.get("env", {}), secrets))
-    env.update(_github_values(job.get("env", {}), secrets))
-    outputs: dict[str, dict[str, str]] = {}
-    outcomes: dict[str, str] = {}
+    env.update(context.values(workflow.get("env", {})))
+    env.update(context.values(job.get("env", {})))
     comment: Path | None = None
+    comments: list[tuple[str, str]] = []
     logs = []
     for step in job["steps"]:
-        if "if" in step:
-            assert step["if"] == "github.event.pull_request.head.repo.full_name == github.repository", step["if"]
-            if fork:
-                continue
+        if "if" in step and not context.condition(step["if"]):
+            continue
         if "uses" in step:
             if step["uses"].startswith("marocchino/sticky-pull-request-comment@"):
-                assert step["with"]["header"]
+                assert step["with"]["header"] == "gpulab-apply-plan"  # one comment for the pull request's life
                 comment = workspace.root / step["with"]["path"]
-                assert comment.is_file(), "the comment step needs the plan file"
+                assert comment.is_file(), "the comment step needs its file"
+                # without `number:` the action comments on the event's pull request (none on a push)
+                number = context.value(str(step["with"].get("number", "")))
+                if not number:
+                    assert event == "pull_request", "after the merge the comment needs the pull request's number"
+                    number = pull_request
+                comments.append((number, comment.read_text()))
+                workspace.sticky[number, step["with"]["header"]] = comment.read_text()
             continue
         script = step["run"]
         assert "${{" not in script, "expressions in run: scripts are injection-prone; pass them through env:"
@@ -194,32 +243,65 @@ def run_github_job(workspace: Workspace, job_name: str, *, event: str, secrets: 
         github_env, github_output = runner_temp / "env", runner_temp / "output"
         github_env.write_text("")
         github_output.write_text("")
-        step_env = {**env, **_github_values(step.get("env", {}), secrets, outputs, outcomes),
+        step_env = {**env, **context.values(step.get("env", {})),
                     "GITHUB_ENV": str(github_env), "GITHUB_OUTPUT": str(github_output)}
         result = workspace.bash(script, step_env)
         logs.append(result.stdout + result.stderr)
         env.update(_key_values(github_env.read_text()))
         if "id" in step:
-            outputs[step["id"]] = _key_values(github_output.read_text())
-            outcomes[step["id"]] = "success" if result.returncode == 0 else "failure"
+            context.steps[step["id"]] = _key_values(github_output.read_text())
+            context.outcomes[step["id"]] = "success" if result.returncode == 0 else "failure"
         if result.returncode != 0 and not step.get("continue-on-error"):
-            return GithubRun(False, outputs, comment, "".join(logs))
-    return GithubRun(True, outputs, comment, "".join(logs))
+            return GithubRun(False, context.steps, comment, "".join(logs), comments=comments)
+    job_outputs = {key: context.value(str(value)) for key, value in (job.get("outputs") or {}).items()}
+    return GithubRun(True, context.steps, comment, "".join(logs), job_outputs, comments)
 
 
-def _github_values(values: Mapping[str, Any], secrets: Mapping[str, str],
-                   outputs: Mapping[str, Mapping[str, str]] | None = None,
-                   outcomes: Mapping[str, str] | None = None) -> dict[str, str]:
-    def substitute(match: re.Match[str]) -> str:
-        expression = match[1]
-        if found := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+)", expression):
-            return (outputs or {}).get(found[1], {}).get(found[2], "")
-        if found := re.fullmatch(r"steps\.(\w+)\.outcome", expression):
-            return (outcomes or {}).get(found[1], "skipped")
-        assert expression.startswith("secrets."), f"unexpected expression {expression}"
-        return secrets.get(expression.removeprefix("secrets."), "")
+@dataclass
+class _Context:
+    """The expressions the workflow uses: ``secrets.X``, ``github.token``, ``steps.ID.outputs.X``,
+    ``steps.ID.outcome``, ``needs.JOB.outputs.X``; and conditions joining ``github.event_name == '...'``,
+    ``EXPR != ''`` and "the pull request's head is this repository" (not a fork's) with ``&&``."""
 
-    return {key: _EXPRESSION.sub(substitute, str(value)) for key, value in values.items()}
+    secrets: Mapping[str, str]
+    event: str
+    fork: bool = False
+    needs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    steps: dict[str, dict[str, str]] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    def evaluate(self, expression: str) -> str:
+        parts = expression.split(".")
+        if parts[0] == "secrets" and len(parts) == 2:
+            return self.secrets.get(parts[1], "")
+        if expression == "github.token":
+            return GITHUB_TOKEN
+        if parts[0] == "steps" and parts[2:] == ["outcome"]:
+            return self.outcomes.get(parts[1], "skipped")
+        if parts[0] in ("steps", "needs") and len(parts) == 4 and parts[2] == "outputs":
+            source = self.steps if parts[0] == "steps" else self.needs
+            return source.get(parts[1], {}).get(parts[3], "")
+        raise AssertionError(f"unexpected expression {expression}")
+
+    def value(self, text: str) -> str:
+        return _EXPRESSION.sub(lambda match: self.evaluate(match[1]), text)
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, str]:
+        return {key: self.value(str(value)) for key, value in values.items()}
+
+    def condition(self, text: str) -> bool:
+        results = []
+        for clause in text.split("&&"):
+            clause = clause.strip()
+            if found := re.fullmatch(r"github\.event_name == '(\w+)'", clause):
+                results.append(found[1] == self.event)
+            elif clause == "github.event.pull_request.head.repo.full_name == github.repository":
+                results.append(not self.fork)
+            elif found := re.fullmatch(r"([\w.-]+) != ''", clause):
+                results.append(self.evaluate(found[1]) != "")
+            else:
+                raise AssertionError(f"unexpected condition {clause!r}")
+        return all(results)
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -273,6 +355,110 @@ def test_github_push_applies_the_set(workspace: Workspace, make_login_pem: MakeL
     assert managed() == [("train-a", "my-experiments")]
 
 
+FAILING = job_file("train-a") + "    environment: {GPULAB_EMULATOR_EXIT_CODE: 2}\n"  # the emulator's run exits 2
+
+
+@pytest.mark.slow
+def test_github_pull_request_comment_goes_from_plan_to_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
+    workspace.write_jobs("train-a", "train-b")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    assert run_github_job(workspace, "plan", event="pull_request", secrets=secrets).ok
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")]
+    assert workspace.sticky["17", "gpulab-apply-plan"].startswith("### gpulab-apply plan for set `my-experiments`")
+    sha = workspace.merged_from("17")
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    assert applied.job_outputs == {"pull-request": "17"}
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")], "the plan's comment is edited, not a new one"
+    comment = workspace.sticky["17", "gpulab-apply-plan"]
+    assert comment.startswith("### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in comment and f"Jobs submitted by merge `{sha[:7]}`." in comment
+    tls_emulator.advance(3600)  # the jobs run and finish
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert results.ok, results.logs
+    assert list(workspace.sticky) == [("17", "gpulab-apply-plan")]
+    comment = workspace.sticky["17", "gpulab-apply-plan"]
+    assert "**All 2 jobs ended: 2 FINISHED." in comment and f"Jobs submitted by merge `{sha[:7]}`." in comment
+    assert not (workspace.root.parent / "runner-temp" / "login.pem").exists()
+
+
+def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
+        workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
+    workspace.write_jobs("train-b")
+    (workspace.root / "jobs.d" / "train-a.yaml").write_text(FAILING, encoding="utf-8")
+    workspace.merged_from("17")
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert applied.ok, applied.logs
+    tls_emulator.advance(3600)
+    results = run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied})
+    assert not results.ok and results.outputs["wait"]["exitcode"] == "1"
+    [(number, comment)] = results.comments  # posted before the run failed
+    assert number == "17" and "| ❌ train-a | FAILED | 2 |" in comment and "| ✅ train-b | FINISHED | 0 |" in comment
+
+
+def test_github_failed_apply_says_so_in_the_comment_then_fails(
+        workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed) -> None:
+    secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
+    workspace.write_jobs("train-a")
+    workspace.merged_from("16")
+    assert run_github_job(workspace, "apply", event="push", secrets=secrets).ok
+    workspace.write_jobs()  # the next merge empties jobs.d: the guard refuses to cancel everything (exit 3)
+    workspace.merged_from("17")
+    run = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    assert not run.ok and run.outputs["apply"]["exitcode"] == "3"
+    [(number, comment)] = run.comments  # posted before the run failed: not the plan, as if applied
+    assert number == "17" and comment.startswith(
+        "**gpulab-apply apply failed (exit 3)**: see https://github.com/lab/experiments/actions/runs/4242\n")
+    assert "### gpulab-apply status of set `my-experiments`" in comment and "train-a" in comment
+    assert managed() == [("train-a", "my-experiments")]
+
+
+def test_github_apply_of_a_broken_file_says_why_in_the_comment(workspace: Workspace,
+                                                                 make_login_pem: MakeLoginPem) -> None:
+    workspace.write_jobs("train-a")
+    (workspace.root / "jobs.d" / "broken.yaml").write_text("name: broken\nrequest: [\n")  # merged despite its plan
+    workspace.merged_from("17")
+    run = run_github_job(workspace, "apply", event="push",
+                         secrets={"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()})
+    assert not run.ok and run.outputs["apply"]["exitcode"] == "1"
+    [(_, comment)] = run.comments
+    assert comment.startswith("**gpulab-apply apply failed (exit 1)**")
+    assert "### gpulab-apply status for set `my-experiments`: failed" in comment and "jobs.d/broken.yaml:3" in comment
+
+
+def test_github_direct_push_applies_without_a_comment_or_results_job(
+        workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed) -> None:
+    workspace.write_jobs("train-a")
+    workspace.merged_from("")  # pushed to main, from no pull request
+    applied = run_github_job(workspace, "apply", event="push",
+                             secrets={"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()})
+    assert applied.ok, applied.logs
+    assert applied.job_outputs == {"pull-request": ""} and applied.comments == [] and workspace.sticky == {}
+    assert managed() == [("train-a", "my-experiments")]
+    job = load("github-actions.yml")["jobs"]["results"]
+    assert not _Context(secrets={}, event="push", needs={"apply": applied.job_outputs}).condition(job["if"])
+
+
+def test_one_comment_header_for_the_pull_requests_whole_life() -> None:
+    jobs = load("github-actions.yml")["jobs"]
+    headers = {name: step["with"]["header"] for name, job in jobs.items() for step in job["steps"]
+               if step.get("uses", "").startswith("marocchino/sticky-pull-request-comment@")}
+    assert headers == dict.fromkeys(["plan", "apply", "results"], "gpulab-apply-plan")
+    pipeline = load("gitlab-ci.yml")
+    notes = {name: [line for line in pipeline[name]["script"] if "<!-- gpulab-apply plan -->" in line]
+             for name in ("plan", "apply", "results")}
+    assert all(len(posted) == 1 and posted[0] == notes["plan"][0] for posted in notes.values())
+
+
+def test_the_results_job_never_holds_up_the_next_apply() -> None:
+    github = load("github-actions.yml")["jobs"]["results"]
+    assert github["needs"] == "apply" and "concurrency" not in github
+    gitlab = load("gitlab-ci.yml")["results"]
+    assert gitlab["needs"] == ["apply"] and "resource_group" not in gitlab
+
+
 Managed = Callable[[], list[tuple[str, str]]]
 
 
@@ -294,11 +480,14 @@ def managed(tls_emulator: RunningEmulator, login_pem: Path, ca_file: Path) -> Ma
 
 
 class FakeGitlab:
-    """Just GitLab's merge-request notes API: list, create, update; it checks the token."""
+    """Just GitLab's merge-request notes API (list, create, update) and which merge request a commit came from; it
+    checks the token."""
 
     def __init__(self, token: str) -> None:
         self.token = token
         self.notes: list[dict[str, Any]] = []
+        #: the commits merge request 7 brought in (what "which merge request is this commit from" answers)
+        self.merged: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -318,6 +507,9 @@ class FakeGitlab:
                     self._answer(401, {"message": "401 Unauthorized"})
                     return
                 path = self.path.split("?")[0]
+                if found := re.fullmatch(r"/api/v4/projects/42/repository/commits/([0-9a-f]{40})/merge_requests", path):
+                    self._answer(200, [{"iid": 7}] if found[1] in fake.merged else [])
+                    return
                 match = re.fullmatch(r"/api/v4/projects/42/merge_requests/7/notes(?:/(\d+))?", path)
                 if match is None:
                     self._answer(404, {"message": "404 Not found"})
@@ -359,7 +551,8 @@ def run_gitlab_job(workspace: Workspace, job_name: str, variables: Mapping[str, 
     installs = [line for line in lines if "pip install" in line]
     assert installs == ['pip install --quiet "$GPULAB_APPLY_REQUIREMENT"']
     script = "\n".join(line for line in lines if line not in installs)
-    env = {**workspace.env, **{k: str(v) for k, v in pipeline["variables"].items()}, **variables}
+    env = {**workspace.env, **{k: str(v) for k, v in pipeline["variables"].items()},
+           **{k: str(v) for k, v in (job.get("variables") or {}).items()}, **variables}
     return workspace.bash(script, env)
 
 
@@ -392,31 +585,98 @@ def test_gitlab_merge_request_plans_into_one_note_updated_in_place(
 
 
 def test_gitlab_merge_to_the_default_branch_applies(workspace: Workspace, make_login_pem: MakeLoginPem,
-                                                    managed: Managed) -> None:
+                                                    managed: Managed, gitlab: FakeGitlab) -> None:
     rules = load("gitlab-ci.yml")["apply"]["rules"]
     assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in rules[0]["if"]
-    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode()}
     workspace.write_jobs("train-a", "train-b")
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_COMMIT_SHA": workspace.merged_from("")}  # a direct push: no merge request, no note to edit
     result = run_gitlab_job(workspace, "apply", variables)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Apply complete" in result.stdout
     assert managed() == [("train-a", "my-experiments"), ("train-b", "my-experiments")]
+    assert [note["body"] for note in gitlab.notes] == ["Looks good to me"]
+
+
+@pytest.mark.slow
+def test_gitlab_merge_requests_note_goes_from_plan_to_applied_to_results(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
+    connection = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token}
+    workspace.write_jobs("train-a", "train-b")
+    planned = run_gitlab_job(workspace, "plan", {**connection, "CI_MERGE_REQUEST_IID": "7"})
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert gitlab.notes[1]["body"].startswith("<!-- gpulab-apply plan -->\n### gpulab-apply plan for set")
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    applied = run_gitlab_job(workspace, "apply", {**connection, "CI_COMMIT_SHA": sha})
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert len(gitlab.notes) == 2, "the plan's note is edited, not a new one posted"
+    note = gitlab.notes[1]["body"]
+    assert note.startswith("<!-- gpulab-apply plan -->\n### gpulab-apply status of set `my-experiments`")
+    assert "0 of 2 jobs ended" in note and f"Jobs submitted by merge `{sha[:7]}`." in note
+    tls_emulator.advance(3600)
+    ended = run_gitlab_job(workspace, "results", {**connection, "CI_COMMIT_SHA": sha})
+    assert ended.returncode == 0, ended.stdout + ended.stderr
+    assert len(gitlab.notes) == 2 and gitlab.notes[0]["body"] == "Looks good to me"
+    note = gitlab.notes[1]["body"]
+    assert note.startswith("<!-- gpulab-apply plan -->\n") and "**All 2 jobs ended: 2 FINISHED." in note
+
+
+def test_gitlab_failed_apply_says_so_in_the_note_then_fails(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_JOB_URL": "https://gitlab.example/lab/experiments/-/jobs/99"}
+    workspace.write_jobs("train-a")
+    assert run_gitlab_job(workspace, "apply", {**variables, "CI_COMMIT_SHA": workspace.merged_from("")}).returncode == 0
+    workspace.write_jobs()  # the guard refuses to cancel everything (exit 3)
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    failed = run_gitlab_job(workspace, "apply", {**variables, "CI_COMMIT_SHA": sha})
+    assert failed.returncode != 0
+    [_, note] = gitlab.notes
+    assert note["body"].startswith("<!-- gpulab-apply plan -->\n**gpulab-apply apply failed (exit 3)**: see "
+                                   "https://gitlab.example/lab/experiments/-/jobs/99\n")
+
+
+def test_gitlab_results_fail_the_pipeline_after_the_note_says_which_job_failed(
+        workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
+    (workspace.root / "jobs.d").mkdir()
+    (workspace.root / "jobs.d" / "train-a.yaml").write_text(FAILING, encoding="utf-8")
+    sha = workspace.merged_from("7")
+    gitlab.merged.add(sha)
+    variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
+                 "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "GPULAB_NOTES_TOKEN": gitlab.token,
+                 "CI_COMMIT_SHA": sha}
+    applied = run_gitlab_job(workspace, "apply", variables)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    tls_emulator.advance(3600)
+    ended = run_gitlab_job(workspace, "results", variables)
+    assert ended.returncode != 0
+    assert len(gitlab.notes) == 2 and "| ❌ train-a | FAILED | 2 |" in gitlab.notes[1]["body"]
 
 
 @pytest.mark.slow
 def test_every_gpulab_apply_command_in_the_recipes_is_run(workspace: Workspace, make_login_pem: MakeLoginPem,
-                                                          gitlab: FakeGitlab) -> None:
+                                                          gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
     """No command line of a recipe escapes the tests above: each is in a step this runner executes."""
     workspace.write_jobs("train-a")
     secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
     run_github_job(workspace, "plan", event="pull_request", secrets=secrets)
-    run_github_job(workspace, "apply", event="push", secrets=secrets)
+    sha = workspace.merged_from("17")
+    applied = run_github_job(workspace, "apply", event="push", secrets=secrets)
+    tls_emulator.advance(3600)  # the jobs end: the results jobs wait for that
+    assert run_github_job(workspace, "results", event="push", secrets=secrets, needs={"apply": applied}).ok
     run_github_job(workspace, "advance", event="schedule", secrets=secrets)
     variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
                  "CI_API_V4_URL": gitlab.url, "CI_PROJECT_ID": "42", "CI_MERGE_REQUEST_IID": "7",
-                 "GPULAB_NOTES_TOKEN": gitlab.token}
+                 "GPULAB_NOTES_TOKEN": gitlab.token, "CI_COMMIT_SHA": sha}
     run_gitlab_job(workspace, "plan", variables)
     run_gitlab_job(workspace, "apply", variables)
+    tls_emulator.advance(3600)
+    assert run_gitlab_job(workspace, "results", variables).returncode == 0
     run_gitlab_job(workspace, "advance", variables)
     executed = "\n".join(workspace.ran)
     for name in ("github-actions.yml", "gitlab-ci.yml"):
