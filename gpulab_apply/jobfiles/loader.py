@@ -110,23 +110,14 @@ for _tag in ("binary", "set", "omap", "pairs"):  # no JSON value has these shape
 
 def _misfit(constructor: SafeConstructor, root: Node, failure: Exception) -> ConstructorError:
     """The error at the first scalar of ``root`` whose value cannot be built (``failure`` was raised for it)."""
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, ScalarNode):
-            try:
-                SafeConstructor.construct_non_recursive_object(constructor, node)
-            except _CONSTRUCTOR_FAILURES:
-                tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
-                return ConstructorError(None, None, f"{_short(node.value)} is not a valid {tag} value",
-                                        node.start_mark)
-            except YAMLError:
-                pass
-        stack.extend(reversed(list(_children(node))))
+    for node in _scalars(root):
+        try:
+            SafeConstructor.construct_non_recursive_object(constructor, node)
+        except _CONSTRUCTOR_FAILURES:
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            return ConstructorError(None, None, f"{_short(node.value)} is not a valid {tag} value", node.start_mark)
+        except YAMLError:
+            pass
     return ConstructorError(None, None, f"a value cannot be read ({type(failure).__name__}: {failure})",
                             root.start_mark)
 
@@ -137,6 +128,16 @@ def _surrogate_problem(root: Node, path: str) -> Problem | None:
     Strict UTF-8 decoding keeps surrogates out of the text; only an escape (``"\\ud800"``) can make one,
     and such a string can be neither printed nor sent, so only a text with ``\\u`` or ``\\U`` is looked at.
     """
+    for node in _scalars(root):
+        if re.search(_SURROGATE, node.value):
+            mark = node.start_mark
+            return Problem(Location(path, mark.line + 1, mark.column + 1),
+                           "YAML: a \\u escape makes a lone surrogate, which is not a character")
+    return None
+
+
+def _scalars(root: Node) -> Iterator[ScalarNode]:
+    """Every scalar under ``root``, in document order, each once (an alias does not visit its node again)."""
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -144,12 +145,9 @@ def _surrogate_problem(root: Node, path: str) -> Problem | None:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, ScalarNode) and re.search(_SURROGATE, node.value):
-            mark = node.start_mark
-            return Problem(Location(path, mark.line + 1, mark.column + 1),
-                           "YAML: a \\u escape makes a lone surrogate, which is not a character")
+        if isinstance(node, ScalarNode):
+            yield node
         stack.extend(reversed(list(_children(node))))
-    return None
 
 
 # Patterns used only on unusual texts are compiled (and cached by re) on first use: validate starts sooner.
