@@ -309,7 +309,7 @@ def test_a_narrowed_plan_decides_its_names_as_the_whole_plan_does_and_cancels_no
         desired: set[str], selected: set[str], jobs: list[tuple[str, str, bool, bool]]) -> None:
     """Property: a plan narrowed to some desired jobs has, for each of them, the whole set's decision, and no entry
     for any other name (so nothing else is cancelled); its guards count only what it touches."""
-    from tests.test_planner import plan, remote, spec
+    from tests.reconcile.test_planner import plan, remote, spec
 
     specs = {name: spec(name) for name in desired}
     listing = [remote(name, status, of=specs.get(name) if same else spec(name, gpus=2), set_name="lab" if ours else
@@ -328,7 +328,7 @@ def test_a_plan_file_written_before_narrowing_existed_plans_the_whole_set(tmp_pa
     from datetime import UTC, datetime
 
     from gpulab_apply.reconcile.planfile import dump_plan, load_plan
-    from tests.test_planner import plan, spec
+    from tests.reconcile.test_planner import plan, spec
 
     document = json.loads(dump_plan(plan([spec("a")], [], narrowed_to=("jobs.d/a.yaml",)), endpoint="local",
                                     paths=["jobs.d/a.yaml"], created=datetime.now(UTC)))

@@ -1,5 +1,5 @@
 """The command table: every command's name, module and short help, and the top-level help, static so that
-``--help`` imports no command module (tests/test_cli.py keeps the short help equal to each command's own). Read
+``--help`` imports no command module (tests/cli/test_cli.py keeps the short help equal to each command's own). Read
 by the group (:mod:`gpulab_apply.cli.group`) and the boundary (:mod:`gpulab_apply.cli`); imports nothing.
 """
 
@@ -20,7 +20,7 @@ class Command:
 
 
 #: every command, in the order ``--help`` lists them; the short help must equal the command's own
-#: (tests/test_cli.py checks it), and a new command is one line here
+#: (tests/cli/test_cli.py checks it), and a new command is one line here
 COMMANDS: tuple[Command, ...] = (
     Command("validate", "gpulab_apply.cli.validate", "Check job files against GPULab's rules, offline."),
     Command("fmt", "gpulab_apply.cli.fmt", "Rewrite job files into canonical form; --check for CI."),

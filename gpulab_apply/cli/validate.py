@@ -3,7 +3,7 @@
 The command a pre-commit hook or an editor starts on every save, so its start-up counts
 (docs/validate.md#start-up): this module and what it imports at the top (:mod:`gpulab_apply.app.validation`) must
 stay light. It reads no network setting and imports neither ``requests`` nor ``jsonschema`` (jsonschema only explains an
-invalid job; tests/test_validate_argv.py holds the line).
+invalid job; tests/cli/test_validate_argv.py holds the line).
 """
 
 from __future__ import annotations

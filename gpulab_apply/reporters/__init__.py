@@ -93,7 +93,7 @@ VERSIONS: Mapping[Kind, int] = {"validate": 2, "plan": 2, "apply": 2, "status": 
                                "show": 1}
 #: each kind's own keys of its JSON document, in order, with the value a command that failed before its result gives
 #: them: [] for a list, else null (``set`` is the command's set when known). Declared, so that a failure report
-#: builds nothing to learn them; tests/test_output_formats.py keeps them equal to the keys of each successful document.
+#: builds nothing to learn them; tests/cli/test_output_formats.py keeps them equal to the keys of each successful document.
 EMPTY_BODIES: Mapping[Kind, Mapping[str, Any]] = {
     "validate": {"files": None, "summary": None, "jobs": [], "unsetVariables": []},
     "plan": {"set": None, "narrowedTo": [], "hasChanges": None, "remoteFingerprint": None, "warnings": [],

@@ -122,7 +122,7 @@ def test_debug_slaves_and_clusters_parse(emulator: RunningEmulator) -> None:
 @pytest.mark.slow
 def test_emulator_gives_gpulabs_verdict_and_serves_only_jobs_gpulab_can_parse(emulator: RunningEmulator) -> None:
     from tests.fidelity_corpus import cases, oracle_verdict, postable
-    from tests.test_schema_corpus import KNOWN_DIFFERENCES
+    from tests.jobmodel.test_schema_corpus import KNOWN_DIFFERENCES
 
     differences = []
     accepted: dict[str, dict[str, object]] = {}

@@ -56,7 +56,7 @@ def test_whoami_when_gpulab_rejects_the_certificate(
     assert result.exit_code == 1, result
     assert result.stdout.startswith("User:        urn:publicid:IDN+ilabt.imec.be+user+jdoe\n")
     assert "accepts" not in result.stdout
-    # the alert, or a reset that swallowed it (see tests/test_client_tls.py)
+    # the alert, or a reset that swallowed it (see tests/gpulab/test_client_tls.py)
     assert re.match(r"Error: (127\.0\.0\.1 rejected the client certificate during the TLS handshake \("
                     r"|Could not list jobs: 127\.0\.0\.1 closed every connection right after the TLS handshake)",
                     result.stderr), result.stderr

@@ -144,7 +144,7 @@ def test_false_values_empty_strings_and_trailing_newlines_are_imported(repo: Rep
 
     import jsonschema
 
-    schema = json.loads((Path(__file__).parent.parent / "schemas" / "job-file.schema.json").read_text())
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "job-file.schema.json").read_text())
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(written)) == []  # editors accept it too
     submit_by_hand(repo, {**LEGACY, "name": "empty-description"})
     assert repo("import", "empty-*").exit_code == 0

@@ -12,7 +12,7 @@ from gpulab_apply.reconcile.cost import lost_hours, requested_hours
 from gpulab_apply.reconcile.guards import Guards
 from gpulab_apply.reconcile.planner import PlanOptions, build_plan
 from tests.harness import Repo
-from tests.test_planner import PROJECT, SET, remote, spec
+from tests.reconcile.test_planner import PROJECT, SET, remote, spec
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -19,7 +19,7 @@ from gpulab_apply.reconcile.planner import Action, PlanOptions, build_plan
 from gpulab_apply.reconcile.window import proven_new
 from tests.conftest import RunCli
 from tests.fixtures.jobs import job_yaml
-from tests.test_planner import PROJECT, SET, spec
+from tests.reconcile.test_planner import PROJECT, SET, spec
 
 WINDOW = 744
 DAY = 24 * 3600

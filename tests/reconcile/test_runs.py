@@ -15,7 +15,7 @@ from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.marker import Marker, parse_marker
 from gpulab_apply.reconcile.planner import Action, PlanOptions, Reason, build_plan, desired_spec_hash
 from gpulab_apply.reconcile.runs import cancelled_duplicates, current_run
-from tests.test_planner import PROJECT, SET, spec
+from tests.reconcile.test_planner import PROJECT, SET, spec
 
 OTHER_PROJECT = "urn:publicid:IDN+ilabt.imec.be+project+q"
 USER = "urn:publicid:IDN+ilabt.imec.be+user+jdoe"

@@ -13,7 +13,7 @@ from gpulab_apply.emulator import EmulatorConfig, RunningEmulator, serve_in_thre
 from tests.conftest import RunCli
 from tests.harness import TO_RUNNING, Repo
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "jobs.d" / "sweep"
+EXAMPLE = Path(__file__).resolve().parents[2] / "jobs.d" / "sweep"
 SWEEP = "cifar-resnet18"
 
 

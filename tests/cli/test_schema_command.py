@@ -20,7 +20,7 @@ from gpulab_apply.jobfiles.validation import validate_paths
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EDITORS = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
 BASE = "https://raw.githubusercontent.com/gpulab-apply/gpulab-apply/main/schemas/"
 RAW = re.compile(r"https://raw\.githubusercontent\.com/gpulab-apply/gpulab-apply/(?P<ref>[^/]+)/(?P<path>[\w./-]+)")

@@ -197,7 +197,7 @@ def test_fmt_leaves_what_it_cannot_rewrite_and_says_so(tmp_path: Path, cli: RunC
 
 
 def test_fmt_of_canonical_files_changes_nothing(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(root)  # the shipped job files are canonical
     result = cli("fmt", "--check")
     assert result.exit_code == 0, result

@@ -10,7 +10,7 @@ import click
 from gpulab_apply.cli import COMMANDS
 from gpulab_apply.cli.group import cli
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "commands.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
 #: every command may exit 0 (success), 1 (error) and 64 (usage error); 70 and 130 are said below the table
 COMMON_CODES = {0, 1, 64}
 _ROW = re.compile(r"^\| `([a-z]+)` \|(.*)\|\s*$")

@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 TRAIN = """\
 name: train

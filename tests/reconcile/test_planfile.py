@@ -11,7 +11,7 @@ import pytest
 from gpulab_apply.errors import ConfigError, StalePlanError
 from gpulab_apply.model import RemoteJob
 from gpulab_apply.reconcile.planfile import check_fresh, dump_plan, is_plan_file, load_plan
-from tests.test_planner import plan, remote, spec
+from tests.reconcile.test_planner import plan, remote, spec
 
 CREATED = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """The executor against an in-memory JobApi: ordering, recovery after ambiguous POSTs, dedup after racing.
 
-Fast and direct; tests/test_cli_plan_apply.py covers the same promises end to end over HTTP.
+Fast and direct; tests/cli/test_cli_plan_apply.py covers the same promises end to end over HTTP.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ def test_the_version_is_written_once() -> None:
     import importlib.metadata
     import tomllib
 
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
     assert "version" not in project and project["dynamic"] == ["version"]
     assert importlib.metadata.version("gpulab-apply") == __version__
 

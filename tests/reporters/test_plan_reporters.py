@@ -16,7 +16,7 @@ from gpulab_apply.reconcile.planner import Plan
 from gpulab_apply.reporters import report
 from gpulab_apply.reporters.github import LIMIT_PER_LEVEL
 from gpulab_apply.reporters.markdown import MARKDOWN_BUDGET
-from tests.test_planner import plan, remote, spec
+from tests.reconcile.test_planner import plan, remote, spec
 
 
 def render(p: Plan, fmt: str) -> str:
