@@ -118,7 +118,9 @@ class HostileGpulab:
             context.load_verify_locations(tls.client_ca_file)
             context.verify_mode = ssl.CERT_OPTIONAL
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hostile-gpulab", daemon=True)
+        # a short poll: every test stops a server, and the default 0.5 s would be paid at each stop
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        name="hostile-gpulab", daemon=True)
 
     @property
     def endpoint(self) -> str:

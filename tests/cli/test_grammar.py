@@ -43,6 +43,7 @@ def _status_names(lab: Repo, *args: str) -> list[str]:
 
 # --- one natural order ---------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_every_command_lists_names_in_the_one_natural_order(lab: Repo, cli: RunCli) -> None:
     plan = lab("plan", "--format", "json")
     assert [entry["name"] for entry in json.loads(plan.stdout)["entries"]] == NATURAL, plan
@@ -134,6 +135,7 @@ def test_an_empty_selector_is_a_usage_error(lab: Repo) -> None:
         assert result.exit_code == 64, (command, result)
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_each_kind_of_selector_selects_the_same_jobs_in_every_command(lab: Repo, cli: RunCli) -> None:
     lab.apply()
     uuids = {job["name"]: job["uuid"] for job in json.loads(lab("status", "--format", "json").stdout)["jobs"]}
@@ -188,6 +190,7 @@ def test_deprecated_job_directory_spellings_still_work_with_a_warning(lab: Repo,
     assert "--dir" not in lab("import", "--help").stdout
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_global_options_go_before_the_command_too(lab: Repo, cli: RunCli) -> None:
     lab.apply()
     connection = lab.connection

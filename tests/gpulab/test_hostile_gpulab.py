@@ -119,6 +119,7 @@ def test_a_get_cut_once_is_retried_and_the_plan_is_made(cli: RunCli, repo: Path,
     assert result.exit_code == 2, result
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 @pytest.mark.parametrize("fault", [CUT, CUT_CHUNKED, BAD_GZIP, RESET, TRICKLE, HUGE_DECLARED, NOT_JSON])
 def test_a_submission_whose_answer_is_cut_is_confirmed_by_reading_gpulab(cli: RunCli, repo: Path, fault: str) -> None:
     """POST mid-body: the job was made; apply finds its marker instead of dying or submitting it twice."""
@@ -130,6 +131,7 @@ def test_a_submission_whose_answer_is_cut_is_confirmed_by_reading_gpulab(cli: Ru
     assert changes(server) == ["POST jobs"]
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 @pytest.mark.parametrize("fault", [CUT, CUT_CHUNKED, BAD_GZIP, RESET, TRICKLE])
 def test_a_cancel_whose_answer_is_cut_is_confirmed_by_reading_gpulab(cli: RunCli, repo: Path, fault: str,
                                                                      current: list[dict[str, Any]]) -> None:
@@ -159,6 +161,7 @@ def test_over_tls_a_listing_cut_mid_record_is_retried_then_reported(cli: RunCli,
     assert "Could not list jobs" in result.stderr
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 @pytest.mark.parametrize("fault", [CUT, CUT_CHUNKED, TRICKLE])
 def test_over_tls_a_submission_cut_mid_record_is_confirmed_by_reading_gpulab(
         cli: RunCli, repo: Path, fault: str, server_tls: TLSSettings, login_pem: Path, ca_file: Path) -> None:
@@ -232,6 +235,7 @@ def test_a_name_of_4kb_is_read(cli: RunCli, repo: Path) -> None:
     assert result.exit_code == 0, result
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_a_trickled_answer_is_given_up_at_the_timeout(cli: RunCli, repo: Path) -> None:
     """Was: one byte every 0.5 s kept `plan --timeout 5` alive past 90 s (the timeout was per read)."""
     (repo / "gpulab-apply.yaml").write_text("retries: 0\nproject: local\nset: lab\n")

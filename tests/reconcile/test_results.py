@@ -260,6 +260,7 @@ def test_a_sweep_without_two_axes_is_a_compact_list() -> None:
     assert section[0].startswith("**Sweep `s`**: 8 members") and len(section[2]) == 2  # 6 members a line
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 @settings(max_examples=10, deadline=None)
 @given(rows=st.integers(1, 200), columns=st.integers(1, 20), log_lines=st.integers(0, 40))
 def test_the_results_comment_fits_whatever_the_sweep(rows: int, columns: int, log_lines: int) -> None:
