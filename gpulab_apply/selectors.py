@@ -16,7 +16,6 @@ commands pass the jobs they know as :class:`Candidate` values.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +120,8 @@ def _hint(unmatched: Sequence[str], pool: Sequence[Candidate]) -> str:
     """The names closest to what was typed, else how to list them."""
     known = list(dict.fromkeys([candidate.name for candidate in pool]
                                + [candidate.sweep for candidate in pool if candidate.sweep]))
+    import difflib  # only when a selector matched nothing: never on a command that goes ahead
+
     close = [name for selector in unmatched for name in difflib.get_close_matches(selector, known, n=3)]
     listing = "`gpulab-apply status` lists the set's jobs"
     if close:

@@ -9,7 +9,6 @@ files, where it means something.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import os
 import shlex
@@ -123,6 +122,8 @@ class LazyGroup(click.Group):
         """A mistyped command gets the command it most likely meant (``plna`` -> ``plan``), as git does."""
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in _BY_NAME and not ctx.resilient_parsing:
+            import difflib  # only for a mistyped command: never on a command line that works
+
             close = difflib.get_close_matches(name, list(_BY_NAME), n=1, cutoff=0.5)
             ctx.fail(f"No such command {name!r}." + (f" Did you mean {close[0]!r}?" if close else "")
                      + f" '{PROG_NAME} --help' lists the commands.")
