@@ -63,7 +63,7 @@ def emulator_process(database: Path, *options: str, log: Path | None = None) -> 
         stack.callback(process.wait)
         stack.callback(process.terminate)
         assert process.stdout is not None
-        found = re.search(r"serving (\S+)gpulab/v3\.1/", process.stdout.readline())
+        found = re.search(r"serving (\S+)gpulab/v\d+\.\d+/", process.stdout.readline())
         assert found, "the emulator did not start"
         yield f"{found[1]}gpulab/v4.0/"
 

@@ -102,7 +102,7 @@ def emulator_process(database: Path) -> Iterator[str]:
                                stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        found = re.search(r"serving (\S+)gpulab/v3\.1/", process.stdout.readline())
+        found = re.search(r"serving (\S+)gpulab/v\d+\.\d+/", process.stdout.readline())
         assert found, "the emulator did not start"
         yield found[1]
     finally:
