@@ -37,7 +37,7 @@ def measure(count: int) -> float:
         with contextlib.redirect_stdout(io.StringIO()) as out:
             for command in ("validate", "render"):
                 status = run([command, str(root / "jobs.d")] if command == "validate"
-                             else [command, "--path", str(root / "jobs.d")])
+                             else [command, "--jobs", str(root / "jobs.d")])
                 assert status == 0, out.getvalue()[-2000:]
         elapsed = time.perf_counter() - start
         assert f"value-{count - 1:05d}" not in out.getvalue()
@@ -50,4 +50,5 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [500, 1000, 2000])
+    # --quick: a smoke test of the script itself (tests/test_bench.py), no figure
+    main([50] if sys.argv[1:] == ["--quick"] else [int(arg) for arg in sys.argv[1:]] or [500, 1000, 2000])

@@ -94,7 +94,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="a smoke test of the script (200 members, once)")
     options = parser.parse_args()
+    if options.quick:
+        options.members, options.repeat = 200, 1
     with tempfile.TemporaryDirectory(prefix="gpulab-sweep-bench-") as scratch_name:
         scratch = Path(scratch_name)
         files_dir, matrix_dir = scratch / "files.d", scratch / "matrix.d"
