@@ -78,12 +78,10 @@ class NodeSourceMap:
     # Two maps of the same document are equal, whichever parse built them and whether they hold its nodes
     # or only their positions (a job read twice, or checked in a worker process, is the same job).
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NodeSourceMap | PositionSourceMap):
-            return NotImplemented
-        return (self.origin, self.document) == (other.origin, other.document)
+        return _same_document(self, other)
 
     def __hash__(self) -> int:
-        return hash((self.origin, self.document))
+        return _document_hash(self)
 
     def __reduce__(self) -> tuple[Callable[..., PositionSourceMap], tuple[Location, int, Positions]]:
         # A worker process sends back the positions the parser recorded, not the node graph (nor the text).
@@ -122,12 +120,21 @@ class PositionSourceMap(NamedTuple):
 
     # equal to the node map it was made from (see NodeSourceMap.__eq__)
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NodeSourceMap | PositionSourceMap):
-            return NotImplemented
-        return (self.origin, self.document) == (other.origin, other.document)
+        return _same_document(self, other)
 
     def __hash__(self) -> int:
-        return hash((self.origin, self.document))
+        return _document_hash(self)
+
+
+def _same_document(one: NodeSourceMap | PositionSourceMap, other: object) -> bool:
+    """Whether ``other`` maps the same document of the same file, as a node map or as positions."""
+    if not isinstance(other, NodeSourceMap | PositionSourceMap):
+        return NotImplemented  # type: ignore[no-any-return]
+    return (one.origin, one.document) == (other.origin, other.document)
+
+
+def _document_hash(one: NodeSourceMap | PositionSourceMap) -> int:
+    return hash((one.origin, one.document))
 
 
 def _positions(node: Node, made: dict[int, Positions]) -> Positions:
