@@ -20,6 +20,8 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 #: a lone UTF-16 surrogate: valid in JSON (``"\\ud800"``), but not Unicode text, so it cannot be printed or written
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: how JSON writes one (``\\udc00``, ``\\uD800``); a false match (an escaped backslash before ``ud800``) only costs a walk
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 #: characters of a body that :func:`summarize` looks at
 _SUMMARY_SCAN = 64 * 1024
 _WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -44,6 +46,29 @@ def parse_json(text: str, *, max_depth: int) -> Any:
         raise UnexpectedAnswer(f"JSON nested deeper than {max_depth} levels") from None
     except ValueError:
         raise UnexpectedAnswer(f"not JSON: {summarize(text) or '(empty)'}", not_json=True) from None
+    # A listing page is a megabyte of JSON: walking every value with its path cost six times the parse. A text
+    # that neither holds a surrogate nor escapes one cannot decode to one, and the depth needs only the
+    # containers; the located walk runs only where one of the two may have found something.
+    if _SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text) or _deeper_than(data, max_depth):
+        _refuse_located(data, max_depth=max_depth)
+    return data
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels, level by level (no recursion: that is what it guards)."""
+    level = [data] if isinstance(data, dict | list) else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        level = [child for value in level for child in (value.values() if isinstance(value, dict) else value)
+                 if isinstance(child, dict | list)]
+        depth += 1
+    return False
+
+
+def _refuse_located(data: Any, *, max_depth: int) -> None:
+    """Raise :class:`UnexpectedAnswer` at the first value too deep or not valid Unicode, with its place."""
     pending: list[tuple[Any, str, int]] = [(data, "", 1)]
     while pending:  # iterative: the answer's depth must not become this function's
         value, where, depth = pending.pop()
@@ -58,7 +83,6 @@ def parse_json(text: str, *, max_depth: int) -> Any:
                 if isinstance(key, str) and _SURROGATE.search(key):
                     raise UnexpectedAnswer(f"a key that is not valid Unicode (a lone surrogate) in {_place(where)}")
                 pending.append((item, _step(where, key), depth + 1))
-    return data
 
 
 def _step(where: str, key: object) -> str:

@@ -60,6 +60,37 @@ def test_a_lone_surrogate_anywhere_is_refused_and_located(before: str, after: st
     assert "items[0]" in str(refused.value)
 
 
+#: text with surrogates among ordinary characters, and backslashes to make escapes that only look like one
+UNICODE = st.text(st.characters(codec=None, categories=None, min_codepoint=0, max_codepoint=0x10FFFF)
+                  | st.sampled_from(["\ud800", "\udfff", "\\", "u", "d", "8"]), max_size=4)
+UNICODE_JSON = st.recursive(st.none() | st.integers() | UNICODE,
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(UNICODE, inner, max_size=3),
+                            max_leaves=12)
+
+
+def has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(0xD800 <= ord(char) <= 0xDFFF for char in value)
+    if isinstance(value, dict):
+        return any(has_surrogate(key) or has_surrogate(item) for key, item in value.items())
+    return isinstance(value, list) and any(map(has_surrogate, value))
+
+
+@given(UNICODE_JSON, st.integers(min_value=1, max_value=4), st.booleans())
+def test_json_is_refused_exactly_when_a_value_is_too_deep_or_holds_a_lone_surrogate(value: Any, max_depth: int,
+                                                                                  ascii_only: bool) -> None:
+    """Whether written escaped (``\\ud800``) or raw, and whatever else looks like an escape (``\\\\ud800``)."""
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    if depth(value) > max_depth:
+        with pytest.raises(UnexpectedAnswer, match=f"nested deeper than {max_depth} levels"):
+            parse_json(text, max_depth=max_depth)
+    elif has_surrogate(value):
+        with pytest.raises(UnexpectedAnswer, match="lone surrogate"):
+            parse_json(text, max_depth=max_depth)
+    else:
+        assert parse_json(text, max_depth=max_depth) == value
+
+
 def test_a_job_of_gpulabs_shape_has_no_problem() -> None:
     good = {"uuid": "6f1e0b3c-9d8a-4b1e-8f3a-1c2d3e4f5a6b", "name": "train", "description": None,
             "owner": {"userUrn": "urn:x", "projectUrn": "urn:y"}, "request": {}, "state": {"status": "QUEUED",
