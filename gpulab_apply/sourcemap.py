@@ -146,7 +146,8 @@ def _positions(node: Node, made: dict[int, Positions]) -> Positions:
     if isinstance(node, MappingNode):
         below = {}
         for key, value in node.value:
-            if key.tag == _MERGE_TAG:
+            # a merge key is written ``<<``: the text first, as resolving a node's tag costs more than the rest
+            if key.value == "<<" and key.tag == _MERGE_TAG:
                 for source in value.value if isinstance(value, SequenceNode) else [value]:
                     if isinstance(source, MappingNode) and isinstance(merged := _positions(source, made)[2], dict):
                         for name, entry in merged.items():

@@ -73,6 +73,7 @@ def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str 
     "name: a\nbase: &b {x: 1, y: [1, {z: 2}]}\nuse:\n  <<: *b\n  y: 3\nlist: [*b, *b]\n",
     "name: a\nbase: &b {x: 1, y: 7}\nuse:\n  y: 3\n  <<: *b\n",
     "name: a\nm: &m {k: 1}\nn: &n {k: 2, j: 3}\nboth:\n  <<: [*m, *n]\n  own: 4\n",
+    "name: a\nm: &m {k: 1}\nquoted:\n  '<<': *m\n  k: 2\n",  # a quoted << is a key like any other, not a merge
     '{"name": "a", "request": {"docker": {"storage": [{"hostPath": "/x"}, "/y"]}}}',
 ])
 def test_a_map_sent_to_a_worker_places_every_value_as_the_parse_did(tmp_path: Path, text: str) -> None:
