@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gpulab_apply.app.connection import open_client
+from gpulab_apply.app.prefetch import ListingAhead
 from gpulab_apply.errors import ConfigError, InvalidJobsError, ServerError
 from gpulab_apply.gpulab.api import V3_MAX_COUNT, ApiVersion
 from gpulab_apply.gpulab.client import GpulabClient
@@ -53,18 +53,20 @@ def select(paths: Sequence[str | Path], settings: Settings) -> Selection:
     return selection
 
 
-def load_desired(selection: Selection, settings: Settings, *, submission: bool = False) -> ValidationResult:
+def load_desired(selection: Selection, settings: Settings, *, submission: bool = False,
+                 meanwhile: Callable[[], None] | None = None) -> ValidationResult:
     """Validate the job files: their jobs, and warnings only. An error stops the command with exit 1 before any
     network, and the CLI reports the problems in the command's format (a Markdown plan that says it failed,
     annotations in CI). The values they took from the environment are in the result (and the error): the command
     hands them to its output, which masks them. Only a ``submission`` (apply) needs every ``${VAR}`` set; other
-    commands see placeholders (docs/authoring.md#variables-offline)."""
+    commands see placeholders (docs/authoring.md#variables-offline). ``meanwhile``: what to do while a large set is
+    checked in other processes (:func:`gpulab_apply.jobfiles.validation.validate_paths`)."""
     # API v4.0 requires owner.projectUrn: without --project, a job lacking one is a problem in its file
     require_project = ApiVersion(settings.api_version).is_v4 and not settings.project and not settings.local
     result = validate_paths(selection.paths, require_project=require_project, strict=settings.strict,
-                            job_root=settings.workspace.job_root, submission=submission)
+                            job_root=settings.workspace.job_root, submission=submission, meanwhile=meanwhile)
     if not result.ok:
-        raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was sent to GPULab",
+        raise InvalidJobsError(f"the job files have {len(result.problems)} problem(s); nothing was submitted or cancelled",
                                hint="fix them and run the command again", problems=result.problems,
                                files=result.files, secrets=result.secrets)
     return result
@@ -83,14 +85,16 @@ class Planned:
 def plan_jobs(settings: Settings, paths: Sequence[str | Path], *, hide: Callable[[Secrets], None],
               targets: Sequence[str] = (), rerun_failed: bool = False, cancel_protected: Sequence[str] = (),
               capacity: bool = True) -> Planned:
-    """``plan``: the job files under ``paths`` read and checked (``hide`` told their secrets) before anything goes
-    to GPULab, then one listing and the plan (:func:`make_plan`)."""
+    """``plan``: the job files under ``paths`` read and checked (``hide`` told their secrets), one listing, and the
+    plan (:func:`make_plan`). A large set's listing is read while its files are checked (:class:`ListingAhead`),
+    and reported only if they are valid."""
     selection = select(paths, settings)
-    desired = load_desired(selection, settings)
-    hide(desired.secrets)
-    with open_client(settings) as client:
+    with ListingAhead(settings, list_remote) as ahead:
+        desired = load_desired(selection, settings, meanwhile=ahead.read)
+        hide(desired.secrets)
+        client, remote = ahead.client()
         plan = make_plan(desired, client, settings, selection=selection, targets=targets, rerun_failed=rerun_failed,
-                         cancel_protected=cancel_protected, capacity=capacity)
+                         cancel_protected=cancel_protected, capacity=capacity, remote=remote)
     return Planned(plan=plan, selection=selection, secrets=desired.secrets)
 
 
@@ -107,15 +111,16 @@ def save_plan(planned: Planned, out: Path, settings: Settings, *, now: datetime)
 
 def make_plan(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,
               targets: Sequence[str] = (), rerun_failed: bool = False,
-              cancel_protected: Sequence[str] = (), guards: Guards | None = None, capacity: bool = True) -> Plan:
+              cancel_protected: Sequence[str] = (), guards: Guards | None = None, capacity: bool = True,
+              remote: Listing | None = None) -> Plan:
     """List this user's jobs once and plan the desired jobs (from :func:`load_desired`) against them; on a
     windowed listing (v3.x), look in git for evidence that the jobs to create are new
     (docs/plan-apply.md#limits-per-api-version). A ``selection`` narrower than the job root makes a narrowed plan,
     which cancels nothing outside it (docs/plan-apply.md#workspace). The job files' warnings go into the plan, so
     every format shows them. ``capacity``: read GPULab's inventory once and judge each job to submit against it
-    (docs/capacity.md).
+    (docs/capacity.md). ``remote``: the listing, when it was read already (:class:`ListingAhead`).
     """
-    remote = list_remote(client)
+    remote = remote if remote is not None else list_remote(client)
     window = remote.window
     targets, cancel_protected = named_jobs(desired, remote, targets=targets, cancel_protected=cancel_protected)
     options = PlanOptions(project_urn=client.project_urn,

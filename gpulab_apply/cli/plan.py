@@ -41,7 +41,7 @@ def plan(paths: tuple[Path, ...], *, output: Output, out: Path | None, detailed_
     """Show what apply would do: jobs to create, replace and cancel, by name, with field differences.
 
     PATHS (default: the job root, jobs.d) select job directories or files inside it: a plan of part of the job
-    root creates and replaces what is there and cancels nothing. Invalid files stop it before any network.
+    root creates and replaces what is there and cancels nothing. Invalid files stop it before any plan.
     A plan beyond the set's GPU-hour budget exits 3 (docs/capacity.md#usage-and-budgets).
     """
     planned = plan_jobs(settings, paths, hide=output.hide, targets=targets, rerun_failed=rerun_failed,

@@ -75,7 +75,8 @@ class _Candidate:
 
 
 def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False,
-                   strict: bool = False, job_root: str | Path = ".", submission: bool = False) -> ValidationResult:
+                   strict: bool = False, job_root: str | Path = ".", submission: bool = False,
+                   meanwhile: Callable[[], None] | None = None) -> ValidationResult:
     """Read and check every job file under ``paths``; never raises for a problem in a file.
 
     ``require_project`` (API v4.0 without ``--project``): a job without ``owner.projectUrn`` is an
@@ -83,13 +84,16 @@ def validate_paths(paths: Sequence[str | Path], *, require_project: bool = False
     warning. ``job_root``: every ``_defaults.yaml`` from it down applies to the files inside it, whichever
     paths were given (docs/plan-apply.md#workspace). ``submission``: the jobs are to be submitted, so every
     ``${VAR}`` needs its value; without it an unset variable stays a placeholder whose value is not checked
-    (docs/authoring.md#variables-offline). Large sets are checked on every core (see :func:`_check_all`).
+    (docs/authoring.md#variables-offline). Large sets are checked on every core (see :func:`_check_all`);
+    ``meanwhile`` is called while they are, and only then: what the caller has to do anyway and can do in this
+    otherwise idle process (``plan`` reads the listing, docs/plan-apply.md#speed). It must not raise.
     """
     files, problems = discover(paths)
     candidates: list[_Candidate] = []
     given = tuple(str(path) for path in paths)
     for file_problems, file_candidates in _check_all(files, require_project=require_project, strict=strict,
-                                                     given=given, job_root=str(job_root), submission=submission):
+                                                     given=given, job_root=str(job_root), submission=submission,
+                                                     meanwhile=meanwhile):
         problems.extend(file_problems)
         candidates.extend(file_candidates)
     secrets = Secrets(secret for candidate in candidates for secret in candidate.secrets)
@@ -133,14 +137,16 @@ _FileResult = tuple[list[Problem], list[_Candidate]]
 
 
 def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = False, given: Sequence[str] = (),
-               job_root: str = ".", workers: int | None = None, submission: bool = False) -> list[_FileResult]:
+               job_root: str = ".", workers: int | None = None, submission: bool = False,
+               meanwhile: Callable[[], None] | None = None) -> list[_FileResult]:
     """Each file's problems and candidates, in file order.
 
     Parsing dominates and each file stands alone, so a large set is split into one contiguous slice
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here. A worker
     that dies (no file should make one, but a parser is C code) costs only a problem at the file that
-    killed it: see :func:`_check_guarded`.
+    killed it: see :func:`_check_guarded`. ``meanwhile`` runs here once every worker is forked (a process
+    that forks while other threads hold locks can hand a worker a lock that nobody will release).
     """
     check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given,
                               job_root=job_root, submission=submission)
@@ -159,7 +165,9 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     context = multiprocessing.get_context("fork")
     results: list[_FileResult] = []
     with ProcessPoolExecutor(max_workers=len(slices), mp_context=context) as pool:
-        futures = [pool.submit(check, part) for part in slices]
+        futures = [pool.submit(check, part) for part in slices]  # with fork, every worker is started by now
+        if meanwhile is not None:
+            meanwhile()
         for part, future in zip(slices, futures, strict=True):
             try:
                 results.extend(future.result())

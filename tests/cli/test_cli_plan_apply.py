@@ -291,7 +291,7 @@ def test_invalid_files_stop_before_any_network(tmp_path: Path, cli: RunCli, monk
         assert result.exit_code == 1, result
         assert result.stdout.startswith("jobs.d/bad.yaml:2:1: error: request: 'docker' is a required property\n")
         assert result.stdout.endswith("Found 3 errors in 1 of 1 file.\n")
-        assert result.stderr == ("Error: the job files have 3 problem(s); nothing was sent to GPULab\n"
+        assert result.stderr == ("Error: the job files have 3 problem(s); nothing was submitted or cancelled\n"
                                  "Hint: fix them and run the command again\n")
     github = cli("plan", "jobs.d", "--format", "github", "--endpoint", "http://127.0.0.1:9/api/gpulab/v3.1/")
     assert github.exit_code == 1 and github.stdout.startswith("::error file=jobs.d/bad.yaml,line=2,col=1,")
