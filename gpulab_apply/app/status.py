@@ -10,8 +10,10 @@ from pathlib import Path
 
 from gpulab_apply.app.connection import open_client
 from gpulab_apply.app.planning import list_remote, load_desired, select
+from gpulab_apply.app.prefetch import ListingAhead
 from gpulab_apply.errors import ServerError
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.listing import Listing
 from gpulab_apply.masking import Secrets
 from gpulab_apply.model import JobSpec
 from gpulab_apply.reconcile.results import (
@@ -30,13 +32,15 @@ from gpulab_apply.settings import Settings
 def status_of(settings: Settings, paths: Sequence[str | Path], *, every_run: bool, targets: Sequence[str] = (),
               results: bool = False, hide: Callable[[Secrets], None]) -> StatusReport:
     """The jobs the job files under ``paths`` and the ``targets`` select, with their state (and, with ``results``,
-    the results report); the files are read (and ``hide`` told their secrets) before anything goes to GPULab."""
+    the results report); the files are read (and ``hide`` told their secrets) before anything of GPULab's is shown
+    (a large set's listing is read meanwhile: :class:`ListingAhead`)."""
     selection = select(paths, settings)
-    desired = load_desired(selection, settings)
-    hide(desired.secrets)
-    with open_client(settings) as client:
+    with ListingAhead(settings, list_remote) as ahead:
+        desired = load_desired(selection, settings, meanwhile=ahead.read)
+        hide(desired.secrets)
+        client, remote = ahead.client()
         return _report(client, desired.jobs, settings, every_run=every_run, narrowed=selection.narrowed,
-                       targets=targets, read={} if results else None)
+                       targets=targets, read={} if results else None, remote=remote)
 
 
 def watch_status(settings: Settings, paths: Sequence[str | Path], *, every_run: bool, interval: float,
@@ -60,9 +64,11 @@ def watch_status(settings: Settings, paths: Sequence[str | Path], *, every_run: 
 
 
 def _report(client: GpulabClient, desired: Sequence[JobSpec], settings: Settings, *, every_run: bool,
-            narrowed: bool, targets: Sequence[str], read: dict[str, FailureDetails] | None) -> StatusReport:
-    """The report; ``read``: the failed jobs' details read so far, to fill in the results report (None: none)."""
-    remote = list_remote(client)
+            narrowed: bool, targets: Sequence[str], read: dict[str, FailureDetails] | None,
+            remote: Listing | None = None) -> StatusReport:
+    """The report; ``read``: the failed jobs' details read so far, to fill in the results report (None: none);
+    ``remote``: the listing, when it was read already."""
+    remote = remote if remote is not None else list_remote(client)
     # GPULab's clock, as plan's: ages and the GPU-hours of running jobs are measured where the event times are
     now = client.server_time or datetime.now(UTC)
     rows = status_rows(desired, remote, set_name=settings.set_name, project_urn=client.project_urn, now=now,

@@ -14,6 +14,7 @@ import pytest
 
 from gpulab_apply.app.planning import list_remote, plan_jobs
 from gpulab_apply.app.prefetch import ListingAhead
+from gpulab_apply.app.status import status_of
 from gpulab_apply.emulator import Fault, RunningEmulator
 from gpulab_apply.errors import ConfigError, InvalidJobsError
 from gpulab_apply.jobfiles.validation import PARALLEL_MIN_FILES, validate_paths
@@ -76,15 +77,21 @@ def test_a_large_sets_listing_is_read_ahead_and_its_notices_wait_for_the_client(
         assert client.list_jobs() == ()  # the client stays open for the command
 
 
+COMMANDS = {"plan": lambda chosen: plan_jobs(chosen, ["jobs.d"], hide=lambda secrets: None),
+            "status": lambda chosen: status_of(chosen, ["jobs.d"], every_run=False, hide=lambda secrets: None)}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("endpoint", ["emulator", UNREACHABLE, "https://127.0.0.1:9/api/gpulab/v3.1/"])
 def test_invalid_files_are_the_error_whatever_the_listing_ahead_met(tmp_path: Path, emulator: RunningEmulator,
-                                                                     endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                     endpoint: str, command: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     job_root(tmp_path, LARGE, invalid=True)
     monkeypatch.chdir(tmp_path)
     notices: list[str] = []
     chosen = settings(tmp_path, notices, endpoint=emulator.api_root("4.0") if endpoint == "emulator" else endpoint)
     with pytest.raises(InvalidJobsError) as caught:
-        plan_jobs(chosen, ["jobs.d"], hide=lambda secrets: None)
+        COMMANDS[command](chosen)
     assert [str(problem.location) for problem in caught.value.problems] == ["jobs.d/j007.yaml:3:30"]
     assert notices == []
 
@@ -128,3 +135,5 @@ def test_a_large_plan_through_the_cli_is_the_plan(tmp_path: Path, cli: RunCli, e
     assert "Plan: 0 to create, 0 to replace, 1 to cancel." in result.stdout
     unreachable = cli("plan", "--endpoint", UNREACHABLE, "--project", "p")
     assert unreachable.exit_code == 1 and unreachable.stderr.startswith("Error: Could not list jobs"), unreachable
+    status = cli("status", *common)
+    assert status.exit_code == 0 and status.stdout.count(" QUEUED ") == LARGE, status  # j000 too, still running
