@@ -1,6 +1,6 @@
-"""The listing read ahead: while a large set of job files is checked in other processes, ``plan`` opens its client
-and reads GPULab's listing in this one, so that it takes the longer of the two, not their sum
-(docs/plan-apply.md#speed).
+"""The listing read ahead: while a large set of job files is checked in other processes, ``plan`` and ``status`` open
+their client and read GPULab's listing in a thread of this one, so that they take the longer of the two, not their
+sum (docs/plan-apply.md#speed).
 
 Nothing of it shows before the files are known to be valid, so ``plan`` reports exactly what it reported without
 it: the files' problems first; a failure met ahead (no certificate, GPULab unreachable, a cut listing) is kept and
@@ -11,6 +11,7 @@ would have to be typed is not read ahead: the question waits until the files are
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -26,16 +27,22 @@ from gpulab_apply.settings import Settings
 class ListingAhead:
     """A client and its listing, maybe read ahead; closes the client on exit.
 
-    ``read`` is what :func:`gpulab_apply.jobfiles.validation.validate_paths` calls while its workers run (it does
-    not call it for small sets, which are checked here at once); ``client`` then hands over what was read, or
-    opens the client now.
+    ``read`` is what :func:`gpulab_apply.jobfiles.validation.validate_paths` calls once its workers run (it does
+    not call it for small sets, which are checked here at once): the listing is read in a thread of this process,
+    so the files' verdict never waits for it: invalid files are reported at once, even while GPULab is slow to
+    answer, and the thread is left to end on its own. ``client`` then hands over what was read (waiting for it
+    if need be), or opens the client now.
     """
 
     def __init__(self, settings: Settings, lister: Callable[[GpulabClient], Listing]) -> None:
         self._settings = settings
         self._lister = lister  # the command's listing rule (app/planning.py's list_remote)
-        self._stack = ExitStack()
+        self._stack = ExitStack()  # a client opened by client()
         self._notices = _HeldNotices()
+        self._reader: threading.Thread | None = None
+        self._reader_stack = ExitStack()  # the client the reader opened: closed by whoever finishes last
+        self._lock = threading.Lock()
+        self._read = self._left = False
         self._ahead: tuple[GpulabClient, Listing] | Exception | None = None
 
     def __enter__(self) -> Self:
@@ -44,25 +51,42 @@ class ListingAhead:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self._stack.close()
+        with self._lock:
+            self._left = True
+            still_reading = self._reader is not None and not self._read
+        if not still_reading:
+            self._reader_stack.close()
 
     def read(self) -> None:
-        """Open the client and read the listing now, keeping the outcome, a failure included; never raises."""
-        settings = self._settings
-        if settings.local:  # the embedded emulator would run in this process: there is nothing to wait for
+        """Start reading the listing, keeping the outcome, a failure included; never raises."""
+        if self._settings.local:  # the embedded emulator would run in this process: there is nothing to wait for
             return
+        self._reader = threading.Thread(target=self._read_listing, name="gpulab-apply listing", daemon=True)
+        self._reader.start()
+
+    def _read_listing(self) -> None:
+        settings = self._settings
         ahead = dataclasses.replace(settings, retry_notice=self._notices,
                                     password_prompt=_no_prompt if settings.password_prompt else None)
         try:
-            client = self._stack.enter_context(open_client(ahead))
+            client = self._reader_stack.enter_context(open_client(ahead))
             self._ahead = client, self._lister(client)
         except _PasswordWanted:
             pass  # opened by client(), after the files, with the question
         except Exception as exc:  # noqa: BLE001 - any failure is the command's, raised by client() in its place
             self._ahead = exc
+        finally:
+            with self._lock:
+                self._read = True
+                left = self._left
+            if left:  # the command ended without it (invalid files, an interrupt)
+                self._reader_stack.close()
 
     def client(self) -> tuple[GpulabClient, Listing | None]:
         """The client, and the listing if it was read ahead (else None: the caller lists); a failure met ahead is
         raised here, where the command would have met it."""
+        if self._reader is not None:
+            self._reader.join()
         self._notices.release(self._settings.retry_notice)
         if isinstance(self._ahead, Exception):
             raise self._ahead
@@ -80,7 +104,8 @@ def _no_prompt(path: Path) -> str:
 
 
 class _HeldNotices:
-    """Retry notices, held until the command may show them, then passed on as they come."""
+    """Retry notices, held until the command may show them, then passed on as they come (released once the reader
+    has ended, or never: no two threads use it at once)."""
 
     def __init__(self) -> None:
         self._held: list[str] = []

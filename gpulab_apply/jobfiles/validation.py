@@ -145,8 +145,8 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     per core and checked in forked workers, which send back only plain results (no node graphs).
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here. A worker
     that dies (no file should make one, but a parser is C code) costs only a problem at the file that
-    killed it: see :func:`_check_guarded`. ``meanwhile`` runs here once every worker is forked (a process
-    that forks while other threads hold locks can hand a worker a lock that nobody will release).
+    killed it: see :func:`_check_guarded`. ``meanwhile`` runs here once every worker is forked, so that a
+    thread it starts cannot hold a lock at the fork (a forked worker would inherit it held, with nobody to release it).
     """
     check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given,
                               job_root=job_root, submission=submission)

@@ -7,6 +7,7 @@ ahead is the same error in the same place, retry notices and the password questi
 from __future__ import annotations
 
 import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from gpulab_apply.settings import Settings, resolve_settings
 from tests.conftest import RunCli
 from tests.fixtures.certificates import MakeLoginPem
 from tests.fixtures.jobs import job_yaml
+from tests.hostile_gpulab import TRICKLE, hostile
 
 #: the discard port: nothing listens there on loopback
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"
@@ -94,6 +96,22 @@ def test_invalid_files_are_the_error_whatever_the_listing_ahead_met(tmp_path: Pa
         COMMANDS[command](chosen)
     assert [str(problem.location) for problem in caught.value.problems] == ["jobs.d/j007.yaml:3:30"]
     assert notices == []
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: Path, command: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing trickles in a byte at a time (the client would wait its 30 s for it): the files' verdict does not
+    wait; the listing is left to end on its own."""
+    job_root(tmp_path, LARGE, invalid=True)
+    monkeypatch.chdir(tmp_path)
+    with hostile(listing=TRICKLE) as server:
+        started = time.monotonic()
+        with pytest.raises(InvalidJobsError):
+            COMMANDS[command](settings(tmp_path, endpoint=server.endpoint))
+        elapsed = time.monotonic() - started
+        assert any(seen.startswith("GET") for seen in server.behaviour.seen)  # the listing was asked for
+    assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
 
 
 def test_a_failure_met_ahead_is_raised_where_the_client_is_asked_for(tmp_path: Path) -> None:
