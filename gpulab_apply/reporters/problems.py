@@ -14,7 +14,7 @@ from gpulab_apply.jobfiles.variables import unset_note
 from gpulab_apply.masking import mask_message, safe
 from gpulab_apply.problems import Problem, Severity
 from gpulab_apply.reporters import envelope, location_document
-from gpulab_apply.reporters.github import annotation
+from gpulab_apply.reporters.github import Annotation, annotation, within_limits
 
 
 def summary(result: ValidationResult) -> str:
@@ -55,9 +55,10 @@ def _masked(problem: Problem) -> Problem:
 
 
 def problem_annotations(problems: Sequence[Problem], *, title: str) -> list[str]:
-    """One workflow annotation per problem, pinned to its file and line."""
-    return [annotation(problem.severity.value, problem_text(problem), location=problem.location, title=title) + "\n"
-            for problem in problems]
+    """One workflow annotation per problem, pinned to its file and line, as many as GitHub shows per level; the rest
+    as log lines after a count (:func:`gpulab_apply.reporters.github.within_limits`)."""
+    return within_limits([Annotation(problem.severity.value, problem_text(problem), problem.location, title)
+                          for problem in problems])
 
 
 def problem_text(problem: Problem) -> str:
