@@ -23,7 +23,7 @@ from gpulab_apply.settings import Settings, resolve_settings
 from tests.conftest import RunCli
 from tests.fixtures.certificates import MakeLoginPem
 from tests.fixtures.jobs import job_yaml
-from tests.hostile_gpulab import TRICKLE, hostile
+from tests.hostile_gpulab import CUT, EVIL_STATUS, NOT_JSON, RESET, SURROGATE, TRICKLE, hostile
 
 #: the discard port: nothing listens there on loopback
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"
@@ -155,3 +155,24 @@ def test_a_large_plan_through_the_cli_is_the_plan(tmp_path: Path, cli: RunCli, e
     assert unreachable.exit_code == 1 and unreachable.stderr.startswith("Error: Could not list jobs"), unreachable
     status = cli("status", *common)
     assert status.exit_code == 0 and status.stdout.count(" QUEUED ") == LARGE, status  # j000 too, still running
+
+
+@pytest.mark.parametrize("fault", [CUT, RESET, NOT_JSON, SURROGATE, EVIL_STATUS])
+@pytest.mark.parametrize("command", ["plan", "status"])
+def test_a_hostile_listing_read_ahead_is_the_same_error_as_one_read_after(tmp_path: Path, cli: RunCli, fault: str,
+                                                                          command: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same failure, whether the listing was read while a large set was checked or after a small one."""
+    results = []
+    for count in (1, LARGE):
+        root = tmp_path / str(count)
+        root.mkdir()
+        job_root(root, count)
+        monkeypatch.chdir(root)
+        with hostile(jobs=[], listing=fault) as server:
+            result = cli(command, "--endpoint", server.endpoint, "--project", "p", "--format", "json", "--timeout", "2")
+            results.append((result.exit_code, result.stderr.replace(server.endpoint, "ENDPOINT")))
+        assert "Traceback" not in result.stdout + result.stderr
+    (small_exit, small_error), (large_exit, large_error) = results
+    assert small_exit == large_exit == 1 and large_error.startswith("Error: "), large_error
+    assert small_error == large_error
