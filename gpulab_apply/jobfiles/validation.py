@@ -146,7 +146,8 @@ def _check_all(files: Sequence[str], *, require_project: bool, strict: bool = Fa
     Forking is cheap and safe only on Linux; elsewhere, and for small sets, it all runs here. A worker
     that dies (no file should make one, but a parser is C code) costs only a problem at the file that
     killed it: see :func:`_check_guarded`. ``meanwhile`` runs here once every worker is forked, so that a
-    thread it starts cannot hold a lock at the fork (a forked worker would inherit it held, with nobody to release it).
+    thread it starts cannot hold a lock at the fork (a forked worker would inherit it held, with nobody to release it);
+    only a worker that died is replaced while such a thread may run, and its replacement only reads files.
     """
     check = functools.partial(_check_files, require_project=require_project, strict=strict, given=given,
                               job_root=job_root, submission=submission)
