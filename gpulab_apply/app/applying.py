@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from gpulab_apply.app.planning import endpoint_of, load_desired, make_plan
 from gpulab_apply.gpulab.client import GpulabClient
+from gpulab_apply.gpulab.listing import Listing
 from gpulab_apply.jobfiles.validation import ValidationResult
 from gpulab_apply.masking import Secrets
 from gpulab_apply.reconcile.capacity import without_impossible
@@ -28,11 +29,12 @@ from gpulab_apply.workspace import Selection
 
 def plan_to_apply(desired: ValidationResult, client: GpulabClient, settings: Settings, *, selection: Selection,
                   guards: Guards, saved: SavedPlan | None, targets: Sequence[str], rerun_failed: bool,
-                  cancel_protected: Sequence[str]) -> Plan:
+                  cancel_protected: Sequence[str], remote: Listing | None = None) -> Plan:
     """The plan apply carries out: made afresh, and for a saved plan (``apply FILE``) checked to be still the same
-    (docs/plan-format.md); with ``guards.skip_impossible``, without the jobs no node may ever run."""
+    (docs/plan-format.md); with ``guards.skip_impossible``, without the jobs no node may ever run. ``remote``: the
+    listing, when it was read already (:class:`gpulab_apply.app.prefetch.ListingAhead`)."""
     plan = make_plan(desired, client, settings, selection=selection, targets=targets, rerun_failed=rerun_failed,
-                     cancel_protected=cancel_protected, guards=guards)
+                     cancel_protected=cancel_protected, guards=guards, remote=remote)
     if saved is not None:
         check_fresh(saved, plan, endpoint=endpoint_of(settings), secrets=desired.secrets)
     if guards.skip_impossible:

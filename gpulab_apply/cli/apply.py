@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from gpulab_apply.app.applying import apply_plan, plan_to_apply, run_commit
-from gpulab_apply.app.connection import open_client
-from gpulab_apply.app.planning import load_desired, select
+from gpulab_apply.app.planning import list_remote, load_desired, select
+from gpulab_apply.app.prefetch import ListingAhead
 from gpulab_apply.cli.group import JobPaths
 from gpulab_apply.cli.names import complete_job_names, complete_protected_names
 from gpulab_apply.cli.options import connection_options
@@ -92,15 +92,20 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
             saved, settings, given=bool(targets or rerun_failed or cancel_protected))
     # the job files first: a missing or invalid file is the mistake to report, not the missing --yes
     selection = select(settings.workspace.at_root(saved.paths) if saved else paths, settings)
-    desired = load_desired(selection, settings, submission=True)  # the one command that needs every ${VAR}
-    output.hide(desired.secrets)
-    if saved is None and not yes and not is_terminal(sys.stdin):
-        raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
-                               "file made with `gpulab-apply plan --out FILE`")
-    if (watch or forever) and (saved is not None or wait_jobs or not watch):
-        raise click.UsageError("--watch plans afresh every round: it takes job directories, not a plan file, and "
-                               "no --wait; --forever needs --watch")
-    with open_client(settings) as client:
+    with ListingAhead(settings, list_remote) as ahead:
+        # unattended (--yes or a plan file) and not --watch (whose rounds list afresh): a large set's listing is
+        # read while its files are checked (docs/plan-apply.md#speed)
+        read_ahead = ahead.read if (yes or saved is not None) and not watch else None
+        desired = load_desired(selection, settings, submission=True,  # the one command that needs every ${VAR}
+                               meanwhile=read_ahead)
+        output.hide(desired.secrets)
+        if saved is None and not yes and not is_terminal(sys.stdin):
+            raise click.UsageError("not on a terminal: pass --yes to apply without confirmation, or apply a plan "
+                                   "file made with `gpulab-apply plan --out FILE`")
+        if (watch or forever) and (saved is not None or wait_jobs or not watch):
+            raise click.UsageError("--watch plans afresh every round: it takes job directories, not a plan file, "
+                                   "and no --wait; --forever needs --watch")
+        client, remote = ahead.client()
         guards = Guards(allow_empty=allow_empty, max_cancel=max_cancel, allow_unseen=allow_unseen,
                         max_gpu_hours=settings.max_gpu_hours if max_gpu_hours is None else max_gpu_hours,
                         skip_impossible=skip_impossible)
@@ -109,7 +114,8 @@ def apply(paths: tuple[Path, ...], *, yes: bool, allow_empty: bool, max_cancel: 
                                 rerun_failed=rerun_failed, cancel_protected=cancel_protected,
                                 parallelism=parallelism, interval=interval, forever=forever)
         result = plan_to_apply(desired, client, settings, selection=selection, guards=guards, saved=saved,
-                               targets=targets, rerun_failed=rerun_failed, cancel_protected=cancel_protected)
+                               targets=targets, rerun_failed=rerun_failed, cancel_protected=cancel_protected,
+                               remote=remote)
         if not output.is_document:  # the plan, before the question and the actions
             output.emit(result, kind="plan", final=False)
         if not result.has_changes:

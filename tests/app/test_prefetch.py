@@ -114,6 +114,20 @@ def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: 
     assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
 
 
+def test_apply_with_invalid_files_does_not_wait_for_a_listing_that_is_slow_to_come(
+        tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_root(tmp_path, LARGE, invalid=True)
+    monkeypatch.chdir(tmp_path)
+    with hostile(listing=TRICKLE) as server:
+        started = time.monotonic()
+        result = cli("apply", "--yes", "--endpoint", server.endpoint, "--project", "p")
+        elapsed = time.monotonic() - started
+        assert any(seen.startswith("GET") for seen in server.behaviour.seen)  # the listing was asked for
+    assert result.exit_code == 1 and "the job files have 1 problem(s)" in result.stderr, result
+    assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
+    assert not [seen for seen in server.behaviour.seen if not seen.startswith("GET")]  # nothing submitted
+
+
 def test_a_failure_met_ahead_is_raised_where_the_client_is_asked_for(tmp_path: Path) -> None:
     jobs = job_root(tmp_path, LARGE)
     with ListingAhead(settings(tmp_path, endpoint="https://127.0.0.1:9/api/gpulab/v3.1/"), list_remote) as ahead:
@@ -158,7 +172,7 @@ def test_a_large_plan_through_the_cli_is_the_plan(tmp_path: Path, cli: RunCli, e
 
 
 @pytest.mark.parametrize("fault", [CUT, RESET, NOT_JSON, SURROGATE, EVIL_STATUS])
-@pytest.mark.parametrize("command", ["plan", "status"])
+@pytest.mark.parametrize("command", ["plan", "status", "apply"])
 def test_a_hostile_listing_read_ahead_is_the_same_error_as_one_read_after(tmp_path: Path, cli: RunCli, fault: str,
                                                                           command: str,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,7 +184,8 @@ def test_a_hostile_listing_read_ahead_is_the_same_error_as_one_read_after(tmp_pa
         job_root(root, count)
         monkeypatch.chdir(root)
         with hostile(jobs=[], listing=fault) as server:
-            result = cli(command, "--endpoint", server.endpoint, "--project", "p", "--format", "json", "--timeout", "2")
+            result = cli(command, *(["--yes"] if command == "apply" else []), "--endpoint", server.endpoint,
+                         "--project", "p", "--format", "json", "--timeout", "2")
             results.append((result.exit_code, result.stderr.replace(server.endpoint, "ENDPOINT")))
         assert "Traceback" not in result.stdout + result.stderr
     (small_exit, small_error), (large_exit, large_error) = results
