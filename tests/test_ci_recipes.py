@@ -535,7 +535,8 @@ class FakeGitlab:
 def gitlab() -> Iterator[FakeGitlab]:
     fake = FakeGitlab("glpat-test")
     fake.notes.append({"id": 1, "body": "Looks good to me"})
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    # a short poll: the default 0.5 s would be waited out at each stop (as in tests/hostile_gpulab.py)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield fake
     fake.server.shutdown()
