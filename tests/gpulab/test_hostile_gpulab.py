@@ -58,8 +58,8 @@ CLI_EXAMPLES = 20 if hypothesis_settings().max_examples <= 40 else hypothesis_se
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """One job, ``train``, in set ``lab``; one retry, so that failing reads end quickly."""
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_retries: None) -> Path:
+    """One job, ``train``, in set ``lab``; one retry, after 20 ms, so that failing reads end quickly."""
     (tmp_path / "jobs.d").mkdir()
     (tmp_path / "jobs.d" / "train.yaml").write_text(MINIMAL_JOB_YAML.format(name="train"))
     (tmp_path / "gpulab-apply.yaml").write_text("retries: 1\nproject: local\nset: lab\n")
