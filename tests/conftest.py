@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from gpulab_apply.cli import run
 
 pytest_plugins = ["tests.fixtures.certificates", "tests.fixtures.emulator", "tests.fixtures.collection",
-                  "tests.harness"]
+                  "tests.fixtures.retries", "tests.harness"]
 
 # Property tests run a modest number of examples in CI (the suite stays within minutes on 2 cores) and
 # as many as asked for in a long campaign: GPULAB_APPLY_HYPOTHESIS=long (or pytest --hypothesis-profile long).

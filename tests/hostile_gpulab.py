@@ -97,6 +97,8 @@ class Behaviour:
     user_urn: str = LOCAL_USER_URN
     #: every request, as "METHOD path"
     seen: list[str] = field(default_factory=list)
+    #: the page each listing request asked for (1 without ``page``), in order of arrival
+    pages: list[int] = field(default_factory=list)
 
 
 class HostileGpulab:
@@ -228,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _listing(self, behaviour: Behaviour, query: Mapping[str, str]) -> None:
         page = int(query.get("page", "1") or 1)
+        behaviour.pages.append(page)
         size = int(query.get("page_size", "500") or 500)
         jobs = behaviour.jobs
         if behaviour.listing == LOOP_PAGES:

@@ -145,6 +145,7 @@ PIPELINE = MINIMAL_JOB_YAML.format(name="prep") + "---\n" + MINIMAL_JOB_YAML.for
     + "x-gpulab-apply: {needs: [prep]}\n"
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_github_schedule_advances_a_pipeline_and_reports_it(workspace: Workspace, make_login_pem: MakeLoginPem,
                                                             managed: Managed, tls_emulator: RunningEmulator) -> None:
     assert "schedule" in load("github-actions.yml")["on"]
@@ -163,6 +164,7 @@ def test_github_schedule_advances_a_pipeline_and_reports_it(workspace: Workspace
     assert managed() == [("train", "my-experiments")]
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_gitlab_schedule_advances_a_pipeline(workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed,
                                              tls_emulator: RunningEmulator) -> None:
     assert load("gitlab-ci.yml")["advance"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
@@ -383,6 +385,7 @@ def test_github_pull_request_comment_goes_from_plan_to_applied_to_results(
     assert not (workspace.root.parent / "runner-temp" / "login.pem").exists()
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
         workspace: Workspace, make_login_pem: MakeLoginPem, tls_emulator: RunningEmulator) -> None:
     workspace.write_jobs("train-b")
@@ -398,6 +401,7 @@ def test_github_results_fail_the_run_after_the_comment_says_which_job_failed(
     assert number == "17" and "| ❌ train-a | FAILED | 2 |" in comment and "| ✅ train-b | FINISHED | 0 |" in comment
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_github_failed_apply_says_so_in_the_comment_then_fails(
         workspace: Workspace, make_login_pem: MakeLoginPem, managed: Managed) -> None:
     secrets = {"GPULAB_LOGIN_PEM": make_login_pem("jdoe").read_text()}
@@ -535,7 +539,8 @@ class FakeGitlab:
 def gitlab() -> Iterator[FakeGitlab]:
     fake = FakeGitlab("glpat-test")
     fake.notes.append({"id": 1, "body": "Looks good to me"})
-    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    # a short poll: the default 0.5 s would be waited out at each stop (as in tests/hostile_gpulab.py)
+    thread = threading.Thread(target=fake.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     yield fake
     fake.server.shutdown()
@@ -624,6 +629,7 @@ def test_gitlab_merge_requests_note_goes_from_plan_to_applied_to_results(
     assert note.startswith("<!-- gpulab-apply plan -->\n") and "**All 2 jobs ended: 2 FINISHED." in note
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_gitlab_failed_apply_says_so_in_the_note_then_fails(
         workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab) -> None:
     variables = {"GPULAB_LOGIN_PEM_B64": base64.b64encode(make_login_pem("jdoe").read_bytes()).decode(),
@@ -641,6 +647,7 @@ def test_gitlab_failed_apply_says_so_in_the_note_then_fails(
                                    "https://gitlab.example/lab/experiments/-/jobs/99\n")
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_gitlab_results_fail_the_pipeline_after_the_note_says_which_job_failed(
         workspace: Workspace, make_login_pem: MakeLoginPem, gitlab: FakeGitlab, tls_emulator: RunningEmulator) -> None:
     (workspace.root / "jobs.d").mkdir()

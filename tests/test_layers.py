@@ -9,6 +9,7 @@ alike: an import made on first use, or for a type only, is still a dependency. T
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -45,6 +46,16 @@ LAYERS: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
 #: removes it; each entry must still exist (the test below fails when one is gone, so the list only shrinks). Empty:
 #: gpulab/policy.py took gpulab -> settings away, and cli/table.py the cli <-> cli.group cycle.
 PENDING: frozenset[tuple[str, str]] = frozenset()
+
+
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of ``path``, parsed once per version of the file: every test here reads the whole package."""
+    return _parse(path, path.stat().st_mtime_ns)
+
+
+@functools.cache
+def _parse(path: Path, _version: int) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 class Import(NamedTuple):
@@ -90,7 +101,7 @@ def imports(name: str, path: Path, known: set[str]) -> Iterator[Import]:
                     yield Import(name, found, getattr(child, "lineno", 0), in_function)
             yield from walk(child, inside)
 
-    yield from walk(ast.parse(path.read_text(encoding="utf-8")), False)
+    yield from walk(parsed(path), False)
 
 
 def graph() -> list[Import]:
@@ -203,7 +214,7 @@ def test_the_reader_sees_function_level_and_relative_imports(tmp_path: Path) -> 
 def function_level_imports(path: Path) -> list[tuple[int, int]]:
     """(first, last line) of each import statement inside a function of ``path``."""
     found = []
-    for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for function in ast.walk(parsed(path)):
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             found += [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(function)
                       if isinstance(node, ast.Import | ast.ImportFrom)]

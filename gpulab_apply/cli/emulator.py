@@ -77,7 +77,7 @@ def emulator(host: str, port: int, db_path: Path | None, tls_cert: Path | None, 
         logger.setLevel(logging.DEBUG)
     try:
         with serve_in_thread(db_path=db_path, host=host, port=port, tls=tls, config=config,
-                             allow_remote=allow_remote, poll_interval=0.5) as running:  # until Ctrl-C: no hurry
+                             allow_remote=allow_remote) as running:
             if latency or error_rate or drop_after_commit:
                 running.faults.set(fault_endpoint, Fault(latency=latency, error_rate=error_rate,
                                                          drop_after_commit=drop_after_commit))

@@ -87,8 +87,7 @@ def close_emulator(emulator: Emulator) -> None:
 @contextmanager
 def serve_in_thread(*, db_path: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                     tls: TLSSettings | None = None, config: EmulatorConfig | None = None,
-                    allow_remote: bool = False, fault_seed: int | None = None,
-                    poll_interval: float = 0.01) -> Iterator[RunningEmulator]:
+                    allow_remote: bool = False, fault_seed: int | None = None) -> Iterator[RunningEmulator]:
     """Run the emulator on ``host:port`` (0 = a free port) in a background thread until the block ends.
 
     ``db_path=None`` uses a temporary database, removed afterwards.
@@ -103,10 +102,7 @@ def serve_in_thread(*, db_path: Path | None = None, host: str = "127.0.0.1", por
         faults = Faults(seed=fault_seed)
         server = EmulatorServer((host, port), emulator=emulator, faults=faults,
                                 ssl_context=server_ssl_context(tls) if tls else None)
-        # how long the block's end may wait for the server loop to notice: every ``--local`` command and every test
-        # pays it once (a server that runs until Ctrl-C, ``gpulab-apply emulator``, passes a longer one)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": poll_interval},
-                                  name="gpulab-emulator", daemon=True)
+        thread = threading.Thread(target=server.serve, name="gpulab-emulator", daemon=True)
         thread.start()
         scheme = "https" if tls else "http"
         shown_host = f"[{host}]" if ":" in host else host
@@ -114,7 +110,7 @@ def serve_in_thread(*, db_path: Path | None = None, host: str = "127.0.0.1", por
             yield RunningEmulator(base_url=f"{scheme}://{shown_host}:{server.server_address[1]}/api/",
                                   emulator=emulator, faults=faults, db_path=path)
         finally:
-            server.shutdown()
+            server.stop()
             server.close_connections()
             server.server_close()
             thread.join()

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import re
+import selectors
 import socket
 import ssl
 import sys
@@ -73,10 +74,17 @@ def server_ssl_context(tls: TLSSettings) -> ssl.SSLContext:
 
 
 class EmulatorServer(ThreadingHTTPServer):
-    """One listening socket; a thread per connection; TLS handshakes happen in those threads."""
+    """One listening socket; a thread per connection; TLS handshakes happen in those threads.
+
+    Served by :meth:`serve` until :meth:`stop`, which wakes the loop at once. socketserver's own loop
+    (``serve_forever``) notices ``shutdown`` only at its next poll: a delay that every ``--local`` command, every
+    test and every Ctrl-C of ``gpulab-apply emulator`` would wait out, or a loop waking up many times a second.
+    """
 
     daemon_threads = True
     request_queue_size = 256
+    #: handle_request() takes a connection that is already waiting, and never blocks the loop for another
+    timeout = 0
 
     def __init__(self, address: tuple[str, int], *, emulator: Emulator, faults: Faults,
                  ssl_context: ssl.SSLContext | None) -> None:
@@ -85,9 +93,38 @@ class EmulatorServer(ThreadingHTTPServer):
         self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+        # stop() writes a byte here: the loop's select returns at once
+        self._wake, self._waker = socket.socketpair()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def serve(self) -> None:
+        """Accept connections (each served in its own thread) until :meth:`stop`."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    ready = selector.select()
+                    if not self._stopping.is_set() and any(key.fileobj is self for key, _ in ready):
+                        self.handle_request()  # accepts the waiting connection and hands it to a thread
+        finally:
+            self._stopped.set()
+
+    def stop(self) -> None:
+        """End :meth:`serve` and wait until it has returned (it must have been started)."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):  # the wake-up byte is already there
+            self._waker.send(b"\0")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()

@@ -27,8 +27,11 @@ def proven_new(files: Iterable[str], *, since: datetime, cwd: Path) -> frozenset
         return frozenset()
     by_top: dict[Path, list[str]] = {}
     outside: list[str] = []
+    tops: dict[Path, Path | None] = {}  # the files of a directory share its answer: git is asked once for them
     for name, path in wanted.items():
-        top = toplevel(path.parent)
+        if path.parent not in tops:
+            tops[path.parent] = toplevel(path.parent)
+        top = tops[path.parent]
         if top is not None:
             by_top.setdefault(top, []).append(name)
         else:

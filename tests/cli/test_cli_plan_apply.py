@@ -325,7 +325,7 @@ def test_two_applies_started_at_once_leave_one_job_per_name(repo: Repo, capsys: 
     assert repo("plan", "jobs.d", "--detailed-exitcode").exit_code == 0
 
 
-def test_apply_with_injected_5xx_converges_within_two_runs(repo: Repo) -> None:
+def test_apply_with_injected_5xx_converges_within_two_runs(repo: Repo, quick_retries: None) -> None:
     wanted = [f"job-{i:02d}" for i in range(20)]
     for name in wanted:
         repo.write(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -9,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from gpulab_apply.cli import COMPLETE_VAR, run
 from tests.conftest import RunCli
 from tests.job_texts import MINIMAL_JOB_YAML
 
@@ -31,10 +34,29 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def answer(repo: Path, instruction: str, words: str = "", cword: int | str = 0) -> str:
+    """What ``gpulab-apply`` prints for the completion protocol's ``instruction`` (``bash_complete``...).
+
+    In this process, through the entry point the console script calls (``run``): a new process per completion
+    took 0.2 s. The console script itself answers in ``test_bash_completes_commands_and_target_names``,
+    ``test_the_same_names_complete_in_this_process`` and ``test_the_bash_script_completes_in_bash``.
+    """
+    env = {"COMP_WORDS": words, "COMP_CWORD": str(cword), COMPLETE_VAR: instruction, "GITHUB_ACTIONS": None}
+    # click answers the protocol, then exits
+    with contextlib.chdir(repo), CliRunner().isolation(env=env) as (out, err, _), pytest.raises(SystemExit) as ended:
+        run([])
+    assert ended.value.code == 0 and not err.getvalue(), (ended.value.code, err.getvalue())
+    return out.getvalue().decode()
+
+
 def complete(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
     """What the shell's completion function receives: one candidate per line."""
-    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword),
-           "_GPULAB_APPLY_COMPLETE": f"{shell}_complete"}
+    return answer(repo, f"{shell}_complete", words, cword).splitlines()
+
+
+def complete_by_the_script(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
+    """:func:`complete` as the shell calls it: the installed console script, in a process of its own."""
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(cword), COMPLETE_VAR: f"{shell}_complete"}
     result = subprocess.run([str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, check=False,
                             timeout=60)
     assert result.returncode == 0 and not result.stderr, result
@@ -43,10 +65,18 @@ def complete(repo: Path, shell: str, words: str, cword: int | str) -> list[str]:
 
 @pytest.mark.slow
 def test_bash_completes_commands_and_target_names(repo: Path) -> None:
-    assert "plain,completion" in complete(repo, "bash", "gpulab-apply ", 1)
-    assert complete(repo, "bash", "gpulab-apply plan --target ", 3) == [
+    assert "plain,completion" in complete_by_the_script(repo, "bash", "gpulab-apply ", 1)
+    assert complete_by_the_script(repo, "bash", "gpulab-apply plan --target ", 3) == [
         "plain,eval", "plain,train-a", "plain,train-b"]
-    assert complete(repo, "bash", "gpulab-apply apply --target train", 3) == ["plain,train-a", "plain,train-b"]
+    assert complete_by_the_script(repo, "bash", "gpulab-apply apply --target train", 3) == [
+        "plain,train-a", "plain,train-b"]
+
+
+@pytest.mark.slow
+def test_the_same_names_complete_in_this_process(repo: Path) -> None:
+    """What the fast tests below read in this process is what the console script answers."""
+    for words, cword in (("gpulab-apply ", 1), ("gpulab-apply plan --target ", 3), ("gpulab-apply logs tr", 2)):
+        assert complete(repo, "bash", words, cword) == complete_by_the_script(repo, "bash", words, cword)
 
 
 def test_cancel_protected_completes_only_protected_names(repo: Path) -> None:
@@ -77,7 +107,6 @@ def test_names_come_from_the_directories_on_the_command_line(repo: Path) -> None
     assert complete(repo, "bash", "gpulab-apply plan other --target ", 4) == ["plain,elsewhere"]
 
 
-@pytest.mark.slow
 def test_zsh_and_fish_get_the_same_names(repo: Path) -> None:
     # zsh: type, value and help on separate lines ("_" for no help)
     assert complete(repo, "zsh", "gpulab-apply plan --target tr", 3) == [
@@ -112,11 +141,9 @@ def test_the_bash_script_completes_in_bash(repo: Path) -> None:
 
 def test_the_completion_command_prints_what_the_protocol_sources(repo: Path, cli: RunCli) -> None:
     for shell in ("bash", "zsh", "fish"):
-        env = {**os.environ, "_GPULAB_APPLY_COMPLETE": f"{shell}_source"}
-        sourced = subprocess.run([str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, check=False,
-                                 timeout=60)
-        assert sourced.returncode == 0 and sourced.stdout
-        assert cli("completion", shell).stdout == sourced.stdout
+        sourced = answer(repo, f"{shell}_source")
+        assert sourced
+        assert cli("completion", shell).stdout == sourced
 
 
 def test_logs_completes_job_names(repo: Path) -> None:
@@ -137,7 +164,6 @@ def test_names_come_in_natural_order(tmp_path: Path) -> None:
         "plain,eval", "plain,sweep-1", "plain,sweep-2", "plain,sweep-2b", "plain,sweep-10"]
 
 
-@pytest.mark.slow
 def test_a_matrix_sweep_completes_with_its_members_names(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()

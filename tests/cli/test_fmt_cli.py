@@ -90,6 +90,7 @@ def check_formatted(cli: RunCli, path: Path, before: str) -> CliResult:
     return result
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 @settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])  # cli holds no state
 @given(documents=st.lists(st.tuples(st.sets(st.integers(0, len(LAX) - 1)),
                                     st.fixed_dictionaries({kind: st.booleans() for kind in CANONICAL}),

@@ -33,7 +33,8 @@ def test_a_retry_says_so_on_a_terminal(tmp_path: Path) -> None:
     assert lines.index(retry) < next(i for i, line in enumerate(lines) if "Error: " in line)  # red on a terminal
 
 
-def test_no_retry_line_when_not_on_a_terminal(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_retry_line_when_not_on_a_terminal(tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch,
+                                              quick_retries: None) -> None:
     monkeypatch.chdir(project(tmp_path))
     result = cli("status", "jobs.d", "--endpoint", UNREACHABLE, "--project", "p")
     assert result.exit_code == 1

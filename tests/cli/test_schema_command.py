@@ -168,6 +168,7 @@ def test_the_shipped_job_files_pass_the_editor_schemas(cli: RunCli) -> None:
     assert [error for path in paths for error in file_errors(job, defaults, path)] == []
 
 
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
 def test_every_canonical_job_validate_accepts_in_the_corpus_passes_the_editor(cli: RunCli) -> None:
     # a form validate only warns about (cpus: "4") is underlined in the editor as validate --strict refuses it;
     # `gpulab-apply fmt` rewrites it (docs/editors.md#what-the-schema-cannot-see)

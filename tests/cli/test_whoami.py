@@ -49,7 +49,8 @@ def test_whoami_over_mutual_tls(cli: RunCli, tls_emulator: RunningEmulator, logi
 
 
 def test_whoami_when_gpulab_rejects_the_certificate(
-    cli: RunCli, tls_emulator: RunningEmulator, other_authority: CertificateAuthority, ca_file: Path, tmp_path: Path
+    cli: RunCli, tls_emulator: RunningEmulator, other_authority: CertificateAuthority, ca_file: Path, tmp_path: Path,
+    quick_retries: None,
 ) -> None:
     pem = LoginPemVariants(other_authority, tmp_path)("stranger.pem")
     result = cli("whoami", "--endpoint", tls_emulator.base_url, "--cert", str(pem), "--ca-bundle", str(ca_file))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import selectors
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from gpulab_apply.emulator import RunningEmulator
+from gpulab_apply.emulator import RunningEmulator, serve_in_thread
+from tests.fixtures.emulator import MANUAL
 from tests.fixtures.jobs import MINIMAL_JOB, PROJECT_URN, make_job
 
 TIMEOUT = 10
@@ -284,3 +286,20 @@ def test_an_answer_is_one_write(emulator: RunningEmulator, monkeypatch: pytest.M
     answers = [data for data in writes if data.startswith(b"HTTP/1.1 ")]
     assert len(answers) == 3
     assert all(data.endswith(b"}") for data in answers)
+
+
+def test_the_server_loop_sleeps_until_woken_and_stopping_wakes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # socketserver's loop polls for its shutdown: every stop (each test, each --local command, each Ctrl-C of
+    # `gpulab-apply emulator`) waited out a poll. The loop waits without a timeout, and stop() wakes it.
+    timeouts: list[float | None] = []
+    select = selectors.DefaultSelector.select
+
+    def recording_select(self: selectors.DefaultSelector, timeout: float | None = None) -> Any:
+        timeouts.append(timeout)
+        return select(self, timeout)
+
+    monkeypatch.setattr(selectors.DefaultSelector, "select", recording_select)
+    with serve_in_thread(config=MANUAL) as emulator:
+        assert requests.get(emulator.api_root() + "version", timeout=TIMEOUT).status_code == 200
+    assert timeouts, "the server loop waits in a selector"
+    assert set(timeouts) == {None}, "and never polls"

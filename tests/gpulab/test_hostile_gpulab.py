@@ -58,8 +58,8 @@ CLI_EXAMPLES = 20 if hypothesis_settings().max_examples <= 40 else hypothesis_se
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """One job, ``train``, in set ``lab``; one retry, so that failing reads end quickly."""
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quick_retries: None) -> Path:
+    """One job, ``train``, in set ``lab``; one retry, after 20 ms, so that failing reads end quickly."""
     (tmp_path / "jobs.d").mkdir()
     (tmp_path / "jobs.d" / "train.yaml").write_text(MINIMAL_JOB_YAML.format(name="train"))
     (tmp_path / "gpulab-apply.yaml").write_text("retries: 1\nproject: local\nset: lab\n")
@@ -255,7 +255,8 @@ def test_a_huge_answer_is_refused_at_64_mib(cli: RunCli, repo: Path, fault: str)
         result = against(cli, server, "status", timeout="20")
     assert_clean(result)
     assert "larger than 64 MiB" in result.stderr
-    assert server.behaviour.seen.count("GET jobs") == 2, "pages 1 and 2, not retried: the same answer would come again"
+    # page 2 is asked for with page 1, unless page 1 was refused before a thread took it up (a busy machine)
+    assert sorted(server.behaviour.pages) in ([1], [1, 2]), "not retried: the same answer would come again"
 
 
 def test_looping_pages_stop_at_the_first_repeated_page(cli: RunCli, repo: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -71,6 +72,30 @@ def test_git_history_proves_young_files_new_and_not_old_ones(tmp_path: Path) -> 
     # measured on GPULab's clock: 40 days on, the young file is old too
     later = proven_new(files, since=now + timedelta(days=40) - timedelta(hours=WINDOW), cwd=tmp_path)
     assert later == {"jobs.d/edited.yaml", "jobs.d/untracked.yaml"}
+
+
+def test_git_is_asked_a_few_times_per_repository_never_once_per_file(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each git call is a process (milliseconds): a v3.x plan of new jobs asked where the repository is once per file."""
+    repo = tmp_path / "repo"
+    (repo / "jobs.d" / "sweep").mkdir(parents=True)
+    git("init", "-q", cwd=repo)
+    log = tmp_path / "git-calls"
+    wrapper = tmp_path / "bin" / "git"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("git")}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+
+    def calls(count: int) -> int:
+        files = [f"jobs.d/{directory}job{index}.yaml" for index in range(count) for directory in ("", "sweep/")]
+        for name in files:
+            (repo / name).write_text(job_yaml(Path(name).stem))
+        log.write_text("")
+        assert proven_new(files, since=datetime.now(UTC) - timedelta(hours=WINDOW), cwd=repo) == set(files)
+        return len(log.read_text().splitlines())
+
+    assert calls(1) == calls(20) > 0
 
 
 def test_a_shallow_clone_does_not_prove_anything_it_cannot_see(tmp_path: Path) -> None:

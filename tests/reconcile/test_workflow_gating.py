@@ -62,7 +62,8 @@ def _job(name: str, index: int, state: str, description: str) -> dict[str, Any]:
             "state": {"status": state, "eventTimes": times}, "request": {}, "owner": {}}
 
 
-@settings(max_examples=300)  # pure and quick: a plan of at most 10 jobs
+@pytest.mark.slow  # over a second on 2 cores (docs: README, Development)
+@settings(max_examples=300)  # pure: a plan of at most 10 jobs, 3 ms each
 @given(pipelines())
 def test_nothing_is_submitted_before_its_needs_finished(case: tuple[list[JobSpec], list[RemoteJob]]) -> None:
     specs, remote = case
