@@ -6,8 +6,10 @@ ahead is the same error in the same place, retry notices and the password questi
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,19 @@ from gpulab_apply.settings import Settings, resolve_settings
 from tests.conftest import RunCli
 from tests.fixtures.certificates import MakeLoginPem
 from tests.fixtures.jobs import job_yaml
-from tests.hostile_gpulab import CUT, EVIL_STATUS, NOT_JSON, RESET, SURROGATE, TRICKLE, hostile
+from tests.hostile_gpulab import CUT, EVIL_STATUS, NOT_JSON, TRICKLE, hostile
 
 #: the discard port: nothing listens there on loopback
 UNREACHABLE = "http://127.0.0.1:9/api/gpulab/v3.1/"
 #: enough files to be checked in worker processes
 LARGE = PARALLEL_MIN_FILES + 2
+
+
+def matrix(*axes: list[str]) -> list[Any]:
+    """Every combination of the axes; the first in the fast tier, the others slow (a large set costs a quarter of a
+    second per case: the edit-test loop keeps one case of each property, CI runs them all)."""
+    combinations = list(itertools.product(*axes))
+    return [pytest.param(*case, marks=() if index == 0 else pytest.mark.slow) for index, case in enumerate(combinations)]
 
 
 def job_root(tmp_path: Path, count: int, *, invalid: bool = False) -> Path:
@@ -66,7 +75,7 @@ def test_meanwhile_runs_once_while_the_workers_do_and_never_for_a_small_set(tmp_
 
 
 def test_a_large_sets_listing_is_read_ahead_and_its_notices_wait_for_the_client(
-        tmp_path: Path, emulator: RunningEmulator) -> None:
+        tmp_path: Path, emulator: RunningEmulator, quick_retries: None) -> None:
     jobs = job_root(tmp_path, LARGE)
     emulator.faults.set("GET jobs", Fault(error_rate=1.0, error_statuses=(503,), times=1))
     notices: list[str] = []
@@ -79,12 +88,14 @@ def test_a_large_sets_listing_is_read_ahead_and_its_notices_wait_for_the_client(
         assert client.list_jobs() == ()  # the client stays open for the command
 
 
-COMMANDS = {"plan": lambda chosen: plan_jobs(chosen, ["jobs.d"], hide=lambda secrets: None),
-            "status": lambda chosen: status_of(chosen, ["jobs.d"], every_run=False, hide=lambda secrets: None)}
+COMMANDS: dict[str, Callable[[Settings], object]] = {
+    "plan": lambda chosen: plan_jobs(chosen, ["jobs.d"], hide=lambda secrets: None),
+    "status": lambda chosen: status_of(chosen, ["jobs.d"], every_run=False, hide=lambda secrets: None),
+}
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("endpoint", ["emulator", UNREACHABLE, "https://127.0.0.1:9/api/gpulab/v3.1/"])
+@pytest.mark.parametrize(("endpoint", "command"), matrix(["emulator", UNREACHABLE, "https://127.0.0.1:9/api/gpulab/v3.1/"],
+                                                         list(COMMANDS)))
 def test_invalid_files_are_the_error_whatever_the_listing_ahead_met(tmp_path: Path, emulator: RunningEmulator,
                                                                      endpoint: str, command: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,7 +109,7 @@ def test_invalid_files_are_the_error_whatever_the_listing_ahead_met(tmp_path: Pa
     assert notices == []
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", matrix(list(COMMANDS)))
 def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: Path, command: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The listing trickles in a byte at a time (the client would wait its 30 s for it): the files' verdict does not
@@ -114,6 +125,7 @@ def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: 
     assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
 
 
+@pytest.mark.slow  # as the plan case above, through apply's own flow
 def test_apply_with_invalid_files_does_not_wait_for_a_listing_that_is_slow_to_come(
         tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     job_root(tmp_path, LARGE, invalid=True)
@@ -155,6 +167,7 @@ def test_a_password_is_asked_for_after_the_files_and_only_once(tmp_path: Path, t
         assert asked == [pem] and remote is None and client.list_jobs() == ()
 
 
+@pytest.mark.slow  # over a second on 2 cores: 202 jobs applied, planned and shown through the CLI
 def test_a_large_plan_through_the_cli_is_the_plan(tmp_path: Path, cli: RunCli, emulator: RunningEmulator,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     job_root(tmp_path, LARGE)
@@ -171,12 +184,12 @@ def test_a_large_plan_through_the_cli_is_the_plan(tmp_path: Path, cli: RunCli, e
     assert status.exit_code == 0 and status.stdout.count(" QUEUED ") == LARGE, status  # j000 too, still running
 
 
-@pytest.mark.parametrize("fault", [CUT, RESET, NOT_JSON, SURROGATE, EVIL_STATUS])
-@pytest.mark.parametrize("command", ["plan", "status", "apply"])
+@pytest.mark.parametrize(("command", "fault"), matrix(["plan", "status", "apply"], [CUT, NOT_JSON, EVIL_STATUS]))
 def test_a_hostile_listing_read_ahead_is_the_same_error_as_one_read_after(tmp_path: Path, cli: RunCli, fault: str,
-                                                                          command: str,
+                                                                          command: str, quick_retries: None,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same failure, whether the listing was read while a large set was checked or after a small one."""
+    """The same failure, whether the listing was read while a large set was checked or after a small one (a cut
+    answer, one that is not JSON, escape sequences in the status line; every fault is in test_hostile_gpulab.py)."""
     results = []
     for count in (1, LARGE):
         root = tmp_path / str(count)
