@@ -30,7 +30,7 @@ class ListingAhead:
     ``read`` is what :func:`gpulab_apply.jobfiles.validation.validate_paths` calls once its workers run (it does
     not call it for small sets, which are checked here at once): the listing is read in a thread of this process,
     so the files' verdict never waits for it: invalid files are reported at once, even while GPULab is slow to
-    answer, and the thread is left to end on its own. ``client`` then hands over what was read (waiting for it
+    answer, and the listing's requests are abandoned, so that nothing holds the process at exit. ``client`` then hands over what was read (waiting for it
     if need be), or opens the client now.
     """
 
@@ -43,6 +43,7 @@ class ListingAhead:
         self._reader_stack = ExitStack()  # the client the reader opened: closed by whoever finishes last
         self._lock = threading.Lock()
         self._read = self._left = False
+        self._reader_client: GpulabClient | None = None
         self._ahead: tuple[GpulabClient, Listing] | Exception | None = None
 
     def __enter__(self) -> Self:
@@ -54,8 +55,13 @@ class ListingAhead:
         with self._lock:
             self._left = True
             still_reading = self._reader is not None and not self._read
+            reader_client = self._reader_client
         if not still_reading:
             self._reader_stack.close()
+        elif reader_client is not None:
+            # its requests end now: a page thread still waiting for a slow answer would hold the process at exit
+            # (the interpreter joins them), for as long as the answer's time allows
+            reader_client.abandon()
 
     def read(self) -> None:
         """Start reading the listing, keeping the outcome, a failure included; never raises."""
@@ -70,6 +76,10 @@ class ListingAhead:
                                     password_prompt=_no_prompt if settings.password_prompt else None)
         try:
             client = self._reader_stack.enter_context(open_client(ahead))
+            with self._lock:
+                self._reader_client, left = client, self._left
+            if left:  # the command ended while the client was being opened
+                client.abandon()
             self._ahead = client, self._lister(client)
         except _PasswordWanted:
             pass  # opened by client(), after the files, with the question

@@ -80,6 +80,11 @@ class GpulabClient:
     def close(self) -> None:
         self._transport.close()
 
+    def abandon(self) -> None:
+        """End this client's requests in flight and refuse further ones (:meth:`Transport.abandon`); safe from any
+        thread."""
+        self._transport.abandon()
+
     # --- the API ----------------------------------------------------------------------------------
 
     def version(self) -> dict[str, Any]:

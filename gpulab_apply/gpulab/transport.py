@@ -29,7 +29,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import unquote, urlsplit
@@ -145,6 +145,10 @@ class _Watchdog:
         with self._lock:
             self._connection = connection
 
+    def fire(self) -> None:
+        """End the answer now, as if its time were up."""
+        self._fire()
+
     def _fire(self) -> None:
         with self._lock:
             if self._done:
@@ -230,6 +234,10 @@ class Transport:
         #: told each retry in words ("GET jobs failed (...); retrying in 1.2 s (attempt 2 of 6)"), e.g. to
         #: show it on a terminal instead of seconds of silence
         self._on_retry = on_retry
+        #: set by :meth:`abandon`: requests in flight are ended, and no request is sent or retried any more
+        self._abandoned = threading.Event()
+        self._in_flight: set[_Watchdog] = set()
+        self._in_flight_lock = threading.Lock()
         refuse_proxy(api_root, self.host)
         session = requests.Session()
         # We decide trust (the SSLContext) and proxies ourselves; netrc and REQUESTS_CA_BUNDLE stay out.
@@ -242,6 +250,21 @@ class Transport:
 
     def close(self) -> None:
         self._session.close()
+
+    def abandon(self) -> None:
+        """End every request in flight at once, and send or retry none any more: nobody waits for their answers
+        (a listing read ahead of job files that turned out invalid, docs/plan-apply.md#speed). Each ends in a
+        :class:`ConnectionFailedError`; the threads making them, page readers included, end with it, so the
+        process can exit instead of waiting out a slow answer."""
+        self._abandoned.set()
+        with self._in_flight_lock:
+            running = list(self._in_flight)
+        for watchdog in running:
+            watchdog.fire()
+
+    def _refuse_if_abandoned(self, method: str, path: str) -> None:
+        if self._abandoned.is_set():
+            raise ConnectionFailedError(f"{method} {path} was abandoned: its answer is no longer wanted")
 
     def request(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
                 json_body: Mapping[str, Any] | None = None, data: bytes | None = None,
@@ -272,6 +295,7 @@ class Transport:
         url = self.api_root + path
         attempts = self._retry.retries + 1
         for attempt in range(1, attempts + 1):
+            self._refuse_if_abandoned(method, path)
             started = time.monotonic()
             try:
                 response = self._answer(method, url, params=params, json_body=json_body, data=data, headers=headers)
@@ -280,6 +304,7 @@ class Transport:
                     return None
                 raise self._oversized(exc, what, idempotent=idempotent) from None
             except TRANSPORT_ERRORS as exc:
+                self._refuse_if_abandoned(method, path)
                 if confirm is not None and self._confirmed(exc, confirm):
                     log.info("%s %s: the answer was lost, but GPULab made the change", method, path)
                     return None
@@ -307,7 +332,7 @@ class Transport:
     def _answer(self, method: str, url: str, *, params: Mapping[str, Any] | None, json_body: Mapping[str, Any] | None,
                 data: bytes | None, headers: Mapping[str, str] | None) -> requests.Response:
         """One request and its whole answer, within the time and size an answer is allowed."""
-        with _Watchdog(self._timeouts.read) as watchdog:
+        with _Watchdog(self._timeouts.read) as watchdog, self._tracked(watchdog):
             try:
                 response = self._session.request(
                     method, url, params=params, json=json_body, data=data, headers=headers, stream=True,
@@ -325,6 +350,19 @@ class Transport:
                     raise AnswerTimedOut(watchdog.seconds) from exc
                 raise
         return response
+
+    @contextlib.contextmanager
+    def _tracked(self, watchdog: _Watchdog) -> Iterator[None]:
+        """The request is in flight: :meth:`abandon` can end it (and ends it at once if it came first)."""
+        with self._in_flight_lock:
+            self._in_flight.add(watchdog)
+        if self._abandoned.is_set():
+            watchdog.fire()
+        try:
+            yield
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(watchdog)
 
     def _oversized(self, exc: _Oversized, what: str, *, idempotent: bool) -> GpulabApplyError:
         message = f"Could not {what}: GPULab's answer is larger than {_size(exc.limit)}, the most this tool reads"
@@ -397,7 +435,7 @@ class Transport:
         log.info("%s", notice)
         if self._on_retry is not None:
             self._on_retry(notice)
-        time.sleep(delay)
+        self._abandoned.wait(delay)  # a sleep that abandon() ends
 
     def http_error(self, response: requests.Response, what: str, *, idempotent: bool) -> GpulabApplyError:
         """This tool's error for a non-2xx answer."""

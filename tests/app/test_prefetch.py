@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -204,3 +206,18 @@ def test_a_hostile_listing_read_ahead_is_the_same_error_as_one_read_after(tmp_pa
     (small_exit, small_error), (large_exit, large_error) = results
     assert small_exit == large_exit == 1 and large_error.startswith("Error: "), large_error
     assert small_error == large_error
+
+
+@pytest.mark.slow  # a whole process over a large set
+def test_the_process_exits_with_invalid_files_without_waiting_for_a_slow_listing(tmp_path: Path) -> None:
+    """The console script, not only the command: the listing's page threads, which the interpreter joins at exit,
+    are ended too (they used to hold the process for the whole --timeout, times the retries)."""
+    job_root(tmp_path, LARGE, invalid=True)
+    with hostile(listing=TRICKLE) as server:
+        started = time.monotonic()
+        finished = subprocess.run([sys.executable, "-m", "gpulab_apply", "plan", "--endpoint", server.endpoint,
+                                   "--project", "p", "--timeout", "30"], check=False, cwd=tmp_path, capture_output=True,
+                                  text=True, timeout=120)
+        elapsed = time.monotonic() - started
+    assert finished.returncode == 1 and "the job files have 1 problem(s)" in finished.stderr, finished.stderr
+    assert elapsed < 20, elapsed  # about a second; the trickle alone would hold it 30 s, then again for the retry

@@ -26,6 +26,7 @@ from gpulab_apply.gpulab.client import GpulabClient
 from gpulab_apply.gpulab.policy import RetryPolicy, Timeouts
 from gpulab_apply.jobmodel.status import JobStatus
 from tests.fixtures.jobs import MINIMAL_JOB, PROJECT_URN, make_job
+from tests.hostile_gpulab import TRICKLE, hostile
 
 #: retries as in production, but with millisecond waits so tests stay fast
 FAST_RETRY = RetryPolicy(retries=3, backoff=0.01, max_backoff=0.02)
@@ -417,3 +418,32 @@ def test_503_on_submit_is_ambiguous(emulator: RunningEmulator) -> None:
     emulator.faults.set("POST jobs", error_rate=1.0, error_statuses=(503,), retry_after=0, times=1)
     with make_client(emulator) as client, pytest.raises(AmbiguousSubmitError):
         client.submit(job())
+
+
+def test_abandon_ends_a_listing_in_flight_at_once_and_retries_nothing() -> None:
+    """A listing whose answer trickles in (the client would wait its 30 s, then retry 3 times): abandon() ends it
+    now, page threads included, in a ConnectionFailedError, and no request is sent after it."""
+    with hostile(listing=TRICKLE) as server, GpulabClient(server.endpoint, api_version="4.0", retry=RetryPolicy(
+            retries=3), timeouts=Timeouts(read=30)) as client:
+        failures: list[BaseException] = []
+
+        def listing() -> None:
+            try:
+                client.list_jobs()
+            except BaseException as exc:  # noqa: BLE001 - the test reads it
+                failures.append(exc)
+
+        reader = threading.Thread(target=listing)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while not server.behaviour.seen and time.monotonic() < deadline:  # the listing is on its way
+            time.sleep(0.01)
+        asked = len(server.behaviour.seen)
+        client.abandon()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "abandon() did not end the listing"
+        assert [type(failure) for failure in failures] == [ConnectionFailedError]
+        assert len(server.behaviour.seen) <= max(asked, 2), server.behaviour.seen  # pages 1 and 2, never again
+        with pytest.raises(ConnectionFailedError, match="abandoned"):
+            client.list_jobs()
+        assert len(server.behaviour.seen) <= max(asked, 2)
