@@ -115,7 +115,8 @@ def test_invalid_files_are_the_error_whatever_the_listing_ahead_met(tmp_path: Pa
 def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: Path, command: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The listing trickles in a byte at a time (the client would wait its 30 s for it): the files' verdict does not
-    wait; the listing is left to end on its own."""
+    wait, and the listing is abandoned. (Whether its request went out before the verdict depends on the machine's
+    load, so it is not asserted here: the test above shows that a large set's listing is read ahead.)"""
     job_root(tmp_path, LARGE, invalid=True)
     monkeypatch.chdir(tmp_path)
     with hostile(listing=TRICKLE) as server:
@@ -123,7 +124,6 @@ def test_invalid_files_do_not_wait_for_a_listing_that_is_slow_to_come(tmp_path: 
         with pytest.raises(InvalidJobsError):
             COMMANDS[command](settings(tmp_path, endpoint=server.endpoint))
         elapsed = time.monotonic() - started
-        assert any(seen.startswith("GET") for seen in server.behaviour.seen)  # the listing was asked for
     assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
 
 
@@ -136,7 +136,6 @@ def test_apply_with_invalid_files_does_not_wait_for_a_listing_that_is_slow_to_co
         started = time.monotonic()
         result = cli("apply", "--yes", "--endpoint", server.endpoint, "--project", "p")
         elapsed = time.monotonic() - started
-        assert any(seen.startswith("GET") for seen in server.behaviour.seen)  # the listing was asked for
     assert result.exit_code == 1 and "the job files have 1 problem(s)" in result.stderr, result
     assert elapsed < 15, elapsed  # a local verdict in about a second, not the 30 s a trickle takes
     assert not [seen for seen in server.behaviour.seen if not seen.startswith("GET")]  # nothing submitted
