@@ -30,8 +30,8 @@ class ListingAhead:
     ``read`` is what :func:`gpulab_apply.jobfiles.validation.validate_paths` calls once its workers run (it does
     not call it for small sets, which are checked here at once): the listing is read in a thread of this process,
     so the files' verdict never waits for it: invalid files are reported at once, even while GPULab is slow to
-    answer, and the listing's requests are abandoned, so that nothing holds the process at exit. ``client`` then hands over what was read (waiting for it
-    if need be), or opens the client now.
+    answer, and the listing's requests are abandoned, so that nothing holds the process at exit. ``client`` then
+    hands over what was read (waiting for it if need be), or opens the client now.
     """
 
     def __init__(self, settings: Settings, lister: Callable[[GpulabClient], Listing]) -> None:

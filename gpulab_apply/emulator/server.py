@@ -28,6 +28,7 @@ from gpulab_apply.emulator.faults import Faults
 from gpulab_apply.emulator.http_error import HttpError
 from gpulab_apply.emulator.listing import flag, parse_listing
 from gpulab_apply.emulator.service import Emulator
+from gpulab_apply.gpulab.answers import deeper_than
 from gpulab_apply.gpulab.api import API_VERSIONS, ApiVersion
 from gpulab_apply.gpulab.identity import Identity
 
@@ -361,23 +362,9 @@ def parse_json(body: bytes) -> Any:
         raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
     except ValueError:  # Python reads integers of at most 4,300 digits
         raise HttpError(400, "The request body holds a number too long to read (more than 4300 digits)") from None
-    if _deeper_than(value, MAX_JSON_DEPTH):
+    if deeper_than(value, MAX_JSON_DEPTH):
         raise HttpError(400, f"The request body nests JSON more than {MAX_JSON_DEPTH} levels deep")
     return value
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels (without recursion: that is what it guards)."""
-    level: list[tuple[Any, int]] = [(value, 1)]
-    while level:
-        item, depth = level.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        for child in children:
-            if isinstance(child, dict | list):
-                if depth + 1 > limit:
-                    return True
-                level.append((child, depth + 1))
-    return False
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int]:

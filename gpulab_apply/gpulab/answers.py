@@ -50,13 +50,14 @@ def parse_json(text: str, *, max_depth: int) -> Any:
     # that neither holds a surrogate (none in ASCII) nor escapes one cannot decode to one, and the depth needs only
     # the containers; the located walk runs only where one of the two may have found something.
     if (not text.isascii() and _SURROGATE.search(text)) or _SURROGATE_ESCAPE.search(text) \
-            or _deeper_than(data, max_depth):
+            or deeper_than(data, max_depth):
         _refuse_located(data, max_depth=max_depth)
     return data
 
 
-def _deeper_than(data: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels, level by level (no recursion: that is what it guards).
+def deeper_than(data: Any, limit: int) -> bool:
+    """Whether the containers of decoded JSON nest more than ``limit`` levels, level by level (no recursion: that is
+    what it guards). Also the emulator's check of a request body.
 
     ``type(...) is`` rather than ``isinstance``: JSON decodes to exactly dict and list, and this runs for every
     container of every page (half the time)."""
